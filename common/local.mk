@@ -1,0 +1,6 @@
+noinst_LIBRARIES += common/libember.a
+common_libember_a_SOURCES = \
+	common/macro.h \
+	common/log.c common/log.h \
+	common/parse.c common/parse.h \
+	common/state.c common/state.h

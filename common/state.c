@@ -1,0 +1,254 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "parse.h"
+#include "state.h"
+
+#define STATE_VALUE_MAX 64
+
+const char *runtime_dir(void) {
+        const char *e = getenv("EMBER_RUNTIME_DIR");
+        return e && e[0] == '/' ? e : RUNTIME_DIR_DEFAULT;
+}
+
+int state_dir_path(const char *app, char *buf, size_t size) {
+        int n = snprintf(buf, size, "%s/%s", runtime_dir(), app);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int check_owned(int fd, mode_t type) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_mode & S_IFMT) != type)
+                return type == S_IFDIR ? -ENOTDIR : -EBADFD;
+        if (st.st_uid != geteuid())
+                return -EPERM;
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return -EACCES;
+        return 0;
+}
+
+static int open_dir_at(int parent, const char *name, bool create) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (create && mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ELOOP ? -ELOOP : -errno;
+        r = check_owned(fd, S_IFDIR);
+        if (r < 0)
+                return r;
+        return take_fd(&fd);
+}
+
+int state_open(const char *app, bool create, int *ret_dirfd) {
+        _cleanup_close_ int root = -1;
+        const char *base = runtime_dir();
+        int fd;
+
+        if (create && mkdir(base, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        /* The runtime dir itself may be a root-owned /run/ember or a test's tmp dir; only its app dirs must be ours. */
+        root = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -errno;
+        fd = open_dir_at(root, app, create);
+        if (fd < 0)
+                return fd;
+        *ret_dirfd = fd;
+        return 0;
+}
+
+static int open_state_file(int dirfd, const char *name, int flags, mode_t mode) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        if (fd < 0)
+                return -errno;
+        r = check_owned(fd, S_IFREG);
+        if (r < 0)
+                return r;
+        return take_fd(&fd);
+}
+
+int state_lock(int dirfd, int *ret_lockfd) {
+        int fd = open_state_file(dirfd, STATE_LOCK, O_RDWR | O_CREAT, 0600);
+        if (fd < 0)
+                return fd;
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR) {
+                        int r = -errno;
+                        close(fd);
+                        return r;
+                }
+        *ret_lockfd = fd;
+        return 0;
+}
+
+int state_read(int dirfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = -1;
+        char tmp[STATE_VALUE_MAX + 1];
+        ssize_t n;
+        char *nl;
+
+        fd = open_state_file(dirfd, name, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        n = pread(fd, tmp, sizeof(tmp), 0);
+        if (n < 0)
+                return -errno;
+        if (n > STATE_VALUE_MAX)
+                return -EFBIG;
+        tmp[n] = '\0';
+        nl = strchr(tmp, '\n');
+        if (!nl || strlen(tmp) == 0)
+                return -EBADMSG; /* truncated or empty */
+        *nl = '\0';
+        if ((size_t) (nl - tmp) >= size)
+                return -ENOBUFS;
+        memcpy(buf, tmp, (size_t) (nl - tmp) + 1);
+        return 0;
+}
+
+int state_read_u64(int dirfd, const char *name, uint64_t *ret) {
+        char buf[STATE_VALUE_MAX];
+        int r = state_read(dirfd, name, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        return parse_uint64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+int state_write(int dirfd, const char *name, const char *value) {
+        _cleanup_close_ int fd = -1;
+        char buf[STATE_VALUE_MAX + 2];
+        int n;
+
+        n = snprintf(buf, sizeof(buf), "%s\n", value);
+        if (n < 0 || n > STATE_VALUE_MAX)
+                return -ENOBUFS;
+        fd = open_state_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
+        if (fd < 0)
+                return fd;
+        if (pwrite(fd, buf, (size_t) n, 0) != n || ftruncate(fd, n) < 0)
+                return errno ? -errno : -EIO;
+        return 0;
+}
+
+int state_write_u64(int dirfd, const char *name, uint64_t v) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        return state_write(dirfd, name, buf);
+}
+
+int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret) {
+        uint64_t v = 0;
+        int r;
+
+        r = state_read_u64(dirfd, name, &v);
+        if (r < 0 && r != -ENOENT && r != -EBADMSG && r != -EFBIG)
+                return r;
+        if (delta < 0 && v < (uint64_t) -delta)
+                v = 0;
+        else
+                v += (uint64_t) delta;
+        r = state_write_u64(dirfd, name, v);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = v;
+        return 0;
+}
+
+/* Offsets are pids, spread by 2^22 (the largest pid_max) on the rare clash with another namespace's pid. */
+#define LEASE_STRIDE (1LL << 22)
+
+int lease_take(int dirfd, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+
+        fd = open_state_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        if (fd < 0)
+                return fd;
+        for (off_t off = getpid(); off < LEASE_STRIDE * 64; off += LEASE_STRIDE) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1 };
+                if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+                        *ret_fd = take_fd(&fd);
+                        return 0;
+                }
+                if (errno != EAGAIN && errno != EACCES)
+                        return -errno;
+        }
+        return -EBUSY;
+}
+
+/* F_OFD_GETLK reports one conflicting lock in a range, not the lowest; split around it until all are found. */
+static int count_locks(int fd, off_t lo, off_t hi, uint64_t *n) {
+        while (lo <= hi) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = lo, .l_len = hi - lo + 1 };
+                off_t s, e;
+                int r;
+
+                if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                        return -errno;
+                if (fl.l_type == F_UNLCK)
+                        return 0;
+                (*n)++;
+                s = fl.l_start;
+                e = fl.l_len == 0 ? hi : fl.l_start + fl.l_len - 1;
+                r = count_locks(fd, lo, s - 1, n);
+                if (r < 0)
+                        return r;
+                lo = e + 1;
+        }
+        return 0;
+}
+
+int lease_count(int dirfd, uint64_t *ret) {
+        _cleanup_close_ int fd = -1;
+        uint64_t n = 0;
+        int r;
+
+        fd = open_state_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        if (fd < 0)
+                return fd;
+        r = count_locks(fd, 0, LEASE_STRIDE * 64, &n);
+        if (r < 0)
+                return r;
+        *ret = n;
+        return 0;
+}
+
+int refcount_heal(int dirfd, uint64_t *ret_count) {
+        uint64_t live, recorded = UINT64_MAX;
+        int r;
+
+        r = lease_count(dirfd, &live);
+        if (r < 0)
+                return r;
+        (void) state_read_u64(dirfd, STATE_REFCOUNT, &recorded);
+        if (ret_count)
+                *ret_count = live;
+        if (recorded == live)
+                return 0;
+        r = state_write_u64(dirfd, STATE_REFCOUNT, live);
+        return r < 0 ? r : 1;
+}
+
+uint64_t now_usec(int clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}

@@ -1,0 +1,42 @@
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The per-app state directory, $EMBER_RUNTIME_DIR/NAME (default /run/ember/NAME). Every file in it is plain text
+ * a person can cat: one value and a newline. Files are opened relative to the directory fd with O_NOFOLLOW and
+ * must be regular files owned by us; anything else is refused, never followed. */
+
+#define STATE_LOCK "lock"           /* flock(LOCK_EX) serialises join, leave, start and stop */
+#define STATE_LEASES "leases"       /* one OFD byte lock per live connection, released by the kernel on death */
+#define STATE_REFCOUNT "refcount"   /* live connections */
+#define STATE_STATE "state"         /* cold | starting | warm | stopping */
+#define STATE_IDLE_SINCE "idle-since" /* epoch seconds when the last connection left */
+#define STATE_SUPERVISOR_PID "supervisor.pid"
+#define STATE_BACKEND_PID "backend.pid"
+#define STATE_STARTED_AT "started-at" /* epoch seconds the backend was started */
+#define STATE_COLD_STARTS "cold-starts"
+#define STATE_CONNECTIONS "connections" /* connections served, ever */
+#define STATE_READY_MS "ready-ms"      /* how long the last cold start took to be ready */
+#define STATE_WAKE_SOCK "wake.sock"
+#define STATE_NOTIFY_SOCK "notify.sock"
+
+const char *runtime_dir(void);
+int state_dir_path(const char *app, char *buf, size_t size);
+/* Opens (creating if asked) the state directory after checking it is ours and not a symlink. */
+int state_open(const char *app, bool create, int *ret_dirfd);
+int state_lock(int dirfd, int *ret_lockfd);
+int state_read(int dirfd, const char *name, char *buf, size_t size);
+int state_read_u64(int dirfd, const char *name, uint64_t *ret);
+int state_write(int dirfd, const char *name, const char *value);
+int state_write_u64(int dirfd, const char *name, uint64_t v);
+/* Adds delta to a counter; a missing or garbled counter counts as 0. Call under the lock. */
+int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret);
+
+/* A lease is a 1-byte OFD write lock on STATE_LEASES at an offset unique to this process. */
+int lease_take(int dirfd, int *ret_fd);
+int lease_count(int dirfd, uint64_t *ret);
+/* Under the lock: makes refcount equal the number of live leases. Returns 1 if it had to change it. */
+int refcount_heal(int dirfd, uint64_t *ret_count);
+
+uint64_t now_usec(int clock);

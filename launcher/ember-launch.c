@@ -1,0 +1,233 @@
+/* ember-launch: one per client connection. Joins the app's refcount, reuses the warm backend or wakes it,
+ * relays the bytes, and leaves; the last one out starts the idle clock. See ember-launch(8). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "relay.h"
+#include "state.h"
+#include "session.h"
+
+static const char *arg_app;
+static ember_addr arg_backend;
+static uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
+static uint64_t arg_idle_timeout = USEC_INFINITY;
+static bool arg_start_on_data;
+static char **arg_command;
+
+static volatile sig_atomic_t terminating;
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: ember-launch --app=NAME --backend=ADDR [OPTIONS] [-- COMMAND [ARG...]]\n"
+                "Relay one client connection (fd 3 from systemd, or fd 0 from inetd) to the app's backend,\n"
+                "waking the backend first if it is cold.\n\n"
+                "  --app=NAME             application name, [A-Za-z0-9_.-]+\n"
+                "  --backend=ADDR         HOST:PORT, [V6]:PORT, PORT or /unix/path of the backend\n"
+                "  --start-timeout=DUR    how long to wait for a cold backend (default 30s)\n"
+                "  --start-on=connect|data  wake on connect (default) or on the client's first byte\n"
+                "  --idle-timeout=DUR     close the connection after DUR without traffic (default infinity)\n"
+                "  -h, --help             show this help\n"
+                "With COMMAND (inetd mode) a cold backend is started by running COMMAND detached;\n"
+                "without it the backend is woken through $EMBER_RUNTIME_DIR/NAME/wake.sock.\n");
+}
+
+_printf_(1, 2) static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "ember-launch: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'ember-launch --help'.\n");
+        return -EINVAL;
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "app", required_argument, NULL, ARG_APP },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
+                { "start-on", required_argument, NULL, ARG_START_ON },
+                { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+                {}
+        };
+        bool have_backend = false;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ARG_APP:
+                        if (!app_name_is_valid(optarg))
+                                return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", optarg);
+                        arg_app = optarg;
+                        break;
+                case ARG_BACKEND:
+                        if (parse_addr(optarg, &arg_backend) < 0)
+                                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", optarg);
+                        have_backend = true;
+                        break;
+                case ARG_START_TIMEOUT:
+                        if (parse_duration(optarg, &arg_start_timeout) < 0 || arg_start_timeout == 0)
+                                return usage_error("invalid --start-timeout '%s': use a duration such as 30s or 500ms", optarg);
+                        break;
+                case ARG_IDLE_TIMEOUT:
+                        if (parse_duration(optarg, &arg_idle_timeout) < 0 || arg_idle_timeout == 0)
+                                return usage_error("invalid --idle-timeout '%s': use a duration such as 5min or infinity", optarg);
+                        break;
+                case ARG_START_ON:
+                        if (strcmp(optarg, "connect") == 0)
+                                arg_start_on_data = false;
+                        else if (strcmp(optarg, "data") == 0)
+                                arg_start_on_data = true;
+                        else
+                                return usage_error("invalid --start-on '%s': use connect or data", optarg);
+                        break;
+                case '?':
+                        if (optopt)
+                                return usage_error("option '-%c' is not known or lacks its argument", optopt);
+                        return usage_error("option '%s' is not known or lacks its argument", argv[optind - 1]);
+                default:
+                        return usage_error("unexpected option '%s'", argv[optind - 1]);
+                }
+
+        if (!arg_app)
+                return usage_error("%s", "--app=NAME is required");
+        if (!have_backend)
+                return usage_error("%s", "--backend=ADDR is required");
+        if (optind < argc) {
+                if (strcmp(argv[optind - 1], "--") != 0)
+                        return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
+                arg_command = argv + optind;
+        } else if (optind > 0 && strcmp(argv[optind - 1], "--") == 0)
+                return usage_error("%s", "'--' must be followed by a COMMAND");
+        return 1;
+}
+
+static bool fd_is_stream_socket(int fd) {
+        int type;
+        socklen_t len = sizeof(type);
+        return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+/* Accept=yes hands the connection over as fd 3 with LISTEN_FDS=1, or as fd 0 with StandardInput=socket/inetd. */
+static int client_fd(void) {
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+        if (pid && fds && atol(pid) == getpid()) {
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_FDNAMES");
+                if (strcmp(fds, "1") != 0)
+                        return -EBADF;
+                if (fd_is_stream_socket(3)) {
+                        (void) fcntl(3, F_SETFD, FD_CLOEXEC);
+                        return 3;
+                }
+                return -ENOTSOCK;
+        }
+        if (fd_is_stream_socket(STDIN_FILENO))
+                return STDIN_FILENO;
+        return -ENOTSOCK;
+}
+
+/* --start-on=data: a client that connects and closes without a byte costs nothing. */
+static int wait_first_byte(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int timeout = arg_idle_timeout == USEC_INFINITY ? -1 : (int) (arg_idle_timeout / USEC_PER_MSEC);
+        char c;
+        int r;
+
+        do
+                r = poll(&p, 1, timeout);
+        while (r < 0 && errno == EINTR && !terminating);
+        if (r < 0)
+                return -errno;
+        if (r == 0)
+                return -ETIMEDOUT;
+        r = (int) recv(fd, &c, 1, MSG_PEEK);
+        if (r < 0)
+                return -errno;
+        return r; /* 0: closed before sending anything */
+}
+
+static void on_terminate(int sig) {
+        terminating = 1;
+}
+
+static int session_run(int dirfd, int client) {
+        _cleanup_close_ int backend = -1, lease = -1;
+        int r;
+
+        r = session_join(dirfd, &lease);
+        if (r < 0)
+                return log_error_errno(r, "Failed to join the session count in %s/%s", runtime_dir(), arg_app);
+
+        r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, &backend);
+        if (r >= 0)
+                r = relay(client, backend, arg_idle_timeout, &terminating);
+
+        int q = session_leave(dirfd, take_fd(&lease));
+        if (q < 0)
+                log_error_errno(q, "Failed to leave the session count");
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_close_ int dirfd = -1;
+        int client, r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        log_setup("ember-launch", arg_app);
+
+        client = client_fd();
+        if (client < 0) {
+                log_error_errno(client, "No client connection: expected a stream socket on fd 3 (LISTEN_FDS=1) or on fd 0 (inetd)");
+                return EXIT_USAGE;
+        }
+
+        signal(SIGPIPE, SIG_IGN);
+        struct sigaction sa = { .sa_handler = on_terminate };
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+
+        if (arg_start_on_data) {
+                r = wait_first_byte(client);
+                if (r == 0 || r == -ETIMEDOUT || terminating)
+                        return 0; /* nothing was asked, nothing is started */
+                if (r < 0)
+                        return log_error_errno(r, "Failed to wait for the client's first byte"), EXIT_OSERR;
+        }
+
+        r = state_open(arg_app, true, &dirfd);
+        if (r < 0) {
+                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
+                return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
+        }
+
+        r = session_run(dirfd, client);
+        if (r == -ETIMEDOUT || r == -EHOSTDOWN)
+                return EXIT_UNAVAILABLE;
+        return r < 0 && r != -ECONNRESET && r != -EPIPE ? EXIT_OSERR : 0;
+}

@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "parse.h"
+#include "relay.h"
+
+#define PIPE_BYTES (256 * 1024)
+
+typedef struct direction {
+        int in, out;
+        int pipe[2];
+        size_t capacity, buffered;
+        bool in_eof, done;
+} direction;
+
+static int direction_init(direction *d, int in, int out) {
+        int sz;
+
+        *d = (direction){ .in = in, .out = out, .pipe = { -1, -1 } };
+        if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        sz = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
+        if (sz < 0)
+                sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+        d->capacity = sz > 0 ? (size_t) sz : 65536;
+        return 0;
+}
+
+static void direction_done(direction *d) {
+        closep(&d->pipe[0]);
+        closep(&d->pipe[1]);
+}
+
+/* One step: fill the pipe from in, drain it to out. Returns >0 if bytes moved, 0 if it must wait, -errno. */
+static int direction_pump(direction *d) {
+        bool moved = false;
+        ssize_t n;
+
+        if (!d->in_eof && d->buffered < d->capacity) {
+                n = splice(d->in, NULL, d->pipe[1], NULL, d->capacity - d->buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n > 0) {
+                        d->buffered += (size_t) n;
+                        moved = true;
+                } else if (n == 0)
+                        d->in_eof = true;
+                else if (errno != EAGAIN)
+                        return -errno;
+        }
+        if (d->buffered > 0) {
+                n = splice(d->pipe[0], NULL, d->out, NULL, d->buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n > 0) {
+                        d->buffered -= (size_t) n;
+                        moved = true;
+                } else if (n < 0 && errno != EAGAIN)
+                        return -errno;
+        }
+        if (d->in_eof && d->buffered == 0 && !d->done) {
+                /* Pass the half-close on; the other direction keeps going. */
+                if (shutdown(d->out, SHUT_WR) < 0 && errno != ENOTCONN)
+                        return -errno;
+                d->done = true;
+        }
+        return moved;
+}
+
+static short wants(const direction *d, int fd) {
+        short ev = 0;
+        if (d->in == fd && !d->in_eof && d->buffered < d->capacity)
+                ev |= POLLIN;
+        if (d->out == fd && d->buffered > 0)
+                ev |= POLLOUT;
+        return ev;
+}
+
+static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic_t *stop) {
+        int timeout = idle_timeout == USEC_INFINITY ? -1 : (int) ((idle_timeout + 999) / 1000);
+
+        while (!(d[0].done && d[1].done)) {
+                struct pollfd p[2] = { { .fd = d[0].in }, { .fd = d[0].out } };
+                int r;
+
+                for (int i = 0; i < 2; i++) {
+                        r = direction_pump(&d[i]);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                i = -1; /* keep pumping while anything moves */
+                        if (d[0].done && d[1].done)
+                                return 0;
+                }
+                for (int i = 0; i < 2; i++)
+                        p[i].events = wants(&d[0], p[i].fd) | wants(&d[1], p[i].fd);
+                if (*stop)
+                        return -EINTR;
+                r = poll(p, 2, timeout);
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                for (int i = 0; r > 0 && i < 2; i++) {
+                        if (p[i].revents & (POLLERR | POLLNVAL))
+                                return p[i].revents & POLLNVAL ? -EBADF : -ECONNRESET;
+                        /* Fully closed peer: once all it sent is through, nothing more can reach it. */
+                        if ((p[i].revents & POLLHUP) && d[i].done)
+                                return 0;
+                }
+        }
+        return 0;
+}
+
+int relay(int client, int backend, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
+        direction d[2];
+        int r;
+
+        if (fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) < 0 ||
+            fcntl(backend, F_SETFL, fcntl(backend, F_GETFL) | O_NONBLOCK) < 0)
+                return -errno;
+        r = direction_init(&d[0], client, backend);
+        if (r < 0)
+                return r;
+        r = direction_init(&d[1], backend, client);
+        if (r >= 0)
+                r = relay_loop(d, idle_timeout, stop);
+        direction_done(&d[0]);
+        direction_done(&d[1]);
+        return r;
+}

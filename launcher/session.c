@@ -1,0 +1,252 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "session.h"
+#include "state.h"
+
+/* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
+static int refcount_add(int dirfd, int delta) {
+        uint64_t v;
+        int r = state_read_u64(dirfd, STATE_REFCOUNT, &v);
+
+        if (r == -ENOENT && delta > 0)
+                return state_write_u64(dirfd, STATE_REFCOUNT, (uint64_t) delta);
+        if (r < 0) {
+                log_warning_errno(r, "Refcount unreadable, recounting live connections");
+                r = refcount_heal(dirfd, &v);
+                return r < 0 ? r : 0;
+        }
+        if (delta < 0 && v == 0)
+                return 0;
+        return state_write_u64(dirfd, STATE_REFCOUNT, v + (uint64_t) (int64_t) delta);
+}
+
+int session_join(int dirfd, int *ret_lease) {
+        _cleanup_close_ int lock = -1, lease = -1;
+        int r;
+
+        r = state_lock(dirfd, &lock);
+        if (r < 0)
+                return r;
+        r = lease_take(dirfd, &lease);
+        if (r < 0)
+                return r;
+        r = refcount_add(dirfd, +1);
+        if (r < 0)
+                return r;
+        (void) state_add_u64(dirfd, STATE_CONNECTIONS, 1, NULL);
+        *ret_lease = take_fd(&lease);
+        return 0;
+}
+
+int session_leave(int dirfd, int lease) {
+        _cleanup_close_ int lock = -1;
+        uint64_t left = 1;
+        char now[24];
+        int r;
+
+        r = state_lock(dirfd, &lock);
+        close(lease);
+        if (r < 0)
+                return r;
+        r = refcount_add(dirfd, -1);
+        if (r < 0)
+                return r;
+        if (state_read_u64(dirfd, STATE_REFCOUNT, &left) >= 0 && left == 0) {
+                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+                r = state_write(dirfd, STATE_IDLE_SINCE, now);
+        }
+        return r;
+}
+
+static bool backend_is_warm(int dirfd) {
+        char state[16];
+        return state_read(dirfd, STATE_STATE, state, sizeof(state)) >= 0 && strcmp(state, "warm") == 0;
+}
+
+static int wake_address(const char *app, struct sockaddr_un *sa, socklen_t *len) {
+        char dir[sizeof(sa->sun_path)];
+        int n, r;
+
+        r = state_dir_path(app, dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/" STATE_WAKE_SOCK, dir);
+        if (n < 0 || (size_t) n >= sizeof(sa->sun_path))
+                return -ENAMETOOLONG;
+        *len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + (size_t) n + 1);
+        return 0;
+}
+
+static int connect_to(const struct sockaddr *sa, socklen_t len) {
+        _cleanup_close_ int fd = -1;
+
+        fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, sa, len) < 0)
+                return -errno;
+        return take_fd(&fd);
+}
+
+/* inetd mode: play systemd's part. Bind wake.sock and start COMMAND detached with it as LISTEN_FDS=1. */
+static int spawn_supervisor(int dirfd, const struct sockaddr_un *sa, socklen_t len, char **command) {
+        _cleanup_close_ int fd = -1;
+        pid_t pid;
+        int status;
+
+        (void) unlinkat(dirfd, STATE_WAKE_SOCK, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (const struct sockaddr *) sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                /* Double fork so the supervisor outlives us and is nobody's zombie. */
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
+                        _exit(EXIT_OSERR);
+                if (dup2(fd, 3) < 0 || (fd != 3 ? 0 : fcntl(3, F_SETFD, 0)) < 0)
+                        _exit(EXIT_OSERR);
+                pid = fork();
+                if (pid != 0)
+                        _exit(pid < 0 ? EXIT_OSERR : 0);
+                char buf[24];
+                snprintf(buf, sizeof(buf), "%d", (int) getpid());
+                setenv("LISTEN_PID", buf, 1);
+                setenv("LISTEN_FDS", "1", 1);
+                setenv("LISTEN_FDNAMES", "ember-launch", 1);
+                signal(SIGPIPE, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                execvp(command[0], command);
+                fprintf(stderr, "ember-launch: failed to execute %s: %s\n", command[0], strerror(errno));
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return -ECHILD;
+        return 0;
+}
+
+/* Under the lock: connect to wake.sock; in inetd mode start the supervisor first if nobody listens there. */
+static int wake_connect(int dirfd, const char *app, char **command) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        int fd, r;
+
+        r = wake_address(app, &sa, &len);
+        if (r < 0)
+                return r;
+        fd = connect_to((const struct sockaddr *) &sa, len);
+        if (fd >= 0 || !command || (fd != -ENOENT && fd != -ECONNREFUSED))
+                return fd;
+        r = spawn_supervisor(dirfd, &sa, len, command);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the backend supervisor %s", command[0]);
+        return connect_to((const struct sockaddr *) &sa, len);
+}
+
+static int wait_ready(int fd, uint64_t deadline) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char c;
+        int r;
+
+        for (;;) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+                if (r > 0)
+                        break;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+        }
+        r = (int) read(fd, &c, 1);
+        return r == 1 ? 0 : -EHOSTDOWN; /* EOF: the supervisor gave up on this backend */
+}
+
+/* Wakes the backend if needed; returns 1 if it is (now) ready, so that the caller connects to it. */
+static int ensure_ready(int dirfd, const char *app, char **command, uint64_t deadline) {
+        _cleanup_close_ int lock = -1, wake = -1;
+        int r;
+
+        r = state_lock(dirfd, &lock);
+        if (r < 0)
+                return r;
+        if (backend_is_warm(dirfd))
+                return 1;
+        wake = wake_connect(dirfd, app, command);
+        if (wake < 0)
+                return log_error_errno(wake, "Failed to wake the backend through %s/%s/" STATE_WAKE_SOCK "%s",
+                                       runtime_dir(), app, command ? "" : " (is the backend socket unit active?)");
+        close(take_fd(&lock));
+        r = wait_ready(wake, deadline);
+        return r < 0 ? r : 1;
+}
+
+static void log_acquire_failure(int r, uint64_t start_timeout) {
+        if (r == -ETIMEDOUT) {
+                char t[48];
+                snprintf(t, sizeof(t), "EMBER_START_TIMEOUT_MS=%llu", (unsigned long long) (start_timeout / 1000));
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-timeout", t),
+                          "Backend did not become ready within the start timeout (%llu ms); closing the client",
+                          (unsigned long long) (start_timeout / 1000));
+        } else if (r == -EHOSTDOWN)
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Backend failed to start; closing the client");
+        else
+                log_error_errno(r, "Failed to reach the backend");
+}
+
+int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
+                    int *ret_fd) {
+        uint64_t deadline = start_timeout == USEC_INFINITY ? UINT64_MAX : now_usec(CLOCK_MONOTONIC) + start_timeout;
+        int fd, r;
+
+        /* Warm path: no lock needed, our count keeps the backend from being stopped under us. */
+        if (backend_is_warm(dirfd)) {
+                fd = connect_to(&backend->sa, backend->len);
+                if (fd >= 0) {
+                        *ret_fd = fd;
+                        return 0;
+                }
+        }
+        /* A backend that just died, or failed while we waited, gets a bounded number of fresh tries. */
+        for (unsigned failures = 0;;) {
+                r = ensure_ready(dirfd, app, command, deadline);
+                if (r > 0) {
+                        fd = connect_to(&backend->sa, backend->len);
+                        if (fd >= 0) {
+                                *ret_fd = fd;
+                                return 0;
+                        }
+                        r = fd;
+                }
+                if (r != -EHOSTDOWN && r != -ECONNREFUSED && r != -ENOENT)
+                        break;
+                if (++failures >= 3 || now_usec(CLOCK_MONOTONIC) >= deadline)
+                        break;
+                if (r != -EHOSTDOWN) /* warm but refused: let the supervisor notice the death */
+                        (void) poll(NULL, 0, 10);
+        }
+        log_acquire_failure(r, start_timeout);
+        return r;
+}

@@ -1,0 +1,755 @@
+/* ember-sandbox: the backend's supervisor. Starts the backend under the seccomp sandbox, tells waiting launchers
+ * when it is ready, stops it after the idle period, and records each run. See ember-sandbox(8). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "state.h"
+
+static const char *arg_app;
+static ember_addr arg_backend;
+static bool arg_have_backend;
+static uint64_t arg_idle = 60 * USEC_PER_SEC;
+static uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
+static uint64_t arg_stop_timeout = 10 * USEC_PER_SEC;
+static bool arg_ready_notify;
+static const char *arg_policy = "default";
+static const char *arg_user;
+static char **arg_command;
+
+#define HEAL_INTERVAL_USEC USEC_PER_SEC
+#define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
+#define WAITERS_MAX 4096
+
+typedef struct supervisor {
+        int dirfd;
+        int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
+        bool owns_wake;    /* inetd mode: we unlink wake.sock when we go; under systemd the socket unit owns it */
+        int notify_fd;     /* --ready=notify: the backend's NOTIFY_SOCKET */
+        int signal_fd;
+        int inotify_fd;    /* idle-since written: the last connection just left */
+        pid_t backend;
+        bool ready;
+        uint64_t started;  /* CLOCK_MONOTONIC */
+        time_t started_wall;
+        uint64_t connections_at_start;
+        uint64_t probe_at, probe_step, start_deadline, idle_deadline, heal_at;
+        int waiters[WAITERS_MAX];
+        size_t n_waiters;
+        confine confine;
+} supervisor;
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
+                "       ember-sandbox [--policy=SPEC] [--user=USER] -- COMMAND [ARG...]\n"
+                "Supervise an ember backend: start COMMAND under the seccomp sandbox, report readiness to waiting\n"
+                "launchers, stop it after the idle period. Without --app, only confine and exec COMMAND.\n\n"
+                "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
+                "  --backend=ADDR          address the backend listens on (readiness probe)\n"
+                "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
+                "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
+                "  --policy=SPEC           default, strict, none or a .policy file (default: default)\n"
+                "  --user=USER             run the backend as USER\n"
+                "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
+                "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
+                "  -h, --help              show this help\n");
+}
+
+_printf_(1, 2) static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "ember-sandbox: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'ember-sandbox --help'.\n");
+        return -EINVAL;
+}
+
+static int parse_duration_arg(const char *name, const char *s, uint64_t *ret, bool zero_ok) {
+        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0)) {
+                fprintf(stderr, "ember-sandbox: invalid --%s '%s': use a duration such as 30s, 500ms or infinity\n"
+                                "Try 'ember-sandbox --help'.\n", name, s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
+               ARG_STOP_TIMEOUT };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "app", required_argument, NULL, ARG_APP },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "idle", required_argument, NULL, ARG_IDLE },
+                { "ready", required_argument, NULL, ARG_READY },
+                { "policy", required_argument, NULL, ARG_POLICY },
+                { "user", required_argument, NULL, ARG_USER },
+                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
+                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
+                {}
+        };
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                r = 0;
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ARG_APP:
+                        if (!app_name_is_valid(optarg))
+                                return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", optarg);
+                        arg_app = optarg;
+                        break;
+                case ARG_BACKEND:
+                        if (parse_addr(optarg, &arg_backend) < 0)
+                                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", optarg);
+                        arg_have_backend = true;
+                        break;
+                case ARG_IDLE:
+                        r = parse_duration_arg("idle", optarg, &arg_idle, true);
+                        break;
+                case ARG_START_TIMEOUT:
+                        r = parse_duration_arg("start-timeout", optarg, &arg_start_timeout, false);
+                        break;
+                case ARG_STOP_TIMEOUT:
+                        r = parse_duration_arg("stop-timeout", optarg, &arg_stop_timeout, false);
+                        break;
+                case ARG_READY:
+                        if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
+                                return usage_error("invalid --ready '%s': use connect or notify", optarg);
+                        arg_ready_notify = strcmp(optarg, "notify") == 0;
+                        break;
+                case ARG_POLICY:
+                        if (!*optarg)
+                                return usage_error("%s", "--policy needs default, strict, none or a file");
+                        arg_policy = optarg;
+                        break;
+                case ARG_USER:
+                        if (!*optarg)
+                                return usage_error("%s", "--user needs a user name or uid");
+                        arg_user = optarg;
+                        break;
+                case '?':
+                        if (optopt)
+                                return usage_error("option '-%c' is not known or lacks its argument", optopt);
+                        return usage_error("option '%s' is not known or lacks its argument", argv[optind - 1]);
+                default:
+                        return usage_error("unexpected option '%s'", argv[optind - 1]);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (optind >= argc)
+                return usage_error("%s", "missing COMMAND (put it after --)");
+        if (strcmp(argv[optind - 1], "--") != 0)
+                return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
+        if (arg_app && !arg_have_backend)
+                return usage_error("%s", "--backend=ADDR is required with --app");
+        if (!arg_app && arg_have_backend)
+                return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        arg_command = argv + optind;
+        return 1;
+}
+
+static int confine_or_report(confine *c) {
+        _cleanup_free_ char *error = NULL;
+        int r = confine_prepare(c, arg_policy, arg_user, &error);
+
+        if (r < 0) {
+                log_error("%s", error ? error : strerror(-r));
+                return r == -EINVAL ? EXIT_CONFIG : r == -ESRCH ? EXIT_USAGE : EXIT_OSERR;
+        }
+        return 0;
+}
+
+/* Without --app: a standalone tool like bwrap. */
+static int run_standalone(void) {
+        confine c = {};
+        int r = confine_or_report(&c);
+
+        if (r != 0)
+                return r;
+        r = confine_exec(&c, NULL, 0, arg_command);
+        log_error_errno(r, "Failed to execute %s", arg_command[0]);
+        return r == -ENOENT || r == -EACCES ? 127 : EXIT_OSERR;
+}
+
+static uint64_t now(void) {
+        return now_usec(CLOCK_MONOTONIC);
+}
+
+static void set_state(supervisor *s, const char *state) {
+        int r = state_write(s->dirfd, STATE_STATE, state);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record state %s", state);
+}
+
+static void tell_waiters(supervisor *s, bool ready) {
+        for (size_t i = 0; i < s->n_waiters; i++) {
+                if (ready)
+                        (void) send(s->waiters[i], "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                close(s->waiters[i]); /* EOF without the byte: this backend failed */
+        }
+        s->n_waiters = 0;
+}
+
+static void accept_waiters(supervisor *s) {
+        for (;;) {
+                int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0)
+                        return;
+                if (s->ready) {
+                        (void) send(fd, "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        close(fd);
+                } else if (s->n_waiters < WAITERS_MAX)
+                        s->waiters[s->n_waiters++] = fd;
+                else
+                        close(fd); /* it will retry */
+        }
+}
+
+static void free_names(char **names) {
+        for (size_t i = 0; names && names[i]; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* wake.sock comes from NAME-backend.socket (systemd) or from ember-launch (inetd mode, which names it). */
+static int open_wake_socket(supervisor *s) {
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(true, &names);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char dir[sizeof(sa.sun_path)];
+        _cleanup_close_ int fd = -1;
+
+        if (n > 1 || n < 0) {
+                free_names(names);
+                return n < 0 ? n : -E2BIG;
+        }
+        if (n == 1) {
+                s->listen_fd = SD_LISTEN_FDS_START;
+                s->owns_wake = names && names[0] && strcmp(names[0], "ember-launch") == 0;
+                free_names(names);
+                if (fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
+                    fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
+                        return -errno;
+                return 0;
+        }
+        free_names(names);
+        /* Started by hand: bind wake.sock ourselves. */
+        if (state_dir_path(arg_app, dir, sizeof(dir)) < 0 ||
+            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_WAKE_SOCK, dir) >= (int) sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        s->listen_fd = take_fd(&fd);
+        s->owns_wake = true;
+        return 0;
+}
+
+static int open_notify_socket(supervisor *s, char *path, size_t size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char dir[sizeof(sa.sun_path)];
+        _cleanup_close_ int fd = -1;
+
+        if (state_dir_path(arg_app, dir, sizeof(dir)) < 0 ||
+            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_NOTIFY_SOCK, dir) >= (int) sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        (void) unlinkat(s->dirfd, STATE_NOTIFY_SOCK, 0);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        if (s->confine.drop_user &&
+            fchownat(s->dirfd, STATE_NOTIFY_SOCK, s->confine.uid, s->confine.gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        snprintf(path, size, "%s", sa.sun_path);
+        s->notify_fd = take_fd(&fd);
+        return 0;
+}
+
+/* Forks the backend into its own process group, confined. A CLOEXEC pipe tells us whether exec worked. */
+static int start_backend(supervisor *s, const char *notify_path) {
+        _cleanup_close_ int rd = -1, wr = -1;
+        int p[2], err = 0;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        rd = p[0];
+        wr = p[1];
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                setsid();
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null >= 0)
+                        dup2(null, STDIN_FILENO);
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_FDNAMES");
+                if (notify_path)
+                        setenv("NOTIFY_SOCKET", notify_path, 1);
+                else
+                        unsetenv("NOTIFY_SOCKET");
+                err = confine_exec(&s->confine, NULL, 0, arg_command);
+                (void) !write(wr, &err, sizeof(err));
+                _exit(127);
+        }
+        close(take_fd(&wr));
+        s->backend = pid;
+        if (read(rd, &err, sizeof(err)) == sizeof(err))
+                return err < 0 ? err : -err;
+        return 0;
+}
+
+static int probe_backend(void) {
+        _cleanup_close_ int fd = socket(arg_backend.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct timeval tv = { .tv_usec = 100000 };
+
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        return connect(fd, &arg_backend.sa, arg_backend.len) < 0 ? -errno : 0;
+}
+
+static void became_ready(supervisor *s) {
+        _cleanup_close_ int lock = -1;
+        uint64_t ms = (now() - s->started) / USEC_PER_MSEC;
+        char f[48];
+
+        s->ready = true;
+        s->probe_at = s->start_deadline = UINT64_MAX;
+        if (state_lock(s->dirfd, &lock) >= 0) {
+                set_state(s, "warm");
+                (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
+        }
+        snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
+        (void) sd_notify(false, "READY=1\nSTATUS=backend warm");
+        tell_waiters(s, true);
+}
+
+static void read_notify(supervisor *s) {
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+                buf[n] = '\0';
+                for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+                        if (strcmp(line, "READY=1") == 0 && !s->ready)
+                                became_ready(s);
+        }
+}
+
+/* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */
+static int wait_backend(supervisor *s, uint64_t timeout, int *status) {
+        uint64_t deadline = now() + timeout;
+
+        for (;;) {
+                pid_t p = waitpid(s->backend, status, WNOHANG);
+                if (p == s->backend)
+                        return 1;
+                if (p < 0)
+                        return errno == ECHILD ? 1 : -errno;
+                if (now() >= deadline)
+                        return 0;
+                struct pollfd pf = { .fd = s->signal_fd, .events = POLLIN };
+                (void) poll(&pf, 1, 10);
+                struct signalfd_siginfo si;
+                while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
+                        ;
+        }
+}
+
+static void kill_backend(supervisor *s, int *status) {
+        if (s->backend <= 0)
+                return;
+        (void) kill(-s->backend, SIGTERM);
+        (void) kill(s->backend, SIGCONT);
+        if (wait_backend(s, arg_stop_timeout, status) == 0) {
+                log_warning("Backend %d still running %" PRIu64 " ms after SIGTERM, sending SIGKILL", (int) s->backend,
+                            arg_stop_timeout / USEC_PER_MSEC);
+                (void) kill(-s->backend, SIGKILL);
+                (void) wait_backend(s, UINT64_MAX / 2, status);
+        }
+        (void) kill(-s->backend, SIGKILL); /* leftovers of its process group */
+        s->backend = 0;
+}
+
+/* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
+static void mark_cold(supervisor *s) {
+        set_state(s, "cold");
+        (void) unlinkat(s->dirfd, STATE_BACKEND_PID, 0);
+        (void) unlinkat(s->dirfd, STATE_SUPERVISOR_PID, 0);
+        if (s->notify_fd >= 0)
+                (void) unlinkat(s->dirfd, STATE_NOTIFY_SOCK, 0);
+        if (s->owns_wake)
+                (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
+        closep(&s->listen_fd);
+        s->listen_fd = -1;
+        tell_waiters(s, false);
+}
+
+static void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
+        uint64_t served = 0;
+        char e[48], sec[48], conns[48];
+
+        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
+        snprintf(e, sizeof(e), "EMBER_EVENT=%s", event);
+        snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, (now() - s->started) / USEC_PER_SEC);
+        snprintf(conns, sizeof(conns), "EMBER_CONNECTIONS=%" PRIu64,
+                 served >= s->connections_at_start ? served - s->connections_at_start : 0);
+        log_event(prio, FIELDS(e, sec, conns), "Backend %s after %" PRIu64 " s and %s connections: %s", event,
+                  (now() - s->started) / USEC_PER_SEC, conns + strlen("EMBER_CONNECTIONS="), why);
+}
+
+/* Stops the backend on purpose (idle, SIGTERM, start timeout), holding the lock so no connection slips in. */
+static void stop_locked(supervisor *s, const char *event, const char *why) {
+        int status = 0;
+
+        set_state(s, "stopping");
+        (void) sd_notify(false, "STOPPING=1");
+        log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
+        kill_backend(s, &status);
+        mark_cold(s);
+}
+
+static void describe_exit(int status, char *buf, size_t size) {
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(WTERMSIG(status)) ?: "?",
+                         WCOREDUMP(status) ? " (core dumped)" : "");
+        else
+                snprintf(buf, size, "ended with status 0x%x", status);
+}
+
+/* The backend ended on its own. */
+static int backend_died(supervisor *s, int status) {
+        _cleanup_close_ int lock = -1;
+        char why[128], sys[64];
+        pid_t pid = s->backend;
+
+        s->backend = 0;
+        (void) state_lock(s->dirfd, &lock);
+        describe_exit(status, why, sizeof(why));
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+                if (policy_killed_syscall(pid, sys, sizeof(sys)) >= 0)
+                        snprintf(why, sizeof(why), "killed by seccomp (syscall %s)", sys);
+                else
+                        snprintf(why, sizeof(why), "killed by seccomp (syscall unknown)");
+                log_run_end(s, "seccomp-kill", LOG_ERR, why);
+        } else
+                log_run_end(s, "crash", LOG_ERR, why);
+        mark_cold(s);
+        return EXIT_UNAVAILABLE;
+}
+
+/* Under the lock: the true number of live connections, healed from the leases if launchers were killed. */
+static int live_count(supervisor *s, uint64_t *count) {
+        char f[48];
+        int r = refcount_heal(s->dirfd, count);
+
+        if (r > 0) {
+                snprintf(f, sizeof(f), "EMBER_CONNECTIONS=%" PRIu64, *count);
+                log_event(LOG_WARNING, FIELDS("EMBER_EVENT=heal", f),
+                          "Refcount corrected to %" PRIu64 " live connections (a launcher died without leaving)", *count);
+        }
+        return r;
+}
+
+/* Arms the idle clock when nobody is connected, disarms it when someone is, and stops the backend once it runs
+ * out. Returns 1 if the backend was stopped. */
+static int check_idle(supervisor *s) {
+        _cleanup_close_ int lock = -1;
+        uint64_t count;
+        int r;
+
+        s->heal_at = now() + HEAL_INTERVAL_USEC;
+        r = state_lock(s->dirfd, &lock);
+        if (r >= 0)
+                r = live_count(s, &count);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to check the connection count");
+                return 0;
+        }
+        if (count > 0 || arg_idle == USEC_INFINITY) {
+                s->idle_deadline = UINT64_MAX;
+                return 0;
+        }
+        if (s->idle_deadline == UINT64_MAX) {
+                s->idle_deadline = now() + arg_idle;
+                return 0;
+        }
+        if (now() < s->idle_deadline)
+                return 0;
+        stop_locked(s, "idle-stop", "no connections for the idle period");
+        return 1;
+}
+
+static void probe_step(supervisor *s) {
+        if (probe_backend() >= 0) {
+                became_ready(s);
+                return;
+        }
+        s->probe_step = s->probe_step * 2 > PROBE_MAX_USEC ? PROBE_MAX_USEC : s->probe_step * 2;
+        s->probe_at = now() + s->probe_step;
+}
+
+static uint64_t next_deadline(const supervisor *s) {
+        uint64_t t = s->heal_at;
+        if (s->probe_at < t)
+                t = s->probe_at;
+        if (s->start_deadline < t)
+                t = s->start_deadline;
+        if (s->idle_deadline < t)
+                t = s->idle_deadline;
+        return t;
+}
+
+/* Returns the exit code once the run is over, or -1 to keep going. */
+static int handle_signals(supervisor *s) {
+        struct signalfd_siginfo si;
+        _cleanup_close_ int lock = -1;
+        int status;
+
+        while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGCHLD) {
+                        if (s->backend > 0 && waitpid(s->backend, &status, WNOHANG) == s->backend)
+                                return backend_died(s, status);
+                        while (waitpid(-1, NULL, WNOHANG) > 0)
+                                ;
+                        continue;
+                }
+                (void) state_lock(s->dirfd, &lock);
+                stop_locked(s, "stop", "stopped on request");
+                return 0;
+        }
+        return -1;
+}
+
+static void drain(int fd) {
+        char buf[4096];
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
+static int run(supervisor *s) {
+        for (;;) {
+                _cleanup_close_ int lock = -1;
+                uint64_t t = now(), next;
+                int r;
+
+                if (!s->ready && t >= s->start_deadline) {
+                        (void) state_lock(s->dirfd, &lock);
+                        stop_locked(s, "start-timeout", "not ready within the start timeout");
+                        return EXIT_UNAVAILABLE;
+                }
+                if (!s->ready && t >= s->probe_at)
+                        probe_step(s);
+                if ((t >= s->heal_at || t >= s->idle_deadline) && check_idle(s))
+                        return 0;
+
+                next = next_deadline(s);
+                t = now();
+                struct pollfd p[4] = {
+                        { .fd = s->signal_fd, .events = POLLIN },
+                        { .fd = s->listen_fd, .events = POLLIN },
+                        { .fd = s->notify_fd, .events = POLLIN },
+                        { .fd = s->inotify_fd, .events = POLLIN },
+                };
+                r = poll(p, 4, next <= t ? 0 : (int) ((next - t + 999) / 1000));
+                if (r < 0 && errno != EINTR)
+                        return log_error_errno(errno, "poll failed"), EXIT_OSERR;
+                if (p[0].revents) {
+                        r = handle_signals(s);
+                        if (r >= 0)
+                                return r;
+                }
+                if (p[1].revents)
+                        accept_waiters(s);
+                if (p[2].revents)
+                        read_notify(s);
+                if (p[3].revents) {
+                        drain(s->inotify_fd);
+                        s->idle_deadline = UINT64_MAX; /* the last one just left: a fresh idle period */
+                        if (check_idle(s))
+                                return 0;
+                }
+        }
+}
+
+static int watch_idle_since(supervisor *s) {
+        char path[PATH_MAX], dir[PATH_MAX - 32], now_s[24];
+        int r;
+
+        snprintf(now_s, sizeof(now_s), "%lld", (long long) time(NULL));
+        r = state_write(s->dirfd, STATE_IDLE_SINCE, now_s);
+        if (r < 0)
+                return r;
+        r = state_dir_path(arg_app, dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof(path), "%s/" STATE_IDLE_SINCE, dir);
+        s->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (s->inotify_fd < 0 || inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE | IN_DONT_FOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+static bool other_supervisor_alive(supervisor *s) {
+        uint64_t pid;
+        char state[16];
+
+        if (state_read_u64(s->dirfd, STATE_SUPERVISOR_PID, &pid) < 0 || pid == (uint64_t) getpid() || pid > INT32_MAX)
+                return false;
+        if (state_read(s->dirfd, STATE_STATE, state, sizeof(state)) < 0 || strcmp(state, "cold") == 0)
+                return false;
+        return kill((pid_t) pid, 0) == 0 || errno == EPERM;
+}
+
+/* Under the lock: record the new run and fork the backend. Returns an exit code, or -1 on success. */
+static int begin_run(supervisor *s) {
+        char notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+        uint64_t count;
+        int r;
+
+        if (other_supervisor_alive(s)) {
+                log_error("Another ember-sandbox already supervises %s", arg_app);
+                return EXIT_UNAVAILABLE;
+        }
+        if (live_count(s, &count) < 0)
+                count = 0;
+        r = watch_idle_since(s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), EXIT_CANTCREAT;
+        if (arg_ready_notify) {
+                r = open_notify_socket(s, notify_path, sizeof(notify_path));
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the backend's notify socket"), EXIT_OSERR;
+        }
+        /* This run serves the connections already waiting for it, and every one counted from now on. */
+        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
+        s->connections_at_start = s->connections_at_start > count ? s->connections_at_start - count : 0;
+        (void) state_add_u64(s->dirfd, STATE_COLD_STARTS, 1, NULL);
+        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
+        (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
+        set_state(s, "starting");
+        s->started = now();
+        r = start_backend(s, arg_ready_notify ? notify_path : NULL);
+        if (r < 0) {
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s: %s",
+                          arg_command[0], strerror(-r));
+                if (s->backend > 0)
+                        (void) waitpid(s->backend, NULL, 0);
+                s->backend = 0;
+                mark_cold(s);
+                return EXIT_UNAVAILABLE;
+        }
+        (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d",
+                  arg_command[0], (int) s->backend);
+        return -1;
+}
+
+static int open_signals(supervisor *s) {
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        return s->signal_fd < 0 ? -errno : 0;
+}
+
+static int supervise(void) {
+        static supervisor s = {
+                .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1,
+                .probe_at = UINT64_MAX, .start_deadline = UINT64_MAX, .idle_deadline = UINT64_MAX,
+        };
+        int r;
+
+        log_setup("ember-sandbox", arg_app);
+        signal(SIGPIPE, SIG_IGN);
+        r = confine_or_report(&s.confine);
+        if (r != 0)
+                return r;
+        r = state_open(arg_app, true, &s.dirfd);
+        if (r < 0) {
+                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
+                return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
+        }
+        r = open_wake_socket(&s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
+        r = open_signals(&s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
+        {
+                _cleanup_close_ int lock = -1;
+                r = state_lock(s.dirfd, &lock);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to take the state lock"), EXIT_CANTCREAT;
+                r = begin_run(&s);
+                if (r >= 0)
+                        return r;
+        }
+        s.start_deadline = arg_start_timeout == USEC_INFINITY ? UINT64_MAX : s.started + arg_start_timeout;
+        if (!arg_ready_notify) {
+                s.probe_at = s.started;
+                s.probe_step = USEC_PER_MSEC / 2;
+        }
+        s.heal_at = s.started + HEAL_INTERVAL_USEC;
+        return run(&s);
+}
+
+int main(int argc, char *argv[]) {
+        int r = parse_argv(argc, argv);
+
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        if (!arg_app) {
+                log_setup("ember-sandbox", NULL);
+                return run_standalone();
+        }
+        return supervise();
+}

@@ -1,0 +1,5 @@
+# Each test layer registers itself here; see DESIGN.md for the three layers.
+include tests/unit.mk
+include tests/inetd.mk
+include tests/sandbox.mk
+include tests/system.mk
