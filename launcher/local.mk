@@ -5,3 +5,4 @@ launcher_ember_launch_SOURCES = \
 	launcher/relay.c launcher/relay.h \
 	launcher/session.c launcher/session.h
 launcher_ember_launch_LDADD = common/libember.a
+launcher_ember_launch_LDFLAGS = $(AM_LDFLAGS) $(LAUNCHER_LDFLAGS)
