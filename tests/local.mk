@@ -3,3 +3,4 @@ include tests/unit.mk
 include tests/inetd.mk
 include tests/sandbox.mk
 include tests/system.mk
+include tests/fuzz/local.mk
