@@ -76,7 +76,8 @@ static int open_state_file(int dirfd, const char *name, int flags, mode_t mode) 
         _cleanup_close_ int fd = -1;
         int r;
 
-        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        /* O_NONBLOCK: a FIFO planted here must be refused, not block us; it changes nothing for regular files. */
+        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
         if (fd < 0)
                 return -errno;
         r = check_owned(fd, S_IFREG);

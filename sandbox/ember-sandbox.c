@@ -182,7 +182,7 @@ static int confine_or_report(confine *c) {
 
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
-                return r == -EINVAL ? EXIT_CONFIG : r == -ESRCH ? EXIT_USAGE : EXIT_OSERR;
+                return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
         }
         return 0;
 }
@@ -326,7 +326,7 @@ static int start_backend(supervisor *s, const char *notify_path) {
                         setenv("NOTIFY_SOCKET", notify_path, 1);
                 else
                         unsetenv("NOTIFY_SOCKET");
-                err = confine_exec(&s->confine, NULL, 0, arg_command);
+                err = confine_exec(&s->confine, (int[]){ wr }, 1, arg_command); /* wr closes at exec */
                 (void) !write(wr, &err, sizeof(err));
                 _exit(127);
         }

@@ -1,0 +1,33 @@
+#pragma once
+/* Confining the backend: resolve the user and load the policy before fork, then in the child close stray fds,
+ * set no_new_privs, drop to the user, load the seccomp filter and exec. See ember.policy(5). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+typedef struct confine {
+        ember_policy *policy;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        int n_groups;
+        bool drop_user;
+} confine;
+
+/* Before fork: resolve user (getpwnam, or a numeric uid with a passwd entry; supplementary groups from
+ * getgrouplist) and load the policy (policy_load()). user NULL or "" keeps the current credentials.
+ * Errors: policy parse error -> -EINVAL with *ret_error "FILE:LINE: msg"; unknown user -> -ESRCH; other -errno.
+ * *ret_error is malloc'd (caller frees) whenever a negative value is returned. */
+int confine_prepare(confine *c, const char *policy_spec, const char *user, char **ret_error);
+
+/* In the forked child right before exec: reset the signal mask and all dispositions to default, close every
+ * fd >= 3 except keep_fds (left as they are: fds meant for the backend must not have FD_CLOEXEC, e.g. dup2()ed to
+ * 3, 4, ... for LISTEN_FDS; a kept FD_CLOEXEC fd such as an exec-error pipe stays open until the execve()),
+ * PR_SET_NO_NEW_PRIVS, then if drop_user setgroups/setresgid/setresuid in that order and verify with
+ * getresuid/getresgid/getgroups (and that uid 0 cannot be regained), load the policy, execvp(argv[0], argv).
+ * Never returns on success; returns -errno on failure. Allocates nothing and logs nothing. */
+int confine_exec(const confine *c, const int *keep_fds, size_t n_keep, char *const argv[]);
+
+void confine_done(confine *c);

@@ -1,0 +1,833 @@
+/* Seccomp policies as data: parsing, compiling to BPF before fork, loading after fork. See ember.policy(5). */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "policy.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/local/share/ember"
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+/* The syscall groups of systemd v252 (systemd-analyze syscall-filter), transcribed as data. Members this
+ * libseccomp does not know, or that do not exist on this architecture, are skipped when a group is used. */
+typedef struct syscall_group {
+        const char *name;
+        const char *help;
+        const char *members; /* space-separated; "@x" names another group */
+} syscall_group;
+
+static const syscall_group syscall_groups[] = {
+        { "@default", "System calls that are always permitted",
+                  "arch_prctl brk cacheflush clock_getres clock_getres_time64 clock_gettime clock_gettime64 "
+                  "clock_nanosleep clock_nanosleep_time64 execve exit exit_group futex futex_time64 futex_waitv "
+                  "get_robust_list get_thread_area getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups "
+                  "getgroups32 getpgid getpgrp getpid getppid getrandom getresgid getresgid32 getresuid getresuid32 "
+                  "getrlimit getsid gettid gettimeofday getuid getuid32 membarrier mmap mmap2 mprotect munmap nanosleep "
+                  "pause prlimit64 restart_syscall riscv_flush_icache riscv_hwprobe rseq rt_sigreturn sched_getaffinity "
+                  "sched_yield set_robust_list set_thread_area set_tid_address set_tls sigreturn time ugetrlimit "
+                  "uretprobe" },
+        { "@aio", "Asynchronous IO",
+                  "io_cancel io_destroy io_getevents io_pgetevents io_pgetevents_time64 io_setup io_submit "
+                  "io_uring_enter io_uring_register io_uring_setup" },
+        { "@basic-io", "Basic IO",
+                  "_llseek close close_range dup dup2 dup3 lseek pread64 preadv preadv2 pwrite64 pwritev pwritev2 read "
+                  "readv write writev" },
+        { "@chown", "Change ownership of files and directories",
+                  "chown chown32 fchown fchown32 fchownat lchown lchown32" },
+        { "@clock", "Change the system time",
+                  "adjtimex clock_adjtime clock_adjtime64 clock_settime clock_settime64 settimeofday" },
+        { "@cpu-emulation", "System calls for CPU emulation functionality",
+                  "modify_ldt subpage_prot switch_endian vm86 vm86old" },
+        { "@debug", "Debugging, performance monitoring and tracing functionality",
+                  "lookup_dcookie perf_event_open pidfd_getfd ptrace rtas s390_runtime_instr sys_debug_setcontext" },
+        { "@file-system", "File system operations",
+                  "access chdir chmod close creat faccessat faccessat2 fallocate fchdir fchmod fchmodat fchmodat2 fcntl "
+                  "fcntl64 fgetxattr flistxattr fremovexattr fsetxattr fstat fstat64 fstatat64 fstatfs fstatfs64 "
+                  "ftruncate ftruncate64 futimesat getcwd getdents getdents64 getxattr inotify_add_watch inotify_init "
+                  "inotify_init1 inotify_rm_watch lgetxattr link linkat listxattr llistxattr lremovexattr lsetxattr "
+                  "lstat lstat64 mkdir mkdirat mknod mknodat newfstatat oldfstat oldlstat oldstat open openat openat2 "
+                  "readlink readlinkat removexattr rename renameat renameat2 rmdir setxattr stat stat64 statfs statfs64 "
+                  "statx symlink symlinkat truncate truncate64 unlink unlinkat utime utimensat utimensat_time64 utimes" },
+        { "@io-event", "Event loop system calls",
+                  "_newselect epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2 epoll_wait "
+                  "epoll_wait_old eventfd eventfd2 poll ppoll ppoll_time64 pselect6 pselect6_time64 select" },
+        { "@ipc", "SysV IPC, POSIX Message Queues or other IPC",
+                  "ipc memfd_create mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend "
+                  "mq_timedsend_time64 mq_unlink msgctl msgget msgrcv msgsnd pipe pipe2 process_madvise "
+                  "process_vm_readv process_vm_writev semctl semget semop semtimedop semtimedop_time64 shmat shmctl "
+                  "shmdt shmget" },
+        { "@keyring", "Kernel keyring access",
+                  "add_key keyctl request_key" },
+        { "@memlock", "Memory locking control",
+                  "mlock mlock2 mlockall munlock munlockall" },
+        { "@module", "Loading and unloading of kernel modules",
+                  "delete_module finit_module init_module" },
+        { "@mount", "Mounting and unmounting of file systems",
+                  "chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root umount "
+                  "umount2" },
+        { "@network-io", "Network or Unix socket IO, should not be needed if not network facing",
+                  "accept accept4 bind connect getpeername getsockname getsockopt listen recv recvfrom recvmmsg "
+                  "recvmmsg_time64 recvmsg send sendmmsg sendmsg sendto setsockopt shutdown socket socketcall "
+                  "socketpair" },
+        { "@obsolete", "Unusual, obsolete or unimplemented system calls",
+                  "_sysctl afs_syscall bdflush break create_module ftime get_kernel_syms getpmsg gtty idle lock mpx "
+                  "prof profil putpmsg query_module security sgetmask ssetmask stime stty sysfs tuxcall ulimit uselib "
+                  "ustat vserver" },
+        { "@pkey", "System calls used for memory protection keys",
+                  "pkey_alloc pkey_free pkey_mprotect" },
+        { "@privileged", "All system calls which need super-user capabilities",
+                  "@chown @clock @module @raw-io @reboot @swap _sysctl acct bpf capset chroot fanotify_init "
+                  "fanotify_mark nfsservctl open_by_handle_at pivot_root quotactl quotactl_fd setdomainname setfsuid "
+                  "setfsuid32 setgroups setgroups32 sethostname setresuid setresuid32 setreuid setreuid32 setuid "
+                  "setuid32 vhangup" },
+        { "@process", "Process control, execution, namespacing operations",
+                  "capget clone clone3 execveat fork getrusage kill pidfd_open pidfd_send_signal prctl rt_sigqueueinfo "
+                  "rt_tgsigqueueinfo setns swapcontext tgkill times tkill unshare vfork wait4 waitid waitpid" },
+        { "@raw-io", "Raw I/O port access",
+                  "ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write s390_pci_mmio_read s390_pci_mmio_write" },
+        { "@reboot", "Reboot and reboot preparation/kexec",
+                  "kexec_file_load kexec_load reboot" },
+        { "@resources", "Alter resource settings",
+                  "ioprio_set mbind migrate_pages move_pages nice sched_setaffinity sched_setattr sched_setparam "
+                  "sched_setscheduler set_mempolicy set_mempolicy_home_node setpriority setrlimit" },
+        { "@setuid", "Operations for changing user/group credentials",
+                  "setgid setgid32 setgroups setgroups32 setregid setregid32 setresgid setresgid32 setresuid "
+                  "setresuid32 setreuid setreuid32 setuid setuid32" },
+        { "@signal", "Process signal handling",
+                  "rt_sigaction rt_sigpending rt_sigprocmask rt_sigsuspend rt_sigtimedwait rt_sigtimedwait_time64 "
+                  "sigaction sigaltstack signal signalfd signalfd4 sigpending sigprocmask sigsuspend" },
+        { "@swap", "Enable/disable swap devices",
+                  "swapoff swapon" },
+        { "@sync", "Synchronize files and memory to storage",
+                  "fdatasync fsync msync sync sync_file_range sync_file_range2 syncfs" },
+        { "@system-service", "General system service operations",
+                  "@aio @basic-io @chown @default @file-system @io-event @ipc @keyring @memlock @network-io @process "
+                  "@resources @setuid @signal @sync @timer arm_fadvise64_64 capget capset copy_file_range fadvise64 "
+                  "fadvise64_64 flock get_mempolicy getcpu getpriority ioctl ioprio_get kcmp madvise mremap "
+                  "name_to_handle_at oldolduname olduname personality readahead readdir remap_file_pages "
+                  "sched_get_priority_max sched_get_priority_min sched_getattr sched_getparam sched_getscheduler "
+                  "sched_rr_get_interval sched_rr_get_interval_time64 sched_yield sendfile sendfile64 setfsgid "
+                  "setfsgid32 setfsuid setfsuid32 setpgid setsid splice sysinfo tee umask uname userfaultfd vmsplice" },
+        { "@timer", "Schedule operations by time",
+                  "alarm getitimer setitimer timer_create timer_delete timer_getoverrun timer_gettime timer_gettime64 "
+                  "timer_settime timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime "
+                  "timerfd_settime64 times" },
+};
+
+static const struct {
+        const char *name;
+        unsigned long flag;
+} namespace_flags[] = {
+        { "cgroup", CLONE_NEWCGROUP },
+        { "ipc", CLONE_NEWIPC },
+        { "mnt", CLONE_NEWNS },
+        { "net", CLONE_NEWNET },
+        { "pid", CLONE_NEWPID },
+        { "time", CLONE_NEWTIME },
+        { "user", CLONE_NEWUSER },
+        { "uts", CLONE_NEWUTS },
+};
+
+#define MAX_FILTERS 2
+
+struct ember_policy {
+        char *path;
+        policy_mode mode;
+        uint32_t action; /* SCMP_ACT_* for what is denied */
+        char action_str[32];
+        int *set; /* native syscall numbers: allowed (allow-list) or denied (deny-list) */
+        size_t n_set, n_allocated;
+        unsigned long ns_flags; /* deny-namespaces */
+        bool have_mode, have_action, have_rules;
+        struct sock_fprog filters[MAX_FILTERS]; /* compiled before fork, in load order */
+        unsigned n_filters;
+};
+
+typedef struct parser {
+        ember_policy *p;
+        const char *file;
+        unsigned line;
+        char **error;
+} parser;
+
+static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static void set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_error)
+                return;
+        free(*ret_error);
+        *ret_error = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+}
+
+static int parse_fail(parser *ps, const char *fmt, ...) _printf_(2, 3);
+static int parse_fail(parser *ps, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        set_error(ps->error, "%s:%u: %s", ps->file, ps->line, msg ?: "out of memory");
+        return -EINVAL;
+}
+
+const char *policy_group_members(const char *group) {
+        if (!group)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(syscall_groups); i++)
+                if (strcmp(syscall_groups[i].name, group) == 0)
+                        return syscall_groups[i].members;
+        return NULL;
+}
+
+const char *policy_group_name(unsigned idx) {
+        return idx < ELEMENTSOF(syscall_groups) ? syscall_groups[idx].name : NULL;
+}
+
+static ssize_t set_find(const ember_policy *p, int nr) {
+        for (size_t i = 0; i < p->n_set; i++)
+                if (p->set[i] == nr)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static int set_put(ember_policy *p, int nr, bool add) {
+        ssize_t i = set_find(p, nr);
+
+        if (!add) {
+                if (i >= 0)
+                        p->set[i] = p->set[--p->n_set];
+                return 0;
+        }
+        if (i >= 0)
+                return 0;
+        if (p->n_set == p->n_allocated) {
+                size_t n = p->n_allocated ? p->n_allocated * 2 : 256;
+                int *s = realloc(p->set, n * sizeof(int));
+                if (!s)
+                        return -ENOMEM;
+                p->set = s;
+                p->n_allocated = n;
+        }
+        p->set[p->n_set++] = nr;
+        return 0;
+}
+
+static int put_name(parser *ps, const char *name, bool add, unsigned depth);
+
+static int put_group(parser *ps, const char *name, bool add, unsigned depth) {
+        const char *m = policy_group_members(name);
+
+        if (!m)
+                return parse_fail(ps, "unknown syscall group '%s'", name);
+        if (depth > 8)
+                return parse_fail(ps, "syscall groups nested too deeply at '%s'", name);
+        for (m += strspn(m, " "); *m; m += strspn(m, " ")) {
+                char member[64];
+                size_t n = strcspn(m, " ");
+                int r = 0;
+
+                if (n < sizeof(member)) {
+                        memcpy(member, m, n);
+                        member[n] = 0;
+                        if (member[0] == '@')
+                                r = put_group(ps, member, add, depth + 1);
+                        else {
+                                /* Group members unknown to this libseccomp or absent on this architecture are
+                                 * skipped: the groups are data shared by all architectures. */
+                                int nr = seccomp_syscall_resolve_name(member);
+                                if (nr >= 0 && set_put(ps->p, nr, add) < 0)
+                                        r = parse_fail(ps, "out of memory");
+                        }
+                }
+                if (r < 0)
+                        return r;
+                m += n;
+        }
+        return 0;
+}
+
+/* "@group" or a syscall name. A single name must at least be known to libseccomp; one that libseccomp knows
+ * but that does not exist on this architecture (e.g. socketcall on x86-64) is skipped. */
+static int put_name(parser *ps, const char *name, bool add, unsigned depth) {
+        if (name[0] == '@')
+                return put_group(ps, name, add, depth);
+
+        int nr = seccomp_syscall_resolve_name(name);
+        if (nr == __NR_SCMP_ERROR)
+                return parse_fail(ps, "unknown system call '%s'", name);
+        if (nr < 0)
+                return 0;
+        if (set_put(ps->p, nr, add) < 0)
+                return parse_fail(ps, "out of memory");
+        return 0;
+}
+
+static int parse_errno(const char *s) {
+        char *end;
+        long v;
+
+        if (isdigit((unsigned char) s[0])) {
+                errno = 0;
+                v = strtol(s, &end, 10);
+                if (errno != 0 || *end || v <= 0 || v > 4095)
+                        return -EINVAL;
+                return (int) v;
+        }
+        for (int e = 1; e < 4096; e++) {
+                const char *n = strerrorname_np(e);
+                if (n && strcmp(n, s) == 0)
+                        return e;
+        }
+        return -EINVAL;
+}
+
+static int parse_mode(parser *ps, char **args, size_t n) {
+        ember_policy *p = ps->p;
+
+        if (n != 1)
+                return parse_fail(ps, "'mode' takes one of allow-list, deny-list, none");
+        if (p->have_mode)
+                return parse_fail(ps, "'mode' given twice");
+        if (p->have_rules)
+                return parse_fail(ps, "'mode' must come before allow, deny and deny-namespaces");
+        if (strcmp(args[0], "allow-list") == 0)
+                p->mode = POLICY_MODE_ALLOW_LIST;
+        else if (strcmp(args[0], "deny-list") == 0)
+                p->mode = POLICY_MODE_DENY_LIST;
+        else if (strcmp(args[0], "none") == 0)
+                p->mode = POLICY_MODE_NONE;
+        else
+                return parse_fail(ps, "unknown mode '%s' (allow-list, deny-list or none)", args[0]);
+        p->have_mode = true;
+        return 0;
+}
+
+static int parse_action(parser *ps, char **args, size_t n) {
+        ember_policy *p = ps->p;
+
+        if (p->have_action)
+                return parse_fail(ps, "'action' given twice");
+        if (n == 1 && strcmp(args[0], "kill") == 0) {
+                p->action = SCMP_ACT_KILL_PROCESS;
+                snprintf(p->action_str, sizeof(p->action_str), "kill");
+        } else if (n == 1 && strcmp(args[0], "log") == 0) {
+                p->action = SCMP_ACT_LOG;
+                snprintf(p->action_str, sizeof(p->action_str), "log");
+        } else if (n == 2 && strcmp(args[0], "errno") == 0) {
+                int e = parse_errno(args[1]);
+                if (e < 0)
+                        return parse_fail(ps, "unknown errno '%s' (a name such as EPERM, or 1-4095)", args[1]);
+                p->action = SCMP_ACT_ERRNO((uint32_t) e);
+                const char *en = strerrorname_np(e);
+                if (en)
+                        snprintf(p->action_str, sizeof(p->action_str), "errno %s", en);
+                else
+                        snprintf(p->action_str, sizeof(p->action_str), "errno %d", e);
+        } else if (n >= 1 && strcmp(args[0], "errno") == 0)
+                return parse_fail(ps, "'action errno' takes one errno name or number");
+        else
+                return parse_fail(ps, "'action' takes 'errno NAME', 'kill' or 'log'");
+        p->have_action = true;
+        return 0;
+}
+
+static int parse_rule(parser *ps, bool allow, char **args, size_t n) {
+        ember_policy *p = ps->p;
+
+        if (n == 0)
+                return parse_fail(ps, "'%s' needs at least one syscall or @group", allow ? "allow" : "deny");
+        if (p->mode == POLICY_MODE_NONE)
+                return parse_fail(ps, "'mode none' takes no rules");
+        p->have_rules = true;
+        /* allow-list: allow adds to the set, deny removes; deny-list: the other way round. Later lines win. */
+        bool add = allow == (p->mode == POLICY_MODE_ALLOW_LIST);
+        for (size_t i = 0; i < n; i++) {
+                int r = put_name(ps, args[i], add, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_namespaces(parser *ps, char **args, size_t n) {
+        ember_policy *p = ps->p;
+
+        if (n == 0)
+                return parse_fail(ps, "'deny-namespaces' needs 'all' or namespace types");
+        if (p->mode == POLICY_MODE_NONE)
+                return parse_fail(ps, "'mode none' takes no rules");
+        p->have_rules = true;
+        for (size_t i = 0; i < n; i++) {
+                bool all = strcmp(args[i], "all") == 0, found = false;
+                for (size_t j = 0; j < ELEMENTSOF(namespace_flags); j++)
+                        if (all || strcmp(args[i], namespace_flags[j].name) == 0 ||
+                            (strcmp(args[i], "mount") == 0 && namespace_flags[j].flag == CLONE_NEWNS)) {
+                                p->ns_flags |= namespace_flags[j].flag;
+                                found = true;
+                        }
+                if (!found)
+                        return parse_fail(ps, "unknown namespace type '%s' (all, cgroup, ipc, mnt, net, pid, time, user, uts)",
+                                          args[i]);
+        }
+        return 0;
+}
+
+static int parse_line(parser *ps, char *line) {
+        char *args[64], *save = NULL, *tok;
+        size_t n = 0;
+
+        line[strcspn(line, "#")] = 0;
+        for (tok = strtok_r(line, " \t\r\v\f", &save); tok; tok = strtok_r(NULL, " \t\r\v\f", &save)) {
+                if (n == ELEMENTSOF(args))
+                        return parse_fail(ps, "too many words on one line (at most %zu)", ELEMENTSOF(args));
+                args[n++] = tok;
+        }
+        if (n == 0)
+                return 0;
+        if (strcmp(args[0], "mode") == 0)
+                return parse_mode(ps, args + 1, n - 1);
+        if (strcmp(args[0], "action") == 0)
+                return parse_action(ps, args + 1, n - 1);
+        if (strcmp(args[0], "allow") == 0)
+                return parse_rule(ps, true, args + 1, n - 1);
+        if (strcmp(args[0], "deny") == 0)
+                return parse_rule(ps, false, args + 1, n - 1);
+        if (strcmp(args[0], "deny-namespaces") == 0)
+                return parse_namespaces(ps, args + 1, n - 1);
+        return parse_fail(ps, "unknown directive '%s' (mode, action, allow, deny, deny-namespaces)", args[0]);
+}
+
+static void release_ctx(scmp_filter_ctx *ctx) {
+        if (*ctx)
+                seccomp_release(*ctx);
+}
+
+/* The BPF program libseccomp would load, as bytes we can hand to seccomp(2) in the child without libseccomp. */
+static int export_filter(scmp_filter_ctx ctx, struct sock_fprog *ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ struct sock_filter *buf = NULL;
+        off_t size;
+        int r;
+
+        fd = memfd_create("ember-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return r;
+        size = lseek(fd, 0, SEEK_END);
+        if (size < 0)
+                return -errno;
+        if (size == 0 || size % sizeof(struct sock_filter) != 0 || size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return -E2BIG;
+        buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        if (pread(fd, buf, size, 0) != size)
+                return -EIO;
+        ret->len = (unsigned short) (size / sizeof(struct sock_filter));
+        ret->filter = buf;
+        buf = NULL;
+        return 0;
+}
+
+static int new_ctx(uint32_t default_action, scmp_filter_ctx *ret) {
+        scmp_filter_ctx ctx = seccomp_init(default_action);
+        int r;
+
+        if (!ctx)
+                return -ENOMEM;
+        /* Rules are for the native ABI only; any other (ia32 through int 0x80, x32) kills the process. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r < 0) {
+                seccomp_release(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+/* The second filter: clone/unshare/setns flag checks. clone3 keeps its flags behind a pointer that seccomp cannot
+ * read, so it gets ENOSYS and the C library falls back to clone(2). */
+static int compile_namespaces(const ember_policy *p, scmp_filter_ctx ctx) {
+        const uint32_t act = p->action;
+        int r;
+
+        for (size_t j = 0; j < ELEMENTSOF(namespace_flags); j++) {
+                unsigned long f = namespace_flags[j].flag;
+                if (!(p->ns_flags & f))
+                        continue;
+                if (f != CLONE_NEWTIME) { /* clone(2) keeps the exit signal in those low bits */
+#if defined(__s390__) || defined(__s390x__)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(clone), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, f, f));
+#else
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+#endif
+                        if (r < 0)
+                                return r;
+                }
+                r = seccomp_rule_add(ctx, act, SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+                if (r < 0)
+                        return r;
+                r = seccomp_rule_add(ctx, act, SCMP_SYS(setns), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, f, f));
+                if (r < 0)
+                        return r;
+        }
+        /* setns(fd, 0) joins whatever namespace fd refers to. */
+        r = seccomp_rule_add(ctx, act, SCMP_SYS(setns), 1, SCMP_A1(SCMP_CMP_EQ, 0));
+        if (r < 0)
+                return r;
+        return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+}
+
+static int compile_main(const ember_policy *p, scmp_filter_ctx ctx) {
+        const int nr_clone3 = SCMP_SYS(clone3);
+        const uint32_t enosys = SCMP_ACT_ERRNO(ENOSYS);
+        int r;
+
+        if (p->mode == POLICY_MODE_ALLOW_LIST) {
+                for (size_t i = 0; i < p->n_set; i++) {
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, p->set[i], 0);
+                        if (r < 0)
+                                return r;
+                }
+                /* A denied clone3 says ENOSYS, so that threads and fork still work through clone(2). */
+                if (set_find(p, nr_clone3) < 0 && p->action != enosys)
+                        return seccomp_rule_add(ctx, enosys, nr_clone3, 0);
+                return 0;
+        }
+        for (size_t i = 0; i < p->n_set; i++) {
+                r = seccomp_rule_add(ctx, p->set[i] == nr_clone3 ? enosys : p->action, p->set[i], 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int compile(ember_policy *p, char **ret_error) {
+        _cleanup_(release_ctx) scmp_filter_ctx ns = NULL, main_ctx = NULL;
+        int r;
+
+        if (p->mode == POLICY_MODE_NONE)
+                return 0;
+        /* Loaded in this order: the main filter may well deny seccomp(2) itself, so it goes last. */
+        if (p->ns_flags) {
+                r = new_ctx(SCMP_ACT_ALLOW, &ns);
+                if (r >= 0)
+                        r = compile_namespaces(p, ns);
+                if (r >= 0)
+                        r = export_filter(ns, &p->filters[p->n_filters]);
+                if (r < 0)
+                        goto fail;
+                p->n_filters++;
+        }
+        r = new_ctx(p->mode == POLICY_MODE_ALLOW_LIST ? p->action : SCMP_ACT_ALLOW, &main_ctx);
+        if (r >= 0)
+                r = compile_main(p, main_ctx);
+        if (r >= 0)
+                r = export_filter(main_ctx, &p->filters[p->n_filters]);
+        if (r < 0)
+                goto fail;
+        p->n_filters++;
+        return 0;
+fail:
+        set_error(ret_error, "%s: cannot compile the seccomp filter: %s", p->path, strerror(-r));
+        return r;
+}
+
+int policy_parse_string(const char *text, const char *filename, ember_policy **ret, char **ret_error) {
+        parser ps = { .file = filename ?: "<string>", .error = ret_error };
+        ember_policy *p;
+        int r = 0;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!text || !ret)
+                return -EINVAL;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->path = strdup(ps.file);
+        if (!p->path) {
+                free(p);
+                return -ENOMEM;
+        }
+        p->mode = POLICY_MODE_ALLOW_LIST;
+        p->action = SCMP_ACT_ERRNO(EPERM);
+        snprintf(p->action_str, sizeof(p->action_str), "errno EPERM");
+        ps.p = p;
+
+        for (const char *s = text; *s && r >= 0;) {
+                size_t n = strcspn(s, "\n");
+                char *line = strndup(s, n);
+                if (!line) {
+                        set_error(ret_error, "%s: out of memory", ps.file);
+                        r = -ENOMEM;
+                        break;
+                }
+                ps.line++;
+                r = parse_line(&ps, line);
+                free(line);
+                s += n;
+                if (*s == '\n')
+                        s++;
+        }
+        if (r >= 0 && p->mode == POLICY_MODE_NONE && p->have_action)
+                r = parse_fail(&ps, "'mode none' takes no action");
+        if (r >= 0)
+                r = compile(p, ret_error);
+        if (r < 0) {
+                policy_free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+static bool policy_name_is_valid(const char *s) {
+        if (!s[0] || s[0] == '.' || strlen(s) > 64)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr("_.-", *s))
+                        return false;
+        return true;
+}
+
+static int read_text_file(const char *path, char **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                if (allocated - n < 4096) {
+                        if (allocated >= (1u << 24))
+                                return -EFBIG;
+                        char *b = realloc(buf, allocated + 65536);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        allocated += 65536;
+                }
+                ssize_t k = read(fd, buf + n, allocated - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (memchr(buf, 0, n))
+                return -EBADMSG;
+        buf[n] = 0;
+        *ret = buf;
+        buf = NULL;
+        return 0;
+}
+
+int policy_load(const char *spec, ember_policy **ret, char **ret_error) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!spec || !spec[0]) {
+                set_error(ret_error, "empty policy name");
+                return -EINVAL;
+        }
+        if (strchr(spec, '/'))
+                path = strdup(spec);
+        else if (!policy_name_is_valid(spec)) {
+                set_error(ret_error, "invalid policy name '%s' (a file must be given as a path containing '/')", spec);
+                return -EINVAL;
+        } else {
+                const char *dir = getenv("EMBER_POLICY_DIR");
+                if (!dir || !dir[0])
+                        dir = PKGDATADIR "/policies";
+                if (asprintf(&path, "%s/%s.policy", dir, spec) < 0)
+                        path = NULL;
+        }
+        if (!path) {
+                set_error(ret_error, "out of memory");
+                return -ENOMEM;
+        }
+        r = read_text_file(path, &text);
+        if (r == -EBADMSG) {
+                set_error(ret_error, "%s: not a text file", path);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                if (r == -ENOENT && !strchr(spec, '/'))
+                        set_error(ret_error, "unknown policy '%s': cannot read %s: %s", spec, path, strerror(-r));
+                else
+                        set_error(ret_error, "cannot read policy %s: %s", path, strerror(-r));
+                return r;
+        }
+        return policy_parse_string(text, path, ret, ret_error);
+}
+
+int policy_apply(const ember_policy *p) {
+        if (!p || p->mode == POLICY_MODE_NONE)
+                return 0;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        for (unsigned i = 0; i < p->n_filters; i++) {
+                const struct sock_fprog *prog = &p->filters[i];
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0) {
+                        if (errno != ENOSYS)
+                                return -errno;
+                        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
+                                return -errno;
+                }
+        }
+        return 0;
+}
+
+void policy_free(ember_policy *p) {
+        if (!p)
+                return;
+        for (unsigned i = 0; i < p->n_filters; i++)
+                free(p->filters[i].filter);
+        free(p->set);
+        free(p->path);
+        free(p);
+}
+
+policy_mode policy_get_mode(const ember_policy *p) {
+        return p->mode;
+}
+
+const char *policy_get_path(const ember_policy *p) {
+        return p->path;
+}
+
+const char *policy_get_action(const ember_policy *p) {
+        return p->mode == POLICY_MODE_NONE ? "none" : p->action_str;
+}
+
+unsigned policy_n_filters(const ember_policy *p) {
+        return p->n_filters;
+}
+
+int policy_allows(const ember_policy *p, const char *name) {
+        int nr = seccomp_syscall_resolve_name(name);
+
+        if (nr == __NR_SCMP_ERROR)
+                return -EINVAL;
+        if (nr < 0)
+                return -ENOENT;
+        switch (p->mode) {
+        case POLICY_MODE_NONE:
+                return 1;
+        case POLICY_MODE_ALLOW_LIST:
+                return set_find(p, nr) >= 0;
+        case POLICY_MODE_DENY_LIST:
+        default:
+                return set_find(p, nr) < 0;
+        }
+}
+
+/* The value of KEY=VALUE in an audit record, up to the next space. */
+static const char *audit_field(const char *msg, const char *key, char *buf, size_t size) {
+        size_t klen = strlen(key);
+
+        for (const char *s = msg; (s = strstr(s, key)); s += klen) {
+                if ((s != msg && s[-1] != ' ') || s[klen] != '=')
+                        continue;
+                s += klen + 1;
+                size_t n = strcspn(s, " \n");
+                if (n >= size)
+                        return NULL;
+                memcpy(buf, s, n);
+                buf[n] = 0;
+                return buf;
+        }
+        return NULL;
+}
+
+int policy_killed_syscall(int pid, char *name, unsigned size) {
+        _cleanup_close_ int fd = -1;
+        char rec[8192], want[32], v[32];
+        long arch = -1, nr = -1;
+
+        if (pid <= 0 || !name || size == 0)
+                return -EINVAL;
+        fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        snprintf(want, sizeof(want), "%d", pid);
+        /* Each read() returns one record: "PRIO,SEQ,USEC,FLAGS;audit: type=1326 audit(…): … pid=N … sig=31
+         * arch=c000003e syscall=NR …". The last kill record of this pid wins. */
+        for (;;) {
+                ssize_t n = read(fd, rec, sizeof(rec) - 1);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EPIPE) /* EPIPE: records overwritten under us */
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        return -errno;
+                }
+                rec[n] = 0;
+                const char *msg = strchr(rec, ';');
+                if (!msg || !strstr(msg, "type=1326"))
+                        continue;
+                if (!audit_field(msg, "pid", v, sizeof(v)) || strcmp(v, want) != 0)
+                        continue;
+                /* sig=0 is a logged errno or log decision, not a kill */
+                if (!audit_field(msg, "sig", v, sizeof(v)) || strcmp(v, "0") == 0)
+                        continue;
+                char *end;
+                if (!audit_field(msg, "arch", v, sizeof(v)))
+                        continue;
+                long a = strtol(v, &end, 16);
+                if (*end)
+                        continue;
+                if (!audit_field(msg, "syscall", v, sizeof(v)))
+                        continue;
+                long s = strtol(v, &end, 10);
+                if (*end)
+                        continue;
+                arch = a;
+                nr = s;
+        }
+        if (nr < 0)
+                return -ENOENT;
+        _cleanup_free_ char *resolved = seccomp_syscall_resolve_num_arch((uint32_t) arch, (int) nr);
+        if (resolved)
+                snprintf(name, size, "%s", resolved);
+        else
+                snprintf(name, size, "%ld", nr);
+        return 0;
+}

@@ -1,0 +1,98 @@
+# Sourced by the sandbox TAP tests: paths, a TAP producer, helpers to run servers under ember-sandbox.
+# Environment: top_srcdir, top_builddir (exported by the top Makefile.am); EMBER_SANDBOX and EMBER_PROBE override
+# the binaries under test. Policies come from $top_srcdir/sandbox/policies (EMBER_POLICY_DIR).
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+SANDBOX=${EMBER_SANDBOX:-$top_builddir/sandbox/ember-sandbox}
+PROBE=${EMBER_PROBE:-$top_builddir/tests/sandbox/probe}
+EMBER_POLICY_DIR=$top_srcdir/sandbox/policies
+export EMBER_POLICY_DIR
+
+tap_n=0
+tap_failed=0
+plan() { echo "1..$1"; }
+ok() { # ok CONDITION-STATUS DESCRIPTION
+        tap_n=$((tap_n + 1))
+        if [ "$1" -eq 0 ]; then
+                echo "ok $tap_n - $2"
+        else
+                echo "not ok $tap_n - $2"
+                tap_failed=$((tap_failed + 1))
+        fi
+}
+is() { # is GOT EXPECTED DESCRIPTION
+        if [ "$1" = "$2" ]; then ok 0 "$3"; else
+                ok 1 "$3"
+                echo "#      got: '$1'"
+                echo "# expected: '$2'"
+        fi
+}
+like() { # like GOT GLOB DESCRIPTION
+        case $1 in
+        $2) ok 0 "$3" ;;
+        *) ok 1 "$3"; echo "#      got: '$1'"; echo "# expected: '$2'" ;;
+        esac
+}
+skip() { # skip N REASON
+        local i
+        for i in $(seq "$1"); do
+                tap_n=$((tap_n + 1))
+                echo "ok $tap_n # SKIP $2"
+        done
+}
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+bail() { echo "Bail out! $1"; exit 99; }
+finish() { [ "$tap_failed" -eq 0 ]; exit $?; }
+
+[ -x "$SANDBOX" ] || bail "no $SANDBOX (build it first)"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-sandbox-test.XXXXXX") || bail "mktemp failed"
+bg_pids=
+cleanup() {
+        local p
+        for p in $bg_pids; do kill "$p" 2>/dev/null; done
+        for p in $bg_pids; do wait "$p" 2>/dev/null; done
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# A free TCP port on 127.0.0.1, from the kernel's ephemeral range.
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+                echo $((20000 + $$ % 20000))
+}
+
+# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
+wait_port() {
+        local i
+        for i in $(seq $((${2:-20} * 10))); do
+                (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# start_bg LOG CMD...: runs CMD in the background (ember-sandbox execs it, so $! is the server itself).
+start_bg() {
+        local log=$1
+        shift
+        "$@" >"$log" 2>&1 &
+        bg_pids="$bg_pids $!"
+        last_pid=$!
+}
+
+# "status" of a finished process as text: "exit N" or "signal NAME".
+describe_status() {
+        if [ "$1" -gt 128 ]; then echo "signal $(kill -l $(($1 - 128)))"; else echo "exit $1"; fi
+}
+
+# run_probe POLICY PROBE: what the probe printed, or "signal SYS" if it was killed.
+run_probe() {
+        local out rc
+        out=$("$SANDBOX" --policy="$1" -- "$PROBE" "$2" 2>"$TMP/probe.err")
+        rc=$?
+        if [ $rc -eq 0 ]; then echo "$out"; else describe_status $rc; fi
+}

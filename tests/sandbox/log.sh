@@ -1,0 +1,34 @@
+#!/bin/bash
+# "action log" lets the call through and the kernel logs it: an audit record type=1326 (SECCOMP) with the pid,
+# sig=0 and the system call number appears in the kernel log.
+. "$(dirname "$0")/lib.sh"
+
+kmsg() { # the kernel log, one record per line (auditd, when it runs, takes the audit records instead)
+        local out
+        out=$(dd if=/dev/kmsg iflag=nonblock bs=8192 2>/dev/null)
+        [ -n "$out" ] || out=$(dmesg 2>/dev/null)
+        printf '%s\n' "$out"
+        [ -r /var/log/audit/audit.log ] && cat /var/log/audit/audit.log
+}
+[ -n "$(kmsg | head -n 1)" ] || skip_all "cannot read the kernel log here (/dev/kmsg, dmesg: needs CAP_SYSLOG)"
+grep -qw log /proc/sys/kernel/seccomp/actions_logged 2>/dev/null ||
+        skip_all "the kernel does not log the seccomp log action (kernel.seccomp.actions_logged)"
+plan 3
+
+printf 'mode deny-list\naction log\ndeny ptrace\n' >"$TMP/log.policy"
+nr=$("$PROBE" --nr ptrace)
+# The kernel rate-limits these records (printk_ratelimit): if another test just used up the burst, try again.
+found=
+for attempt in 1 2 3; do
+        "$SANDBOX" --policy="$TMP/log.policy" -- "$PROBE" ptrace >"$TMP/out" 2>&1 &
+        pid=$!
+        wait $pid
+        rc=$?
+        record=$(kmsg | grep -E "type=(1326|SECCOMP)" | grep " pid=$pid " | tail -n 1)
+        [ -n "$record" ] && found=1 && break
+        sleep 5.5
+done
+is "$rc/$(cat "$TMP/out")" "0/errno ESRCH" "action log lets the call through (ptrace reaches the kernel)"
+ok $((found != 1)) "the kernel logged a seccomp audit record for pid $pid"
+like "$record" "* sig=0 *syscall=$nr *" "the record names system call $nr (ptrace) and no signal"
+finish

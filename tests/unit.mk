@@ -1,0 +1,18 @@
+# Unit layer: C programs speaking TAP, run through the top Makefile's LOG_DRIVER (tap-driver).
+unit_tests = \
+	tests/unit/test-parse \
+	tests/unit/test-state
+
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+EXTRA_DIST += tests/tap.h
+
+unit_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+
+tests_unit_test_parse_SOURCES = tests/unit/test-parse.c tests/tap.h
+tests_unit_test_parse_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_parse_LDADD = common/libember.a
+
+tests_unit_test_state_SOURCES = tests/unit/test-state.c tests/tap.h
+tests_unit_test_state_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_state_LDADD = common/libember.a

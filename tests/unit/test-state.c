@@ -1,0 +1,505 @@
+/* Specification of the per-app state directory (common/state.c), run in a private EMBER_RUNTIME_DIR. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "tap.h"
+
+static char root[256];
+
+static void path_of(char *buf, size_t size, const char *a, const char *b) {
+        snprintf(buf, size, "%s/%s%s%s", root, a, b ? "/" : "", b ? b : "");
+}
+
+/* Writes raw bytes to ROOT/app/name, bypassing the library. */
+static void put_raw(const char *app, const char *name, const void *data, size_t n) {
+        char p[PATH_MAX];
+        int fd;
+
+        path_of(p, sizeof(p), app, name);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, data, n) != (ssize_t) n)
+                bail_out("cannot write a test file");
+        close(fd);
+}
+
+static void get_raw(const char *app, const char *name, char *buf, size_t size) {
+        char p[PATH_MAX];
+        ssize_t n;
+        int fd;
+
+        buf[0] = '\0';
+        path_of(p, sizeof(p), app, name);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        n = read(fd, buf, size - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        close(fd);
+}
+
+static int open_app(const char *app, bool create) {
+        int fd = -1, r = state_open(app, create, &fd);
+        if (r < 0)
+                return r;
+        return fd;
+}
+
+static void test_open(void) {
+        char p[PATH_MAX], q[PATH_MAX];
+        struct stat st;
+        int fd, r;
+
+        umask(022);
+        fd = -1;
+        is_int(state_open("nope", false, &fd), -ENOENT, "state_open without create on a missing dir is -ENOENT");
+
+        fd = open_app("a", true);
+        ok(fd >= 0, "state_open creates the app dir");
+        path_of(p, sizeof(p), "a", NULL);
+        ok(lstat(p, &st) == 0 && S_ISDIR(st.st_mode), "app dir exists at $EMBER_RUNTIME_DIR/a");
+        is_int(st.st_mode & 07777, 0755, "app dir has mode 0755");
+        ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "the dir fd is O_CLOEXEC");
+        if (fd >= 0)
+                close(fd);
+        fd = open_app("a", true);
+        ok(fd >= 0, "state_open on an existing dir succeeds");
+        if (fd >= 0)
+                close(fd);
+        fd = open_app("a", false);
+        ok(fd >= 0, "state_open without create on an existing dir succeeds");
+        if (fd >= 0)
+                close(fd);
+
+        /* a symlinked app dir is refused, not followed */
+        path_of(p, sizeof(p), "real", NULL);
+        mkdir(p, 0755);
+        path_of(q, sizeof(q), "sym", NULL);
+        if (symlink(p, q) < 0)
+                bail_out("symlink");
+        r = open_app("sym", true);
+        ok(r == -ELOOP || r == -ENOTDIR, "symlinked app dir is refused with -ELOOP/-ENOTDIR (create)");
+        if (r >= 0)
+                close(r);
+        r = open_app("sym", false);
+        ok(r == -ELOOP || r == -ENOTDIR, "symlinked app dir is refused with -ELOOP/-ENOTDIR (no create)");
+        if (r >= 0)
+                close(r);
+
+        /* a symlink to a non-directory, and a regular file */
+        path_of(p, sizeof(p), "file", NULL);
+        close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+        r = open_app("file", true);
+        is_int(r, -ENOTDIR, "a regular file in place of the app dir is -ENOTDIR");
+        if (r >= 0)
+                close(r);
+
+        /* wrong owner */
+        path_of(p, sizeof(p), "other", NULL);
+        mkdir(p, 0755);
+        if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
+                r = open_app("other", true);
+                is_int(r, -EPERM, "an app dir owned by another uid is refused with -EPERM");
+                if (r >= 0)
+                        close(r);
+        } else
+                skip(1, "changing a dir's owner needs root");
+
+        /* group- and world-writable dirs */
+        path_of(p, sizeof(p), "gw", NULL);
+        mkdir(p, 0755);
+        chmod(p, 0775);
+        r = open_app("gw", true);
+        is_int(r, -EACCES, "a group-writable app dir is refused with -EACCES");
+        if (r >= 0)
+                close(r);
+        path_of(p, sizeof(p), "ow", NULL);
+        mkdir(p, 0755);
+        chmod(p, 0757);
+        r = open_app("ow", false);
+        is_int(r, -EACCES, "a world-writable app dir is refused with -EACCES");
+        if (r >= 0)
+                close(r);
+}
+
+static void test_read_write(void) {
+        char buf[128], raw[128], big[70000];
+        uint64_t v;
+        int dfd, r;
+
+        dfd = open_app("rw", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir rw");
+
+        is_int(state_write(dfd, STATE_STATE, "warm"), 0, "state_write succeeds");
+        get_raw("rw", STATE_STATE, raw, sizeof(raw));
+        is_str(raw, "warm\n", "the file holds the value and a newline");
+        is_int(state_read(dfd, STATE_STATE, buf, sizeof(buf)), 0, "state_read succeeds");
+        is_str(buf, "warm", "state_read returns the value without the newline");
+        is_int(state_write(dfd, STATE_STATE, "cold"), 0, "state_write overwrites");
+        state_read(dfd, STATE_STATE, buf, sizeof(buf));
+        is_str(buf, "cold", "an overwritten value reads back");
+        is_int(state_write(dfd, STATE_STATE, "x"), 0, "state_write of a shorter value");
+        get_raw("rw", STATE_STATE, raw, sizeof(raw));
+        is_str(raw, "x\n", "a shorter value truncates the old one");
+
+        is_int(state_write_u64(dfd, STATE_REFCOUNT, 42), 0, "state_write_u64 succeeds");
+        get_raw("rw", STATE_REFCOUNT, raw, sizeof(raw));
+        is_str(raw, "42\n", "refcount is decimal + newline");
+        v = 0;
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), 0, "state_read_u64 succeeds");
+        is_u64(v, 42, "state_read_u64 reads back 42");
+        is_int(state_write_u64(dfd, STATE_COLD_STARTS, UINT64_MAX), 0, "state_write_u64 of UINT64_MAX");
+        state_read_u64(dfd, STATE_COLD_STARTS, &v);
+        is_u64(v, UINT64_MAX, "UINT64_MAX round-trips");
+
+        v = 7;
+        is_int(state_read_u64(dfd, "missing", &v), -ENOENT, "reading a missing file is -ENOENT");
+        is_int(state_read(dfd, STATE_STATE, buf, 1), -ENOBUFS, "state_read into a too small buffer is -ENOBUFS");
+
+        /* bad contents */
+        put_raw("rw", STATE_REFCOUNT, "garbage\n", 8);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a garbage counter is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "-1\n", 3);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a negative counter is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "99999999999999999999999\n", 24);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "an overflowing counter is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "12", 2);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a truncated file (no newline) is -EBADMSG");
+        put_raw("rw", STATE_STATE, "warm", 4);
+        is_int(state_read(dfd, STATE_STATE, buf, sizeof(buf)), -EBADMSG, "a truncated string value is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "", 0);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "an empty file is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "\n", 1);
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a lone newline is -EBADMSG");
+        put_raw("rw", STATE_REFCOUNT, "1\0002\n", 4);
+        r = state_read_u64(dfd, STATE_REFCOUNT, &v);
+        ok(r == -EBADMSG, "an embedded NUL is -EBADMSG");
+        if (r != -EBADMSG)
+                diag("     got: %d, value %" PRIu64, r, v);
+        memset(big, '7', sizeof(big));
+        big[sizeof(big) - 1] = '\n';
+        put_raw("rw", STATE_REFCOUNT, big, sizeof(big));
+        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EFBIG, "a huge file is -EFBIG");
+        is_int(state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG, "state_read of a huge file is -EFBIG");
+        put_raw("rw", STATE_REFCOUNT, big, 100);
+        is_int(state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG, "a 100-byte file is -EFBIG");
+        memset(big, 'v', 100);
+        big[100] = '\0';
+        ok(state_write(dfd, STATE_STATE, big) < 0, "state_write refuses a 100-byte value");
+
+        close(dfd);
+}
+
+static void test_symlinks(void) {
+        char p[PATH_MAX], target[PATH_MAX], raw[128], buf[64];
+        uint64_t v;
+        int dfd, r, fd;
+
+        dfd = open_app("ln", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir ln");
+        path_of(target, sizeof(target), "victim", NULL);
+        fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, "5\n", 2) != 2)
+                bail_out("cannot write victim");
+        close(fd);
+        path_of(p, sizeof(p), "ln", STATE_REFCOUNT);
+        if (symlink(target, p) < 0)
+                bail_out("symlink");
+
+        r = state_read_u64(dfd, STATE_REFCOUNT, &v);
+        ok(r == -ELOOP, "state_read_u64 refuses a symlinked state file with -ELOOP");
+        if (r != -ELOOP)
+                diag("     got: %d", r);
+        r = state_write_u64(dfd, STATE_REFCOUNT, 9);
+        ok(r < 0, "state_write refuses a symlinked state file");
+        path_of(p, sizeof(p), "victim", NULL);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        raw[0] = '\0';
+        if (fd >= 0) {
+                ssize_t n = read(fd, raw, sizeof(raw) - 1);
+                raw[n > 0 ? n : 0] = '\0';
+                close(fd);
+        }
+        is_str(raw, "5\n", "the symlink's target is untouched");
+        ok(state_add_u64(dfd, STATE_REFCOUNT, 1, &v) < 0, "state_add_u64 refuses a symlinked counter");
+
+        path_of(p, sizeof(p), "ln", STATE_LOCK);
+        symlink(target, p);
+        r = -1;
+        fd = -1;
+        r = state_lock(dfd, &fd);
+        ok(r < 0, "state_lock refuses a symlinked lock file");
+        if (fd >= 0 && r >= 0)
+                close(fd);
+
+        path_of(p, sizeof(p), "ln", STATE_LEASES);
+        symlink(target, p);
+        fd = -1;
+        r = lease_take(dfd, &fd);
+        ok(r < 0, "lease_take refuses a symlinked leases file");
+        if (r >= 0)
+                close(fd);
+
+        /* a directory in place of a state file */
+        path_of(p, sizeof(p), "ln", STATE_STATE);
+        mkdir(p, 0755);
+        ok(state_read(dfd, STATE_STATE, buf, sizeof(buf)) < 0, "state_read refuses a directory");
+        ok(state_write(dfd, STATE_STATE, "warm") < 0, "state_write refuses a directory");
+
+        /* a state file owned by someone else */
+        path_of(p, sizeof(p), "ln", STATE_CONNECTIONS);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                (void) !write(fd, "3\n", 2);
+                close(fd);
+        }
+        if (geteuid() == 0 && chown(p, 65534, 65534) == 0)
+                is_int(state_read_u64(dfd, STATE_CONNECTIONS, &v), -EPERM,
+                       "a state file owned by another uid is refused with -EPERM");
+        else
+                skip(1, "changing a file's owner needs root");
+
+        close(dfd);
+}
+
+/* A FIFO planted as a state file must be refused, not block the reader forever. */
+static void test_fifo(void) {
+        char p[PATH_MAX];
+        int dfd, status = 0;
+        pid_t pid;
+
+        dfd = open_app("fifo", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir fifo");
+        path_of(p, sizeof(p), "fifo", STATE_REFCOUNT);
+        if (mkfifo(p, 0600) < 0)
+                bail_out("mkfifo");
+        pid = fork();
+        if (pid == 0) {
+                uint64_t v;
+                alarm(3);
+                _exit(state_read_u64(dfd, STATE_REFCOUNT, &v) < 0 ? 0 : 1);
+        }
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "state_read_u64 refuses a FIFO without blocking (bounded 3s)");
+        if (!WIFEXITED(status))
+                diag("     reader was killed by signal %d (SIGALRM=%d: it blocked)", WTERMSIG(status), SIGALRM);
+        close(dfd);
+}
+
+static void test_add(void) {
+        char big[1000];
+        uint64_t v = 99;
+        int dfd;
+
+        dfd = open_app("add", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir add");
+        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 3, &v), 0, "state_add_u64 on a missing counter succeeds");
+        is_u64(v, 3, "a missing counter counts as 0");
+        state_add_u64(dfd, STATE_CONNECTIONS, 2, &v);
+        is_u64(v, 5, "state_add_u64 adds");
+        state_add_u64(dfd, STATE_CONNECTIONS, -1, &v);
+        is_u64(v, 4, "state_add_u64 subtracts");
+        state_read_u64(dfd, STATE_CONNECTIONS, &v);
+        is_u64(v, 4, "the sum is stored");
+        put_raw("add", STATE_CONNECTIONS, "zzz\n", 4);
+        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0, "state_add_u64 on a garbage counter succeeds");
+        is_u64(v, 1, "a garbage counter counts as 0");
+        put_raw("add", STATE_CONNECTIONS, "12", 2);
+        state_add_u64(dfd, STATE_CONNECTIONS, 1, &v);
+        is_u64(v, 1, "a truncated counter counts as 0");
+        memset(big, '9', sizeof(big));
+        put_raw("add", STATE_CONNECTIONS, big, sizeof(big));
+        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0, "state_add_u64 on a huge counter succeeds");
+        is_u64(v, 1, "a huge counter counts as 0");
+        state_write_u64(dfd, STATE_REFCOUNT, 1);
+        state_add_u64(dfd, STATE_REFCOUNT, -5, &v);
+        is_u64(v, 0, "a counter never goes below 0");
+        close(dfd);
+}
+
+/* Children that each hold one lease until killed. */
+static void spawn_holders(int dfd, pid_t *pids, int n) {
+        for (int i = 0; i < n; i++) {
+                int p[2];
+                char c;
+
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        bail_out("pipe");
+                pids[i] = fork();
+                if (pids[i] < 0)
+                        bail_out("fork");
+                if (pids[i] == 0) {
+                        int d = -1, lfd = -1;
+                        close(p[0]);
+                        if (state_open("lease", false, &d) < 0 || lease_take(d, &lfd) < 0)
+                                _exit(1);
+                        (void) !write(p[1], "x", 1);
+                        alarm(60); /* never outlive a broken test */
+                        for (;;)
+                                pause();
+                }
+                close(p[1]);
+                if (read(p[0], &c, 1) != 1)
+                        diag("lease holder %d failed to take its lease", i);
+                close(p[0]);
+        }
+        (void) dfd;
+}
+
+static void test_leases(void) {
+        pid_t pids[8];
+        uint64_t n = 99, c = 99;
+        char raw[64];
+        int dfd, mine = -1, r;
+
+        dfd = open_app("lease", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir lease");
+
+        is_int(lease_count(dfd, &n), 0, "lease_count with no leases succeeds");
+        is_u64(n, 0, "no leases counted when nobody holds one");
+
+        spawn_holders(dfd, pids, 8);
+        is_int(lease_count(dfd, &n), 0, "lease_count succeeds");
+        is_u64(n, 8, "8 live children hold 8 leases");
+
+        is_int(lease_take(dfd, &mine), 0, "lease_take in the test process succeeds");
+        ok(mine >= 0 && (fcntl(mine, F_GETFD) & FD_CLOEXEC), "the lease fd is O_CLOEXEC");
+        lease_count(dfd, &n);
+        is_u64(n, 9, "our own lease is counted too");
+
+        /* SIGKILL 5 of them: the kernel drops their leases */
+        for (int i = 0; i < 5; i++)
+                kill(pids[i], SIGKILL);
+        for (int i = 0; i < 5; i++)
+                waitpid(pids[i], NULL, 0);
+        lease_count(dfd, &n);
+        is_u64(n, 4, "after SIGKILLing 5 children, the count equals the 4 survivors (3 children + us)");
+
+        /* the refcount claims 7; heal makes it the truth */
+        state_write_u64(dfd, STATE_REFCOUNT, 7);
+        r = refcount_heal(dfd, &c);
+        is_int(r, 1, "refcount_heal fixes a wrong refcount and returns 1");
+        is_u64(c, 4, "refcount_heal reports the live count");
+        get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
+        is_str(raw, "4\n", "the refcount file now holds the live count");
+        is_int(refcount_heal(dfd, &c), 0, "refcount_heal on a correct refcount returns 0");
+        get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
+        is_str(raw, "4\n", "a correct refcount is left alone");
+
+        put_raw("lease", STATE_REFCOUNT, "junk\n", 5);
+        is_int(refcount_heal(dfd, &c), 1, "refcount_heal fixes a garbage refcount");
+        get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
+        is_str(raw, "4\n", "the garbage refcount is replaced by the live count");
+
+        /* closing the lease fd releases it */
+        close(mine);
+        lease_count(dfd, &n);
+        is_u64(n, 3, "closing a lease fd releases the lease");
+
+        for (int i = 5; i < 8; i++)
+                kill(pids[i], SIGKILL);
+        for (int i = 5; i < 8; i++)
+                waitpid(pids[i], NULL, 0);
+        lease_count(dfd, &n);
+        is_u64(n, 0, "all holders killed: no leases left");
+        is_int(refcount_heal(dfd, &c), 1, "refcount_heal brings the count down to 0");
+        get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
+        is_str(raw, "0\n", "refcount is 0 once every holder is dead");
+
+        /* many leases at once (more than fit in a trivial scan) */
+        {
+                pid_t many[40];
+                spawn_holders(dfd, many, 40);
+                lease_count(dfd, &n);
+                is_u64(n, 40, "40 concurrent leases are all counted");
+                for (int i = 0; i < 40; i += 2)
+                        kill(many[i], SIGKILL);
+                for (int i = 0; i < 40; i += 2)
+                        waitpid(many[i], NULL, 0);
+                lease_count(dfd, &n);
+                is_u64(n, 20, "every other one killed: 20 counted");
+                for (int i = 1; i < 40; i += 2)
+                        kill(many[i], SIGKILL);
+                for (int i = 1; i < 40; i += 2)
+                        waitpid(many[i], NULL, 0);
+        }
+        close(dfd);
+}
+
+static void test_lock(void) {
+        int dfd, fd = -1, p[2], status = 0;
+        pid_t pid;
+        char c;
+
+        dfd = open_app("lock", true);
+        if (dfd < 0)
+                bail_out("cannot open state dir lock");
+        is_int(state_lock(dfd, &fd), 0, "state_lock takes the lock");
+        if (pipe2(p, O_CLOEXEC) < 0)
+                bail_out("pipe");
+        pid = fork();
+        if (pid == 0) {
+                int d = -1, l = -1;
+                close(p[0]);
+                close(fd); /* the inherited copy shares the parent's flock */
+                alarm(10);
+                if (state_open("lock", false, &d) < 0 || state_lock(d, &l) < 0)
+                        _exit(1);
+                (void) !write(p[1], "L", 1);
+                _exit(0);
+        }
+        close(p[1]);
+        usleep(200 * 1000);
+        {
+                struct timeval tv = { 0, 0 };
+                fd_set set;
+                FD_ZERO(&set);
+                FD_SET(p[0], &set);
+                ok(select(p[0] + 1, &set, NULL, NULL, &tv) == 0, "a second process blocks while the lock is held");
+        }
+        close(fd);
+        ok(read(p[0], &c, 1) == 1 && c == 'L', "it gets the lock once released");
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second locker exits cleanly");
+        close(p[0]);
+        close(dfd);
+}
+
+int main(void) {
+        char tmpl[] = "/tmp/ember-test-state.XXXXXX";
+        char cmd[PATH_MAX + 32];
+        int rc;
+
+        if (!mkdtemp(tmpl))
+                bail_out("mkdtemp failed");
+        snprintf(root, sizeof(root), "%s/run", tmpl);
+        setenv("EMBER_RUNTIME_DIR", root, 1);
+
+        test_open();
+        test_read_write();
+        test_symlinks();
+        test_fifo();
+        test_add();
+        test_leases();
+        test_lock();
+
+        rc = done();
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+        if (system(cmd) != 0)
+                diag("could not remove %s", tmpl);
+        return rc;
+}
