@@ -3,4 +3,5 @@ common_libember_a_SOURCES = \
 	common/macro.h \
 	common/log.c common/log.h \
 	common/parse.c common/parse.h \
-	common/state.c common/state.h
+	common/state.c common/state.h \
+	common/usage.c common/usage.h

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "usage.h"
 #include "parse.h"
 #include "relay.h"
 #include "state.h"
@@ -45,17 +46,6 @@ static void help(FILE *f) {
                 "without it the backend is woken through $EMBER_RUNTIME_DIR/NAME/wake.sock.\n");
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...) {
-        va_list ap;
-
-        fprintf(stderr, "ember-launch: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'ember-launch --help'.\n");
-        return -EINVAL;
-}
-
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT };
         static const struct option options[] = {
@@ -71,7 +61,7 @@ static int parse_argv(int argc, char *argv[]) {
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help(stdout);
@@ -102,12 +92,8 @@ static int parse_argv(int argc, char *argv[]) {
                         else
                                 return usage_error("invalid --start-on '%s': use connect or data", optarg);
                         break;
-                case '?':
-                        if (optopt)
-                                return usage_error("option '-%c' is not known or lacks its argument", optopt);
-                        return usage_error("option '%s' is not known or lacks its argument", argv[optind - 1]);
                 default:
-                        return usage_error("unexpected option '%s'", argv[optind - 1]);
+                        return usage_bad_option(c, argv);
                 }
 
         if (!arg_app)

@@ -23,6 +23,7 @@
 #include "confine.h"
 #include "log.h"
 #include "macro.h"
+#include "usage.h"
 #include "parse.h"
 #include "state.h"
 
@@ -76,23 +77,9 @@ static void help(FILE *f) {
                 "  -h, --help              show this help\n");
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...) {
-        va_list ap;
-
-        fprintf(stderr, "ember-sandbox: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'ember-sandbox --help'.\n");
-        return -EINVAL;
-}
-
 static int parse_duration_arg(const char *name, const char *s, uint64_t *ret, bool zero_ok) {
-        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0)) {
-                fprintf(stderr, "ember-sandbox: invalid --%s '%s': use a duration such as 30s, 500ms or infinity\n"
-                                "Try 'ember-sandbox --help'.\n", name, s);
-                return -EINVAL;
-        }
+        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
+                return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms or infinity", name, s);
         return 0;
 }
 
@@ -114,7 +101,7 @@ static int parse_argv(int argc, char *argv[]) {
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
                 case 'h':
@@ -154,12 +141,8 @@ static int parse_argv(int argc, char *argv[]) {
                                 return usage_error("%s", "--user needs a user name or uid");
                         arg_user = optarg;
                         break;
-                case '?':
-                        if (optopt)
-                                return usage_error("option '-%c' is not known or lacks its argument", optopt);
-                        return usage_error("option '%s' is not known or lacks its argument", argv[optind - 1]);
                 default:
-                        return usage_error("unexpected option '%s'", argv[optind - 1]);
+                        return usage_bad_option(c, argv);
                 }
                 if (r < 0)
                         return r;
