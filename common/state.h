@@ -18,6 +18,8 @@
 #define STATE_COLD_STARTS "cold-starts"
 #define STATE_CONNECTIONS "connections" /* connections served, ever */
 #define STATE_READY_MS "ready-ms"      /* how long the last cold start took to be ready */
+#define STATE_CRASHES "crashes"       /* backend runs in a row that died before or without an orderly stop */
+#define STATE_LAST_CRASH "last-crash"  /* epoch seconds */
 #define STATE_WAKE_SOCK "wake.sock"
 #define STATE_NOTIFY_SOCK "notify.sock"
 

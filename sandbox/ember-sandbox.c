@@ -41,6 +41,9 @@ static char **arg_command;
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
 #define WAITERS_MAX 4096
+#define BACKOFF_FIRST_USEC (250 * USEC_PER_MSEC)
+#define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+#define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
 
 typedef struct supervisor {
         int dirfd;
@@ -340,6 +343,7 @@ static void became_ready(supervisor *s) {
         if (state_lock(s->dirfd, &lock) >= 0) {
                 set_state(s, "warm");
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
+                (void) state_write_u64(s->dirfd, STATE_CRASHES, 0);
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
@@ -450,6 +454,8 @@ static int backend_died(supervisor *s, int status) {
 
         s->backend = 0;
         (void) state_lock(s->dirfd, &lock);
+        (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
+        (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
         describe_exit(status, why, sizeof(why));
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
                 if (policy_killed_syscall(pid, sys, sizeof(sys)) >= 0)
@@ -684,6 +690,22 @@ static int open_signals(supervisor *s) {
         return s->signal_fd < 0 ? -errno : 0;
 }
 
+/* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 30 s) instead of in a tight
+ * loop; the socket stays up and the first start after a fix is served. Waiting clients keep their timeout. */
+static void crash_backoff(int dirfd) {
+        uint64_t crashes = 0, last = 0, delay;
+
+        if (state_read_u64(dirfd, STATE_CRASHES, &crashes) < 0 || crashes == 0 ||
+            state_read_u64(dirfd, STATE_LAST_CRASH, &last) < 0 || (uint64_t) time(NULL) > last + BACKOFF_FORGET_SEC)
+                return;
+        delay = crashes > 8 ? BACKOFF_MAX_USEC : BACKOFF_FIRST_USEC << (crashes - 1);
+        if (delay > BACKOFF_MAX_USEC)
+                delay = BACKOFF_MAX_USEC;
+        log_info("Backend crashed %" PRIu64 " times in a row, waiting %" PRIu64 " ms before starting it again", crashes,
+                 delay / USEC_PER_MSEC);
+        (void) poll(NULL, 0, (int) (delay / USEC_PER_MSEC));
+}
+
 static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1,
@@ -701,6 +723,7 @@ static int supervise(void) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
                 return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
+        crash_backoff(s.dirfd);
         r = open_wake_socket(&s);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
