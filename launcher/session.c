@@ -115,6 +115,8 @@ static int spawn_supervisor(int dirfd, const struct sockaddr_un *sa, socklen_t l
         if (bind(fd, (const struct sockaddr *) sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
                 return -errno;
 
+        /* An inherited SIG_IGN would let the kernel reap the child before we can ask how it ended. */
+        signal(SIGCHLD, SIG_DFL);
         pid = fork();
         if (pid < 0)
                 return -errno;
@@ -133,6 +135,7 @@ static int spawn_supervisor(int dirfd, const struct sockaddr_un *sa, socklen_t l
                 setenv("LISTEN_PID", buf, 1);
                 setenv("LISTEN_FDS", "1", 1);
                 setenv("LISTEN_FDNAMES", "ember-launch", 1);
+                unsetenv("NOTIFY_SOCKET");
                 signal(SIGPIPE, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
                 signal(SIGINT, SIG_DFL);

@@ -715,6 +715,7 @@ static int supervise(void) {
 
         log_setup("ember-sandbox", arg_app);
         signal(SIGPIPE, SIG_IGN);
+        signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
         r = confine_or_report(&s.confine);
         if (r != 0)
                 return r;
