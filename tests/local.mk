@@ -2,5 +2,6 @@
 include tests/unit.mk
 include tests/inetd.mk
 include tests/sandbox.mk
+include tests/reliability.mk
 include tests/system.mk
 include tests/fuzz/local.mk

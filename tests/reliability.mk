@@ -1,0 +1,11 @@
+# Reliability layer (issue 5): faults, load, hostile input and memcheck, on the inetd harness.
+reliability_tests = \
+	tests/reliability/valgrind-relay.sh \
+	tests/reliability/hostile-clients.sh \
+	tests/reliability/state-dir.sh \
+	tests/reliability/crash-loop.sh \
+	tests/reliability/sigterm-ignored.sh \
+	tests/reliability/load-4mib.sh
+
+TESTS += $(reliability_tests)
+EXTRA_DIST += $(reliability_tests)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# A hostile or damaged state directory is refused (never followed) or recovered, with a clear message and a
+# documented exit code: symlinked app dir, wrong owner, group-writable, garbage/huge/truncated refcount, symlinked
+# state file.
+. "$(dirname "$0")/../inetd/lib.sh"
+plan 14
+ember_setup
+SANDBOX_ARGS=(--idle=30s --policy=none)
+ember_start
+mkdir -p "$EMBER_RUNTIME_DIR"
+mkdir "$TEST_DIR/elsewhere"
+
+
+ln -s "$TEST_DIR/elsewhere" "$STATE"
+client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
+like "$(cat "$LOG")" 'Refusing state directory .*(Too many levels of symbolic links|Not a directory)' \
+        "a symlinked app dir is refused with a message"
+like "$(cat "$LOG")" 'died with code 77' "exit code 77"
+is "$(ls "$TEST_DIR/elsewhere" | wc -l)" 0 "nothing was written through the symlink"
+rm "$STATE"
+
+if [ "$(id -u)" = 0 ]; then
+        mkdir -m 0755 "$STATE"
+        chown 65534 "$STATE"
+        : >"$LOG"
+        client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
+        like "$(cat "$LOG")" 'Refusing state directory .*Operation not permitted' "a dir owned by another user is refused"
+        like "$(cat "$LOG")" 'died with code 77' "exit code 77"
+        rmdir "$STATE"
+else
+        skip 2 "needs root to chown"
+fi
+
+mkdir -m 0775 "$STATE"
+chmod 0775 "$STATE"
+: >"$LOG"
+client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
+like "$(cat "$LOG")" 'Refusing state directory .*Permission denied' "a group-writable dir is refused"
+rmdir "$STATE"
+
+mkdir -m 0755 "$STATE"
+printf 'garbage\n' >"$STATE/refcount"
+out=$(client --send='a\n' "$ADDR")
+is "$out" a "a garbage refcount: the connection is served"
+ok "and the count is rebuilt to 0 afterwards" wait_until 5 st_is refcount 0
+
+head -c 1M /dev/zero | tr '\0' 7 >"$STATE/refcount"
+out=$(client --send='b\n' "$ADDR")
+is "$out" b "a huge refcount file: served"
+ok "rebuilt to 0" wait_until 5 st_is refcount 0
+
+printf '12' >"$STATE/refcount"
+out=$(client --send='c\n' "$ADDR")
+is "$out" c "a truncated refcount (no newline): served"
+ok "rebuilt to 0" wait_until 5 st_is refcount 0
+
+rm -f "$STATE/refcount"
+echo 5 >"$TEST_DIR/elsewhere/target"
+ln -s "$TEST_DIR/elsewhere/target" "$STATE/refcount"
+: >"$LOG"
+client --timeout=10s --send='d\n' "$ADDR" >/dev/null 2>&1
+like "$(cat "$LOG")" 'Too many levels of symbolic links' "a symlinked refcount is refused, with a message"
+is "$(cat "$TEST_DIR/elsewhere/target")" 5 "and its target is untouched"
+exit 0
