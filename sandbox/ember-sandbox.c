@@ -690,7 +690,7 @@ static int open_signals(supervisor *s) {
         return s->signal_fd < 0 ? -errno : 0;
 }
 
-/* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 30 s) instead of in a tight
+/* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight
  * loop; the socket stays up and the first start after a fix is served. Waiting clients keep their timeout. */
 static void crash_backoff(int dirfd) {
         uint64_t crashes = 0, last = 0, delay;
