@@ -4,8 +4,6 @@ reliability_tests = \
 	tests/reliability/hostile-clients.sh \
 	tests/reliability/state-dir.sh \
 	tests/reliability/crash-loop.sh \
-	tests/reliability/sigterm-ignored.sh \
-	tests/reliability/load-4mib.sh
 
 TESTS += $(reliability_tests)
 EXTRA_DIST += $(reliability_tests)

@@ -1,0 +1,39 @@
+# inetd layer: shell TAP scripts driving ember-launch under systemd-socket-activate --accept --inetd (no PID 1),
+# each one behaviour, named for it. They need bash, systemd-socket-activate, pgrep (procps), socat and curl.
+# The test tools are check programs; the other layers may use them too.
+check_PROGRAMS += \
+	tests/tools/ember-test-backend \
+	tests/tools/ember-test-client
+
+tests_tools_ember_test_backend_SOURCES = tests/tools/ember-test-backend.c
+tests_tools_ember_test_backend_LDADD = common/libember.a
+tests_tools_ember_test_client_SOURCES = tests/tools/ember-test-client.c
+tests_tools_ember_test_client_LDADD = common/libember.a
+
+inetd_tests = \
+	tests/inetd/cold-start.sh \
+	tests/inetd/warm-reuse.sh \
+	tests/inetd/refcount.sh \
+	tests/inetd/concurrent-cold.sh \
+	tests/inetd/bulk-64mib.sh \
+	tests/inetd/load.sh \
+	tests/inetd/load-bulk.sh \
+	tests/inetd/half-close.sh \
+	tests/inetd/idle-stop.sh \
+	tests/inetd/idle-deadline.sh \
+	tests/inetd/stop-race.sh \
+	tests/inetd/sigkill-heal.sh \
+	tests/inetd/sigkill-random.sh \
+	tests/inetd/backend-crash.sh \
+	tests/inetd/never-ready.sh \
+	tests/inetd/start-on-data.sh \
+	tests/inetd/unix-backend.sh \
+	tests/inetd/ready-notify.sh \
+	tests/inetd/backend-fail-start.sh \
+	tests/inetd/stop-timeout.sh \
+	tests/inetd/idle-timeout.sh \
+	tests/inetd/bad-args-launch.sh \
+	tests/inetd/bad-args-sandbox.sh
+
+TESTS += $(inetd_tests)
+EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh

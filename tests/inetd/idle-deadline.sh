@@ -1,0 +1,23 @@
+#!/bin/bash
+# A connection that arrives at the idle deadline, while the backend is being stopped, is served (by the old backend
+# or by the next one), never dropped. Trials land from 200 ms before to 500 ms after the deadline.
+. "$(dirname "$0")/lib.sh"
+offsets=(800 900 950 980 1000 1010 1020 1050 1100 1200 1500)
+plan $((${#offsets[@]} + 2))
+EMBER_TEST_DEADLINE=150
+ember_setup
+SANDBOX_ARGS=(--idle=1s --policy=none)
+ember_start
+
+i=0
+for off in "${offsets[@]}"; do
+        i=$((i + 1))
+        client --send='warm\n' --output=none "$ADDR" || diag "warm-up connection $i failed"
+        t=$(now_ms)
+        sleep_until_ms $((t + off))
+        out=$(client --timeout=15s --send="trial $i\n" "$ADDR")
+        is "$out" "trial $i" "connection ${off} ms after the last one left (--idle=1s) is served"
+done
+diag "cold starts over ${#offsets[@]} trials: $(st cold-starts)"
+ok "no launcher is left hanging" wait_until 10 launchers_gone
+ok "refcount returns to 0" wait_until 10 st_is refcount 0

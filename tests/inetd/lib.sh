@@ -1,0 +1,378 @@
+# Shared helpers for the inetd-layer tests; source it from a bash test script:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   plan 3
+#   ember_setup                                   # temp EMBER_RUNTIME_DIR, cleanup trap, global deadline
+#   SANDBOX_ARGS=(--idle=30s --policy=none)       # optional overrides before ember_start
+#   ember_start                                   # systemd-socket-activate --accept --inetd … ember-launch … &
+#   out=$(client --send='hi\n' "$ADDR")
+#   is "$out" "hi" "echoed"
+#
+# TAP: plan N, ok DESC CMD..., is GOT WANT DESC, isnt, cmp_ok GOT OP WANT DESC, skip N REASON, diag MSG, bail MSG.
+# Every wait here has a deadline; a global watchdog (EMBER_TEST_DEADLINE seconds, default 120) ends a stuck test.
+# Exit status: 0 once the plan ran (each "not ok" is counted by the TAP driver), non-zero on bail-out, a crash of
+# the script or a plan that was not met (the driver reports those as ERROR).
+
+set -u
+
+: "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+LAUNCH=$top_builddir/launcher/ember-launch
+SANDBOX=$top_builddir/sandbox/ember-sandbox
+BACKEND=$top_builddir/tests/tools/ember-test-backend
+CLIENT=$top_builddir/tests/tools/ember-test-client
+APP=t
+# built with --enable-sanitizers? (every exec then costs tens of ms: throughput figures mean nothing)
+if [ -z "${EMBER_SANITIZED:-}" ] && grep -qa -e __asan_init -e __ubsan_handle "$LAUNCH" 2>/dev/null; then
+        EMBER_SANITIZED=1
+fi
+export EMBER_DEBUG=1
+# uninstalled: the shipped policies (default, strict, none) are read from the source tree
+export EMBER_POLICY_DIR=${EMBER_POLICY_DIR:-$top_srcdir/sandbox/policies}
+export LC_ALL=C
+
+# ---------------------------------------------------------------------------------------------------------------- TAP
+_tap_run=0
+_tap_failed=0
+_tap_plan=
+plan() {
+        _tap_plan=$1
+        echo "1..$1"
+}
+_tap_result() { # STATUS DESC
+        _tap_run=$((_tap_run + 1))
+        if [ "$1" -eq 0 ]; then
+                echo "ok $_tap_run - ${2//#/\\#}"
+        else
+                _tap_failed=$((_tap_failed + 1))
+                echo "not ok $_tap_run - ${2//#/\\#}"
+        fi
+        [ "$1" -eq 0 ]
+}
+diag() {
+        local line
+        while IFS= read -r line; do echo "# $line"; done <<<"$*"
+}
+# ok DESC CMD [ARG...]: passes if CMD exits 0.
+ok() {
+        local desc=$1
+        shift
+        "$@"
+        _tap_result $? "$desc"
+}
+# is GOT WANT DESC
+is() {
+        if [ "$1" = "$2" ]; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "     got: '$1'"
+                diag "expected: '$2'"
+                return 1
+        fi
+}
+isnt() {
+        if [ "$1" != "$2" ]; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "     got: '$1' (must differ)"
+                return 1
+        fi
+}
+# cmp_ok GOT OP WANT DESC, OP one of -eq -ne -lt -le -gt -ge (integers)
+cmp_ok() {
+        if [[ "$1" =~ ^-?[0-9]+$ ]] && [ "$1" "$2" "$3" ]; then
+                _tap_result 0 "$4"
+        else
+                _tap_result 1 "$4"
+                diag "     got: '$1'"
+                diag "expected: $2 $3"
+                return 1
+        fi
+}
+# like GOT REGEX DESC (extended regex, grep -E semantics, case-insensitive)
+like() {
+        if printf '%s\n' "$1" | grep -qiE -- "$2"; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "     got: '$1'"
+                diag "expected to match /$2/i"
+                return 1
+        fi
+}
+skip() { # N REASON
+        local i
+        for ((i = 0; i < $1; i++)); do
+                _tap_run=$((_tap_run + 1))
+                echo "ok $_tap_run # SKIP $2"
+        done
+}
+# need CMD...: skip the whole test, with the reason, if a client program is missing (call before plan)
+need() {
+        local c
+        for c in "$@"; do
+                command -v "$c" >/dev/null || skip_all "$c not installed"
+        done
+}
+skip_all() {
+        echo "1..0 # SKIP $1"
+        _tap_plan=0
+        exit 0
+}
+bail() {
+        echo "Bail out! $*"
+        _tap_failed=$((_tap_failed + 1))
+        exit 99
+}
+
+# ---------------------------------------------------------------------------------------------------------- time, waits
+now_ms() {
+        local t=${EPOCHREALTIME//[.,]/}
+        echo $((t / 1000))
+}
+# wait_until SECONDS CMD [ARG...]: polls CMD every 20-100 ms; 0 once it succeeds, 1 at the deadline.
+# CMD's arguments are expanded once, by the caller: poll a function (st_is, launcher_count_is, ...), never
+# "test $(...)", whose $(...) would not be evaluated again.
+wait_until() {
+        local limit=$(($(now_ms) + $(secs_to_ms "$1"))) delay=0.02
+        shift
+        while :; do
+                "$@" && return 0
+                [ "$(now_ms)" -ge "$limit" ] && return 1
+                sleep "$delay"
+                delay=0.05
+        done
+}
+secs_to_ms() { # "2", "0.5", "1.25" -> ms
+        local s=$1 int frac
+        int=${s%%.*}
+        frac=${s#"$int"}
+        frac=${frac#.}
+        frac=${frac}000
+        echo $((10#${int:-0} * 1000 + 10#${frac:0:3}))
+}
+# sleep_until_ms EPOCH_MS: sleeps until that wall-clock moment (returns at once if it passed).
+sleep_until_ms() {
+        local d=$(($1 - $(now_ms)))
+        [ "$d" -gt 0 ] && sleep "$((d / 1000)).$(printf %03d $((d % 1000)))"
+        return 0
+}
+
+# -------------------------------------------------------------------------------------------------- processes, state
+alive() { # PID: exists and is not a zombie
+        local st
+        [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
+        st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+        [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+dead() { ! alive "$1"; }
+st() { # NAME: a state file's value ("" if missing)
+        local v=
+        [ -f "$STATE/$1" ] && v=$(cat "$STATE/$1" 2>/dev/null)
+        printf '%s' "$v"
+}
+st_is() { [ "$(st "$1")" = "$2" ]; }
+backend_pids() { # every backend process ever started in this test, in order (from the backend's own --pid-log)
+        cat "$TEST_DIR/backend-pids" 2>/dev/null
+        return 0
+}
+backend_starts() { # backend processes ever started in this test (from the backend's own --pid-log)
+        if [ -f "$TEST_DIR/backend-pids" ]; then wc -l <"$TEST_DIR/backend-pids" | tr -d ' '; else echo 0; fi
+}
+# pids of live processes started for this test (they carry our EMBER_RUNTIME_DIR), except this shell
+ember_pids() {
+        local f p
+        for f in /proc/[0-9]*/environ; do
+                p=${f#/proc/}
+                p=${p%/environ}
+                [ "$p" = "$$" ] && continue
+                grep -qzxF "EMBER_RUNTIME_DIR=$EMBER_RUNTIME_DIR" "$f" 2>/dev/null && echo "$p"
+        done
+        return 0
+}
+# children of systemd-socket-activate: the launchers (one per live connection)
+launcher_pids() {
+        local p
+        for p in $(pgrep -P "$SA_PID"); do
+                alive "$p" && echo "$p"
+        done
+        return 0
+}
+launchers_gone() { [ -z "$(launcher_pids)" ]; }
+launcher_count_is() { [ "$(launcher_pids | wc -l)" -eq "$1" ]; }
+port_listening() { ! "$CLIENT" --port-free="$1"; }
+
+# ports: random candidates below the ephemeral range, each reserved for this test with a file in $PORT_DIR (so
+# parallel tests never pick the same one, even a backend port that is not bound yet) and checked free to bind.
+PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
+_reserve_port() { # PORT: 0 if reserved for us now
+        local f=$PORT_DIR/$1 owner
+        if (set -C; echo "$$" >"$f") 2>/dev/null; then
+                return 0
+        fi
+        owner=$(cat "$f" 2>/dev/null)
+        if [[ "$owner" =~ ^[0-9]+$ ]] && ! alive "$owner"; then # left by a test that was killed
+                rm -f "$f"
+                (set -C; echo "$$" >"$f") 2>/dev/null && return 0
+        fi
+        return 1
+}
+pick_port() {
+        local p i
+        mkdir -p "$PORT_DIR" 2>/dev/null
+        chmod 1777 "$PORT_DIR" 2>/dev/null
+        for ((i = 0; i < 500; i++)); do
+                p=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 12000))
+                _reserve_port "$p" || continue
+                if "$CLIENT" --port-free="$p"; then
+                        echo "$p"
+                        return 0
+                fi
+                rm -f "$PORT_DIR/$p"
+        done
+        bail "no free port found"
+}
+_release_ports() {
+        local f
+        for f in "$PORT_DIR"/*; do
+                [ -f "$f" ] && [ "$(cat "$f" 2>/dev/null)" = "$$" ] && rm -f "$f"
+        done
+        return 0
+}
+
+# ------------------------------------------------------------------------------------------------------ setup/cleanup
+BG_PIDS=()
+SA_PID=
+TEST_DIR=
+ember_setup() {
+        local p
+        for p in "$LAUNCH" "$SANDBOX" "$BACKEND" "$CLIENT"; do
+                [ -x "$p" ] || bail "$p is not built (run the tests through 'make check')"
+        done
+        command -v systemd-socket-activate >/dev/null ||
+                skip_all "systemd-socket-activate not installed (package systemd)"
+        command -v pgrep >/dev/null || skip_all "pgrep not installed (package procps)"
+        TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ember-inetd.XXXXXX") || bail "mktemp failed"
+        export EMBER_RUNTIME_DIR=$TEST_DIR/run
+        STATE=$EMBER_RUNTIME_DIR/$APP
+        LOG=$TEST_DIR/log
+        : >"$LOG"
+        trap ember_cleanup EXIT
+        trap 'exit 98' INT TERM HUP
+        _ember_watchdog "${EMBER_TEST_DEADLINE:-120}" &
+        _WATCHDOG=$!
+        disown "$_WATCHDOG"
+}
+_ember_watchdog() {
+        trap - EXIT
+        sleep "$1" &
+        wait $!
+        echo "Bail out! test still running after $1 s: killing it"
+        local p
+        for p in $(ember_pids); do [ "$p" != "$BASHPID" ] && kill -KILL "$p" 2>/dev/null; done
+        kill -TERM $$ 2>/dev/null
+}
+
+# What the test starts, adjustable before ember_start.
+LAUNCH_ARGS=(--start-timeout=10s)
+SANDBOX_ARGS=(--idle=2s --policy=none)
+BACKEND_ARGS=(--mode=echo)
+# ember_start: systemd-socket-activate in its own session, launching ember-launch per connection (inetd mode).
+ember_start() {
+        local attempt
+        for attempt in 1 2 3; do
+                PORT=$(pick_port)
+                BPORT=$(pick_port)
+                ADDR=127.0.0.1:$PORT
+                BADDR=127.0.0.1:$BPORT
+                SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
+                        "$LAUNCH" --app="$APP" --backend="$BADDR" "${LAUNCH_ARGS[@]}" --
+                        "$SANDBOX" --app="$APP" --backend="$BADDR" "${SANDBOX_ARGS[@]}" --
+                        "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
+                setsid "${SA_CMD[@]}" >>"$LOG" 2>&1 </dev/null &
+                SA_PID=$!
+                if wait_until 5 _sa_listening; then
+                        return 0
+                fi
+                # someone outside our reservations took the port in between: try others
+                kill -KILL "$SA_PID" 2>/dev/null
+                diag "systemd-socket-activate could not listen on $ADDR (attempt $attempt)"
+        done
+        bail "systemd-socket-activate did not listen (3 attempts)"
+}
+_sa_listening() { pid_listens "$SA_PID" "$PORT"; }
+# pid_listens PID PORT: PID itself holds the TCP socket listening on PORT (not just anyone)
+pid_listens() {
+        local hex inode f
+        hex=$(printf '%04X' "$2")
+        for inode in $(awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+                for f in /proc/"$1"/fd/*; do
+                        [ "$(readlink "$f" 2>/dev/null)" = "socket:[$inode]" ] && return 0
+                done
+        done
+        return 1
+}
+# client ARGS...: ember-test-client with a default deadline (overridable by a later --timeout)
+client() { "$CLIENT" --timeout=20s "$@"; }
+# bg_client OUT ARGS...: a client in the background, output to OUT; its pid in $!
+bg_client() {
+        local out=$1
+        shift
+        "$CLIENT" --timeout=60s --output="$out" "$@" 2>>"$TEST_DIR/client.err" &
+        BG_PIDS+=($!)
+}
+
+ember_cleanup() {
+        local rc=$? p
+        trap - EXIT INT TERM HUP
+        exec 2>/dev/null # bash's "Killed" job notices; our diagnostics go to stdout
+        _release_ports
+        [ -n "${_WATCHDOG:-}" ] && kill -KILL "$_WATCHDOG" 2>/dev/null
+        [ -n "$SA_PID" ] && kill -TERM "$SA_PID" 2>/dev/null
+        for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+        if [ -n "$TEST_DIR" ]; then
+                for p in $(cat "$STATE/supervisor.pid" "$STATE/backend.pid" "$TEST_DIR/backend-pids" 2>/dev/null); do
+                        [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 1 ] && alive "$p" && kill -KILL "$p" 2>/dev/null
+                done
+                [ -n "$SA_PID" ] && kill -KILL -- "-$SA_PID" 2>/dev/null
+                for p in $(ember_pids); do kill -KILL "$p" 2>/dev/null; done
+                wait_until 5 _nothing_left || diag "processes left behind: $(ember_pids)"
+        fi
+        wait 2>/dev/null
+        # a script that simply ran to its end exits with its last check's status (0 or 1): that is no error
+        [ "$rc" -le 1 ] && rc=0
+        # a sanitizer report from any of our processes fails the test even if every check passed
+        if [ -n "$TEST_DIR" ] && grep -qE 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$LOG" 2>/dev/null; then
+                diag "sanitizer report in the log:"
+                diag "$(grep -E -A30 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$LOG" | head -n 60)"
+                rc=1
+        fi
+        if [ -n "$_tap_plan" ] && [ "$_tap_run" -ne "$_tap_plan" ]; then
+                diag "planned $_tap_plan tests but ran $_tap_run"
+                rc=1
+        fi
+        if [ "$_tap_failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+                diag "$_tap_failed of $_tap_run checks failed"
+                if [ -n "$TEST_DIR" ] && [ -s "$LOG" ]; then
+                        diag "---- log of systemd-socket-activate / ember-launch / ember-sandbox / backend (last 80 lines) ----"
+                        diag "$(tail -n 80 "$LOG")"
+                fi
+                if [ -n "$TEST_DIR" ] && [ -d "$STATE" ]; then
+                        diag "---- state dir $STATE ----"
+                        diag "$(cd "$STATE" && for f in *; do [ -f "$f" ] && printf '%s=%s\n' "$f" "$(head -c 80 "$f" | tr '\n' ' ')"; done)"
+                fi
+        fi
+        if [ -n "$TEST_DIR" ] && [ -z "${EMBER_KEEP_TEST_DIR:-}" ]; then
+                rm -rf "$TEST_DIR"
+        elif [ -n "$TEST_DIR" ]; then
+                diag "kept $TEST_DIR"
+        fi
+        exit "$rc"
+}
+_nothing_left() {
+        local p
+        for p in $(ember_pids); do alive "$p" && return 1; done
+        return 0
+}

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Stop race: connections made within +-100 ms of the idle deadline are all served: 0 lost, 0 hung.
+# 20 trials under make check; EMBER_LONG_TESTS=1 runs 200 (issue 5).
+. "$(dirname "$0")/lib.sh"
+trials=20
+[ -n "${EMBER_LONG_TESTS:-}" ] && trials=200
+EMBER_TEST_DEADLINE=$((trials * 4 + 60))
+plan 4
+ember_setup
+SANDBOX_ARGS=(--idle=1s --policy=none)
+ember_start
+
+lost=0 hung=0 wrong=0
+for ((i = 1; i <= trials; i++)); do
+        client --timeout=10s --send='warm\n' --output=none "$ADDR" || diag "warm-up $i failed"
+        t=$(now_ms)
+        off=$((900 + RANDOM % 201)) # 900..1100 ms after the last one left; --idle=1s
+        sleep_until_ms $((t + off))
+        out=$(client --timeout=10s --send="trial $i\n" "$ADDR")
+        rc=$?
+        if [ "$rc" -eq 3 ]; then
+                hung=$((hung + 1))
+                diag "trial $i at +$off ms: hung"
+        elif [ "$rc" -ne 0 ] || [ -z "$out" ]; then
+                lost=$((lost + 1))
+                diag "trial $i at +$off ms: lost (client exit $rc)"
+        elif [ "$out" != "trial $i" ]; then
+                wrong=$((wrong + 1))
+                diag "trial $i at +$off ms: wrong reply '$out'"
+        fi
+done
+diag "$trials trials, $(st cold-starts) cold starts"
+is "$lost" 0 "$trials connections near the idle deadline: 0 lost"
+is "$hung" 0 "0 hung"
+is "$wrong" 0 "0 answered wrongly"
+ok "no launcher left behind" wait_until 10 launchers_gone
