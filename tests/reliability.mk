@@ -3,7 +3,7 @@ reliability_tests = \
 	tests/reliability/valgrind-relay.sh \
 	tests/reliability/hostile-clients.sh \
 	tests/reliability/state-dir.sh \
-	tests/reliability/crash-loop.sh \
+	tests/reliability/crash-loop.sh
 
 TESTS += $(reliability_tests)
 EXTRA_DIST += $(reliability_tests)
