@@ -169,8 +169,11 @@ static int session_run(int dirfd, int client) {
                 return log_error_errno(r, "Failed to join the session count in %s/%s", runtime_dir(), arg_app);
 
         r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, &backend);
-        if (r >= 0)
+        if (r >= 0) {
                 r = relay(client, backend, arg_idle_timeout, &terminating);
+                if (r == -ETIMEDOUT || r == -EINTR)
+                        r = 0; /* closing an idle client, or being told to stop, is a normal end */
+        }
 
         int q = session_leave(dirfd, take_fd(&lease));
         if (q < 0)

@@ -1,0 +1,10 @@
+# emberctl: writes an app's units from templates/, shows state, stops backends. See man/emberctl.1.
+bin_PROGRAMS += ctl/emberctl
+ctl_emberctl_SOURCES = ctl/emberctl.c
+ctl_emberctl_LDADD = common/libember.a
+
+# The man pages of the programs the units run (the lead owns the programs, the systemd helper their pages).
+dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8
+
+# The README's quick start: sudo demo/run after building.
+EXTRA_DIST += demo/run

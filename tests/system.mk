@@ -1,0 +1,30 @@
+# System layer: ember under a real systemd as PID 1, booted in a throwaway container with systemd-nspawn
+# (tests/system/lib.sh). They SKIP, with the reason, where not root or systemd-nspawn is missing.
+# ctl-new.sh needs neither: it checks emberctl's validation and the units it writes, on this machine.
+system_tests = \
+	tests/system/ctl-new.sh \
+	tests/system/http.sh \
+	tests/system/redis.sh \
+	tests/system/storm.sh \
+	tests/system/emberctl.sh
+TESTS += $(system_tests)
+EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
+
+# The container must see the installed layout (compiled-in paths such as $(libexecdir)/ember): stage
+# `make install DESTDIR=...` and let lib.sh bind it read-only at $(prefix). Redone on every run.
+system_stage = $(abs_top_builddir)/tests/system/stage
+tests/system/stage.stamp: $(bin_PROGRAMS) $(pkglibexec_PROGRAMS) system-stage-force
+	$(AM_V_GEN)rm -rf '$(system_stage)' && \
+	$(MAKE) $(AM_MAKEFLAGS) install DESTDIR='$(system_stage)' >/dev/null && \
+	{ echo "prefix='$(prefix)'"; echo "bindir='$(bindir)'"; echo "libexecdir='$(libexecdir)'"; \
+	  echo "pkgdatadir='$(pkgdatadir)'"; echo "mandir='$(mandir)'"; } > tests/system/stage.env && \
+	touch $@
+.PHONY: system-stage-force
+system-stage-force:
+$(system_tests:.sh=.log): tests/system/stage.stamp
+
+CLEANFILES += tests/system/stage.stamp tests/system/stage.env
+clean-local: clean-local-system-stage
+.PHONY: clean-local-system-stage
+clean-local-system-stage:
+	-rm -rf '$(system_stage)'

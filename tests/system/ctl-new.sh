@@ -1,0 +1,231 @@
+#!/bin/bash
+# emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
+# (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
+. "$(dirname "$0")/lib.sh"
+
+EMBERCTL_BIN=$top_builddir/ctl/emberctl
+[ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
+export EMBER_TEMPLATE_DIR=$top_srcdir/templates
+UNITS=$T_TMP/units
+mkdir -p "$UNITS"
+ectl() { "$EMBERCTL_BIN" "$@"; }
+
+# expect_exit DESCRIPTION CODE CMD...: CMD exits with CODE and says why on stderr.
+expect_exit() {
+        local desc=$1 want=$2 got
+        shift 2
+        "$@" >"$T_TMP/out" 2>"$T_TMP/err"
+        got=$?
+        if [ "$got" = "$want" ] && { [ "$want" = 0 ] || [ -s "$T_TMP/err" ]; }; then
+                ok "$desc"
+        else
+                not_ok "$desc"
+                diag "command: $*" "exit $got, want $want"
+                diag_file "$T_TMP/err"
+        fi
+}
+
+no_units_written() { [ -z "$(ls -A "$UNITS")" ]; }
+
+new_ok=(--listen=127.0.0.1:18001 --backend=127.0.0.1:18002 --unit-dir="$UNITS")
+
+# ---- usage ------------------------------------------------------------------------------------------------------
+expect_exit "no command is a usage error (64)" 64 ectl
+expect_exit "unknown command is a usage error (64)" 64 ectl frobnicate
+expect_exit "--help exits 0" 0 ectl --help
+expect_exit "new --help exits 0" 0 ectl new --help
+expect_exit "unknown option of new is a usage error" 64 ectl new app --bogus "${new_ok[@]}" -- /bin/cat
+
+# ---- NAME -------------------------------------------------------------------------------------------------------
+expect_exit "new without NAME: 64" 64 ectl new "${new_ok[@]}" -- /bin/cat
+expect_exit "new with two NAMEs: 64" 64 ectl new a b "${new_ok[@]}" -- /bin/cat
+long=$(printf 'a%.0s' $(seq 65))
+for bad in . .. -x a/b "a b" 'foo@bar' 'a%b' "$long" x-backend ''; do
+        expect_exit "NAME '$bad' is refused (64)" 64 ectl new "$bad" "${new_ok[@]}" -- /bin/cat
+done
+check "nothing written by refused NAMEs" no_units_written
+
+# ---- ADDR -------------------------------------------------------------------------------------------------------
+expect_exit "missing --listen: 64" 64 ectl new app --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
+expect_exit "missing --backend: 64" 64 ectl new app --listen=127.0.0.1:18001 --unit-dir="$UNITS" -- /bin/cat
+for bad in '' example.com:80 1.2.3.4 1.2.3.4:0 1.2.3.4:65536 ::1:80 '[::1]' '[::1]80' relative/path 127.0.0.1:80x; do
+        expect_exit "--listen='$bad' is refused (64)" 64 ectl new app --listen="$bad" --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
+        expect_exit "--backend='$bad' is refused (64)" 64 ectl new app --listen=127.0.0.1:18001 --backend="$bad" --unit-dir="$UNITS" -- /bin/cat
+done
+expect_exit "a unix --listen path with a space is refused (systemd would mangle it)" 64 \
+        ectl new app --listen='/run/a b.sock' --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
+expect_exit "--listen equal to --backend is refused" 64 \
+        ectl new app --listen=127.0.0.1:18002 --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
+expect_exit "a bare --listen PORT equal to the backend's port is refused" 64 \
+        ectl new app --listen=18002 --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
+
+# ---- DUR, enums, user, policy, COMMAND ------------------------------------------------------------------------
+for bad in '' 5x -1 1.5s 's' '10 parsecs'; do
+        expect_exit "--idle='$bad' is refused (64)" 64 ectl new app "${new_ok[@]}" --idle="$bad" -- /bin/cat
+done
+expect_exit "--start-timeout=0 is refused" 64 ectl new app "${new_ok[@]}" --start-timeout=0 -- /bin/cat
+expect_exit "--stop-timeout=junk is refused" 64 ectl new app "${new_ok[@]}" --stop-timeout=junk -- /bin/cat
+expect_exit "--start-on=later is refused" 64 ectl new app "${new_ok[@]}" --start-on=later -- /bin/cat
+expect_exit "--ready=maybe is refused" 64 ectl new app "${new_ok[@]}" --ready=maybe -- /bin/cat
+expect_exit "--client-idle-timeout=0 is refused" 64 ectl new app "${new_ok[@]}" --client-idle-timeout=0 -- /bin/cat
+expect_exit "--max-connections=0 is refused" 64 ectl new app "${new_ok[@]}" --max-connections=0 -- /bin/cat
+expect_exit "--unit-dir must be absolute" 64 ectl new app --listen=18001 --backend=18002 --unit-dir=units -- /bin/cat
+expect_exit "--user of an unknown user is refused" 64 ectl new app "${new_ok[@]}" --user=no-such-user-ember -- /bin/cat
+expect_exit "an unknown named --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=bogus -- /bin/cat
+expect_exit "a missing --policy file is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/nonexistent/x.policy -- /bin/cat
+expect_exit "a directory as --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/etc/ -- /bin/cat
+expect_exit "no COMMAND: 64" 64 ectl new app "${new_ok[@]}"
+expect_exit "an empty COMMAND after --: 64" 64 ectl new app "${new_ok[@]}" --
+expect_exit "a COMMAND not in \$PATH: 64" 64 ectl new app "${new_ok[@]}" -- no-such-command-ember
+expect_exit "a COMMAND that is not executable: 64" 64 ectl new app "${new_ok[@]}" -- /etc/passwd
+expect_exit "a COMMAND that is a directory: 64" 64 ectl new app "${new_ok[@]}" -- /usr/bin
+check "nothing written by refused options" no_units_written
+
+# ---- a good app ----------------------------------------------------------------------------------------------
+ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >"$T_TMP/new.out" 2>&1
+is "new exits 0" "$?" 0
+like "new prints systemctl daemon-reload" "$(cat "$T_TMP/new.out")" '^  systemctl daemon-reload$'
+like "new prints systemctl enable --now web.socket" "$(cat "$T_TMP/new.out")" '^  systemctl enable --now web\.socket$'
+is "four units, nothing else (no temporary files)" "$(cd "$UNITS" && ls -A | tr '\n' ' ')" \
+        "web-backend.service web-backend.socket web.socket web@.service "
+is "units are mode 0644" "$(stat -c %a "$UNITS"/* | sort -u)" 644
+is "no placeholder is left" "$(grep -l '@[A-Z_]*@' "$UNITS"/* | wc -l)" 0
+is "NAME.socket listens where asked" "$(grep '^ListenStream=' "$UNITS/web.socket")" "ListenStream=127.0.0.1:18001"
+is "NAME.socket accepts connections itself" "$(grep '^Accept=' "$UNITS/web.socket")" "Accept=yes"
+like "NAME.socket has an explicit trigger limit" "$(grep '^TriggerLimit' "$UNITS/web.socket")" 'TriggerLimitBurst=[0-9]{4,}'
+like "NAME.socket has an explicit MaxConnections" "$(grep '^MaxConnections=' "$UNITS/web.socket")" '^MaxConnections=1024$'
+is "the wake socket is the app's wake.sock" "$(grep '^ListenStream=' "$UNITS/web-backend.socket")" "ListenStream=/run/ember/web/wake.sock"
+is "the wake socket is root's alone" "$(grep '^SocketMode=' "$UNITS/web-backend.socket")" "SocketMode=0600"
+like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
+        '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
+like "the backend runs ember-sandbox with the resolved COMMAND" "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
+        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --start-timeout=30s --stop-timeout=10s -- /(usr/)?bin/cat -u$'
+is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
+for opt in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict ReadWritePaths=/run/ember/web PrivateTmp=yes \
+        'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' SystemCallFilter=@system-service CollectMode=inactive-or-failed; do
+        check "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
+done
+
+rm -f "$UNITS"/*
+ectl new idle "${new_ok[@]}" --client-idle-timeout=1m30s --start-on=data --start-timeout=5s -- /bin/cat >/dev/null 2>&1
+like "--client-idle-timeout becomes the launcher's --idle-timeout" "$(grep '^ExecStart=' "$UNITS/idle@.service")" \
+        ' --start-on=data --start-timeout=5s --idle-timeout=90s$'
+like "systemd's start timeout leaves room for the supervisor's (5 s + 30 s backoff + 10 s)" \
+        "$(grep '^TimeoutStartSec=' "$UNITS/idle-backend.service")" '^TimeoutStartSec=45s$'
+rm -f "$UNITS"/*
+ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >/dev/null 2>&1
+
+# ---- overwrite ------------------------------------------------------------------------------------------------
+sum_before=$(cat "$UNITS"/* | md5sum)
+expect_exit "new refuses to overwrite an app's units (73)" 73 ectl new web "${new_ok[@]}" -- /bin/true
+is "refused overwrite leaves the units alone" "$(cat "$UNITS"/* | md5sum)" "$sum_before"
+rm "$UNITS/web@.service"
+expect_exit "new refuses even if only some units exist" 73 ectl new web "${new_ok[@]}" -- /bin/true
+check "and writes none of them" test ! -e "$UNITS/web@.service"
+expect_exit "new --force replaces the units" 0 ectl new web "${new_ok[@]}" --force -- /bin/true
+check "--force wrote the new COMMAND" grep -q -- '-- /bin/true$' "$UNITS/web-backend.service"
+expect_exit "a missing unit directory is refused (73)" 73 ectl new web2 --listen=18003 --backend=18004 --unit-dir="$T_TMP/nope" -- /bin/true
+
+# ---- quoting of COMMAND for ExecStart= ----------------------------------------------------------------------
+rm -f "$UNITS"/*
+ectl new q --listen=18005 --backend=/run/q/back%end.sock --policy=strict --user=root --unit-dir="$UNITS" -- \
+        /bin/echo plain 'two words' '$HOME' '${X}' '%n' 'say "hi"' 'back\slash' '' ';' "$(printf 'tab\there')" \
+        "$(printf 'new\nline')" 'ünïcode' >/dev/null 2>&1
+is "new with awkward arguments exits 0" "$?" 0
+exp='-- /bin/echo plain "two words" "$$HOME" "$${X}" "%%n" "say \"hi\"" "back\\slash" "" ";" "tab\there" "new\nline" "ünïcode"'
+got=$(grep '^ExecStart=' "$UNITS/q-backend.service" | sed 's/.* -- /-- /')
+is "COMMAND words are quoted and escaped for systemd" "$got" "$exp"
+like "a backend path with % is escaped" "$(grep '^ExecStart=' "$UNITS/q-backend.service")" '"--backend=/run/q/back%%end\.sock"'
+like "--user is passed to the sandbox" "$(grep '^ExecStart=' "$UNITS/q-backend.service")" ' --user=root '
+like "--policy is passed to the sandbox" "$(grep '^ExecStart=' "$UNITS/q-backend.service")" ' --policy=strict '
+is "a bare --listen PORT listens on all addresses" "$(grep '^ListenStream=' "$UNITS/q.socket")" "ListenStream=18005"
+rm -f "$UNITS"/*
+ectl new u --listen=/run/u%1.sock --backend=18006 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+is "a unix --listen path has its % escaped" "$(grep '^ListenStream=' "$UNITS/u.socket")" "ListenStream=/run/u%%1.sock"
+like "a bare --backend PORT means 127.0.0.1" "$(grep '^ExecStart=' "$UNITS/u@.service")" ' --backend=127\.0\.0\.1:18006 '
+
+# ---- broken template --------------------------------------------------------------------------------------------
+rm -f "$UNITS"/*
+mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
+EMBER_TEMPLATE_DIR=$T_TMP/tpl expect_exit "an unknown placeholder in a template is bad data (65)" 65 ectl new app "${new_ok[@]}" -- /bin/cat
+like "and names FILE:LINE" "$(cat "$T_TMP/err")" 'NAME\.socket:[0-9]+: unknown placeholder @NO_SUCH_KEY@'
+check "a broken template writes nothing" no_units_written
+
+# ---- status and stop against a fake runtime dir --------------------------------------------------------------
+export EMBER_RUNTIME_DIR=$T_TMP/run
+mkdir -p "$EMBER_RUNTIME_DIR"
+out=$(ectl status 2>&1)
+like "status with no apps says so" "$out" '^No ember apps'
+is "status --json with no apps is []" "$(ectl status --json)" "[]"
+expect_exit "status of an unknown app: 69" 69 ectl status nope
+mkdir -p "$EMBER_RUNTIME_DIR/a" "$EMBER_RUNTIME_DIR/b"
+now=$(date +%s)
+for kv in state=warm refcount=2 backend.pid=$$ supervisor.pid=$$ started-at=$((now - 125)) idle-since=$((now - 200)) \
+        cold-starts=3 connections=41 ready-ms=87; do
+        echo "${kv#*=}" >"$EMBER_RUNTIME_DIR/a/${kv%%=*}"
+done
+echo cold >"$EMBER_RUNTIME_DIR/b/state"
+out=$(ectl status)
+like "status shows a table header" "$out" '^APP +STATE +CONNECTIONS +BACKEND-PID +UP +IDLE +COLD-STARTS +SERVED +LAST-COLD-START$'
+like "status shows the warm app's figures" "$out" "^a +warm +2 +$$ +2m[0-9]+s +- +3 +41 +87ms\$"
+like "status shows the cold app" "$out" '^b +cold +0 +- +- +- +0 +0 +-$'
+json=$(ectl status a --json)
+check "status NAME --json is one JSON object with every field" python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+want = {"app": "a", "state": "warm", "connections_live": 2, "cold_starts": 3, "connections_served": 41,
+        "last_cold_start_ms": 87, "backend_pid": int(sys.argv[2]), "supervisor_pid": int(sys.argv[2])}
+bad = {k: o.get(k) for k, v in want.items() if o.get(k) != v}
+assert not bad, bad
+assert 124 <= o["up_sec"] <= 130, o["up_sec"]
+assert o["idle_sec"] is None, o["idle_sec"]
+' "$json" "$$"
+check "status --json lists every app" python3 -c '
+import json, sys
+l = json.loads(sys.argv[1]); assert [o["app"] for o in l] == ["a", "b"], l
+assert l[1]["backend_pid"] is None and l[1]["up_sec"] is None and l[1]["last_cold_start_ms"] is None, l[1]
+' "$(ectl status --json)"
+ln -s "$EMBER_RUNTIME_DIR/a" "$EMBER_RUNTIME_DIR/evil"
+expect_exit "status refuses a symlinked app dir (77)" 77 ectl status evil
+check "status of all apps skips the symlink" sh -c "! '$EMBERCTL_BIN' status | grep -q '^evil'"
+mkdir -p "$EMBER_RUNTIME_DIR/g" && head -c 200 /dev/zero | tr '\0' 7 >"$EMBER_RUNTIME_DIR/g/refcount" && printf 'war' >"$EMBER_RUNTIME_DIR/g/state"
+like "status survives garbage, huge and truncated files" "$(ectl status g)" '^g +cold +0 '
+
+expect_exit "stop of an unknown app: 69" 69 ectl stop nope
+expect_exit "stop without NAME: 64" 64 ectl stop
+ectl stop b >"$T_TMP/out" 2>&1
+is "stop of a cold app exits 0" "$?" 0
+like "and says it is not running" "$(cat "$T_TMP/out")" 'not running'
+sleep 300 &
+decoy=$!
+echo "$decoy" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
+ectl stop a >"$T_TMP/out" 2>&1
+is "stop with a supervisor.pid that is not ember-sandbox exits 0" "$?" 0
+check "and does not signal that process" kill -0 "$decoy"
+kill "$decoy"
+# a stand-in supervisor: argv[0] ember-sandbox, --app=a; on SIGTERM it records "cold" and exits
+# (it says "trapped" once its trap is set: a SIGTERM before that would just kill it)
+rm -f "$T_TMP/trapped"
+bash -c 'exec -a /x/ember-sandbox bash -c "trap \"echo cold >$EMBER_RUNTIME_DIR/a/state; exit 0\" TERM; touch $T_TMP/trapped; while :; do sleep 0.05; done" --app=a' &
+fake=$!
+echo "$fake" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
+echo warm >"$EMBER_RUNTIME_DIR/a/state"
+wait_until 20 test -e "$T_TMP/trapped"
+ectl stop a >"$T_TMP/out" 2>&1
+is "stop signals the supervisor and waits until the app is cold" "$?:$(cat "$EMBER_RUNTIME_DIR/a/state")" "0:cold"
+check "the supervisor is gone" sh -c "! kill -0 $fake 2>/dev/null || grep -q '^State:.*zombie' /proc/$fake/status"
+wait "$fake" 2>/dev/null
+rm -f "$T_TMP/trapped"
+bash -c 'exec -a /x/ember-sandbox bash -c "trap \"\" TERM; touch $T_TMP/trapped; while :; do sleep 0.05; done" --app=a' &
+stubborn=$!
+echo "$stubborn" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
+echo warm >"$EMBER_RUNTIME_DIR/a/state"
+wait_until 20 test -e "$T_TMP/trapped"
+t0=$(ms_now)
+expect_exit "stop of a supervisor that does not stop gives up after --timeout (69)" 69 ectl stop a --timeout=1s
+t1=$(ms_now)
+check "within the timeout (1 s, took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
+kill -KILL "$stubborn"
+wait "$stubborn" 2>/dev/null
+
+done_testing

@@ -1,0 +1,151 @@
+#!/bin/bash
+# An HTTP app (python3 -m http.server) under a real systemd: emberctl new + enable --now, units verified, curl cold
+# and warm, one instance and one refcount per open connection, the idle stop and the re-wake, emberctl status
+# (as root and as nobody) and emberctl stop, and the journal's account of every backend run.
+. "$(dirname "$0")/lib.sh"
+
+APP=web
+IDLE=3
+
+sys_boot
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+URL=http://127.0.0.1:$LISTEN_PORT/
+
+get() { curl -s -o /dev/null -m 20 -w '%{http_code}' "$URL"; }
+backend_inactive() { [ "$(unit_prop $APP-backend.service ActiveState)" = inactive ]; }
+refcount_is() { [ "$(state $APP refcount)" = "$1" ]; }
+instances_are() { [ "$(instances $APP)" = "$1" ]; }
+
+# ---- create and enable ------------------------------------------------------------------------------------------
+c "$EMBERCTL" new $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=${IDLE}s -- \
+        python3 -m http.server --bind 127.0.0.1 --directory /usr/share/doc $BACKEND_PORT >"$T_TMP/new.out" 2>&1
+is "emberctl new exits 0" "$?" 0
+like "emberctl new prints the next two commands" "$(cat "$T_TMP/new.out")" 'systemctl daemon-reload'
+check "systemd-analyze verify passes on the generated units" \
+        verify_units /etc/systemd/system/$APP.socket /etc/systemd/system/$APP@.service \
+        /etc/systemd/system/$APP-backend.socket /etc/systemd/system/$APP-backend.service
+check "systemctl daemon-reload" c systemctl daemon-reload
+check "systemctl enable --now $APP.socket" c systemctl enable --now $APP.socket
+check "$APP.socket is active" c systemctl is-active --quiet $APP.socket
+check "$APP-backend.socket (the wake socket) is active too" c systemctl is-active --quiet $APP-backend.socket
+
+# ---- nothing runs until the first connection ------------------------------------------------------------------
+check "nothing runs: $APP-backend.service is inactive" backend_inactive
+check "nothing listens on the backend port" port_free $BACKEND_PORT
+is "no connection instances" "$(instances $APP)" 0
+check "the state dir is 0755 and root's" test "$(c stat -c '%a %U' /run/ember/$APP)" = "755 root"
+
+# ---- cold, then warm ---------------------------------------------------------------------------------------------
+t0=$(ms_now)
+code=$(get)
+t1=$(ms_now)
+is "first request (cold) is answered: HTTP $code in $((t1 - t0)) ms" "$code" 200
+is "the backend is now active" "$(unit_prop $APP-backend.service ActiveState)" active
+is "state is warm" "$(state $APP state)" warm
+is "cold-starts is 1" "$(state $APP cold-starts)" 1
+bpid=$(state $APP backend.pid)
+check "backend.pid ($bpid) is a running python3" c sh -c "grep -q python3 /proc/$bpid/cmdline"
+is "supervisor.pid is the main PID of $APP-backend.service" "$(state $APP supervisor.pid)" "$(unit_prop $APP-backend.service MainPID)"
+like "ready-ms records the cold start" "$(state $APP ready-ms)" '^[0-9]+$'
+ok_warm=0
+for i in 1 2 3 4 5; do [ "$(get)" = 200 ] && ok_warm=$((ok_warm + 1)); done
+is "5 warm requests answered" "$ok_warm" 5
+is "still one cold start" "$(state $APP cold-starts)" 1
+is "the same backend served them" "$(state $APP backend.pid)" "$bpid"
+is "connections served counts all 6" "$(state $APP connections)" 6
+check "no connection instance is left" wait_until 10 instances_are 0
+
+# ---- one instance and one refcount per open connection ------------------------------------------------------
+holders=()
+for i in 1 2 3; do
+        "$TOOLS/ember-test-client" --hold=60s --close --timeout=90s --output=none 127.0.0.1:$LISTEN_PORT &
+        holders+=($!)
+done
+check "3 open connections: 3 running $APP@ instances" wait_until 15 instances_are 3
+check "3 open connections: refcount 3" wait_until 15 refcount_is 3
+c systemctl list-units --no-legend --plain "$APP@*" | sed 's/^/# /'
+like "emberctl status shows 3 live connections" "$(c "$EMBERCTL" status $APP)" "^$APP +warm +3 +$bpid "
+kill "${holders[0]}"
+wait "${holders[0]}" 2>/dev/null
+check "one closed: 2 instances" wait_until 15 instances_are 2
+check "one closed: refcount 2" wait_until 15 refcount_is 2
+kill "${holders[@]:1}"
+wait "${holders[@]:1}" 2>/dev/null
+check "all closed: no instances" wait_until 15 instances_are 0
+check "all closed: refcount 0" wait_until 15 refcount_is 0
+
+# ---- idle stop, then re-wake ---------------------------------------------------------------------------------------
+t0=$(ms_now)
+check "the backend stops after the idle period (${IDLE}s)" wait_until $((IDLE + 15)) backend_inactive
+t1=$(ms_now)
+diag "idle stop observed $((t1 - t0)) ms after the last connection closed"
+is "state is cold again" "$(state $APP state)" cold
+is "the backend unit ended cleanly (not failed)" "$(unit_prop $APP-backend.service Result)" success
+gone() { ! c kill -0 "$1" 2>/dev/null; }
+check "the backend process is gone" gone $bpid
+check "nothing listens on the backend port any more" port_free $BACKEND_PORT
+is "journal: one idle-stop event" "$(journal_events $APP idle-stop)" 1
+like "journal: the idle-stop says how long the run lasted (EMBER_RUN_SEC)" "$(journal_field $APP idle-stop EMBER_RUN_SEC)" '^[0-9]+$'
+is "journal: the idle-stop counts the run's connections (EMBER_CONNECTIONS: 6 requests + 3 held)" \
+        "$(journal_field $APP idle-stop EMBER_CONNECTIONS)" 9
+code=$(get)
+is "a request after the idle stop wakes it again: HTTP $code" "$code" 200
+is "cold-starts is 2" "$(state $APP cold-starts)" 2
+check "a new backend process" test "$(state $APP backend.pid)" != "$bpid"
+
+# ---- the journal, the audit trail ---------------------------------------------------------------------------
+is "journal: two cold-start events" "$(journal_events $APP cold-start)" 2
+is "journal: two ready events" "$(journal_events $APP ready)" 2
+like "journal: ready carries EMBER_READY_MS" "$(journal_field $APP ready EMBER_READY_MS)" '^[0-9]+$'
+is "journal: EMBER_READY_MS of the last start equals ready-ms" "$(journal_field $APP ready EMBER_READY_MS)" "$(state $APP ready-ms)"
+
+# ---- emberctl status (with one connection held open, so the app stays warm) -------------------------------
+"$TOOLS/ember-test-client" --hold=60s --no-shutdown --timeout=90s --report --output=none 127.0.0.1:$LISTEN_PORT 2>"$T_TMP/held.report" &
+held=$!
+check "a connection is held open" wait_until 15 refcount_is 1
+out=$(c "$EMBERCTL" status)
+like "emberctl status lists the app: warm, 1 connection, the backend pid" "$out" "^$APP +warm +1 +$(state $APP backend.pid) "
+json=$(c "$EMBERCTL" status $APP --json)
+check "emberctl status --json agrees with the state files and systemd" python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["app"] == "web" and o["state"] == "warm", o
+assert o["connections_live"] == 1 and o["cold_starts"] == int(sys.argv[5]), o
+assert o["connections_served"] == int(sys.argv[6]), o
+assert o["backend_pid"] == int(sys.argv[2]) and o["supervisor_pid"] == int(sys.argv[3]), o
+assert o["supervisor_running"] is True and o["up_sec"] >= 0 and o["idle_sec"] is None, o
+assert o["last_cold_start_ms"] == int(sys.argv[4]), o
+' "$json" "$(state $APP backend.pid)" "$(unit_prop $APP-backend.service MainPID)" "$(state $APP ready-ms)" \
+        "$(state $APP cold-starts)" "$(state $APP connections)"
+diag "status --json: $json"
+check "emberctl status works as nobody (state files are world-readable)" \
+        c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" status $APP --json
+check "the lock and the leases are not world-readable" test "$(c stat -c %a /run/ember/$APP/lock /run/ember/$APP/leases | sort -u)" = 600
+c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" stop $APP >"$T_TMP/out" 2>&1
+is "emberctl stop as nobody is refused (77)" "$?" 77
+
+# ---- emberctl stop -------------------------------------------------------------------------------------------------
+cs=$(state $APP cold-starts)
+t0=$(ms_now)
+c "$EMBERCTL" stop $APP >"$T_TMP/out" 2>&1
+rc=$?
+t1=$(ms_now)
+is "emberctl stop exits 0 (took $((t1 - t0)) ms)" "$rc" 0
+like "and says so" "$(cat "$T_TMP/out")" "^Stopped $APP"
+is "state is cold right after emberctl stop" "$(state $APP state)" cold
+check "$APP-backend.service is inactive" backend_inactive
+is "and ended cleanly (not failed)" "$(unit_prop $APP-backend.service Result)" success
+check "the held connection is closed promptly" wait_until 10 sh -c "! kill -0 $held 2>/dev/null"
+wait "$held"
+diag "held connection: exit $? $(cat "$T_TMP/held.report")"
+is "journal: one stop event" "$(journal_events $APP stop)" 1
+c "$EMBERCTL" stop $APP >"$T_TMP/out" 2>&1
+is "emberctl stop again exits 0" "$?" 0
+like "and says it is not running" "$(cat "$T_TMP/out")" 'not running'
+code=$(get)
+is "after emberctl stop the next request wakes it: HTTP $code" "$code" 200
+is "one more cold start" "$(state $APP cold-starts)" $((cs + 1))
+
+[ "$T_FAILED" -eq 0 ] || diag_journal $APP
+done_testing

@@ -1,0 +1,259 @@
+# tests/system/lib.sh: TAP helpers and a real systemd as PID 1 in a throwaway container, for ember's system tests.
+# Sourced by tests/system/*.sh (bash). See DESIGN.md, "Tests": the container is this machine's own /usr, booted
+#   systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M NAME -b systemd.mask=systemd-firstboot.service
+# with `make install DESTDIR=$STAGE` bound read-only at $prefix (so compiled-in paths such as $libexecdir/ember are
+# right inside) and the build tree bound at its own path (for the test tools). Commands run inside with
+# `nsenter -t PID -a` where PID is the container's PID 1 as seen from here. The container shares the host's network
+# namespace, so every test file uses its own loopback ports. Every wait is bounded.
+
+set -u
+export LC_ALL=C
+exec 8>&1 # the TAP stream, for notes from inside check()
+
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+T_NAME=$(basename "$0" .sh)
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-system-$T_NAME.XXXXXX")
+NSPAWN_PID=
+C_PID=
+C_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+TOOLS=$top_builddir/tests/tools
+
+# ---- TAP ------------------------------------------------------------------------------------------------------
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
+diag() { local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
+diag_file() { [ -s "$1" ] && sed 's/^/#   /' "$1" | head -n "${2:-40}"; return 0; }
+skip_all() { echo "1..0 # SKIP $*"; T_SKIPPED=1; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() { echo "1..$T_N"; exit 0; }
+
+# check DESCRIPTION CMD...: one test; on failure the command's output goes to the TAP diagnostics.
+check() {
+        local desc=$1
+        shift
+        if "$@" >"$T_TMP/out" 2>&1; then
+                ok "$desc"
+        else
+                not_ok "$desc"
+                diag "command: $*"
+                diag_file "$T_TMP/out"
+        fi
+}
+
+# is DESCRIPTION GOT WANT
+is() {
+        if [ "$2" = "$3" ]; then
+                ok "$1"
+        else
+                not_ok "$1"
+                diag "got:  '$2'" "want: '$3'"
+        fi
+}
+
+# like DESCRIPTION TEXT REGEX (extended regex, matched against the whole text)
+like() {
+        if printf '%s\n' "$2" | grep -Eq -- "$3"; then
+                ok "$1"
+        else
+                not_ok "$1"
+                diag "no match for /$3/ in:"
+                printf '%s\n' "$2" | sed 's/^/#   /' | head -n 40
+        fi
+}
+
+# wait_until SECONDS CMD...: poll every 0.1 s until CMD succeeds; 1 after SECONDS.
+wait_until() {
+        local deadline=$(($(date +%s%N) / 1000000 + ${1%.*} * 1000))
+        shift
+        while ! "$@" >/dev/null 2>&1; do
+                [ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
+                sleep 0.1
+        done
+        return 0
+}
+
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# ---- the staged install ---------------------------------------------------------------------------------------
+
+# Loads prefix, bindir, libexecdir, pkgdatadir and STAGE; builds the stage first if this test runs on its own.
+sys_stage() {
+        STAGE=${EMBER_STAGE:-$top_builddir/tests/system/stage}
+        # (re)stage when missing or older than what it installs (make check always restages)
+        if [ ! -f "$top_builddir/tests/system/stage.env" ] || [ ! -d "$STAGE" ] ||
+                [ -n "$(find "$top_srcdir/templates" "$top_builddir/ctl/emberctl" "$top_builddir/launcher/ember-launch" \
+                        "$top_builddir/sandbox/ember-sandbox" -newer "$top_builddir/tests/system/stage.stamp" 2>/dev/null | head -n 1)" ]; then
+                make -s -C "$top_builddir" tests/system/stage.stamp >"$T_TMP/stage.log" 2>&1 ||
+                        { diag_file "$T_TMP/stage.log"; bail "cannot stage the install (make tests/system/stage.stamp)"; }
+        fi
+        # shellcheck disable=SC1091
+        . "$top_builddir/tests/system/stage.env"
+        [ -x "$STAGE$bindir/emberctl" ] || bail "no emberctl in the stage $STAGE$bindir"
+        [ -x "$STAGE$libexecdir/ember/ember-launch" ] || bail "no ember-launch in the stage $STAGE$libexecdir/ember"
+        [ -x "$STAGE$libexecdir/ember/ember-sandbox" ] || bail "no ember-sandbox in the stage $STAGE$libexecdir/ember"
+        EMBERCTL=$bindir/emberctl
+}
+
+# ---- the container --------------------------------------------------------------------------------------------
+
+sys_require() {
+        [ "$(id -u)" = 0 ] || skip_all "not root: booting a systemd container with systemd-nspawn needs root"
+        command -v systemd-nspawn >/dev/null 2>&1 || skip_all "systemd-nspawn is missing (package systemd-container)"
+        command -v nsenter >/dev/null 2>&1 || bail "nsenter is missing (package util-linux)"
+}
+
+# c CMD...: run CMD inside the container (all its namespaces, a clean environment).
+c() {
+        nsenter -t "$C_PID" -a env -i PATH="$C_PATH" LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \
+                SYSTEMD_LOG_COLOR=0 "$@"
+}
+
+# Boots the container and waits until systemd says running or degraded.
+sys_boot() {
+        local machine binds=() i state deadline
+
+        sys_require
+        sys_stage
+        case "$prefix" in
+        /usr) bail "prefix=/usr would hide the container's /usr behind the stage: configure with another prefix" ;;
+        /usr/*) [ -d "$prefix" ] || bail "prefix $prefix does not exist on this machine, and /usr is read-only in the container" ;;
+        esac
+        binds+=(--bind-ro="$STAGE$prefix:$prefix" --bind-ro="$top_builddir")
+        [ "$(cd "$top_srcdir" && pwd)" = "$(cd "$top_builddir" && pwd)" ] || binds+=(--bind-ro="$top_srcdir")
+        # a valid hostname: at most 64 characters of [a-z0-9-]
+        machine=$(printf 'ember-%s-%s' "$T_NAME" "$$" | tr -c 'a-zA-Z0-9-' '-' | cut -c1-60)
+
+        systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
+                -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1 &
+        NSPAWN_PID=$!
+        for i in $(seq 300); do
+                C_PID=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)
+                [ -n "$C_PID" ] && break
+                kill -0 "$NSPAWN_PID" 2>/dev/null || { diag_file "$T_TMP/nspawn.log"; bail "systemd-nspawn exited while booting"; }
+                sleep 0.1
+        done
+        [ -n "$C_PID" ] || { diag_file "$T_TMP/nspawn.log"; bail "no systemd in the container after 30 s"; }
+        deadline=$(($(date +%s) + 60))
+        while :; do
+                state=$(c systemctl is-system-running 2>/dev/null)
+                case "$state" in
+                running | degraded) break ;;
+                esac
+                [ "$(date +%s)" -lt "$deadline" ] || { diag_file "$T_TMP/nspawn.log"; bail "container not up after 60 s (state '$state')"; }
+                sleep 0.1
+        done
+        diag "container $machine: PID 1 is $C_PID on the host, system $state"
+}
+
+sys_cleanup() {
+        local i
+        # first the clients this test started in the background
+        for i in $(jobs -p); do
+                [ "$i" = "$NSPAWN_PID" ] || kill "$i" 2>/dev/null
+        done
+        if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                # SIGRTMIN+4 asks systemd for a clean poweroff
+                [ -n "$C_PID" ] && kill -s RTMIN+4 "$C_PID" 2>/dev/null
+                for i in $(seq 200); do
+                        kill -0 "$NSPAWN_PID" 2>/dev/null || break
+                        sleep 0.1
+                done
+                if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                        echo "# container did not power off in 20 s; killing systemd-nspawn"
+                        kill -KILL "$NSPAWN_PID" 2>/dev/null
+                fi
+                wait "$NSPAWN_PID" 2>/dev/null
+        fi
+        rm -rf "$T_TMP"
+}
+trap sys_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---- ember helpers ----------------------------------------------------------------------------------------------
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT (the container shares our network namespace).
+port_free() {
+        ! ss -Htln "sport = :$1" | grep -q .
+}
+
+# pick_ports N: sets PORTS to N loopback ports nobody listens on. The container shares this machine's network
+# namespace, and other test runs (other trees, other layers) may run at the same time, so ports are not fixed:
+# they are picked at random below the ephemeral range, where no client connection takes them.
+pick_ports() {
+        local n=$1 lo=10000 hi p tries=0
+        hi=$(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768) - 1))
+        PORTS=()
+        p=$((lo + (RANDOM * 32768 + RANDOM + $$) % (hi - lo)))
+        while [ ${#PORTS[@]} -lt "$n" ]; do
+                p=$((p + 1))
+                [ "$p" -gt "$hi" ] && p=$lo
+                tries=$((tries + 1))
+                [ "$tries" -gt 5000 ] && bail "no $n free loopback ports between $lo and $hi"
+                port_free "$p" && PORTS+=("$p")
+        done
+}
+
+# Reads a state file of APP inside the container ("" if missing).
+state() { c cat "/run/ember/$1/$2" 2>/dev/null | tr -d '\n'; }
+
+# Number of running connection instances of APP.
+instances() { c systemctl list-units --no-legend --plain --state=running "$1@*" | grep -c "^$1@"; }
+
+# journal_events APP EVENT: how many EMBER_EVENT=EVENT entries APP has logged.
+journal_events() {
+        c journalctl --sync >/dev/null 2>&1
+        c journalctl -q --no-pager -o cat "EMBER_APP=$1" "EMBER_EVENT=$2" | grep -c .
+}
+
+# journal_field APP EVENT FIELD: FIELD of the last EMBER_EVENT=EVENT entry of APP.
+journal_field() {
+        c journalctl --sync >/dev/null 2>&1
+        c journalctl -q --no-pager -o export -n 1 "EMBER_APP=$1" "EMBER_EVENT=$2" | sed -n "s/^$3=//p" | tail -n 1
+}
+
+unit_prop() { c systemctl show -P "$2" "$1"; }
+
+# app_new NAME EMBERCTL-NEW-ARGS...: emberctl new + daemon-reload + enable --now NAME.socket.
+app_up() {
+        local name=$1
+        shift
+        c "$EMBERCTL" new "$name" "$@" >"$T_TMP/new.out" 2>&1 || { diag_file "$T_TMP/new.out"; return 1; }
+        c systemctl daemon-reload || return 1
+        c systemctl enable --now "$name.socket" >/dev/null 2>&1 || return 1
+        c systemctl is-active --quiet "$name.socket" "$name-backend.socket"
+}
+
+# verify_units UNIT-FILE...: systemd-analyze verify inside the container, including its check that every
+# Documentation=man: page exists. The volatile /etc has no man-db configuration, so it gets the host's; without
+# man-db on the host the man check is skipped (--man=no) and said so, the rest of verify still runs.
+verify_units() {
+        local man=yes out rc
+        if [ -r /etc/manpath.config ] && c sh -c 'command -v man' >/dev/null 2>&1; then
+                c sh -c 'test -e /etc/manpath.config || cat >/etc/manpath.config' </etc/manpath.config
+        else
+                man=no
+                echo "# man-db is not installed here: verifying with --man=no" >&8
+        fi
+        out=$(c systemd-analyze verify --man=$man "$@" 2>&1)
+        rc=$?
+        # any message at all (warnings included) fails the check
+        [ -n "$out" ] && printf '%s\n' "$out"
+        [ "$rc" = 0 ] && [ -z "$out" ]
+}
+
+# On failure, what the journal knows about APP: its units (instances only when they failed) and ember's entries.
+diag_journal() {
+        c journalctl --sync >/dev/null 2>&1
+        {
+                echo "--- $1.socket, $1-backend.socket, $1-backend.service"
+                c journalctl -q --no-pager -o short-monotonic -u "$1.socket" -u "$1-backend.socket" -u "$1-backend.service" | tail -n 40
+                echo "--- $1@*.service, failures"
+                c journalctl -q --no-pager -o short-monotonic -u "$1@*" | grep -v -e 'Deactivated successfully' -e ': Started ' | tail -n 20
+                echo "--- EMBER_APP=$1"
+                c journalctl -q --no-pager -o short-monotonic "EMBER_APP=$1" | tail -n 20
+        } | sed 's/^/#   /'
+}
