@@ -7,4 +7,4 @@ ctl_emberctl_LDADD = common/libember.a
 dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8
 
 # The README's quick start: sudo demo/run after building.
-EXTRA_DIST += demo/run
+EXTRA_DIST += demo/run demo/quickstart
