@@ -25,3 +25,23 @@ int usage_bad_option(int c, char *const argv[]) {
                 return usage_error("unknown option '-%c'", optopt);
         return usage_error("unknown option '%s'", opt);
 }
+
+int usage_parse_app(const char *s, const char **ret) {
+        if (!app_name_is_valid(s))
+                return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", s);
+        *ret = s;
+        return 0;
+}
+
+int usage_parse_addr(const char *option, const char *s, ember_addr *ret) {
+        if (parse_addr(s, ret) < 0)
+                return usage_error("invalid --%s address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path",
+                                   option, s);
+        return 0;
+}
+
+int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret) {
+        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
+                return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms or infinity", option, s);
+        return 0;
+}

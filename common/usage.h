@@ -1,7 +1,12 @@
 #pragma once
 #include "macro.h"
+#include "parse.h"
 
 /* Prints "PROG: message" and the --help hint on stderr; returns -EINVAL. */
 int usage_error(const char *fmt, ...) _printf_(1, 2);
 /* For getopt_long's '?' and ':' (optstring starting with "+:"): names the offending option. */
 int usage_bad_option(int c, char *const argv[]);
+/* Option values shared by the programs, with one wording for their errors. Return 0 or usage_error(). */
+int usage_parse_app(const char *s, const char **ret);
+int usage_parse_addr(const char *option, const char *s, ember_addr *ret);
+int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret);

@@ -58,31 +58,26 @@ static int parse_argv(int argc, char *argv[]) {
                 {}
         };
         bool have_backend = false;
-        int c;
+        int c, r = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while (r >= 0 && (c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help(stdout);
                         return 0;
                 case ARG_APP:
-                        if (!app_name_is_valid(optarg))
-                                return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", optarg);
-                        arg_app = optarg;
+                        r = usage_parse_app(optarg, &arg_app);
                         break;
                 case ARG_BACKEND:
-                        if (parse_addr(optarg, &arg_backend) < 0)
-                                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", optarg);
+                        r = usage_parse_addr("backend", optarg, &arg_backend);
                         have_backend = true;
                         break;
                 case ARG_START_TIMEOUT:
-                        if (parse_duration(optarg, &arg_start_timeout) < 0 || arg_start_timeout == 0)
-                                return usage_error("invalid --start-timeout '%s': use a duration such as 30s or 500ms", optarg);
+                        r = usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
                         break;
                 case ARG_IDLE_TIMEOUT:
-                        if (parse_duration(optarg, &arg_idle_timeout) < 0 || arg_idle_timeout == 0)
-                                return usage_error("invalid --idle-timeout '%s': use a duration such as 5min or infinity", optarg);
+                        r = usage_parse_duration("idle-timeout", optarg, false, &arg_idle_timeout);
                         break;
                 case ARG_START_ON:
                         if (strcmp(optarg, "connect") == 0)
@@ -95,7 +90,8 @@ static int parse_argv(int argc, char *argv[]) {
                 default:
                         return usage_bad_option(c, argv);
                 }
-
+        if (r < 0)
+                return r;
         if (!arg_app)
                 return usage_error("%s", "--app=NAME is required");
         if (!have_backend)

@@ -80,12 +80,6 @@ static void help(FILE *f) {
                 "  -h, --help              show this help\n");
 }
 
-static int parse_duration_arg(const char *name, const char *s, uint64_t *ret, bool zero_ok) {
-        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
-                return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms or infinity", name, s);
-        return 0;
-}
-
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
                ARG_STOP_TIMEOUT };
@@ -111,23 +105,20 @@ static int parse_argv(int argc, char *argv[]) {
                         help(stdout);
                         return 0;
                 case ARG_APP:
-                        if (!app_name_is_valid(optarg))
-                                return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", optarg);
-                        arg_app = optarg;
+                        r = usage_parse_app(optarg, &arg_app);
                         break;
                 case ARG_BACKEND:
-                        if (parse_addr(optarg, &arg_backend) < 0)
-                                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", optarg);
+                        r = usage_parse_addr("backend", optarg, &arg_backend);
                         arg_have_backend = true;
                         break;
                 case ARG_IDLE:
-                        r = parse_duration_arg("idle", optarg, &arg_idle, true);
+                        r = usage_parse_duration("idle", optarg, true, &arg_idle);
                         break;
                 case ARG_START_TIMEOUT:
-                        r = parse_duration_arg("start-timeout", optarg, &arg_start_timeout, false);
+                        r = usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
                         break;
                 case ARG_STOP_TIMEOUT:
-                        r = parse_duration_arg("stop-timeout", optarg, &arg_stop_timeout, false);
+                        r = usage_parse_duration("stop-timeout", optarg, false, &arg_stop_timeout);
                         break;
                 case ARG_READY:
                         if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
