@@ -19,7 +19,8 @@ sandbox_tests = \
 	tests/sandbox/server-python.sh \
 	tests/sandbox/server-redis.sh \
 	tests/sandbox/server-nginx.sh \
-	tests/sandbox/server-java.sh
+	tests/sandbox/server-java.sh \
+	tests/sandbox/seccomp-kill-event.sh
 
 TESTS += tests/unit/test-policy $(sandbox_tests)
 EXTRA_DIST += $(sandbox_tests) tests/sandbox/lib.sh tests/sandbox/HelloServer.java
