@@ -6,7 +6,8 @@ system_tests = \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/storm.sh \
-	tests/system/emberctl.sh
+	tests/system/emberctl.sh \
+	tests/system/sigkill.sh
 TESTS += $(system_tests)
 EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
 

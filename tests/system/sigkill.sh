@@ -1,0 +1,45 @@
+#!/bin/bash
+# Launchers killed with SIGKILL under a real systemd (`systemctl kill -s KILL`, a random subset, then all): the
+# refcount equals the live connections within one idle period, and the backend stops after idle once all are gone.
+. "$(dirname "$0")/lib.sh"
+
+APP=killed
+IDLE=3
+
+sys_boot
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+
+refcount_is() { [ "$(state $APP refcount)" = "$1" ]; }
+instances_are() { [ "$(instances $APP)" = "$1" ]; }
+backend_cold() { [ "$(unit_prop $APP-backend.service ActiveState)" = inactive ] && [ "$(state $APP state)" = cold ]; }
+
+check "app is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=${IDLE}s \
+        -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
+
+"$TOOLS/ember-test-client" --parallel=50 --send='x' --hold=120s --close --output=none --timeout=150s \
+        127.0.0.1:$LISTEN_PORT >/dev/null 2>&1 &
+check "50 connections are open: 50 running instances" wait_until 60 instances_are 50
+check "refcount is 50" wait_until 10 refcount_is 50
+
+victims=$(c systemctl list-units --no-legend --plain --state=running "$APP@*" | awk '{print $1}' | shuf -n 17)
+t0=$(ms_now)
+for u in $victims; do c systemctl kill -s KILL "$u"; done
+check "17 launchers SIGKILLed at random: 33 instances left" wait_until 20 instances_are 33
+check "refcount heals to 33 within one idle period (${IDLE} s)" wait_until $IDLE refcount_is 33
+diag "healed $(( $(ms_now) - t0 )) ms after the first kill"
+is "the backend stays warm for the 33 live connections" "$(state $APP state)" warm
+like "the supervisor logged the heal" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=heal)" \
+        'Refcount corrected to'
+
+c systemctl kill -s KILL "$APP@*"
+check "the rest killed at once: no instance left" wait_until 20 instances_are 0
+check "refcount heals to 0 within one idle period" wait_until $IDLE refcount_is 0
+check "the backend stops after the idle period" wait_until $((IDLE * 3)) backend_cold
+is "one idle-stop event" "$(journal_events $APP idle-stop)" 1
+check "the next connection wakes a new backend" sh -c \
+        "[ \"\$('$TOOLS/ember-test-client' --send='again' --timeout=20s 127.0.0.1:$LISTEN_PORT)\" = again ]"
+check "and counts 1 -> 0 cleanly" wait_until 10 refcount_is 0
+
+[ "$T_FAILED" -eq 0 ] || diag_journal $APP
+done_testing
