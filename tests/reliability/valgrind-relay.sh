@@ -3,6 +3,7 @@
 # exchange, and no memcheck error or definite leak in any launcher.
 . "$(dirname "$0")/../inetd/lib.sh"
 command -v valgrind >/dev/null || skip_all "valgrind not installed"
+[ -n "${EMBER_SANITIZED:-}" ] && skip_all "built with sanitizers: valgrind cannot run ASan binaries"
 plan 5
 ember_setup
 SANDBOX_ARGS=(--idle=30s --policy=none)
