@@ -480,6 +480,8 @@ static void help_new(FILE *f) {
                 "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
                 "  --policy=SPEC           seccomp policy: default, strict, none or a .policy file (default: default)\n"
                 "  --start-on=connect|data wake the backend on connect (default) or on the first byte\n"
+                "  --hardening=strict|lean the per-connection unit's sandboxing (default strict; lean skips\n"
+                "                          the mount namespace and costs ~6x less per connection)\n"
                 "  --ready=connect|notify  backend is ready when it accepts (default) or sends READY=1\n"
                 "  --user=USER             run COMMAND as USER\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
@@ -500,7 +502,7 @@ static int parse_duration_opt(const char *name, const char *s, bool zero_ok, uin
 static int verb_new(int argc, char *argv[]) {
         enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER,
                ARG_START_TIMEOUT, ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR,
-               ARG_FORCE };
+               ARG_FORCE, ARG_HARDENING };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -516,10 +518,11 @@ static int verb_new(int argc, char *argv[]) {
                 { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
                 { "unit-dir", required_argument, NULL, ARG_UNIT_DIR },
                 { "force", no_argument, NULL, ARG_FORCE },
+                { "hardening", required_argument, NULL, ARG_HARDENING },
                 {}
         };
         const char *name = NULL, *listen_s = NULL, *backend_s = NULL, *policy_s = "default", *start_on = "connect";
-        const char *ready = "connect", *user = NULL, *unit_dir = UNIT_DIR_DEFAULT;
+        const char *ready = "connect", *user = NULL, *unit_dir = UNIT_DIR_DEFAULT, *hardening = "strict";
         uint64_t idle = 60 * USEC_PER_SEC, start_timeout = 30 * USEC_PER_SEC, stop_timeout = 10 * USEC_PER_SEC;
         uint64_t max_connections = MAX_CONNECTIONS_DEFAULT, client_idle = USEC_INFINITY;
         bool force = false;
@@ -558,6 +561,11 @@ static int verb_new(int argc, char *argv[]) {
                         break;
                 case ARG_POLICY:
                         policy_s = optarg;
+                        break;
+                case ARG_HARDENING:
+                        if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "lean") != 0)
+                                return usage_error("invalid --hardening '%s': use strict or lean", optarg);
+                        hardening = optarg;
                         break;
                 case ARG_START_ON:
                         if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "data") != 0)
@@ -771,6 +779,25 @@ static int verb_new(int argc, char *argv[]) {
                         substs_free(substs, n_substs);
                         log_error_errno(r, "cannot prepare the units");
                         return EXIT_OSERR;
+                }
+        }
+
+        /* The per-connection unit's hardening block is a template of its own, rendered with the same values. */
+        {
+                _cleanup_free_ char *text = NULL;
+                char file[64];
+                buf b = {};
+
+                snprintf(file, sizeof(file), "hardening-%s.conf", hardening);
+                r = read_file_at(tdirfd, file, &text);
+                if (r < 0)
+                        log_error_errno(r, "cannot read template %s/%s", template_dir(), file);
+                else if ((r = render(file, text, substs, n_substs, &b)) >= 0)
+                        r = set_subst_buf(&substs[n_substs++], "HARDENING", &b);
+                buf_done(&b);
+                if (r < 0) {
+                        substs_free(substs, n_substs);
+                        return r == -EBADMSG || r == -EFBIG || r == -EBADFD ? EXIT_DATAERR : EXIT_OSERR;
                 }
         }
 

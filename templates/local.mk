@@ -5,4 +5,6 @@ dist_templates_DATA = \
 	templates/NAME.socket \
 	templates/NAME@.service \
 	templates/NAME-backend.socket \
-	templates/NAME-backend.service
+	templates/NAME-backend.service \
+	templates/hardening-strict.conf \
+	templates/hardening-lean.conf

@@ -144,9 +144,20 @@ ectl new u --listen=/run/u%1.sock --backend=18006 --unit-dir="$UNITS" -- /bin/ca
 is "a unix --listen path has its % escaped" "$(grep '^ListenStream=' "$UNITS/u.socket")" "ListenStream=/run/u%%1.sock"
 like "a bare --backend PORT means 127.0.0.1" "$(grep '^ExecStart=' "$UNITS/u@.service")" ' --backend=127\.0\.0\.1:18006 '
 
+# ---- --hardening ----------------------------------------------------------------------------------------------
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "the default hardening is strict: a read-only file system" "$(cat "$UNITS/h@.service")" '^ProtectSystem=strict$'
+like "strict: no capabilities" "$(cat "$UNITS/h@.service")" '^CapabilityBoundingSet=$'
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --hardening=lean --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "--hardening=lean keeps no capabilities and no_new_privs" "$(cat "$UNITS/h@.service")" '^NoNewPrivileges=yes$'
+is "--hardening=lean sets up no mount namespace" "$(grep -cE '^(ProtectSystem|PrivateTmp|PrivateDevices|ReadOnlyPaths|ProtectHome)=' "$UNITS/h@.service")" 0
+expect_exit "--hardening=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --hardening=other --unit-dir="$UNITS" -- /bin/cat
+
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
-mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
+mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
 EMBER_TEMPLATE_DIR=$T_TMP/tpl expect_exit "an unknown placeholder in a template is bad data (65)" 65 ectl new app "${new_ok[@]}" -- /bin/cat
 like "and names FILE:LINE" "$(cat "$T_TMP/err")" 'NAME\.socket:[0-9]+: unknown placeholder @NO_SUCH_KEY@'
 check "a broken template writes nothing" no_units_written

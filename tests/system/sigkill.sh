@@ -14,8 +14,10 @@ refcount_is() { [ "$(state $APP refcount)" = "$1" ]; }
 instances_are() { [ "$(instances $APP)" = "$1" ]; }
 backend_cold() { [ "$(unit_prop $APP-backend.service ActiveState)" = inactive ] && [ "$(state $APP state)" = cold ]; }
 
+# the lean per-connection hardening is exercised here; the other system tests use the default, strict
 check "app is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=${IDLE}s \
-        -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
+        --hardening=lean -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
+check "systemd-analyze verify passes on the lean units" verify_units /etc/systemd/system/$APP@.service
 
 "$TOOLS/ember-test-client" --parallel=50 --send='x' --hold=120s --close --output=none --timeout=150s \
         127.0.0.1:$LISTEN_PORT >/dev/null 2>&1 &
