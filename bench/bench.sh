@@ -1,0 +1,423 @@
+#!/bin/bash
+# bench/bench.sh: `make bench` (issue 6). Boots a real systemd in a throwaway container exactly as the system tests
+# do (tests/system/lib.sh: this machine's /usr, `make install DESTDIR=` staged and bound in), sets up ember and the
+# things it is measured against, all on the same backend program (bench/bench-backend), and measures every
+# comparison interleaved, sample by sample, in one run (bench/bench-client). Prints one key=value line per figure,
+# then a short summary; every raw figure also goes to $top_builddir/bench/results.txt.
+#
+# Sides, on 127.0.0.1 port PT[N] (picked at set-up, see below; the container shares the host's network namespace):
+#   ember        PT[1]   ember app "bench" (emberctl new, --ready=notify, backend on PT[11])
+#   ember_rc     PT[2]   ember app "benchrc" (--ready=connect, backend on PT[12]; cold start only)
+#   accept_cat   PT[3]   bare Accept=yes unit running /bin/cat: systemd's own per-connection floor
+#   cat_ember_unit PT[4]   /bin/cat in a copy of bench@.service (ember's unit settings, not its launcher)
+#   launch_bare  PT[5]   ember-launch for app "bench" in a bare Accept=yes unit (the launcher without the settings)
+#   proxyd       PT[6]   systemd-socket-proxyd (socket-activated, stays up) in front of ember's own backend
+#   ref_probe    PT[7]   the common recipe: socket-proxyd in front of a backend unit whose ExecStartPost is a bash
+#                        connect-probe loop sleeping 0.1 s (backend on PT[17])
+#   ref_notify   PT[8]   socket-proxyd in front of a Type=notify backend unit (backend on PT[18])
+#   launch_lean  PT[9]   ember-launch for app "bench" with only the unit settings that cost nothing per spawn
+#                        (NoNewPrivileges=, CapabilityBoundingSet=, DefaultDependencies=no, CollectMode=): what
+#                        bench@.service would cost without its mount namespace and seccomp options
+#   lean_wants   PT[10]  launch_lean plus Wants=bench-backend.service: PID 1 starts a cold backend in the same
+#                        transaction as the instance, instead of after the launcher's connect to wake.sock
+#   direct       PT[11]  the backend itself, no proxy at all
+# Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
+set -u
+
+: "${top_builddir:?run through make bench}"
+: "${top_srcdir:=$top_builddir}"
+# shellcheck source=../tests/system/lib.sh
+. "$top_srcdir/tests/system/lib.sh"
+# The benchmark is not a TAP test: say why it cannot run and fail, instead of a TAP skip.
+skip_all() { echo "make bench: cannot run: $*" >&2; exit 77; }
+
+CONNECT_SAMPLES=${BENCH_CONNECT_SAMPLES:-400}
+CONNECT_GAP_MS=${BENCH_CONNECT_GAP_MS:-5}
+RR_SAMPLES=${BENCH_RR_SAMPLES:-20000}
+BULK_BYTES=${BENCH_BULK_BYTES:-1G}
+BULK_ROUNDS=${BENCH_BULK_ROUNDS:-5}
+COLD_SAMPLES=${BENCH_COLD_SAMPLES:-30}
+STORM_CONNS=${BENCH_STORM_CONNS:-500}
+READY_DELAY_MS=${BENCH_READY_DELAY_MS:-0}
+IDLE=${BENCH_IDLE:-3s}
+IDLE_FLOOR_SAMPLES=${BENCH_IDLE_FLOOR_SAMPLES:-20}
+IDLE_FLOOR_GAP_MS=${BENCH_IDLE_FLOOR_GAP_MS:-300}
+
+CLIENT=$top_builddir/bench/bench-client
+BACKEND=$top_builddir/bench/bench-backend
+RESULTS=$top_builddir/bench/results.txt
+SAMPLES=$top_builddir/bench/samples.txt   # every sample, in the order taken
+PROXYD=/lib/systemd/systemd-socket-proxyd
+[ -x "$CLIENT" ] && [ -x "$BACKEND" ] || bail "build bench/bench-client and bench/bench-backend first (make bench)"
+[ -x "$PROXYD" ] || skip_all "$PROXYD is missing (package systemd)"
+
+say() { printf '# %s\n' "$*" >&2; }
+declare -A K   # every figure, raw and derived
+
+# collect CMD...: run a bench-client mode; its key=value lines go into K and into the results file.
+collect() {
+        local out k v
+        out=$("$@" --verbose 2> >(tee -a "$SAMPLES" | grep -v '^sample ' >&2)) || { say "failed: $*"; return 1; }
+        printf '%s\n' "$out" >>"$RESULTS"
+        while IFS='=' read -r k v; do
+                [ -n "$k" ] && K[$k]=$v
+        done <<<"$out"
+}
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
+
+# ---- set up -------------------------------------------------------------------------------------------------
+
+# Ports: PT[1..20] as listed at the top. The container shares this machine's network namespace and other test
+# runs may go on at the same time, so they are picked at random among free ones below the ephemeral range (where no
+# client connection, and so no TIME-WAIT, can take them; lib.sh's pick_ports), unless BENCH_PORT_BASE fixes them
+# to BASE+1..BASE+20. Each is also reserved in the inetd tests' port directory while the benchmark runs.
+declare -a PT
+PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
+if [ -n "${BENCH_PORT_BASE:-}" ]; then
+        for i in $(seq 20); do PT[i]=$((BENCH_PORT_BASE + i)); done
+else
+        pick_ports 20
+        for i in $(seq 20); do PT[i]=${PORTS[i - 1]}; done
+fi
+mkdir -p "$PORT_DIR" 2>/dev/null && chmod 1777 "$PORT_DIR" 2>/dev/null
+for i in $(seq 20); do (set -C; echo "$$" >"$PORT_DIR/${PT[i]}") 2>/dev/null; done
+release_ports() { local i; for i in $(seq 20); do [ "$(cat "$PORT_DIR/${PT[i]}" 2>/dev/null)" = "$$" ] && rm -f "$PORT_DIR/${PT[i]}"; done; }
+trap 'release_ports; sys_cleanup' EXIT
+for i in $(seq 20); do port_free "${PT[i]}" || bail "port ${PT[i]} is in use on this machine"; done
+: >"$RESULTS"
+: >"$SAMPLES"
+sys_boot >&2
+BB="$BACKEND --ready-delay=$READY_DELAY_MS"
+
+app_up bench --listen=127.0.0.1:${PT[1]} --backend=127.0.0.1:${PT[11]} --idle="$IDLE" --ready=notify \
+        -- $BB --listen=127.0.0.1:${PT[11]} --notify || { diag_file "$T_TMP/new.out"; bail "emberctl new bench failed"; }
+app_up benchrc --listen=127.0.0.1:${PT[2]} --backend=127.0.0.1:${PT[12]} --idle="$IDLE" --ready=connect \
+        -- $BB --listen=127.0.0.1:${PT[12]} || bail "emberctl new benchrc failed"
+
+c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
+launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
+
+unit_file bcat.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:${PT[3]}
+Accept=yes
+MaxConnections=1024
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=20000
+EOF
+unit_file bcat@.service <<EOF
+[Service]
+ExecStart=/bin/cat
+StandardInput=socket
+EOF
+unit_file bcatu.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:${PT[4]}
+Accept=yes
+MaxConnections=1024
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=20000
+EOF
+sed -e 's|^ExecStart=.*|ExecStart=/bin/cat\nStandardInput=socket|' -e 's|^StandardOutput=.*|StandardOutput=socket|' \
+        "$T_TMP/bench@.service" | unit_file bcatu@.service
+unit_file blaunch.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:${PT[5]}
+Accept=yes
+MaxConnections=1024
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=20000
+EOF
+printf '[Service]\n%s\n' "$launch_exec" | unit_file blaunch@.service
+for lean in blean blwants; do
+        case $lean in
+        blean) lp=${PT[9]} wants= ;;
+        blwants) lp=${PT[10]} wants="Wants=bench-backend.service" ;;
+        esac
+        unit_file $lean.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$lp
+Accept=yes
+MaxConnections=1024
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=20000
+EOF
+        unit_file $lean@.service <<EOF
+[Unit]
+DefaultDependencies=no
+CollectMode=inactive-or-failed
+$wants
+[Service]
+$launch_exec
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+EOF
+done
+unit_file bpxy.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:${PT[6]}
+EOF
+unit_file bpxy.service <<EOF
+[Service]
+ExecStart=$PROXYD 127.0.0.1:${PT[11]}
+EOF
+# The two reference recipes: socket-proxyd (exiting when idle) pulls in a backend unit that stops when unneeded.
+for ref in rprobe rnotify; do
+        case $ref in
+        rprobe) pp=${PT[7]} bp=${PT[17]} ;;
+        rnotify) pp=${PT[8]} bp=${PT[18]} ;;
+        esac
+        unit_file $ref.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$pp
+EOF
+        unit_file $ref.service <<EOF
+[Unit]
+# The default start limit (5 starts in 10 s) would refuse the cold-start samples after the fifth.
+StartLimitIntervalSec=0
+Requires=$ref-backend.service
+After=$ref-backend.service
+[Service]
+ExecStart=$PROXYD --exit-idle-time=$IDLE 127.0.0.1:$bp
+EOF
+done
+unit_file rprobe-backend.service <<EOF
+[Unit]
+StartLimitIntervalSec=0
+StopWhenUnneeded=yes
+[Service]
+ExecStart=$BB --listen=127.0.0.1:${PT[17]}
+ExecStartPost=/bin/bash -c 'until (exec 3<>/dev/tcp/127.0.0.1/${PT[17]}) 2>/dev/null; do sleep 0.1; done'
+EOF
+unit_file rnotify-backend.service <<EOF
+[Unit]
+StartLimitIntervalSec=0
+StopWhenUnneeded=yes
+[Service]
+Type=notify
+NotifyAccess=main
+ExecStart=$BB --listen=127.0.0.1:${PT[18]} --notify
+EOF
+c systemctl daemon-reload
+socks="bcat.socket bcatu.socket blaunch.socket blean.socket blwants.socket bpxy.socket rprobe.socket rnotify.socket"
+# shellcheck disable=SC2086
+c systemctl start $socks >"$T_TMP/start.out" 2>&1 || {
+        c systemctl status --no-pager $socks >>"$T_TMP/start.out" 2>&1
+        diag_file "$T_TMP/start.out" 80
+        bail "cannot start the comparison sockets"
+}
+
+# Reset scripts for the cold-start samples: each leaves its side cold (backend stopped, no instance left).
+reset_script() { # NAME STOP-UNITS... : the script's path
+        local f=$T_TMP/reset-$1.sh app=$1
+        shift
+        cat >"$f" <<EOF
+#!/bin/sh
+exec nsenter -t $C_PID -a env -i PATH=$C_PATH /bin/sh -c '
+# (systemctl warns that the socket can start the service again: that is the point)
+out=\$(systemctl stop $* 2>&1) || { echo "\$out" >&2; exit 1; }
+i=0
+while [ \$i -lt 500 ]; do
+        s=\$(cat /run/ember/$app/state 2>/dev/null)
+        if [ "\$s" != warm ] && [ "\$s" != starting ] && [ "\$s" != stopping ] &&
+           [ -z "\$(systemctl list-units --no-legend --plain --state=running,activating,deactivating "$app@*")" ]; then
+                exit 0
+        fi
+        sleep 0.01
+        i=\$((i + 1))
+done
+echo "reset $app: still not cold" >&2
+exit 1'
+EOF
+        chmod +x "$f"
+        echo "$f"
+}
+R_EMBER=$(reset_script bench bench-backend.service)
+R_EMBER_RC=$(reset_script benchrc benchrc-backend.service)
+R_PROBE=$(reset_script rprobe rprobe.service rprobe-backend.service)
+R_NOTIFY=$(reset_script rnotify rnotify.service rnotify-backend.service)
+
+A=127.0.0.1
+K[loadavg_start]=$(cut -d' ' -f1 /proc/loadavg)
+say "machine: $(nproc) CPUs, $(uname -r), $(c systemctl --version | head -n 1)"
+
+# BENCH_HOLD=1: set up, then keep the container for experiments (profiling, single sides) until the file
+# $top_builddir/bench/hold.pid (the container's PID 1 as seen from here; enter with nsenter -t PID -a) is removed.
+if [ "${BENCH_HOLD:-0}" = 1 ]; then
+        echo "$C_PID" >"$top_builddir/bench/hold.pid"
+        say "holding: container PID 1 is $C_PID; ports PT[1..20] = ${PT[*]} (see the head of bench/bench.sh); rm $top_builddir/bench/hold.pid to end"
+        while [ -e "$top_builddir/bench/hold.pid" ]; do sleep 0.5; done
+        exit 0
+fi
+
+phase_cold() { # connect -> first byte on a cold backend, and the backend's own exec -> ready alone
+        say "cold start: $COLD_SAMPLES samples per side, interleaved"
+        collect "$CLIENT" cold --samples="$COLD_SAMPLES" --warmup=1 --settle-ms=20 \
+                --exec-ready="$BACKEND" --exec-listen=$A:${PT[20]} \
+                "ember=$A:${PT[1]}=$R_EMBER" "ember_rc=$A:${PT[2]}=$R_EMBER_RC" "ember_lean=$A:${PT[9]}=$R_EMBER" \
+                "ember_lean_wants=$A:${PT[10]}=$R_EMBER" \
+                "ref_probe=$A:${PT[7]}=$R_PROBE" "ref_notify=$A:${PT[8]}=$R_NOTIFY"
+}
+
+phase_idlefloor() { # what any connection costs when PID 1 has been idle for a while, as before a cold start
+        say "idle floor: $IDLE_FLOOR_SAMPLES connections per side, ${IDLE_FLOOR_GAP_MS} ms apart"
+        collect "$CLIENT" connect --samples="$IDLE_FLOOR_SAMPLES" --warmup=2 --gap-ms="$IDLE_FLOOR_GAP_MS" \
+                "idle_accept_cat=$A:${PT[3]}" "idle_launch_lean=$A:${PT[9]}"
+}
+
+phase_storm() { # many concurrent connections on a cold backend
+        local s0 s1
+        say "storm: $STORM_CONNS concurrent connections on a cold backend"
+        "$R_EMBER" || bail "cannot make bench cold"
+        s0=$(state bench cold-starts)
+        collect "$CLIENT" storm $A:${PT[1]} --conns="$STORM_CONNS" --timeout-ms=120000
+        s1=$(state bench cold-starts)
+        K[storm_cold_starts_counted]=$(( ${s1:-0} - ${s0:-0} ))
+        # let the storm's instances finish before anything else is timed
+        wait_until 120 test "$(instances bench)" = 0 || say "storm instances still running after 120 s"
+}
+
+phase_connect() { # fresh connection + 1-byte echo + close
+        say "warm connect: $CONNECT_SAMPLES samples per side, interleaved, ${CONNECT_GAP_MS} ms apart"
+        collect "$CLIENT" connect --samples="$CONNECT_SAMPLES" --warmup=20 --gap-ms="$CONNECT_GAP_MS" \
+                "ember=$A:${PT[1]}" "accept_cat=$A:${PT[3]}" "cat_ember_unit=$A:${PT[4]}" \
+                "launch_bare=$A:${PT[5]}" "launch_lean=$A:${PT[9]}" \
+                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}"
+}
+
+phase_rr() { # request/response on one open connection
+        say "rr: $RR_SAMPLES round trips per side, interleaved"
+        collect "$CLIENT" rr --samples="$RR_SAMPLES" --warmup=1000 \
+                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+}
+
+keeper_open() { # a live ember connection keeps the backend warm while the other sides are measured
+        exec 5<>/dev/tcp/$A/${PT[1]} && printf k >&5 && read -r -n 1 -t 30 -u 5 _ || bail "keeper connection failed"
+}
+
+phase_bulk() { # 1 GiB through one connection
+        keeper_open
+        say "bulk: $BULK_BYTES per connection, $BULK_ROUNDS rounds per side, interleaved (download, then upload)"
+        collect "$CLIENT" bulk --bytes="$BULK_BYTES" --rounds="$BULK_ROUNDS" \
+                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+        collect "$CLIENT" bulk --dir=up --bytes="$BULK_BYTES" --rounds="$BULK_ROUNDS" \
+                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+        exec 5>&-
+}
+
+private_kib() { # PID (in the container): Private_Clean + Private_Dirty of smaps_rollup
+        c cat "/proc/$1/smaps_rollup" | awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }'
+}
+main_pid_of() { # UNIT-GLOB: MainPID of the first running instance
+        local u
+        u=$(c systemctl list-units --no-legend --plain --state=running "$1" | awk 'NR == 1 { print $1 }')
+        [ -n "$u" ] && c systemctl show -P MainPID "$u"
+}
+
+phase_memory() { # one launcher holding a live connection; a cat instance and socket-proxyd for comparison
+        local lpid
+        say "memory: one launcher holding a live connection"
+        keeper_open
+        lpid=$(main_pid_of 'bench@*')
+        K[launcher_private_kib]=$(private_kib "$lpid")
+        K[launcher_rss_kib]=$(c cat "/proc/$lpid/smaps_rollup" | awk '/^Rss:/ { print $2 }')
+        c cat "/proc/$lpid/smaps_rollup" | sed 's/^/launcher_smaps: /' >>"$RESULTS"
+        exec 6<>/dev/tcp/$A/${PT[3]} && printf k >&6 && read -r -n 1 -t 10 -u 6 _
+        K[cat_private_kib]=$(private_kib "$(main_pid_of 'bcat@*')")
+        exec 6>&- 5>&-
+        c systemctl start bpxy.service
+        K[proxyd_private_kib]=$(private_kib "$(c systemctl show -P MainPID bpxy.service)")
+}
+
+idle_done() {
+        [ "$(state bench state)" = cold ] && [ "$(state benchrc state)" = cold ] &&
+                [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
+                ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
+}
+phase_idle() { # once the idle period is over nothing of ember or its backend may be left
+        say "idle: waiting for the idle stop ($IDLE)"
+        c systemctl stop bpxy.service rprobe.service rnotify.service >/dev/null 2>&1
+        wait_until 60 idle_done || say "ember did not go idle within 60 s"
+        K[idle_processes]=$(c ps -eo args= |
+                grep -cE "(^|/)ember-(launch|sandbox)( |\$)|bench-backend .*--listen=127\.0\.0\.1:(${PT[11]}|${PT[12]})( |\$)")
+}
+
+for phase in ${BENCH_PHASES:-cold idlefloor storm connect rr bulk memory idle}; do
+        "phase_$phase"
+done
+
+# ---- the figures ------------------------------------------------------------------------------------------------
+K[loadavg_end]=$(cut -d' ' -f1 /proc/loadavg)
+g() { echo "${K[$1]:-nan}"; }
+K[warm_connect_p50_ratio_vs_accept_cat]=$(calc "$(g connect_ember_p50_us) / $(g connect_accept_cat_p50_us)")
+exec_ready=$(g cold_exec_ready_notify_p50_ms)
+K[cold_overhead_ms]=$(calc "$(g cold_ember_p50_ms) - $exec_ready")
+K[cold_overhead_ms_ready_connect]=$(calc "$(g cold_ember_rc_p50_ms) - $exec_ready")
+K[cold_overhead_ms_lean_unit]=$(calc "$(g cold_ember_lean_p50_ms) - $exec_ready")
+K[cold_overhead_ms_lean_wants]=$(calc "$(g cold_ember_lean_wants_p50_ms) - $exec_ready")
+K[idle_floor_ms]=$(calc "$(g connect_idle_accept_cat_p50_us) / 1000")
+K[cold_overhead_ms_socket_proxyd_probe]=$(calc "$(g cold_ref_probe_p50_ms) - $exec_ready")
+K[cold_overhead_ms_socket_proxyd_notify]=$(calc "$(g cold_ref_notify_p50_ms) - $exec_ready")
+K[bulk_ratio_vs_direct]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_direct_p50_mibps)")
+K[bulk_ratio_vs_socket_proxyd]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_proxyd_p50_mibps)")
+K[bulk_up_ratio_vs_direct]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_direct_p50_mibps)")
+K[bulk_up_ratio_vs_socket_proxyd]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_proxyd_p50_mibps)")
+K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p50_us)")
+pids=$(g storm_backend_pids)
+K[storm_backend_starts]=$(( pids > ${K[storm_cold_starts_counted]} ? pids : ${K[storm_cold_starts_counted]} ))
+
+keys=(warm_connect_p50_ratio_vs_accept_cat cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
+        rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
+        cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify)
+for k in "${keys[@]}"; do
+        echo "$k=$(g "$k")"
+done
+{
+        echo "# derived"
+        for k in "${keys[@]}" loadavg_start loadavg_end cold_overhead_ms_lean_unit cold_overhead_ms_lean_wants idle_floor_ms bulk_up_ratio_vs_direct bulk_up_ratio_vs_socket_proxyd storm_cold_starts_counted \
+                launcher_rss_kib cat_private_kib proxyd_private_kib; do
+                echo "$k=$(g "$k")"
+        done
+} >>"$RESULTS"
+
+# verdict KEY OP GOAL
+verdict() { awk -v v="$(g "$1")" -v g="$3" -v op="$2" 'BEGIN {
+        if (v == "nan" || v == "") { print "n/a"; exit }
+        ok = (op == "<=") ? (v + 0 <= g + 0) : (op == ">=") ? (v + 0 >= g + 0) : (v + 0 == g + 0)
+        print ok ? "met" : "MISSED" }'; }
+row() { printf '  %-40s %10s   goal %s %-6s %s\n' "$1" "$(g "$1")" "$2" "$3" "$(verdict "$1" "$2" "$3")"; }
+cat <<EOF
+
+ember bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), $(c systemctl --version | head -n 1 | cut -d' ' -f1-2)
+EOF
+row warm_connect_p50_ratio_vs_accept_cat "<=" 1.10
+row cold_overhead_ms "<=" 5
+row bulk_ratio_vs_direct ">=" 0.90
+row bulk_ratio_vs_socket_proxyd ">=" 1.0
+row rr_p50_ratio_vs_socket_proxyd "<=" 1.0
+row storm_backend_starts "==" 1
+row storm_failed "==" 0
+row launcher_private_kib "<=" 256
+row idle_processes "==" 0
+cat <<EOF
+  warm connect p50: ember $(g connect_ember_p50_us) us, bare Accept=yes cat $(g connect_accept_cat_p50_us) us,
+    cat in ember's unit settings $(g connect_cat_ember_unit_p50_us) us, ember-launch in a bare unit $(g connect_launch_bare_p50_us) us,
+    ember-launch in a lean unit $(g connect_launch_lean_p50_us) us (ratio $(calc "$(g connect_launch_lean_p50_us) / $(g connect_accept_cat_p50_us)")),
+    lean + Wants= $(g connect_lean_wants_p50_us) us, backend direct $(g connect_direct_p50_us) us
+  cold start p50 (connect -> first byte): ember $(g cold_ember_p50_ms) ms (--ready=connect $(g cold_ember_rc_p50_ms) ms),
+    socket-proxyd + probe loop $(g cold_ref_probe_p50_ms) ms, socket-proxyd + Type=notify $(g cold_ref_notify_p50_ms) ms;
+    backend exec -> ready alone $(g cold_exec_ready_notify_p50_ms) ms (READY=1), $(g cold_exec_ready_connect_p50_ms) ms (accepts)
+  idle floor: a connection ${IDLE_FLOOR_GAP_MS} ms after the previous one, bare Accept=yes cat $(g idle_floor_ms) ms,
+    ember-launch in a lean unit $(calc "$(g connect_idle_launch_lean_p50_us) / 1000") ms (every cold start pays this first)
+  cold overhead: ember $(g cold_overhead_ms) ms, --ready=connect $(g cold_overhead_ms_ready_connect) ms, lean unit $(g cold_overhead_ms_lean_unit) ms, lean + Wants= $(g cold_overhead_ms_lean_wants) ms, socket-proxyd + probe $(g cold_overhead_ms_socket_proxyd_probe) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify) ms
+  bulk $BULK_BYTES down MiB/s: ember $(g bulk_ember_p50_mibps), socket-proxyd $(g bulk_proxyd_p50_mibps), direct $(g bulk_direct_p50_mibps); up: ember $(g bulk_up_ember_p50_mibps), socket-proxyd $(g bulk_up_proxyd_p50_mibps), direct $(g bulk_up_direct_p50_mibps)
+  rr p50: ember $(g rr_ember_p50_us) us, socket-proxyd $(g rr_proxyd_p50_us) us, direct $(g rr_direct_p50_us) us
+  storm: $(g storm_ok)/$(g storm_conns) answered, backend pids seen $(g storm_backend_pids), cold starts counted $(g storm_cold_starts_counted), all done in $(g storm_total_ms) ms
+  private memory: launcher $(g launcher_private_kib) KiB (RSS $(g launcher_rss_kib) KiB), cat $(g cat_private_kib) KiB, socket-proxyd $(g proxyd_private_kib) KiB
+  all figures: $RESULTS
+EOF
+awk -v a="$(g loadavg_start)" -v b="$(g loadavg_end)" -v n="$(nproc)" 'BEGIN { if (a > n || b > n)
+        printf "  note: load average %s at the start, %s at the end, on %d CPUs: something else ran too; the\n" \
+               "  sides are interleaved, so ratios stay fair, but absolute times are inflated\n", a, b, n }'
