@@ -21,6 +21,7 @@
 #   lean_wants   PT[10]  launch_lean plus Wants=bench-backend.service: PID 1 starts a cold backend in the same
 #                        transaction as the instance, instead of after the launcher's connect to wake.sock
 #   direct       PT[11]  the backend itself, no proxy at all
+#   ember_lean_profile PT[13] ember app "benchlean" made by `emberctl new --hardening=lean` (backend on PT[14])
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
 set -u
 
@@ -94,6 +95,9 @@ app_up bench --listen=127.0.0.1:${PT[1]} --backend=127.0.0.1:${PT[11]} --idle="$
         -- $BB --listen=127.0.0.1:${PT[11]} --notify || { diag_file "$T_TMP/new.out"; bail "emberctl new bench failed"; }
 app_up benchrc --listen=127.0.0.1:${PT[2]} --backend=127.0.0.1:${PT[12]} --idle="$IDLE" --ready=connect \
         -- $BB --listen=127.0.0.1:${PT[12]} || bail "emberctl new benchrc failed"
+
+app_up benchlean --listen=127.0.0.1:${PT[13]} --backend=127.0.0.1:${PT[14]} --idle="$IDLE" --ready=notify \
+        --hardening=lean -- $BB --listen=127.0.0.1:${PT[14]} --notify || bail "emberctl new benchlean failed"
 
 c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
 launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
@@ -284,7 +288,7 @@ phase_connect() { # fresh connection + 1-byte echo + close
         collect "$CLIENT" connect --samples="$CONNECT_SAMPLES" --warmup=20 --gap-ms="$CONNECT_GAP_MS" \
                 "ember=$A:${PT[1]}" "accept_cat=$A:${PT[3]}" "cat_ember_unit=$A:${PT[4]}" \
                 "launch_bare=$A:${PT[5]}" "launch_lean=$A:${PT[9]}" \
-                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}"
+                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_lean_profile=$A:${PT[13]}"
 }
 
 phase_rr() { # request/response on one open connection
@@ -333,6 +337,7 @@ phase_memory() { # one launcher holding a live connection; a cat instance and so
 
 idle_done() {
         [ "$(state bench state)" = cold ] && [ "$(state benchrc state)" = cold ] &&
+                [ "$(state benchlean state)" != warm ] && [ "$(instances benchlean)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
                 ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
 }
@@ -341,7 +346,7 @@ phase_idle() { # once the idle period is over nothing of ember or its backend ma
         c systemctl stop bpxy.service rprobe.service rnotify.service >/dev/null 2>&1
         wait_until 60 idle_done || say "ember did not go idle within 60 s"
         K[idle_processes]=$(c ps -eo args= |
-                grep -cE "(^|/)ember-(launch|sandbox)( |\$)|bench-backend .*--listen=127\.0\.0\.1:(${PT[11]}|${PT[12]})( |\$)")
+                grep -cE "(^|/)ember-(launch|sandbox)( |\$)|bench-backend .*--listen=127\.0\.0\.1:(${PT[11]}|${PT[12]}|${PT[14]})( |\$)")
 }
 
 for phase in ${BENCH_PHASES:-cold idlefloor storm connect rr bulk memory idle}; do
@@ -352,6 +357,7 @@ done
 K[loadavg_end]=$(cut -d' ' -f1 /proc/loadavg)
 g() { echo "${K[$1]:-nan}"; }
 K[warm_connect_p50_ratio_vs_accept_cat]=$(calc "$(g connect_ember_p50_us) / $(g connect_accept_cat_p50_us)")
+K[warm_connect_p50_ratio_vs_accept_cat_lean]=$(calc "$(g connect_ember_lean_profile_p50_us) / $(g connect_accept_cat_p50_us)")
 exec_ready=$(g cold_exec_ready_notify_p50_ms)
 K[cold_overhead_ms]=$(calc "$(g cold_ember_p50_ms) - $exec_ready")
 K[cold_overhead_ms_ready_connect]=$(calc "$(g cold_ember_rc_p50_ms) - $exec_ready")
@@ -368,7 +374,7 @@ K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p5
 pids=$(g storm_backend_pids)
 K[storm_backend_starts]=$(( pids > ${K[storm_cold_starts_counted]} ? pids : ${K[storm_cold_starts_counted]} ))
 
-keys=(warm_connect_p50_ratio_vs_accept_cat cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
+keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_lean cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
         rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
         cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify)
 for k in "${keys[@]}"; do

@@ -19,6 +19,8 @@ else
 launcher_ember_launch_SOURCES = $(launcher_sources)
 launcher_ember_launch_LDADD = common/libember.a
 launcher_ember_launch_LDFLAGS = $(AM_LDFLAGS) $(LAUNCHER_LDFLAGS)
+# automake uses a per-program _LINK in both branches once one branch sets it: spell out its default here.
+launcher_ember_launch_LINK = $(CCLD) $(AM_CFLAGS) $(CFLAGS) $(launcher_ember_launch_LDFLAGS) $(LDFLAGS) -o $@
 endif
 
 # The same launcher linked dynamically, for valgrind (memcheck cannot follow a static glibc's allocator).
