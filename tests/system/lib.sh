@@ -127,8 +127,16 @@ sys_boot() {
         # a valid hostname: at most 64 characters of [a-z0-9-]
         machine=$(printf 'ember-%s-%s' "$T_NAME" "$$" | tr -c 'a-zA-Z0-9-' '-' | cut -c1-60)
 
-        systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
-                -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1 &
+        # With --keep-unit the container's systemd takes the cgroup it is started in as its own root. Containers
+        # started from the same cgroup (parallel tests, the benchmark) would then manage one shared system.slice,
+        # and one container's systemd removes cgroups the other is about to use (seen: instances failing with
+        # 219/CGROUP, "Failed to attach ... No such file or directory"). Each container gets a cgroup of its own.
+        C_CGROUP=ember-$machine
+        (
+                sys_cgroup_enter "$C_CGROUP"
+                exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
+                        -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1
+        ) &
         NSPAWN_PID=$!
         for i in $(seq 300); do
                 C_PID=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)
@@ -156,6 +164,39 @@ sys_boot() {
         fi
 }
 
+# The cgroup hierarchies a systemd container uses: the named systemd one and the unified one of a hybrid host, or
+# the unified one alone.
+sys_cgroup_roots() {
+        local h
+        for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+                [ -w "$h/cgroup.procs" ] && echo "$h"
+        done
+        [ -e /sys/fs/cgroup/cgroup.controllers ] && [ -w /sys/fs/cgroup/cgroup.procs ] && echo /sys/fs/cgroup
+        return 0
+}
+
+# sys_cgroup_enter NAME: moves this (sub)shell into a new cgroup NAME next to its current one, in every hierarchy.
+sys_cgroup_enter() {
+        local h cur
+        for h in $(sys_cgroup_roots); do
+                cur=$(awk -F: -v h="$h" '(h ~ /systemd$/ && $2 == "name=systemd") || (h !~ /systemd$/ && $1 == "0") { print $3; exit }' /proc/self/cgroup)
+                mkdir -p "$h$cur/$1" 2>/dev/null && echo "$BASHPID" >"$h$cur/$1/cgroup.procs" 2>/dev/null
+        done
+        return 0
+}
+
+# Removes what is left of a container's cgroups (its systemd removes its own units' on poweroff).
+sys_cgroup_remove() {
+        local h
+        [ -n "${C_CGROUP:-}" ] || return 0
+        for h in $(sys_cgroup_roots); do
+                find "$h" -maxdepth 3 -type d -name "$C_CGROUP" 2>/dev/null | while read -r d; do
+                        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+                done
+        done
+        return 0
+}
+
 sys_cleanup() {
         local i
         # first the clients this test started in the background
@@ -175,6 +216,7 @@ sys_cleanup() {
                 fi
                 wait "$NSPAWN_PID" 2>/dev/null
         fi
+        sys_cgroup_remove
         rm -rf "$T_TMP"
 }
 trap sys_cleanup EXIT
