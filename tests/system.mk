@@ -7,7 +7,8 @@ system_tests = \
 	tests/system/redis.sh \
 	tests/system/storm.sh \
 	tests/system/emberctl.sh \
-	tests/system/sigkill.sh
+	tests/system/sigkill.sh \
+	tests/system/faults.sh
 TESTS += $(system_tests)
 EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
 
