@@ -5,15 +5,21 @@
 
 #include "usage.h"
 
-int usage_error(const char *fmt, ...) {
-        va_list ap;
-
+int usage_errorv(const char *fmt, va_list ap) {
         fprintf(stderr, "%s: ", program_invocation_short_name);
-        va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
-        va_end(ap);
         fprintf(stderr, "\nTry '%s --help'.\n", program_invocation_short_name);
         return -EINVAL;
+}
+
+int usage_error(const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = usage_errorv(fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 int usage_bad_option(int c, char *const argv[]) {
@@ -42,6 +48,6 @@ int usage_parse_addr(const char *option, const char *s, ember_addr *ret) {
 
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret) {
         if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
-                return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms or infinity", option, s);
+                return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms, 1m30s or infinity", option, s);
         return 0;
 }

@@ -23,6 +23,7 @@
 #include "macro.h"
 #include "parse.h"
 #include "state.h"
+#include "usage.h"
 
 #define UNIT_DIR_DEFAULT "/etc/systemd/system"
 #define TEMPLATE_MAX (256 * 1024)
@@ -93,14 +94,13 @@ static int buf_putc(buf *b, char c) {
         return buf_put(b, &c, 1);
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...) {
+/* emberctl's verbs return exit codes: the shared usage message, then EXIT_USAGE. */
+_printf_(1, 2) static int usage_fail(const char *fmt, ...) {
         va_list ap;
 
-        fputs("emberctl: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        (void) usage_errorv(fmt, ap);
         va_end(ap);
-        fputs("\nTry 'emberctl --help'.\n", stderr);
         return EXIT_USAGE;
 }
 
@@ -494,9 +494,7 @@ static void help_new(FILE *f) {
 }
 
 static int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
-        if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
-                return usage_error("invalid --%s '%s': use a duration such as 60s, 500ms, 1m30s or infinity", name, s);
-        return 0;
+        return usage_parse_duration(name, s, zero_ok, ret) < 0 ? EXIT_USAGE : 0;
 }
 
 static int verb_new(int argc, char *argv[]) {
@@ -564,17 +562,17 @@ static int verb_new(int argc, char *argv[]) {
                         break;
                 case ARG_HARDENING:
                         if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "lean") != 0)
-                                return usage_error("invalid --hardening '%s': use strict or lean", optarg);
+                                return usage_fail("invalid --hardening '%s': use strict or lean", optarg);
                         hardening = optarg;
                         break;
                 case ARG_START_ON:
                         if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "data") != 0)
-                                return usage_error("invalid --start-on '%s': use connect or data", optarg);
+                                return usage_fail("invalid --start-on '%s': use connect or data", optarg);
                         start_on = optarg;
                         break;
                 case ARG_READY:
                         if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
-                                return usage_error("invalid --ready '%s': use connect or notify", optarg);
+                                return usage_fail("invalid --ready '%s': use connect or notify", optarg);
                         ready = optarg;
                         break;
                 case ARG_USER:
@@ -595,11 +593,11 @@ static int verb_new(int argc, char *argv[]) {
                 case ARG_MAX_CONNECTIONS:
                         if (parse_uint64(optarg, &max_connections) < 0 || strchr(optarg, '\n') ||
                             max_connections == 0 || max_connections > 65536)
-                                return usage_error("invalid --max-connections '%s': use a number from 1 to 65536", optarg);
+                                return usage_fail("invalid --max-connections '%s': use a number from 1 to 65536", optarg);
                         break;
                 case ARG_UNIT_DIR:
                         if (optarg[0] != '/')
-                                return usage_error("invalid --unit-dir '%s': use an absolute path", optarg);
+                                return usage_fail("invalid --unit-dir '%s': use an absolute path", optarg);
                         unit_dir = optarg;
                         break;
                 case ARG_FORCE:
@@ -607,33 +605,33 @@ static int verb_new(int argc, char *argv[]) {
                         break;
                 case '?':
                         if (optopt > 0 && optopt < 0x100 && isprint(optopt))
-                                return usage_error("new: option '-%c' is not known", optopt);
-                        return usage_error("new: option '%s' is not known or lacks its value", argv[optind - 1]);
+                                return usage_fail("new: option '-%c' is not known", optopt);
+                        return usage_fail("new: option '%s' is not known or lacks its value", argv[optind - 1]);
                 default:
                         return EXIT_SOFTWARE;
                 }
         }
 
         if (optind >= dd)
-                return usage_error("new: missing NAME");
+                return usage_fail("new: missing NAME");
         if (optind + 1 < dd)
-                return usage_error("new: unexpected argument '%s' (COMMAND goes after '--')", argv[optind + 1]);
+                return usage_fail("new: unexpected argument '%s' (COMMAND goes after '--')", argv[optind + 1]);
         name = argv[optind];
         if (!app_name_is_valid(name))
-                return usage_error("invalid NAME '%s': use 1-%d of [A-Za-z0-9_.-], not starting with '-', not . or ..",
+                return usage_fail("invalid NAME '%s': use 1-%d of [A-Za-z0-9_.-], not starting with '-', not . or ..",
                                    name, APP_NAME_MAX);
         if (strlen(name) > 8 && strcmp(name + strlen(name) - 8, "-backend") == 0)
-                return usage_error("invalid NAME '%s': names ending in -backend would clash with another app's units", name);
+                return usage_fail("invalid NAME '%s': names ending in -backend would clash with another app's units", name);
         if (!listen_s)
-                return usage_error("new: --listen=ADDR is required");
+                return usage_fail("new: --listen=ADDR is required");
         if (!backend_s)
-                return usage_error("new: --backend=ADDR is required");
+                return usage_fail("new: --backend=ADDR is required");
         if (parse_addr(listen_s, &listen_a) < 0)
-                return usage_error("invalid --listen address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", listen_s);
+                return usage_fail("invalid --listen address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", listen_s);
         if (listen_a.sa.sa_family == AF_UNIX && !listen_path_is_ok(listen_s))
-                return usage_error("invalid --listen path '%s': no whitespace, quotes, backslashes or control characters", listen_s);
+                return usage_fail("invalid --listen path '%s': no whitespace, quotes, backslashes or control characters", listen_s);
         if (parse_addr(backend_s, &backend_a) < 0)
-                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", backend_s);
+                return usage_fail("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", backend_s);
         if (listen_a.port_only)
                 snprintf(listen_f, sizeof(listen_f), "%u", ntohs(listen_a.in.sin_port)); /* all addresses */
         else if (format_addr(&listen_a, listen_f, sizeof(listen_f)) < 0)
@@ -641,19 +639,19 @@ static int verb_new(int argc, char *argv[]) {
         if (format_addr(&backend_a, backend_f, sizeof(backend_f)) < 0)
                 return EXIT_SOFTWARE;
         if (listen_a.len == backend_a.len && memcmp(&listen_a.storage, &backend_a.storage, listen_a.len) == 0)
-                return usage_error("--listen and --backend are the same address (%s): the backend must listen elsewhere", backend_f);
+                return usage_fail("--listen and --backend are the same address (%s): the backend must listen elsewhere", backend_f);
         if (listen_a.port_only && backend_a.sa.sa_family != AF_UNIX &&
             (backend_a.sa.sa_family == AF_INET ? backend_a.in.sin_port : backend_a.in6.sin6_port) == listen_a.in.sin_port)
-                return usage_error("--listen port %s would take the backend's address %s", listen_f, backend_f);
+                return usage_fail("--listen port %s would take the backend's address %s", listen_f, backend_f);
         if (user && !getpwnam(user))
-                return usage_error("invalid --user '%s': no such user", user);
+                return usage_fail("invalid --user '%s': no such user", user);
         if (command_argc == 0)
-                return usage_error("new: missing COMMAND after '--'");
+                return usage_fail("new: missing COMMAND after '--'");
         r = resolve_command(command[0], &command0);
         if (r == -ENOMEM)
                 return log_error_errno(r, "out of memory"), EXIT_OSERR;
         if (r < 0)
-                return usage_error("invalid COMMAND '%s': %s", command[0],
+                return usage_fail("invalid COMMAND '%s': %s", command[0],
                                    r == -ENOEXEC ? "not an executable file" :
                                    strchr(command[0], '/') ? strerror(-r) : "not found in $PATH");
         r = check_policy(policy_s, &policy);
@@ -1134,16 +1132,16 @@ static int verb_status(int argc, char *argv[]) {
                         json = true;
                         break;
                 case '?':
-                        return usage_error("status: option '%s' is not known", argv[optind - 1]);
+                        return usage_fail("status: option '%s' is not known", argv[optind - 1]);
                 default:
                         return EXIT_SOFTWARE;
                 }
         if (optind < argc)
                 app = argv[optind++];
         if (optind < argc)
-                return usage_error("status: unexpected argument '%s'", argv[optind]);
+                return usage_fail("status: unexpected argument '%s'", argv[optind]);
         if (app && !app_name_is_valid(app))
-                return usage_error("invalid NAME '%s'", app);
+                return usage_fail("invalid NAME '%s'", app);
 
         now = (uint64_t) time(NULL);
         rootfd = open(runtime_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1282,17 +1280,17 @@ static int verb_stop(int argc, char *argv[]) {
                                 return r;
                         break;
                 case '?':
-                        return usage_error("stop: option '%s' is not known or lacks its value", argv[optind - 1]);
+                        return usage_fail("stop: option '%s' is not known or lacks its value", argv[optind - 1]);
                 default:
                         return EXIT_SOFTWARE;
                 }
         if (optind >= argc)
-                return usage_error("stop: missing NAME");
+                return usage_fail("stop: missing NAME");
         app = argv[optind++];
         if (optind < argc)
-                return usage_error("stop: unexpected argument '%s'", argv[optind]);
+                return usage_fail("stop: unexpected argument '%s'", argv[optind]);
         if (!app_name_is_valid(app))
-                return usage_error("invalid NAME '%s'", app);
+                return usage_fail("invalid NAME '%s'", app);
 
         rootfd = open(runtime_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
@@ -1389,5 +1387,5 @@ int main(int argc, char *argv[]) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (strcmp(argv[1], verbs[i].name) == 0)
                         return verbs[i].fn(argc - 1, argv + 1);
-        return usage_error("unknown command '%s'", argv[1]);
+        return usage_fail("unknown command '%s'", argv[1]);
 }

@@ -5,9 +5,9 @@ check_PROGRAMS += \
 	tests/tools/ember-test-backend \
 	tests/tools/ember-test-client
 
-tests_tools_ember_test_backend_SOURCES = tests/tools/ember-test-backend.c
+tests_tools_ember_test_backend_SOURCES = tests/tools/ember-test-backend.c tests/tools/io.h
 tests_tools_ember_test_backend_LDADD = common/libember.a
-tests_tools_ember_test_client_SOURCES = tests/tools/ember-test-client.c
+tests_tools_ember_test_client_SOURCES = tests/tools/ember-test-client.c tests/tools/io.h
 tests_tools_ember_test_client_LDADD = common/libember.a
 
 inetd_tests = \

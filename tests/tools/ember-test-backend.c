@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "parse.h"
 
 enum mode { MODE_ECHO, MODE_HTTP, MODE_HOLD, MODE_COUNT };
@@ -67,20 +68,6 @@ static void sleep_usec(uint64_t usec) {
         struct timespec ts = { .tv_sec = (time_t) (usec / 1000000), .tv_nsec = (long) (usec % 1000000) * 1000 };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
 }
 
 static void crash(uint64_t relayed) {

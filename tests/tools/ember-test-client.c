@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "parse.h"
 
 enum { EXIT_OK = 0, EXIT_CONNECT = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3, EXIT_RESET = 4, EXIT_IO = 5, EXIT_MISMATCH = 6 };
@@ -115,20 +116,6 @@ static int port_free(const char *s) {
         r = bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0 && listen(fd, 1) == 0 ? 0 : 1;
         close(fd);
         return r;
-}
-
-static int write_out(int out, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(out, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
 }
 
 /* One connection. buffer_out: collect the reply and write it with one write() at the end (for --parallel). */
@@ -286,7 +273,7 @@ static int run_one(int out, bool buffer_out) {
                                 }
                                 memcpy(collect + collected, rbuf, (size_t) k);
                                 collected += (size_t) k;
-                        } else if (out >= 0 && write_out(out, rbuf, (size_t) k) < 0) {
+                        } else if (out >= 0 && write_all(out, rbuf, (size_t) k) < 0) {
                                 rc = EXIT_IO;
                                 break;
                         }
@@ -302,7 +289,7 @@ static int run_one(int out, bool buffer_out) {
                 rc = EXIT_MISMATCH;
         }
         if (buffer_out && out >= 0 && collected > 0)
-                (void) write_out(out, collect, collected);
+                (void) write_all(out, collect, collected);
         free(collect);
         if (arg_report)
                 fprintf(stderr, "sent=%" PRIu64 " received=%" PRIu64 " ms=%" PRIu64 " end=%s\n", sent, received,
