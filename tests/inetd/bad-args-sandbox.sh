@@ -9,24 +9,12 @@ BADDR=127.0.0.1:$BPORT
 SRV=("$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids")
 long=$(printf 'n%.0s' {1..65})
 
-nothing_started() {
-        [ -z "$(ls -A "$EMBER_RUNTIME_DIR" 2>/dev/null)" ] && [ "$(backend_starts)" = 0 ]
-}
 bad() {
-        local desc=$1 needle=$2 rc err
+        local desc=$1 needle=$2 rc
         shift 2
         timeout 5 "$SANDBOX" "$@" </dev/null >/dev/null 2>"$TEST_DIR/err"
         rc=$?
-        err=$(tr -d '\0' <"$TEST_DIR/err")
-        is "$rc" 64 "$desc: exit code 64"
-        if grep -qiE 'usage|--help' "$TEST_DIR/err" && grep -qiF -- "$needle" "$TEST_DIR/err"; then
-                _tap_result 0 "$desc: usage message on stderr naming '$needle'"
-        else
-                _tap_result 1 "$desc: usage message on stderr naming '$needle'"
-                diag "stderr: $err"
-        fi
-        ok "$desc: nothing started" nothing_started
-        rm -rf "${EMBER_RUNTIME_DIR:?}"/* "$TEST_DIR/backend-pids"
+        expect_usage_failure "$desc" "$needle" "$rc"
 }
 
 A=(--app="$APP" --backend="$BADDR")

@@ -376,3 +376,23 @@ _nothing_left() {
         for p in $(ember_pids); do alive "$p" && return 1; done
         return 0
 }
+
+# ---------------------------------------------------------------------------------------------- bad usage
+nothing_started() {
+        [ -z "$(ls -A "$EMBER_RUNTIME_DIR" 2>/dev/null)" ] && [ "$(backend_starts)" = 0 ]
+}
+# expect_usage_failure DESC NEEDLE RC: a program that exited RC with its stderr in $TEST_DIR/err refused its
+# arguments as it must: exit 64, a usage message naming NEEDLE (case-insensitive, fixed string), nothing started.
+expect_usage_failure() {
+        local desc=$1 needle=$2 rc=$3 err
+        err=$(tr -d '\0' <"$TEST_DIR/err")
+        is "$rc" 64 "$desc: exit code 64"
+        if grep -qiE 'usage|--help' "$TEST_DIR/err" && grep -qiF -- "$needle" "$TEST_DIR/err"; then
+                _tap_result 0 "$desc: usage message on stderr naming '$needle'"
+        else
+                _tap_result 1 "$desc: usage message on stderr naming '$needle'"
+                diag "stderr: $err"
+        fi
+        ok "$desc: nothing started" nothing_started
+        rm -rf "${EMBER_RUNTIME_DIR:?}"/* "$TEST_DIR/backend-pids"
+}

@@ -79,13 +79,9 @@ static void crash(uint64_t relayed) {
 static void serve_echo(int fd) {
         static char buf[65536];
         uint64_t total = 0;
+        ssize_t n;
 
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
+        while ((n = read_some(fd, buf, sizeof(buf))) > 0) {
                 if (arg_crash_after != UINT64_MAX && total + (uint64_t) n >= arg_crash_after) {
                         (void) write_all(fd, buf, (size_t) (arg_crash_after - total));
                         crash(arg_crash_after);
@@ -100,13 +96,9 @@ static void serve_echo(int fd) {
 static void serve_hold(int fd) {
         static char buf[65536];
         uint64_t total = 0;
+        ssize_t n;
 
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
+        while ((n = read_some(fd, buf, sizeof(buf))) > 0) {
                 total += (uint64_t) n;
                 if (total >= arg_crash_after)
                         crash(total);
@@ -118,12 +110,9 @@ static void serve_count(int fd) {
         uint64_t total = 0;
         char reply[32];
 
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
+        ssize_t n;
+
+        while ((n = read_some(fd, buf, sizeof(buf))) > 0) {
                 total += (uint64_t) n;
         }
         snprintf(reply, sizeof(reply), "%" PRIu64 "\n", total);

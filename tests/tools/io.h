@@ -18,3 +18,12 @@ static inline int write_all(int fd, const char *p, size_t n) {
         }
         return 0;
 }
+
+/* One read, retried on EINTR. Returns the byte count, 0 at end of file, or -errno. */
+static inline ssize_t read_some(int fd, char *p, size_t n) {
+        for (;;) {
+                ssize_t k = read(fd, p, n);
+                if (k >= 0 || errno != EINTR)
+                        return k < 0 ? -errno : k;
+        }
+}
