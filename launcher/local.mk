@@ -3,18 +3,19 @@ pkglibexec_PROGRAMS += launcher/ember-launch
 launcher_sources = \
 	launcher/ember-launch.c \
 	launcher/relay.c launcher/relay.h \
-	launcher/session.c launcher/session.h
+	launcher/session.c launcher/session.h \
+	launcher/lockdown.c launcher/lockdown.h
 if MUSL_LAUNCHER
 # Compiled and linked in one step by musl-gcc: automake has no per-program compiler, so the link command is it.
 launcher_musl_sources = \
-	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/session.c \
+	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/session.c $(srcdir)/launcher/lockdown.c \
 	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c
 launcher_ember_launch_SOURCES =
 EXTRA_launcher_ember_launch_SOURCES = $(launcher_sources)
 launcher_ember_launch_DEPENDENCIES = $(launcher_musl_sources) $(srcdir)/launcher/*.h $(srcdir)/common/*.h
 launcher_ember_launch_LDADD =
 launcher_ember_launch_LINK = $(MUSL_CC) -static -O2 $(WARN_CFLAGS) -D_GNU_SOURCE $(DEFS) $(DEFAULT_INCLUDES) \
-	$(AM_CPPFLAGS) $(CPPFLAGS) -o $@ $(launcher_musl_sources)
+	$(AM_CPPFLAGS) $(CPPFLAGS) $(MUSL_KERNEL_CPPFLAGS) -o $@ $(launcher_musl_sources)
 else
 launcher_ember_launch_SOURCES = $(launcher_sources)
 launcher_ember_launch_LDADD = common/libember.a

@@ -16,3 +16,9 @@ tests_unit_test_parse_LDADD = common/libember.a
 tests_unit_test_state_SOURCES = tests/unit/test-state.c tests/tap.h
 tests_unit_test_state_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_state_LDADD = common/libember.a
+
+# ember-launch's self-confinement, probed in locked-down children.
+unit_tests += tests/unit/test-lockdown
+tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launcher/lockdown.c launcher/lockdown.h
+tests_unit_test_lockdown_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
+tests_unit_test_lockdown_LDADD = common/libember.a

@@ -29,6 +29,8 @@ check "systemctl daemon-reload" c systemctl daemon-reload
 check "systemctl enable --now $APP.socket" c systemctl enable --now $APP.socket
 check "$APP.socket is active" c systemctl is-active --quiet $APP.socket
 check "$APP-backend.socket (the wake socket) is active too" c systemctl is-active --quiet $APP-backend.socket
+# debug logging in every unit from now on: the launcher then says how it confined itself
+c systemctl set-environment EMBER_DEBUG=1
 
 # ---- nothing runs until the first connection ------------------------------------------------------------------
 check "nothing runs: $APP-backend.service is inactive" backend_inactive
@@ -65,6 +67,17 @@ done
 check "3 open connections: 3 running $APP@ instances" wait_until 15 instances_are 3
 check "3 open connections: refcount 3" wait_until 15 refcount_is 3
 c systemctl list-units --no-legend --plain "$APP@*" | sed 's/^/# /'
+is "the launcher has no capabilities" "$(launcher_status $APP CapEff)" 0000000000000000
+if [ -n "$SANITIZED" ]; then
+        for i in 1 2 3 4; do skip "built with AddressSanitizer: ember-launch does not confine itself"; done
+else
+        is "the launcher has no_new_privs" "$(launcher_status $APP NoNewPrivs)" 1
+        is "the launcher is in seccomp filter mode" "$(launcher_status $APP Seccomp)" 2
+        is "under the default (lean) unit its one filter on top of the container's is its own, not systemd's" \
+                "$(launcher_status $APP Seccomp_filters)" "$(( $(c sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/1/status) + 1 ))"
+        like "it confined itself with Landlock too" "$(c journalctl -q --no-pager -o cat SYSLOG_IDENTIFIER=ember-launch)" \
+                'Confined: seccomp allow-list, Landlock ABI [1-9]'
+fi
 like "emberctl status shows 3 live connections" "$(c "$EMBERCTL" status $APP)" "^$APP +warm +3 +$bpid "
 kill "${holders[0]}"
 wait "${holders[0]}" 2>/dev/null

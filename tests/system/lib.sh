@@ -28,6 +28,7 @@ not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"
 diag() { local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
 diag_file() { [ -s "$1" ] && sed 's/^/#   /' "$1" | head -n "${2:-40}"; return 0; }
 skip_all() { echo "1..0 # SKIP $*"; T_SKIPPED=1; exit 0; }
+skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; } # skip REASON: one check that cannot run here
 bail() { echo "Bail out! $*"; exit 1; }
 done_testing() { echo "1..$T_N"; exit 0; }
 
@@ -106,6 +107,9 @@ sys_require() {
         command -v nsenter >/dev/null 2>&1 || bail "nsenter is missing (package util-linux)"
 }
 
+SANITIZED=
+NSPAWN_LANDLOCK='landlock_create_ruleset landlock_add_rule landlock_restrict_self'
+
 # c CMD...: run CMD inside the container (all its namespaces, a clean environment).
 c() {
         nsenter -t "$C_PID" -a env -i PATH="$C_PATH" LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \
@@ -136,7 +140,9 @@ sys_boot() {
         C_CGROUP=ember-$machine
         (
                 sys_cgroup_enter "$C_CGROUP"
+                # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
                 exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
+                        --system-call-filter="$NSPAWN_LANDLOCK" \
                         -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!
@@ -160,6 +166,7 @@ sys_boot() {
         # A sanitized build: LeakSanitizer needs ptrace at exit, which the units' system call filters deny; the
         # leak check still runs in the unfiltered inetd layer.
         if grep -qa -e __asan_init "$STAGE$libexecdir/ember/ember-launch" 2>/dev/null; then
+                SANITIZED=1
                 c sh -c 'mkdir -p /run/systemd/system/service.d &&
                         printf "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n" >/run/systemd/system/service.d/ember-asan.conf &&
                         systemctl daemon-reload'
@@ -267,6 +274,12 @@ journal_field() {
 }
 
 unit_prop() { c systemctl show -P "$2" "$1"; }
+# launcher_status APP FIELD: FIELD of /proc/PID/status for the ember-launch of one running APP@ instance
+launcher_status() {
+        local unit
+        unit=$(c systemctl list-units --no-legend --plain --state=running "$1@*" | awk 'NR == 1 { print $1 }')
+        [ -n "$unit" ] && c sed -n "s/^$2:[[:space:]]*//p" "/proc/$(unit_prop "$unit" MainPID)/status"
+}
 
 # app_new NAME EMBERCTL-NEW-ARGS...: emberctl new + daemon-reload + enable --now NAME.socket.
 app_up() {
