@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
+
 #define BUF_SIZE (64 * 1024)
 #define SRC_SIZE (1024 * 1024)
 
@@ -92,29 +94,6 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
                 return -1;
         *len = sizeof(*in);
         return 0;
-}
-
-/* sd_notify(0, "READY=1") without libsystemd. */
-static void notify_ready(void) {
-        const char *path = getenv("NOTIFY_SOCKET");
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n;
-        int fd;
-
-        if (!path || !*path)
-                return;
-        n = strlen(path);
-        if (n >= sizeof(sa.sun_path))
-                return;
-        memcpy(sa.sun_path, path, n);
-        if (sa.sun_path[0] == '@')
-                sa.sun_path[0] = '\0';
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return;
-        (void) sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *) &sa,
-                      (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1)));
-        close(fd);
 }
 
 static void conn_free(conn *c) {
@@ -342,7 +321,7 @@ int main(int argc, char *argv[]) {
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le) < 0)
                 return 71;
         if (arg_notify)
-                notify_ready();
+                (void) notify_send("READY=1");
 
         for (;;) {
                 struct epoll_event ev[64];

@@ -7,6 +7,7 @@ EXTRA_PROGRAMS = bench/bench-client bench/bench-backend
 bench_bench_client_SOURCES = bench/bench-client.c
 bench_bench_client_LDADD = -lm
 bench_bench_backend_SOURCES = bench/bench-backend.c
+bench_bench_backend_LDADD = common/libember.a
 EXTRA_DIST += bench/bench.sh bench/README.md
 CLEANFILES += $(EXTRA_PROGRAMS) bench/results.txt bench/samples.txt bench/hold.pid
 

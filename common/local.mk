@@ -4,4 +4,5 @@ common_libember_a_SOURCES = \
 	common/log.c common/log.h \
 	common/parse.c common/parse.h \
 	common/state.c common/state.h \
-	common/usage.c common/usage.h
+	common/usage.c common/usage.h \
+	common/daemon.c common/daemon.h

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "macro.h"
 #include "usage.h"
@@ -120,19 +121,15 @@ static bool fd_is_stream_socket(int fd) {
 
 /* Accept=yes hands the connection over as fd 3 with LISTEN_FDS=1, or as fd 0 with StandardInput=socket/inetd. */
 static int client_fd(void) {
-        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        int n = listen_fds_take(NULL, 0);
 
-        if (pid && fds && atol(pid) == getpid()) {
-                unsetenv("LISTEN_PID");
-                unsetenv("LISTEN_FDS");
-                unsetenv("LISTEN_FDNAMES");
-                if (strcmp(fds, "1") != 0)
-                        return -EBADF;
-                if (fd_is_stream_socket(3)) {
-                        (void) fcntl(3, F_SETFD, FD_CLOEXEC);
-                        return 3;
-                }
-                return -ENOTSOCK;
+        if (n < 0 || n > 1)
+                return -EBADF;
+        if (n == 1) {
+                if (!fd_is_stream_socket(LISTEN_FDS_START))
+                        return -ENOTSOCK;
+                (void) fcntl(LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+                return LISTEN_FDS_START;
         }
         if (fd_is_stream_socket(STDIN_FILENO))
                 return STDIN_FILENO;

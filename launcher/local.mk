@@ -9,7 +9,8 @@ if MUSL_LAUNCHER
 # Compiled and linked in one step by musl-gcc: automake has no per-program compiler, so the link command is it.
 launcher_musl_sources = \
 	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/session.c $(srcdir)/launcher/lockdown.c \
-	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c
+	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c \
+	$(srcdir)/common/daemon.c
 launcher_ember_launch_SOURCES =
 EXTRA_launcher_ember_launch_SOURCES = $(launcher_sources)
 launcher_ember_launch_DEPENDENCIES = $(launcher_musl_sources) $(srcdir)/launcher/*.h $(srcdir)/common/*.h

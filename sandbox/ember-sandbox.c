@@ -16,11 +16,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "confine.h"
+#include "daemon.h"
 #include "log.h"
 #include "macro.h"
 #include "usage.h"
@@ -210,34 +210,24 @@ static void accept_waiters(supervisor *s) {
         }
 }
 
-static void free_names(char **names) {
-        for (size_t i = 0; names && names[i]; i++)
-                free(names[i]);
-        free(names);
-}
-
 /* wake.sock comes from NAME-backend.socket (systemd) or from ember-launch (inetd mode, which names it). */
 static int open_wake_socket(supervisor *s) {
-        char **names = NULL;
-        int n = sd_listen_fds_with_names(true, &names);
+        char name[32];
+        int n = listen_fds_take(name, sizeof(name));
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char dir[sizeof(sa.sun_path)];
         _cleanup_close_ int fd = -1;
 
-        if (n > 1 || n < 0) {
-                free_names(names);
+        if (n > 1 || n < 0)
                 return n < 0 ? n : -E2BIG;
-        }
         if (n == 1) {
-                s->listen_fd = SD_LISTEN_FDS_START;
-                s->owns_wake = names && names[0] && strcmp(names[0], "ember-launch") == 0;
-                free_names(names);
+                s->listen_fd = LISTEN_FDS_START;
+                s->owns_wake = strcmp(name, "ember-launch") == 0;
                 if (fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
                     fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
                         return -errno;
                 return 0;
         }
-        free_names(names);
         /* Started by hand: bind wake.sock ourselves. */
         if (state_dir_path(arg_app, dir, sizeof(dir)) < 0 ||
             snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_WAKE_SOCK, dir) >= (int) sizeof(sa.sun_path))
@@ -338,7 +328,7 @@ static void became_ready(supervisor *s) {
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
-        (void) sd_notify(false, "READY=1\nSTATUS=backend warm");
+        (void) notify_send("READY=1\nSTATUS=backend warm");
         tell_waiters(s, true);
 }
 
@@ -421,7 +411,7 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
         int status = 0;
 
         set_state(s, "stopping");
-        (void) sd_notify(false, "STOPPING=1");
+        (void) notify_send("STOPPING=1");
         log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
         kill_backend(s, &status);
         mark_cold(s);

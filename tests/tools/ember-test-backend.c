@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "io.h"
 #include "parse.h"
 
@@ -152,32 +153,11 @@ static void serve_http(int fd) {
 }
 
 static int notify_ready(void) {
-        const char *e = getenv("NOTIFY_SOCKET");
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *m = "READY=1\nSTATUS=listening";
-        socklen_t salen;
-        size_t n;
-        int fd, r = 0;
-
-        if (!e || !*e) {
+        int r = notify_send("READY=1\nSTATUS=listening");
+        if (r == 0)
                 msg("--notify given but $NOTIFY_SOCKET is not set");
-                return -ENOENT;
-        }
-        n = strlen(e);
-        if (n >= sizeof(sa.sun_path) || (e[0] != '/' && e[0] != '@'))
-                return -EINVAL;
-        memcpy(sa.sun_path, e, n);
-        if (e[0] == '@')
-                sa.sun_path[0] = '\0';
-        salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + (e[0] == '/'));
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (sendto(fd, m, strlen(m), MSG_NOSIGNAL, (struct sockaddr *) &sa, salen) < 0) {
-                r = -errno;
-                msg("cannot send READY=1 to %s: %s", e, strerror(errno));
-        }
-        close(fd);
+        else if (r < 0)
+                msg("cannot send READY=1 to %s: %s", getenv("NOTIFY_SOCKET"), strerror(-r));
         return r;
 }
 
