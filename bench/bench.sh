@@ -15,13 +15,12 @@
 #   ref_probe    PT[7]   the common recipe: socket-proxyd in front of a backend unit whose ExecStartPost is a bash
 #                        connect-probe loop sleeping 0.1 s (backend on PT[17])
 #   ref_notify   PT[8]   socket-proxyd in front of a Type=notify backend unit (backend on PT[18])
-#   launch_lean  PT[9]   ember-launch for app "bench" with only the unit settings that cost nothing per spawn
-#                        (NoNewPrivileges=, CapabilityBoundingSet=, DefaultDependencies=no, CollectMode=): what
-#                        bench@.service would cost without its mount namespace and seccomp options
+#   launch_lean  PT[9]   ember-launch for app "bench" in a hand-written unit with only NoNewPrivileges=,
+#                        CapabilityBoundingSet=, DefaultDependencies=no, CollectMode=: the floor for ember's unit
 #   lean_wants   PT[10]  launch_lean plus Wants=bench-backend.service: PID 1 starts a cold backend in the same
 #                        transaction as the instance, instead of after the launcher's connect to wake.sock
 #   direct       PT[11]  the backend itself, no proxy at all
-#   ember_lean_profile PT[13] ember app "benchlean" made by `emberctl new --hardening=lean` (backend on PT[14])
+#   ember_strict_profile PT[13] ember app "benchstrict" made by `emberctl new --hardening=strict` (backend on PT[14])
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
 set -u
 
@@ -96,8 +95,8 @@ app_up bench --listen=127.0.0.1:${PT[1]} --backend=127.0.0.1:${PT[11]} --idle="$
 app_up benchrc --listen=127.0.0.1:${PT[2]} --backend=127.0.0.1:${PT[12]} --idle="$IDLE" --ready=connect \
         -- $BB --listen=127.0.0.1:${PT[12]} || bail "emberctl new benchrc failed"
 
-app_up benchlean --listen=127.0.0.1:${PT[13]} --backend=127.0.0.1:${PT[14]} --idle="$IDLE" --ready=notify \
-        --hardening=lean -- $BB --listen=127.0.0.1:${PT[14]} --notify || bail "emberctl new benchlean failed"
+app_up benchstrict --listen=127.0.0.1:${PT[13]} --backend=127.0.0.1:${PT[14]} --idle="$IDLE" --ready=notify \
+        --hardening=strict -- $BB --listen=127.0.0.1:${PT[14]} --notify || bail "emberctl new benchstrict failed"
 
 c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
 launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
@@ -288,17 +287,19 @@ phase_connect() { # fresh connection + 1-byte echo + close
         collect "$CLIENT" connect --samples="$CONNECT_SAMPLES" --warmup=20 --gap-ms="$CONNECT_GAP_MS" \
                 "ember=$A:${PT[1]}" "accept_cat=$A:${PT[3]}" "cat_ember_unit=$A:${PT[4]}" \
                 "launch_bare=$A:${PT[5]}" "launch_lean=$A:${PT[9]}" \
-                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_lean_profile=$A:${PT[13]}"
-}
-
-phase_rr() { # request/response on one open connection
-        say "rr: $RR_SAMPLES round trips per side, interleaved"
-        collect "$CLIENT" rr --samples="$RR_SAMPLES" --warmup=1000 \
-                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_strict_profile=$A:${PT[13]}"
 }
 
 keeper_open() { # a live ember connection keeps the backend warm while the other sides are measured
         exec 5<>/dev/tcp/$A/${PT[1]} && printf k >&5 && read -r -n 1 -t 30 -u 5 _ || bail "keeper connection failed"
+}
+
+phase_rr() { # request/response on one open connection
+        keeper_open
+        say "rr: $RR_SAMPLES round trips per side, interleaved"
+        collect "$CLIENT" rr --samples="$RR_SAMPLES" --warmup=1000 \
+                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+        exec 5>&-
 }
 
 phase_bulk() { # 1 GiB through one connection
@@ -337,7 +338,7 @@ phase_memory() { # one launcher holding a live connection; a cat instance and so
 
 idle_done() {
         [ "$(state bench state)" = cold ] && [ "$(state benchrc state)" = cold ] &&
-                [ "$(state benchlean state)" != warm ] && [ "$(instances benchlean)" = 0 ] &&
+                [ "$(state benchstrict state)" != warm ] && [ "$(instances benchstrict)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
                 ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
 }
@@ -357,13 +358,16 @@ done
 K[loadavg_end]=$(cut -d' ' -f1 /proc/loadavg)
 g() { echo "${K[$1]:-nan}"; }
 K[warm_connect_p50_ratio_vs_accept_cat]=$(calc "$(g connect_ember_p50_us) / $(g connect_accept_cat_p50_us)")
-K[warm_connect_p50_ratio_vs_accept_cat_lean]=$(calc "$(g connect_ember_lean_profile_p50_us) / $(g connect_accept_cat_p50_us)")
+K[warm_connect_p50_ratio_vs_accept_cat_strict]=$(calc "$(g connect_ember_strict_profile_p50_us) / $(g connect_accept_cat_p50_us)")
 exec_ready=$(g cold_exec_ready_notify_p50_ms)
 K[cold_overhead_ms]=$(calc "$(g cold_ember_p50_ms) - $exec_ready")
 K[cold_overhead_ms_ready_connect]=$(calc "$(g cold_ember_rc_p50_ms) - $exec_ready")
 K[cold_overhead_ms_lean_unit]=$(calc "$(g cold_ember_lean_p50_ms) - $exec_ready")
 K[cold_overhead_ms_lean_wants]=$(calc "$(g cold_ember_lean_wants_p50_ms) - $exec_ready")
 K[idle_floor_ms]=$(calc "$(g connect_idle_accept_cat_p50_us) / 1000")
+# what ember adds to a cold start beyond the one spawn PID 1 needs after a quiet period anyway
+K[cold_overhead_ms_beyond_idle_floor]=$(calc "$(g cold_overhead_ms) - $(g idle_floor_ms)")
+K[cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor]=$(calc "$(g cold_ref_notify_p50_ms) - $exec_ready - $(g idle_floor_ms)")
 K[cold_overhead_ms_socket_proxyd_probe]=$(calc "$(g cold_ref_probe_p50_ms) - $exec_ready")
 K[cold_overhead_ms_socket_proxyd_notify]=$(calc "$(g cold_ref_notify_p50_ms) - $exec_ready")
 K[bulk_ratio_vs_direct]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_direct_p50_mibps)")
@@ -372,11 +376,13 @@ K[bulk_up_ratio_vs_direct]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_di
 K[bulk_up_ratio_vs_socket_proxyd]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_proxyd_p50_mibps)")
 K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p50_us)")
 pids=$(g storm_backend_pids)
-K[storm_backend_starts]=$(( pids > ${K[storm_cold_starts_counted]} ? pids : ${K[storm_cold_starts_counted]} ))
+counted=${K[storm_cold_starts_counted]:-nan}
+[ "$pids" = nan ] || [ "$counted" = nan ] || K[storm_backend_starts]=$(( pids > counted ? pids : counted ))
 
-keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_lean cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
+keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_strict cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
         rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
-        cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify)
+        cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify
+        cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor)
 for k in "${keys[@]}"; do
         echo "$k=$(g "$k")"
 done
@@ -409,6 +415,7 @@ row launcher_private_kib "<=" 256
 row idle_processes "==" 0
 cat <<EOF
   warm connect p50: ember $(g connect_ember_p50_us) us, bare Accept=yes cat $(g connect_accept_cat_p50_us) us,
+    ember with --hardening=strict $(g connect_ember_strict_profile_p50_us) us,
     cat in ember's unit settings $(g connect_cat_ember_unit_p50_us) us, ember-launch in a bare unit $(g connect_launch_bare_p50_us) us,
     ember-launch in a lean unit $(g connect_launch_lean_p50_us) us (ratio $(calc "$(g connect_launch_lean_p50_us) / $(g connect_accept_cat_p50_us)")),
     lean + Wants= $(g connect_lean_wants_p50_us) us, backend direct $(g connect_direct_p50_us) us
@@ -417,7 +424,8 @@ cat <<EOF
     backend exec -> ready alone $(g cold_exec_ready_notify_p50_ms) ms (READY=1), $(g cold_exec_ready_connect_p50_ms) ms (accepts)
   idle floor: a connection ${IDLE_FLOOR_GAP_MS} ms after the previous one, bare Accept=yes cat $(g idle_floor_ms) ms,
     ember-launch in a lean unit $(calc "$(g connect_idle_launch_lean_p50_us) / 1000") ms (every cold start pays this first)
-  cold overhead: ember $(g cold_overhead_ms) ms, --ready=connect $(g cold_overhead_ms_ready_connect) ms, lean unit $(g cold_overhead_ms_lean_unit) ms, lean + Wants= $(g cold_overhead_ms_lean_wants) ms, socket-proxyd + probe $(g cold_overhead_ms_socket_proxyd_probe) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify) ms
+  cold overhead: ember $(g cold_overhead_ms) ms, --ready=connect $(g cold_overhead_ms_ready_connect) ms, lean unit $(g cold_overhead_ms_lean_unit) ms, lean + Wants= $(g cold_overhead_ms_lean_wants) ms, socket-proxyd + probe $(g cold_overhead_ms_socket_proxyd_probe) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify) ms;
+    beyond the idle floor: ember $(g cold_overhead_ms_beyond_idle_floor) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor) ms
   bulk $BULK_BYTES down MiB/s: ember $(g bulk_ember_p50_mibps), socket-proxyd $(g bulk_proxyd_p50_mibps), direct $(g bulk_direct_p50_mibps); up: ember $(g bulk_up_ember_p50_mibps), socket-proxyd $(g bulk_up_proxyd_p50_mibps), direct $(g bulk_up_direct_p50_mibps)
   rr p50: ember $(g rr_ember_p50_us) us, socket-proxyd $(g rr_proxyd_p50_us) us, direct $(g rr_direct_p50_us) us
   storm: $(g storm_ok)/$(g storm_conns) answered, backend pids seen $(g storm_backend_pids), cold starts counted $(g storm_cold_starts_counted), all done in $(g storm_total_ms) ms
