@@ -1,7 +1,8 @@
 # Unit layer: C programs speaking TAP, run through the top Makefile's LOG_DRIVER (tap-driver).
 unit_tests = \
 	tests/unit/test-parse \
-	tests/unit/test-state
+	tests/unit/test-state \
+	tests/unit/test-daemon
 
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
@@ -16,6 +17,10 @@ tests_unit_test_parse_LDADD = common/libember.a
 tests_unit_test_state_SOURCES = tests/unit/test-state.c tests/tap.h
 tests_unit_test_state_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_state_LDADD = common/libember.a
+
+tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c tests/tap.h
+tests_unit_test_daemon_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_daemon_LDADD = common/libember.a
 
 # ember-launch's self-confinement, probed in locked-down children.
 unit_tests += tests/unit/test-lockdown
