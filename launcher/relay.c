@@ -14,6 +14,8 @@
  * request/response connections stay small. That matters because pipe buffers of processes without
  * CAP_SYS_RESOURCE count against one per-user budget (fs.pipe-user-pages-soft), beyond which new pipes are tiny. */
 #define PIPE_BYTES (1024 * 1024)
+/* A splice from a socket that brings this much is taken as part of a stream rather than a message. */
+#define STREAMING_BYTES (32 * 1024)
 
 typedef struct direction {
         int in, out;
@@ -21,16 +23,20 @@ typedef struct direction {
         size_t capacity, buffered;
         bool in_eof, done, at_max;
         bool full; /* the pipe took no more although bytes were waiting: wait for the out side, not the in side */
-        /* Worth a splice without asking poll first: poll said so, and no splice since came back short or EAGAIN.
-         * A short splice means the socket was drained (or filled): going back to poll instead of trying again
-         * saves a failing system call per message, which on request/response traffic is a third of them. */
+        /* Worth a splice without asking poll first. Out: poll said so and no splice since came back short. In:
+         * the same, except that after a short splice the in side is tried again at once while the direction is
+         * streaming: request/response traffic then goes straight back to poll (no failing splice per message),
+         * while a bulk transfer, whose data keeps arriving during the out splice, needs no poll per chunk. */
         bool in_ready, out_ready;
+        bool probing;   /* this in splice follows a short one, without poll's word */
+        bool streaming; /* the last such probe found data */
 } direction;
 
 static int direction_init(direction *d, int in, int out) {
         int sz;
 
-        *d = (direction){ .in = in, .out = out, .pipe = { -1, -1 }, .in_ready = true, .out_ready = true };
+        *d = (direction){ .in = in, .out = out, .pipe = { -1, -1 }, .in_ready = true, .out_ready = true,
+                          .streaming = true };
         if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
         sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
@@ -66,13 +72,20 @@ static int direction_pump(direction *d) {
                 n = splice(d->in, NULL, d->pipe[1], NULL, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n > 0) {
                         d->buffered += (size_t) n;
-                        d->in_ready = (size_t) n == room;
+                        if (d->probing)
+                                d->streaming = true;
+                        /* a big splice probes even when not streaming, or a stream could never be noticed again */
+                        d->in_ready = (size_t) n == room || d->streaming || (size_t) n >= STREAMING_BYTES;
+                        d->probing = (size_t) n < room && d->in_ready;
                         moved = true;
                 } else if (n == 0)
                         d->in_eof = true;
                 else if (errno != EAGAIN)
                         return -errno;
                 else {
+                        if (d->probing)
+                                d->streaming = false;
+                        d->probing = false;
                         d->in_ready = false;
                         if (d->buffered > 0)
                                 d->full = true; /* a pipe holding data refused more: its slots are used up */
@@ -109,8 +122,10 @@ static int direction_pump(direction *d) {
 }
 
 static void direction_mark_ready(direction *d, int fd, short revents) {
-        if (d->in == fd && (revents & (POLLIN | POLLHUP)))
+        if (d->in == fd && (revents & (POLLIN | POLLHUP))) {
                 d->in_ready = true;
+                d->probing = false;
+        }
         if (d->out == fd && (revents & (POLLOUT | POLLHUP)))
                 d->out_ready = true;
 }
