@@ -225,7 +225,8 @@ static void shuffle_round(size_t n) {
 
 /* ---- connect: fresh connection, one echo, close ------------------------------------------------------------- */
 
-static int one_connect(side *s, double *us) {
+/* Connect, send one byte, read its echo; the close is timed too unless CLOSE_UNTIMED. */
+static int echo_once(side *s, double *us, bool close_untimed) {
         double t0 = now_us();
         char c;
         int fd = tcp_connect(&s->addr);
@@ -235,9 +236,16 @@ static int one_connect(side *s, double *us) {
                 close(fd);
                 return -1;
         }
+        if (close_untimed)
+                *us = now_us() - t0;
         close(fd);
-        *us = now_us() - t0;
+        if (!close_untimed)
+                *us = now_us() - t0;
         return 0;
+}
+
+static int one_connect(side *s, double *us) {
+        return echo_once(s, us, false);
 }
 
 static int mode_connect(void) {
@@ -366,19 +374,9 @@ static int run_reset(const side *s) {
         return 0;
 }
 
+/* connect -> first echoed byte: the close is not part of a cold start */
 static int one_cold(side *s, double *us) {
-        char c;
-        double t0 = now_us();
-        int fd = tcp_connect(&s->addr);
-        if (fd < 0)
-                return -1;
-        if (write_all(fd, "x", 1) < 0 || read_byte(fd, &c) < 0 || c != 'x') {
-                close(fd);
-                return -1;
-        }
-        *us = now_us() - t0;
-        close(fd);
-        return 0;
+        return echo_once(s, us, true);
 }
 
 /* The backend alone: fork + exec until READY=1 on our NOTIFY_SOCKET (notify), or until its port accepts (connect). */

@@ -4,7 +4,8 @@
 /* ember-launch confines itself once nothing it still has to do needs more: a built-in seccomp allow-list and a
  * Landlock domain that leaves it the state directory and a TCP connect to the backend's port. This replaces the
  * systemd sandboxing options that would otherwise be rebuilt by PID 1 for every connection (see bench/README.md).
- * Returns 0, or -errno of the first part that could not be applied; what could be applied stays applied. */
+ * Returns 0, or -errno of a part that could not be applied (seccomp's before Landlock's); what could be applied
+ * stays applied. A kernel without Landlock is not an error. */
 typedef struct lockdown_result {
         int landlock_abi;  /* 0: the kernel has no Landlock (or it is disabled) */
         bool seccomp;

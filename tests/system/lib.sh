@@ -163,8 +163,8 @@ sys_boot() {
                 sleep 0.1
         done
         diag "container $machine: PID 1 is $C_PID on the host, system $state"
-        # A sanitized build: LeakSanitizer needs ptrace at exit, which the units' system call filters deny; the
-        # leak check still runs in the unfiltered inetd layer.
+        # A sanitized build: LeakSanitizer needs ptrace at exit, which the strict unit's system call filter denies;
+        # the leak check still runs in the unfiltered inetd layer.
         if grep -qa -e __asan_init "$STAGE$libexecdir/ember/ember-launch" 2>/dev/null; then
                 SANITIZED=1
                 c sh -c 'mkdir -p /run/systemd/system/service.d &&
@@ -274,11 +274,13 @@ journal_field() {
 }
 
 unit_prop() { c systemctl show -P "$2" "$1"; }
-# launcher_status APP FIELD: FIELD of /proc/PID/status for the ember-launch of one running APP@ instance
+# proc_status PID FIELD: FIELD of /proc/PID/status inside the container
+proc_status() { c sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+# launcher_status APP FIELD: the same for the ember-launch of one running APP@ instance
 launcher_status() {
         local unit
         unit=$(c systemctl list-units --no-legend --plain --state=running "$1@*" | awk 'NR == 1 { print $1 }')
-        [ -n "$unit" ] && c sed -n "s/^$2:[[:space:]]*//p" "/proc/$(unit_prop "$unit" MainPID)/status"
+        [ -n "$unit" ] && proc_status "$(unit_prop "$unit" MainPID)" "$2"
 }
 
 # app_new NAME EMBERCTL-NEW-ARGS...: emberctl new + daemon-reload + enable --now NAME.socket.

@@ -28,7 +28,7 @@ if [ -n "$SANITIZED" ]; then
         for i in 1 2; do skip "built with AddressSanitizer: ember-launch does not confine itself"; done
 else
         cmp_filters=$(launcher_status $APP Seccomp_filters)
-        pid1_filters=$(c sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/1/status)
+        pid1_filters=$(proc_status 1 Seccomp_filters)
         check "with systemd's filters stacked on its own allow-list ($cmp_filters, the container's $pid1_filters)" \
                 test "${cmp_filters:-0}" -gt $((pid1_filters + 1))
         is "and it could confine itself (Landlock is allowed by the strict unit's filter)" \
