@@ -4,5 +4,7 @@ common_libember_a_SOURCES = \
 	common/log.c common/log.h \
 	common/parse.c common/parse.h \
 	common/state.c common/state.h \
+	common/protocol.c common/protocol.h \
+	common/timeutil.c common/timeutil.h \
 	common/usage.c common/usage.h \
 	common/daemon.c common/daemon.h

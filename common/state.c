@@ -32,7 +32,8 @@ static int check_owned(int fd, mode_t type) {
                 return -errno;
         if ((st.st_mode & S_IFMT) != type)
                 return type == S_IFDIR ? -ENOTDIR : -EBADFD;
-        if (st.st_uid != geteuid())
+        /* ours, or root's: emberctl reads root's state unprivileged, and root's files are trusted anyway */
+        if (st.st_uid != geteuid() && st.st_uid != 0)
                 return -EPERM;
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return -EACCES;
@@ -72,7 +73,7 @@ int state_open(const char *app, bool create, int *ret_dirfd) {
         return 0;
 }
 
-static int open_state_file(int dirfd, const char *name, int flags, mode_t mode) {
+int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
         _cleanup_close_ int fd = -1;
         int r;
 
@@ -87,7 +88,7 @@ static int open_state_file(int dirfd, const char *name, int flags, mode_t mode) 
 }
 
 int state_lock(int dirfd, int *ret_lockfd) {
-        int fd = open_state_file(dirfd, STATE_LOCK, O_RDWR | O_CREAT, 0600);
+        int fd = state_open_file(dirfd, STATE_LOCK, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
         while (flock(fd, LOCK_EX) < 0)
@@ -100,29 +101,38 @@ int state_lock(int dirfd, int *ret_lockfd) {
         return 0;
 }
 
+/* One value and its newline. A writer rewrites in place (pwrite, then ftruncate), so a reader in between can see
+ * the new value followed by the old one's tail: such a torn value is read again. */
 int state_read(int dirfd, const char *name, char *buf, size_t size) {
-        _cleanup_close_ int fd = -1;
-        char tmp[STATE_VALUE_MAX + 1];
-        ssize_t n;
-        char *nl;
+        for (unsigned attempt = 0;; attempt++) {
+                _cleanup_close_ int fd = -1;
+                char tmp[STATE_VALUE_MAX + 1];
+                ssize_t n;
+                char *nl;
 
-        fd = open_state_file(dirfd, name, O_RDONLY, 0);
-        if (fd < 0)
-                return fd;
-        n = pread(fd, tmp, sizeof(tmp), 0);
-        if (n < 0)
-                return -errno;
-        if (n > STATE_VALUE_MAX)
-                return -EFBIG;
-        tmp[n] = '\0';
-        nl = strchr(tmp, '\n');
-        if (!nl || strlen(tmp) == 0)
-                return -EBADMSG; /* truncated or empty */
-        *nl = '\0';
-        if ((size_t) (nl - tmp) >= size)
-                return -ENOBUFS;
-        memcpy(buf, tmp, (size_t) (nl - tmp) + 1);
-        return 0;
+                fd = state_open_file(dirfd, name, O_RDONLY, 0);
+                if (fd < 0)
+                        return fd;
+                n = pread(fd, tmp, sizeof(tmp), 0);
+                if (n < 0)
+                        return -errno;
+                if (n > STATE_VALUE_MAX)
+                        return -EFBIG;
+                tmp[n] = '\0';
+                nl = strchr(tmp, '\n');
+                if (!nl || nl == tmp || nl[1] != '\0' || strlen(tmp) != (size_t) n) {
+                        if (attempt < 5) {
+                                (void) nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+                                continue;
+                        }
+                        return -EBADMSG; /* truncated, empty or garbled */
+                }
+                *nl = '\0';
+                if ((size_t) (nl - tmp) >= size)
+                        return -ENOBUFS;
+                memcpy(buf, tmp, (size_t) (nl - tmp) + 1);
+                return 0;
+        }
 }
 
 int state_read_u64(int dirfd, const char *name, uint64_t *ret) {
@@ -141,7 +151,7 @@ int state_write(int dirfd, const char *name, const char *value) {
         n = snprintf(buf, sizeof(buf), "%s\n", value);
         if (n < 0 || n > STATE_VALUE_MAX)
                 return -ENOBUFS;
-        fd = open_state_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
+        fd = state_open_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
         if (fd < 0)
                 return fd;
         if (pwrite(fd, buf, (size_t) n, 0) != n || ftruncate(fd, n) < 0)
@@ -180,7 +190,7 @@ int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret) {
 int lease_take(int dirfd, int *ret_fd) {
         _cleanup_close_ int fd = -1;
 
-        fd = open_state_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        fd = state_open_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
         for (off_t off = getpid(); off < LEASE_STRIDE * 64; off += LEASE_STRIDE) {
@@ -222,7 +232,7 @@ int lease_count(int dirfd, uint64_t *ret) {
         uint64_t n = 0;
         int r;
 
-        fd = open_state_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        fd = state_open_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
         r = count_locks(fd, 0, LEASE_STRIDE * 64, &n);
@@ -248,8 +258,10 @@ int refcount_heal(int dirfd, uint64_t *ret_count) {
         return r < 0 ? r : 1;
 }
 
-uint64_t now_usec(int clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+bool state_dir_is_current(int dirfd, const char *path) {
+        struct stat now, ours;
+
+        if (fstat(dirfd, &ours) < 0 || stat(path, &now) < 0)
+                return false;
+        return ours.st_nlink > 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
 }

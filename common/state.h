@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The per-app state directory, $EMBER_RUNTIME_DIR/NAME (default /run/ember/NAME). Every file in it is plain text
  * a person can cat: one value and a newline. Files are opened relative to the directory fd with O_NOFOLLOW and
@@ -12,7 +13,9 @@
 #define STATE_REFCOUNT "refcount"   /* live connections */
 #define STATE_STATE "state"         /* cold | starting | warm | stopping */
 #define STATE_IDLE_SINCE "idle-since" /* epoch seconds when the last connection left */
-#define STATE_SUPERVISOR_PID "supervisor.pid"
+#define STATE_SUPERVISOR_PID "supervisor.pid" /* for people; liveness is STATE_SUPERVISOR_LOCK's holder */
+#define STATE_SUPERVISOR_LOCK "supervisor.lock" /* see protocol.h */
+#define STATE_GENERATION "generation" /* number of the current backend run */
 #define STATE_BACKEND_PID "backend.pid"
 #define STATE_STARTED_AT "started-at" /* epoch seconds the backend was started */
 #define STATE_COLD_STARTS "cold-starts"
@@ -28,6 +31,9 @@ int state_dir_path(const char *app, char *buf, size_t size);
 /* Opens (creating if asked) the state directory after checking it is ours and not a symlink. */
 int state_open(const char *app, bool create, int *ret_dirfd);
 int state_lock(int dirfd, int *ret_lockfd);
+/* A file in the state directory: O_NOFOLLOW, and it must be a regular file owned by us or root, not writable by
+ * group or others. */
+int state_open_file(int dirfd, const char *name, int flags, mode_t mode);
 int state_read(int dirfd, const char *name, char *buf, size_t size);
 int state_read_u64(int dirfd, const char *name, uint64_t *ret);
 int state_write(int dirfd, const char *name, const char *value);
@@ -41,4 +47,5 @@ int lease_count(int dirfd, uint64_t *ret);
 /* Under the lock: makes refcount equal the number of live leases. Returns 1 if it had to change it. */
 int refcount_heal(int dirfd, uint64_t *ret_count);
 
-uint64_t now_usec(int clock);
+/* The state directory at PATH is still the one open as DIRFD (not removed, not replaced). */
+bool state_dir_is_current(int dirfd, const char *path);

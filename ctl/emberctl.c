@@ -17,12 +17,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
+#include "protocol.h"
 #include "state.h"
+#include "timeutil.h"
 #include "usage.h"
 
 #define UNIT_DIR_DEFAULT "/etc/systemd/system"
@@ -846,137 +850,27 @@ finish:
 
 #define VALUE_MAX 64
 
-typedef struct app_status {
+typedef struct app_entry {
         char name[APP_NAME_MAX + 1];
-        char state[VALUE_MAX + 1];
-        bool have_refcount, have_started_at, have_idle_since, have_ready_ms;
-        uint64_t refcount, backend_pid, supervisor_pid, started_at, idle_since, cold_starts, connections, ready_ms;
-        bool supervisor_running;
-} app_status;
+        app_status st;
+} app_entry;
 
 /* The state directory and its files belong to root (or to us, when EMBER_RUNTIME_DIR points at our own tree); they
- * are world-readable, so status needs no privileges. Never follow symlinks, never accept writable-by-others. */
-static int check_trusted(int fd, mode_t type) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if ((st.st_mode & S_IFMT) != type)
-                return type == S_IFDIR ? -ENOTDIR : -EBADFD;
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return -EPERM;
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return -EACCES;
-        return 0;
-}
-
-static int open_app_dir(int rootfd, const char *app, int *ret) {
-        _cleanup_close_ int fd = -1;
-        int r;
-
-        fd = openat(rootfd, app, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = check_trusted(fd, S_IFDIR);
-        if (r < 0)
-                return r;
-        *ret = take_fd(&fd);
-        return 0;
-}
-
-/* One value; a writer may be midway through (pwrite + ftruncate): a value without its newline is retried. */
-static int read_value(int dirfd, const char *name, char *out, size_t size) {
-        for (unsigned attempt = 0;; attempt++) {
-                _cleanup_close_ int fd = -1;
-                char tmp[VALUE_MAX + 1];
-                ssize_t n;
-                char *nl;
-                int r;
-
-                fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (fd < 0)
-                        return -errno;
-                r = check_trusted(fd, S_IFREG);
-                if (r < 0)
-                        return r;
-                n = pread(fd, tmp, sizeof(tmp), 0);
-                if (n < 0)
-                        return -errno;
-                if (n > VALUE_MAX)
-                        return -EFBIG;
-                tmp[n] = '\0';
-                nl = strchr(tmp, '\n');
-                if (!nl || nl == tmp || nl[1] != '\0' || strlen(tmp) != (size_t) n) {
-                        if (attempt < 5) {
-                                (void) nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
-                                continue;
-                        }
-                        return -EBADMSG;
-                }
-                *nl = '\0';
-                if ((size_t) (nl - tmp) >= size)
-                        return -ENOBUFS;
-                memcpy(out, tmp, (size_t) (nl - tmp) + 1);
-                return 0;
-        }
-}
-
-static int read_u64(int dirfd, const char *name, uint64_t *ret) {
-        char v[VALUE_MAX + 1];
-        int r = read_value(dirfd, name, v, sizeof(v));
-        if (r < 0)
-                return r;
-        return parse_uint64(v, ret) < 0 ? -EBADMSG : 0;
-}
-
-static bool pid_alive(uint64_t pid) {
-        char path[64], stat_line[512];
-        _cleanup_close_ int fd = -1;
-        ssize_t n;
-        char *p;
-
-        if (pid == 0 || pid > INT_MAX)
-                return false;
-        if (kill((pid_t) pid, 0) < 0 && errno == ESRCH)
-                return false;
-        /* A zombie is gone for our purposes. */
-        snprintf(path, sizeof(path), "/proc/%" PRIu64 "/stat", pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno != ENOENT;
-        n = read(fd, stat_line, sizeof(stat_line) - 1);
-        if (n <= 0)
-                return true;
-        stat_line[n] = '\0';
-        p = strrchr(stat_line, ')');
-        return !(p && p[1] == ' ' && p[2] == 'Z');
-}
-
-static int app_status_read(int rootfd, const char *app, app_status *s) {
+ * are world-readable, so status needs no privileges. */
+static int app_entry_read(const char *app, app_entry *e) {
         _cleanup_close_ int dirfd = -1;
         int r;
 
-        *s = (app_status){};
-        snprintf(s->name, sizeof(s->name), "%s", app);
-        r = open_app_dir(rootfd, app, &dirfd);
+        *e = (app_entry){};
+        snprintf(e->name, sizeof(e->name), "%s", app);
+        r = state_open(app, false, &dirfd);
         if (r < 0)
                 return r;
-        if (read_value(dirfd, STATE_STATE, s->state, sizeof(s->state)) < 0)
-                snprintf(s->state, sizeof(s->state), "cold");
-        s->have_refcount = read_u64(dirfd, STATE_REFCOUNT, &s->refcount) >= 0;
-        (void) read_u64(dirfd, STATE_BACKEND_PID, &s->backend_pid);
-        (void) read_u64(dirfd, STATE_SUPERVISOR_PID, &s->supervisor_pid);
-        s->have_started_at = read_u64(dirfd, STATE_STARTED_AT, &s->started_at) >= 0;
-        s->have_idle_since = read_u64(dirfd, STATE_IDLE_SINCE, &s->idle_since) >= 0;
-        (void) read_u64(dirfd, STATE_COLD_STARTS, &s->cold_starts);
-        (void) read_u64(dirfd, STATE_CONNECTIONS, &s->connections);
-        s->have_ready_ms = read_u64(dirfd, STATE_READY_MS, &s->ready_ms) >= 0;
-        s->supervisor_running = pid_alive(s->supervisor_pid);
-        return 0;
+        return app_status_read(dirfd, &e->st);
 }
 
-static bool app_is_up(const app_status *s) {
-        return strcmp(s->state, "cold") != 0;
+static const char *state_label(const app_status *s) {
+        return app_state_to_string(s->state);
 }
 
 static void json_string(const char *s) {
@@ -999,18 +893,25 @@ static void json_u64_or_null(const char *key, bool have, uint64_t v, bool last) 
                 printf("\"%s\":null%s", key, last ? "" : ",");
 }
 
-static void print_json(const app_status *s, uint64_t now) {
-        bool up = app_is_up(s);
+static void print_json(const app_entry *e, uint64_t now) {
+        const app_status *s = &e->st;
+        bool up = app_status_is_up(s);
 
         printf("{\"app\":");
-        json_string(s->name);
+        json_string(e->name);
         printf(",\"state\":");
-        json_string(s->state);
+        json_string(up ? state_label(s) : "cold");
+        printf(",\"stale_state\":");
+        if (s->stale)
+                json_string(state_label(s));
+        else
+                printf("null");
         printf(",");
         json_u64_or_null("connections_live", true, s->have_refcount ? s->refcount : 0, false);
         json_u64_or_null("backend_pid", up && s->backend_pid > 0, s->backend_pid, false);
-        json_u64_or_null("supervisor_pid", up && s->supervisor_pid > 0, s->supervisor_pid, false);
-        printf("\"supervisor_running\":%s,", s->supervisor_running ? "true" : "false");
+        json_u64_or_null("supervisor_pid", s->supervisor_pid > 0, (uint64_t) s->supervisor_pid, false);
+        printf("\"supervisor_running\":%s,", s->supervisor_alive ? "true" : "false");
+        json_u64_or_null("generation", s->generation > 0, s->generation, false);
         json_u64_or_null("up_sec", up && s->have_started_at,
                          s->have_started_at && now > s->started_at ? now - s->started_at : 0, false);
         json_u64_or_null("idle_sec", s->have_idle_since && s->refcount == 0,
@@ -1025,14 +926,15 @@ typedef struct row {
         char col[9][VALUE_MAX + 32];
 } row;
 
-static void status_row(const app_status *s, uint64_t now, row *r) {
-        bool up = app_is_up(s);
+static void status_row(const app_entry *e, uint64_t now, row *r) {
+        const app_status *s = &e->st;
+        bool up = app_status_is_up(s);
 
-        snprintf(r->col[0], sizeof(r->col[0]), "%s", s->name);
-        if (up && !s->supervisor_running)
-                snprintf(r->col[1], sizeof(r->col[1]), "%s (supervisor gone)", s->state);
+        snprintf(r->col[0], sizeof(r->col[0]), "%s", e->name);
+        if (s->stale)
+                snprintf(r->col[1], sizeof(r->col[1]), "cold (stale '%s': its supervisor is gone)", state_label(s));
         else
-                snprintf(r->col[1], sizeof(r->col[1]), "%s", s->state);
+                snprintf(r->col[1], sizeof(r->col[1]), "%s", state_label(s));
         snprintf(r->col[2], sizeof(r->col[2]), "%" PRIu64, s->have_refcount ? s->refcount : 0);
         if (up && s->backend_pid > 0)
                 snprintf(r->col[3], sizeof(r->col[3]), "%" PRIu64, s->backend_pid);
@@ -1054,7 +956,7 @@ static void status_row(const app_status *s, uint64_t now, row *r) {
                 snprintf(r->col[8], sizeof(r->col[8]), "-");
 }
 
-static void print_table(const app_status *apps, size_t n, uint64_t now) {
+static void print_table(const app_entry *apps, size_t n, uint64_t now) {
         static const row header = { { "APP", "STATE", "CONNECTIONS", "BACKEND-PID", "UP", "IDLE", "COLD-STARTS",
                                       "SERVED", "LAST-COLD-START" } };
         size_t width[9];
@@ -1086,7 +988,7 @@ static void print_table(const app_status *apps, size_t n, uint64_t now) {
 }
 
 static int cmp_status(const void *a, const void *b) {
-        return strcmp(((const app_status *) a)->name, ((const app_status *) b)->name);
+        return strcmp(((const app_entry *) a)->name, ((const app_entry *) b)->name);
 }
 
 static void help_status(FILE *f) {
@@ -1114,7 +1016,7 @@ static int verb_status(int argc, char *argv[]) {
                 {}
         };
         _cleanup_close_ int rootfd = -1;
-        _cleanup_free_ app_status *apps = NULL;
+        _cleanup_free_ app_entry *apps = NULL;
         size_t n_apps = 0, allocated = 0;
         const char *app = NULL;
         bool json = false;
@@ -1149,9 +1051,9 @@ static int verb_status(int argc, char *argv[]) {
                 return app ? status_error(app, -errno) : (log_error_errno(-errno, "cannot open %s", runtime_dir()), EXIT_OSERR);
 
         if (app) {
-                app_status s;
+                app_entry s;
 
-                r = app_status_read(rootfd, app, &s);
+                r = app_entry_read(app, &s);
                 if (r < 0)
                         return status_error(app, r);
                 if (json) {
@@ -1176,7 +1078,7 @@ static int verb_status(int argc, char *argv[]) {
                                 continue;
                         if (n_apps == allocated) {
                                 size_t na = allocated ? allocated * 2 : 16;
-                                app_status *p = realloc(apps, na * sizeof(*apps));
+                                app_entry *p = realloc(apps, na * sizeof(*apps));
                                 if (!p) {
                                         closedir(d);
                                         return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
@@ -1184,7 +1086,7 @@ static int verb_status(int argc, char *argv[]) {
                                 apps = p;
                                 allocated = na;
                         }
-                        r = app_status_read(rootfd, de->d_name, &apps[n_apps]);
+                        r = app_entry_read(de->d_name, &apps[n_apps]);
                         if (r == -ENOTDIR || r == -ENOENT)
                                 continue;
                         if (r < 0) {
@@ -1215,39 +1117,6 @@ static int verb_status(int argc, char *argv[]) {
 
 /* ---- stop --------------------------------------------------------------------------------------------------- */
 
-/* Is pid the supervisor of app? Guards against a stale supervisor.pid whose pid was reused. */
-static bool is_supervisor_of(uint64_t pid, const char *app) {
-        char path[64], cmdline[4096], want[APP_NAME_MAX + 8];
-        _cleanup_close_ int fd = -1;
-        size_t len = 0;
-        bool exe = false, has_app = false;
-
-        if (pid == 0 || pid > INT_MAX)
-                return false;
-        snprintf(path, sizeof(path), "/proc/%" PRIu64 "/cmdline", pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        while (len < sizeof(cmdline) - 1) {
-                ssize_t n = read(fd, cmdline + len, sizeof(cmdline) - 1 - len);
-                if (n <= 0)
-                        break;
-                len += (size_t) n;
-        }
-        cmdline[len] = '\0';
-        snprintf(want, sizeof(want), "--app=%s", app);
-        for (size_t off = 0; off < len; off += strlen(cmdline + off) + 1) {
-                const char *arg = cmdline + off, *slash = strrchr(arg, '/');
-                if (off == 0)
-                        exe = strcmp(slash ? slash + 1 : arg, "ember-sandbox") == 0;
-                else if (strcmp(arg, "--") == 0)
-                        break;
-                else if (strcmp(arg, want) == 0)
-                        has_app = true;
-        }
-        return exe && has_app;
-}
-
 static void help_stop(FILE *f) {
         fprintf(f,
                 "Usage: emberctl stop NAME [--timeout=DUR]\n"
@@ -1256,16 +1125,52 @@ static void help_stop(FILE *f) {
                 "  --timeout=DUR           how long to wait for the stop (default 15s)\n");
 }
 
+/* The supervisor, named by the kernel as the holder of its lifetime lock, as a pidfd: a pid reused between the
+ * question and the signal cannot be hit, since the lock is asked again once the pidfd pins the process. */
+static int supervisor_pidfd(int dirfd, pid_t *ret_pid) {
+        _cleanup_close_ int pidfd = -1;
+        pid_t pid = 0, again = 0;
+        int r;
+
+        r = supervisor_find(dirfd, &pid);
+        if (r <= 0)
+                return r;
+        if (pid <= 0)
+                return -ESRCH; /* alive, but in a pid namespace we cannot see into */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        r = supervisor_find(dirfd, &again);
+        if (r <= 0 || again != pid)
+                return r < 0 ? r : 0;
+        *ret_pid = pid;
+        return take_fd(&pidfd);
+}
+
+static int wait_pidfd(int pidfd, uint64_t deadline) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        int r;
+
+        do {
+                r = poll(&p, 1, poll_ms_until(deadline));
+                if (r > 0)
+                        return 0;
+        } while ((r == 0 && now_usec(CLOCK_MONOTONIC) < deadline) || (r < 0 && errno == EINTR));
+        return r < 0 ? -errno : -ETIMEDOUT;
+}
+
 static int verb_stop(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "timeout", required_argument, NULL, 't' },
                 {}
         };
-        _cleanup_close_ int rootfd = -1, dirfd = -1;
-        uint64_t timeout = STOP_TIMEOUT_DEFAULT, pid = 0, deadline, cur;
-        char state[VALUE_MAX + 1] = "cold", tbuf[32];
+        _cleanup_close_ int dirfd = -1, pidfd = -1;
+        uint64_t timeout = STOP_TIMEOUT_DEFAULT;
+        app_status st;
+        char tbuf[32];
         const char *app;
+        pid_t pid = 0;
         int c, r;
 
         optind = 0;
@@ -1292,55 +1197,45 @@ static int verb_stop(int argc, char *argv[]) {
         if (!app_name_is_valid(app))
                 return usage_fail("invalid NAME '%s'", app);
 
-        rootfd = open(runtime_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                return status_error(app, -errno);
-        r = open_app_dir(rootfd, app, &dirfd);
+        r = state_open(app, false, &dirfd);
         if (r < 0)
                 return status_error(app, r);
-        (void) read_value(dirfd, STATE_STATE, state, sizeof(state));
-        (void) read_u64(dirfd, STATE_SUPERVISOR_PID, &pid);
-        if (!pid_alive(pid) || !is_supervisor_of(pid, app)) {
-                printf("%s is not running (state %s%s).\n", app, state,
-                       strcmp(state, "cold") != 0 ? ", but no supervisor: it died without cleaning up" : "");
+        pidfd = supervisor_pidfd(dirfd, &pid);
+        if (pidfd == -ESRCH) {
+                log_error("the supervisor of %s runs in a pid namespace this emberctl cannot see into", app);
+                return EXIT_NOPERM;
+        }
+        if (pidfd < 0)
+                return status_error(app, pidfd);
+        if (pidfd == 0) {
+                r = app_status_read(dirfd, &st);
+                if (r >= 0 && st.stale)
+                        printf("%s is not running (its recorded state '%s' is stale: the supervisor is gone; the next "
+                               "connection starts afresh).\n", app, state_label(&st));
+                else
+                        printf("%s is not running.\n", app);
                 return EXIT_SUCCESS;
         }
-        if (kill((pid_t) pid, SIGTERM) < 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
                 if (errno == ESRCH) {
                         printf("%s is not running (its supervisor just exited).\n", app);
                         return EXIT_SUCCESS;
                 }
-                log_error_errno(-errno, "cannot signal the supervisor of %s (pid %" PRIu64 ")%s", app, pid,
+                log_error_errno(-errno, "cannot signal the supervisor of %s (pid %d)%s", app, (int) pid,
                                 errno == EPERM ? "; run as root" : "");
                 return errno == EPERM ? EXIT_NOPERM : EXIT_OSERR;
         }
-
-        deadline = now_usec(CLOCK_MONOTONIC) + (timeout == USEC_INFINITY ? 3600 * USEC_PER_SEC : timeout);
-        for (;;) {
-                bool gone = !pid_alive(pid) || !is_supervisor_of(pid, app);
-
-                cur = 0;
-                if (read_value(dirfd, STATE_STATE, state, sizeof(state)) < 0)
-                        snprintf(state, sizeof(state), "?");
-                (void) read_u64(dirfd, STATE_SUPERVISOR_PID, &cur);
-                /* Done once the supervisor is gone and has recorded the stop (or a new connection has already
-                 * started a new one, which then has its own supervisor.pid). */
-                if (gone && (strcmp(state, "cold") == 0 || cur != pid))
-                        break;
-                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        format_duration(timeout, tbuf, sizeof(tbuf));
-                        if (gone)
-                                log_error("the supervisor of %s (pid %" PRIu64 ") exited but left state '%s'", app, pid, state);
-                        else
-                                log_error("%s did not stop within %s (supervisor pid %" PRIu64 ", state %s)", app, tbuf, pid, state);
-                        return gone ? EXIT_DATAERR : EXIT_UNAVAILABLE;
-                }
-                (void) nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        r = wait_pidfd(pidfd, deadline_in(timeout));
+        if (r < 0) {
+                format_duration(timeout, tbuf, sizeof(tbuf));
+                log_error("%s did not stop within %s (supervisor pid %d)", app, tbuf, (int) pid);
+                return EXIT_UNAVAILABLE;
         }
-        if (strcmp(state, "cold") == 0)
-                printf("Stopped %s.\n", app);
+        r = app_status_read(dirfd, &st);
+        if (r >= 0 && app_status_is_up(&st))
+                printf("Stopped %s; a new connection has already woken it again (state %s).\n", app, state_label(&st));
         else
-                printf("Stopped %s; a new connection has already woken it again (state %s).\n", app, state);
+                printf("Stopped %s.\n", app);
         return EXIT_SUCCESS;
 }
 

@@ -4,7 +4,7 @@ ctl_emberctl_SOURCES = ctl/emberctl.c
 ctl_emberctl_LDADD = common/libember.a
 
 # The man pages of the programs the units run (the lead owns the programs, the systemd helper their pages).
-dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8
+dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember-state.7
 
 # The README's quick start: sudo demo/run after building.
 EXTRA_DIST += demo/run demo/quickstart

@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "relay.h"
 #include "state.h"
+#include "timeutil.h"
 #include "session.h"
 #include "lockdown.h"
 
@@ -138,13 +139,13 @@ static int client_fd(void) {
 /* --start-on=data: a client that connects and closes without a byte costs nothing. */
 static int wait_first_byte(int fd) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int timeout = arg_idle_timeout == USEC_INFINITY ? -1 : (int) (arg_idle_timeout / USEC_PER_MSEC);
+        uint64_t deadline = deadline_in(arg_idle_timeout);
         char c;
         int r;
 
         do
-                r = poll(&p, 1, timeout);
-        while (r < 0 && errno == EINTR && !terminating);
+                r = poll(&p, 1, poll_ms_until(deadline));
+        while ((r < 0 && errno == EINTR && !terminating) || (r == 0 && now_usec(CLOCK_MONOTONIC) < deadline));
         if (r < 0)
                 return -errno;
         if (r == 0)

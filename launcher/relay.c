@@ -3,11 +3,13 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "parse.h"
 #include "relay.h"
+#include "timeutil.h"
 
 /* Pipes start at the kernel's default and grow while a direction keeps them full, up to PIPE_BYTES: a bulk
  * transfer gets big pipes (1 MiB measured ~40% less relay CPU per GiB than 256 KiB), while the many small
@@ -140,7 +142,7 @@ static short wants(const direction *d, int fd) {
 }
 
 static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic_t *stop) {
-        int timeout = idle_timeout == USEC_INFINITY ? -1 : (int) ((idle_timeout + 999) / 1000);
+        uint64_t idle_deadline = deadline_in(idle_timeout);
 
         while (!(d[0].done && d[1].done)) {
                 struct pollfd p[2] = { { .fd = d[0].in }, { .fd = d[0].out } };
@@ -159,11 +161,13 @@ static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic
                         p[i].events = wants(&d[0], p[i].fd) | wants(&d[1], p[i].fd);
                 if (*stop)
                         return -EINTR;
-                r = poll(p, 2, timeout);
-                if (r == 0)
+                r = poll(p, 2, poll_ms_until(idle_deadline));
+                if (r == 0 && now_usec(CLOCK_MONOTONIC) >= idle_deadline)
                         return -ETIMEDOUT;
                 if (r < 0 && errno != EINTR)
                         return -errno;
+                if (r > 0)
+                        idle_deadline = deadline_in(idle_timeout);
                 for (int i = 0; r > 0 && i < 2; i++) {
                         if (p[i].revents & (POLLERR | POLLNVAL))
                                 return p[i].revents & POLLNVAL ? -EBADF : -ECONNRESET;

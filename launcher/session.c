@@ -14,7 +14,9 @@
 #include "log.h"
 #include "macro.h"
 #include "session.h"
+#include "protocol.h"
 #include "state.h"
+#include "timeutil.h"
 
 /* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
 static int refcount_add(int dirfd, int delta) {
@@ -69,11 +71,6 @@ int session_leave(int dirfd, int lease) {
                 r = state_write(dirfd, STATE_IDLE_SINCE, now);
         }
         return r;
-}
-
-static bool backend_is_warm(int dirfd) {
-        char state[16];
-        return state_read(dirfd, STATE_STATE, state, sizeof(state)) >= 0 && strcmp(state, "warm") == 0;
 }
 
 static int wake_address(const char *app, struct sockaddr_un *sa, socklen_t *len) {
@@ -150,21 +147,32 @@ static int spawn_supervisor(int dirfd, const struct sockaddr_un *sa, socklen_t l
         return 0;
 }
 
+/* Where reaching the backend failed, for the one log line that says so. */
+typedef enum acquire_step {
+        STEP_STATE,      /* reading or repairing the state */
+        STEP_WAKE,       /* connecting to wake.sock */
+        STEP_SPAWN,      /* inetd mode: starting the supervisor */
+        STEP_READY,      /* waiting for the readiness byte */
+        STEP_CONNECT,    /* connecting to the ready backend */
+} acquire_step;
+
 /* Under the lock: connect to wake.sock; in inetd mode start the supervisor first if nobody listens there. */
-static int wake_connect(int dirfd, const char *app, char **command) {
+static int wake_connect(int dirfd, const char *app, char **command, acquire_step *step) {
         struct sockaddr_un sa;
         socklen_t len;
         int fd, r;
 
+        *step = STEP_WAKE;
         r = wake_address(app, &sa, &len);
         if (r < 0)
                 return r;
         fd = connect_to((const struct sockaddr *) &sa, len);
         if (fd >= 0 || !command || (fd != -ENOENT && fd != -ECONNREFUSED))
                 return fd;
+        *step = STEP_SPAWN;
         r = spawn_supervisor(dirfd, &sa, len, command);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the backend supervisor %s", command[0]);
+                return r;
         return connect_to((const struct sockaddr *) &sa, len);
 }
 
@@ -174,10 +182,9 @@ static int wait_ready(int fd, uint64_t deadline) {
         int r;
 
         for (;;) {
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline)
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
-                r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+                r = poll(&p, 1, poll_ms_until(deadline));
                 if (r > 0)
                         break;
                 if (r < 0 && errno != EINTR)
@@ -188,44 +195,64 @@ static int wait_ready(int fd, uint64_t deadline) {
 }
 
 /* Wakes the backend if needed; returns 1 if it is (now) ready, so that the caller connects to it. */
-static int ensure_ready(int dirfd, const char *app, char **command, uint64_t deadline) {
+static int ensure_ready(int dirfd, const char *app, char **command, uint64_t deadline, acquire_step *step) {
         _cleanup_close_ int lock = -1, wake = -1;
+        app_state state;
         int r;
 
+        *step = STEP_STATE;
         r = state_lock(dirfd, &lock);
         if (r < 0)
                 return r;
-        if (backend_is_warm(dirfd))
+        r = app_state_settle(dirfd, &state);
+        if (r < 0)
+                return r;
+        if (state == APP_WARM)
                 return 1;
-        wake = wake_connect(dirfd, app, command);
+        wake = wake_connect(dirfd, app, command, step);
         if (wake < 0)
-                return log_error_errno(wake, "Failed to wake the backend through %s/%s/" STATE_WAKE_SOCK "%s",
-                                       runtime_dir(), app, command ? "" : " (is the backend socket unit active?)");
+                return wake;
         close(take_fd(&lock));
+        *step = STEP_READY;
         r = wait_ready(wake, deadline);
         return r < 0 ? r : 1;
 }
 
-static void log_acquire_failure(int r, uint64_t start_timeout) {
+static void log_acquire_failure(int r, acquire_step step, const char *app, char **command, uint64_t start_timeout) {
+        char t[48];
+
         if (r == -ETIMEDOUT) {
-                char t[48];
                 snprintf(t, sizeof(t), "EMBER_START_TIMEOUT_MS=%llu", (unsigned long long) (start_timeout / 1000));
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-timeout", t),
                           "Backend did not become ready within the start timeout (%llu ms); closing the client",
                           (unsigned long long) (start_timeout / 1000));
         } else if (r == -EHOSTDOWN)
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Backend failed to start; closing the client");
+        else if (step == STEP_WAKE)
+                log_error_errno(r, "Failed to wake the backend through %s/%s/" STATE_WAKE_SOCK "%s", runtime_dir(), app,
+                                command ? "" : " (is the backend socket unit active?)");
+        else if (step == STEP_SPAWN)
+                log_error_errno(r, "Failed to start the backend supervisor %s", command[0]);
+        else if (step == STEP_STATE)
+                log_error_errno(r, "Failed to read the state in %s/%s", runtime_dir(), app);
         else
                 log_error_errno(r, "Failed to reach the backend");
 }
 
+/* Under systemd a missing wake socket is its unit being restarted (the supervisor asks for that when the state
+ * directory was removed): it is back within moments, so wait for it as for any cold start. */
+static bool wake_socket_coming_back(int r, acquire_step step, char **command) {
+        return step == STEP_WAKE && !command && (r == -ENOENT || r == -ECONNREFUSED);
+}
+
 int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
                     int *ret_fd) {
-        uint64_t deadline = start_timeout == USEC_INFINITY ? UINT64_MAX : now_usec(CLOCK_MONOTONIC) + start_timeout;
+        uint64_t deadline = deadline_in(start_timeout);
+        acquire_step step = STEP_CONNECT;
         int fd, r;
 
         /* Warm path: no lock needed, our count keeps the backend from being stopped under us. */
-        if (backend_is_warm(dirfd)) {
+        if (app_is_warm(dirfd)) {
                 fd = connect_to(&backend->sa, backend->len);
                 if (fd >= 0) {
                         *ret_fd = fd;
@@ -234,8 +261,9 @@ int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char 
         }
         /* A backend that just died, or failed while we waited, gets a bounded number of fresh tries. */
         for (unsigned failures = 0;;) {
-                r = ensure_ready(dirfd, app, command, deadline);
+                r = ensure_ready(dirfd, app, command, deadline, &step);
                 if (r > 0) {
+                        step = STEP_CONNECT;
                         fd = connect_to(&backend->sa, backend->len);
                         if (fd >= 0) {
                                 *ret_fd = fd;
@@ -243,13 +271,19 @@ int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char 
                         }
                         r = fd;
                 }
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        break;
+                if (wake_socket_coming_back(r, step, command)) {
+                        (void) poll(NULL, 0, 20);
+                        continue;
+                }
                 if (r != -EHOSTDOWN && r != -ECONNREFUSED && r != -ENOENT)
                         break;
-                if (++failures >= 3 || now_usec(CLOCK_MONOTONIC) >= deadline)
+                if (++failures >= 3)
                         break;
                 if (r != -EHOSTDOWN) /* warm but refused: let the supervisor notice the death */
                         (void) poll(NULL, 0, 10);
         }
-        log_acquire_failure(r, start_timeout);
+        log_acquire_failure(r, step, app, command, start_timeout);
         return r;
 }

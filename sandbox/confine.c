@@ -198,6 +198,12 @@ int confine_exec(const confine *c, const int *keep_fds, size_t n_keep, char *con
                 if (r < 0)
                         return r;
         }
+        if (c->parent_death_signal) {
+                if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal, 0, 0, 0) < 0)
+                        return -errno;
+                if (getppid() != c->parent)
+                        return -ESRCH; /* it died before the signal was armed */
+        }
         r = policy_apply(c->policy);
         if (r < 0)
                 return r;

@@ -14,6 +14,8 @@ typedef struct confine {
         gid_t *groups;
         int n_groups;
         bool drop_user;
+        int parent_death_signal; /* nonzero: the child gets it when PARENT, its supervisor, dies */
+        pid_t parent;
 } confine;
 
 /* Before fork: resolve user (getpwnam, or a numeric uid with a passwd entry; supplementary groups from
@@ -26,7 +28,8 @@ int confine_prepare(confine *c, const char *policy_spec, const char *user, char 
  * fd >= 3 except keep_fds (left as they are: fds meant for the backend must not have FD_CLOEXEC, e.g. dup2()ed to
  * 3, 4, ... for LISTEN_FDS; a kept FD_CLOEXEC fd such as an exec-error pipe stays open until the execve()),
  * PR_SET_NO_NEW_PRIVS, then if drop_user setgroups/setresgid/setresuid in that order and verify with
- * getresuid/getresgid/getgroups (and that uid 0 cannot be regained), load the policy, execvp(argv[0], argv).
+ * getresuid/getresgid/getgroups (and that uid 0 cannot be regained), arm parent_death_signal (after the drop,
+ * which would clear it; -ESRCH if the parent is already gone), load the policy, execvp(argv[0], argv).
  * Never returns on success; returns -errno on failure. Allocates nothing and logs nothing. */
 int confine_exec(const confine *c, const int *keep_fds, size_t n_keep, char *const argv[]);
 

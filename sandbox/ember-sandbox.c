@@ -25,7 +25,9 @@
 #include "macro.h"
 #include "usage.h"
 #include "parse.h"
+#include "protocol.h"
 #include "state.h"
+#include "timeutil.h"
 
 static const char *arg_app;
 static ember_addr arg_backend;
@@ -52,6 +54,9 @@ typedef struct supervisor {
         int notify_fd;     /* --ready=notify: the backend's NOTIFY_SOCKET */
         int signal_fd;
         int inotify_fd;    /* idle-since written: the last connection just left */
+        int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
+        char dir_path[PATH_MAX];
+        char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
         pid_t backend;
         bool ready;
         uint64_t started;  /* CLOCK_MONOTONIC */
@@ -180,10 +185,10 @@ static uint64_t now(void) {
         return now_usec(CLOCK_MONOTONIC);
 }
 
-static void set_state(supervisor *s, const char *state) {
-        int r = state_write(s->dirfd, STATE_STATE, state);
+static void set_state(supervisor *s, app_state state) {
+        int r = app_state_set(s->dirfd, state);
         if (r < 0)
-                log_warning_errno(r, "Failed to record state %s", state);
+                log_warning_errno(r, "Failed to record state %s", app_state_to_string(state));
 }
 
 static void tell_waiters(supervisor *s, bool ready) {
@@ -212,7 +217,7 @@ static void accept_waiters(supervisor *s) {
 
 /* wake.sock comes from NAME-backend.socket (systemd) or from ember-launch (inetd mode, which names it). */
 static int open_wake_socket(supervisor *s) {
-        char name[32];
+        char name[sizeof(s->wake_unit)];
         int n = listen_fds_take(name, sizeof(name));
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char dir[sizeof(sa.sun_path)];
@@ -223,6 +228,8 @@ static int open_wake_socket(supervisor *s) {
         if (n == 1) {
                 s->listen_fd = LISTEN_FDS_START;
                 s->owns_wake = strcmp(name, "ember-launch") == 0;
+                if (!s->owns_wake)
+                        snprintf(s->wake_unit, sizeof(s->wake_unit), "%s", name);
                 if (fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
                     fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
                         return -errno;
@@ -273,6 +280,10 @@ static int start_backend(supervisor *s, const char *notify_path) {
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
+        /* A supervisor killed outright (SIGKILL, OOM) takes its backend along: no orphan keeps the port, and the
+         * next supervisor starts from nothing. */
+        s->confine.parent_death_signal = SIGKILL;
+        s->confine.parent = getpid();
         rd = p[0];
         wr = p[1];
         pid = fork();
@@ -320,9 +331,9 @@ static void became_ready(supervisor *s) {
         char f[48];
 
         s->ready = true;
-        s->probe_at = s->start_deadline = UINT64_MAX;
+        s->probe_at = s->start_deadline = USEC_INFINITY;
         if (state_lock(s->dirfd, &lock) >= 0) {
-                set_state(s, "warm");
+                set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
                 (void) state_write_u64(s->dirfd, STATE_CRASHES, 0);
         }
@@ -346,7 +357,7 @@ static void read_notify(supervisor *s) {
 
 /* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */
 static int wait_backend(supervisor *s, uint64_t timeout, int *status) {
-        uint64_t deadline = now() + timeout;
+        uint64_t deadline = deadline_in(timeout); /* infinity: wait for as long as it takes */
 
         for (;;) {
                 pid_t p = waitpid(s->backend, status, WNOHANG);
@@ -373,7 +384,7 @@ static void kill_backend(supervisor *s, int *status) {
                 log_warning("Backend %d still running %" PRIu64 " ms after SIGTERM, sending SIGKILL", (int) s->backend,
                             arg_stop_timeout / USEC_PER_MSEC);
                 (void) kill(-s->backend, SIGKILL);
-                (void) wait_backend(s, UINT64_MAX / 2, status);
+                (void) wait_backend(s, USEC_INFINITY, status);
         }
         (void) kill(-s->backend, SIGKILL); /* leftovers of its process group */
         s->backend = 0;
@@ -381,7 +392,7 @@ static void kill_backend(supervisor *s, int *status) {
 
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
 static void mark_cold(supervisor *s) {
-        set_state(s, "cold");
+        set_state(s, APP_COLD);
         (void) unlinkat(s->dirfd, STATE_BACKEND_PID, 0);
         (void) unlinkat(s->dirfd, STATE_SUPERVISOR_PID, 0);
         if (s->notify_fd >= 0)
@@ -410,7 +421,7 @@ static void log_run_end(supervisor *s, const char *event, int prio, const char *
 static void stop_locked(supervisor *s, const char *event, const char *why) {
         int status = 0;
 
-        set_state(s, "stopping");
+        set_state(s, APP_STOPPING);
         (void) notify_send("STOPPING=1");
         log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
         kill_backend(s, &status);
@@ -427,18 +438,24 @@ static void describe_exit(int status, char *buf, size_t size) {
                 snprintf(buf, size, "ended with status 0x%x", status);
 }
 
-/* The backend ended on its own. */
+/* The backend ended on its own: a crash, a seccomp kill, or an exit with status 0 (a server with an idle timeout of
+ * its own), which is no failure and slows no later start. */
 static int backend_died(supervisor *s, int status) {
         _cleanup_close_ int lock = -1;
         char why[128], sys[64];
         pid_t pid = s->backend;
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
         s->backend = 0;
         (void) state_lock(s->dirfd, &lock);
-        (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
-        (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
+        if (!clean) {
+                (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
+                (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
+        }
         describe_exit(status, why, sizeof(why));
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        if (clean)
+                log_run_end(s, "exit", LOG_NOTICE, why);
+        else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
                 if (policy_killed_syscall(pid, sys, sizeof(sys)) >= 0)
                         snprintf(why, sizeof(why), "killed by seccomp (syscall %s)", sys);
                 else
@@ -447,7 +464,7 @@ static int backend_died(supervisor *s, int status) {
         } else
                 log_run_end(s, "crash", LOG_ERR, why);
         mark_cold(s);
-        return EXIT_UNAVAILABLE;
+        return clean ? 0 : EXIT_UNAVAILABLE;
 }
 
 /* Under the lock: the true number of live connections, healed from the leases if launchers were killed. */
@@ -463,6 +480,45 @@ static int live_count(supervisor *s, uint64_t *count) {
         return r;
 }
 
+/* Under systemd wake.sock belongs to its socket unit, and it went with the removed directory: ask PID 1 to restart
+ * that unit, which binds a new one in a new directory (and stops us, which we are about to do anyway). Without this
+ * no launcher could ever wake the app again. */
+static void restart_wake_unit(supervisor *s) {
+        char *argv[] = { (char *) "systemctl", (char *) "--no-block", (char *) "restart", s->wake_unit, NULL };
+        int status = 0;
+        pid_t pid;
+
+        pid = fork();
+        if (pid < 0) {
+                log_error_errno(-errno, "Failed to fork systemctl to restart %s", s->wake_unit);
+                return;
+        }
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                log_error("Failed to restart %s (systemctl: status 0x%x); restart it by hand", s->wake_unit, status);
+}
+
+/* The state directory is the app's heartbeat: removed or replaced under us, it can no longer count connections or
+ * be woken through, so the run ends now instead of leaving an orphan backend nobody can reach or stop. */
+static int check_state_dir(supervisor *s) {
+        int status = 0;
+
+        if (state_dir_is_current(s->dirfd, s->dir_path))
+                return 0;
+        log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; stopping the backend");
+        kill_backend(s, &status);
+        if (s->wake_unit[0])
+                restart_wake_unit(s);
+        tell_waiters(s, false);
+        return 1;
+}
+
 /* Arms the idle clock when nobody is connected, disarms it when someone is, and stops the backend once it runs
  * out. Returns 1 if the backend was stopped. */
 static int check_idle(supervisor *s) {
@@ -471,6 +527,8 @@ static int check_idle(supervisor *s) {
         int r;
 
         s->heal_at = now() + HEAL_INTERVAL_USEC;
+        if (check_state_dir(s))
+                return 1;
         r = state_lock(s->dirfd, &lock);
         if (r >= 0)
                 r = live_count(s, &count);
@@ -479,11 +537,11 @@ static int check_idle(supervisor *s) {
                 return 0;
         }
         if (count > 0 || arg_idle == USEC_INFINITY) {
-                s->idle_deadline = UINT64_MAX;
+                s->idle_deadline = USEC_INFINITY;
                 return 0;
         }
-        if (s->idle_deadline == UINT64_MAX) {
-                s->idle_deadline = now() + arg_idle;
+        if (s->idle_deadline == USEC_INFINITY) {
+                s->idle_deadline = usec_add(now(), arg_idle);
                 return 0;
         }
         if (now() < s->idle_deadline)
@@ -563,7 +621,7 @@ static int run(supervisor *s) {
                         { .fd = s->notify_fd, .events = POLLIN },
                         { .fd = s->inotify_fd, .events = POLLIN },
                 };
-                r = poll(p, 4, next <= t ? 0 : (int) ((next - t + 999) / 1000));
+                r = poll(p, 4, poll_ms_until(next));
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed"), EXIT_OSERR;
                 if (p[0].revents) {
@@ -577,7 +635,7 @@ static int run(supervisor *s) {
                         read_notify(s);
                 if (p[3].revents) {
                         drain(s->inotify_fd);
-                        s->idle_deadline = UINT64_MAX; /* the last one just left: a fresh idle period */
+                        s->idle_deadline = USEC_INFINITY; /* the last one just left: a fresh idle period */
                         if (check_idle(s))
                                 return 0;
                 }
@@ -602,15 +660,28 @@ static int watch_idle_since(supervisor *s) {
         return 0;
 }
 
-static bool other_supervisor_alive(supervisor *s) {
-        uint64_t pid;
-        char state[16];
+/* Under the lock: take the next generation's lifetime lock, unless a live supervisor already runs this app. */
+static int take_lifetime_lock(supervisor *s) {
+        uint64_t generation = 0;
+        pid_t other = 0;
+        int r;
 
-        if (state_read_u64(s->dirfd, STATE_SUPERVISOR_PID, &pid) < 0 || pid == (uint64_t) getpid() || pid > INT32_MAX)
-                return false;
-        if (state_read(s->dirfd, STATE_STATE, state, sizeof(state)) < 0 || strcmp(state, "cold") == 0)
-                return false;
-        return kill((pid_t) pid, 0) == 0 || errno == EPERM;
+        r = supervisor_find(s->dirfd, &other);
+        if (r < 0)
+                return log_error_errno(r, "Failed to check for another supervisor"), EXIT_CANTCREAT;
+        if (r > 0) {
+                log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
+                return EXIT_UNAVAILABLE;
+        }
+        (void) state_read_u64(s->dirfd, STATE_GENERATION, &generation);
+        generation = generation >= INT64_MAX ? 1 : generation + 1;
+        r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
+        r = state_write_u64(s->dirfd, STATE_GENERATION, generation);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
+        return -1;
 }
 
 /* Under the lock: record the new run and fork the backend. Returns an exit code, or -1 on success. */
@@ -619,10 +690,9 @@ static int begin_run(supervisor *s) {
         uint64_t count;
         int r;
 
-        if (other_supervisor_alive(s)) {
-                log_error("Another ember-sandbox already supervises %s", arg_app);
-                return EXIT_UNAVAILABLE;
-        }
+        r = take_lifetime_lock(s);
+        if (r >= 0)
+                return r;
         if (live_count(s, &count) < 0)
                 count = 0;
         r = watch_idle_since(s);
@@ -639,7 +709,7 @@ static int begin_run(supervisor *s) {
         (void) state_add_u64(s->dirfd, STATE_COLD_STARTS, 1, NULL);
         (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
         (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
-        set_state(s, "starting");
+        set_state(s, APP_STARTING);
         s->started = now();
         r = start_backend(s, arg_ready_notify ? notify_path : NULL);
         if (r < 0) {
@@ -689,8 +759,8 @@ static void crash_backoff(int dirfd) {
 
 static int supervise(void) {
         static supervisor s = {
-                .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1,
-                .probe_at = UINT64_MAX, .start_deadline = UINT64_MAX, .idle_deadline = UINT64_MAX,
+                .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
+                .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
         };
         int r;
 
@@ -705,6 +775,7 @@ static int supervise(void) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
                 return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
+        (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
         crash_backoff(s.dirfd);
         r = open_wake_socket(&s);
         if (r < 0)
@@ -721,7 +792,7 @@ static int supervise(void) {
                 if (r >= 0)
                         return r;
         }
-        s.start_deadline = arg_start_timeout == USEC_INFINITY ? UINT64_MAX : s.started + arg_start_timeout;
+        s.start_deadline = usec_add(s.started, arg_start_timeout);
         if (!arg_ready_notify) {
                 s.probe_at = s.started;
                 s.probe_step = USEC_PER_MSEC / 2;

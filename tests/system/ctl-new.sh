@@ -175,28 +175,56 @@ out=$(ectl status 2>&1)
 like "status with no apps says so" "$out" '^No ember apps'
 is "status --json with no apps is []" "$(ectl status --json)" "[]"
 expect_exit "status of an unknown app: 69" 69 ectl status nope
+# A stand-in supervisor proves it is alive the way ember-sandbox does: a POSIX write lock on byte GENERATION of
+# supervisor.lock, held for its whole life. fake_supervisor DIR obedient|stubborn: on SIGTERM the obedient one
+# records "cold" and exits, the stubborn one ignores it. Its pid in $fake once it holds the lock.
+fake_supervisor() {
+        rm -f "$T_TMP/locked"
+        python3 -c '
+import fcntl, signal, sys, time
+d, mode, ready = sys.argv[1:4]
+f = open(d + "/supervisor.lock", "a+")
+fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 1)
+def term(*_):
+    open(d + "/state", "w").write("cold\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term if mode == "obedient" else signal.SIG_IGN)
+open(ready, "w").write("locked")
+while True:
+    time.sleep(0.05)
+' "$1" "$2" "$T_TMP/locked" &
+        fake=$!
+        wait_until 20 test -e "$T_TMP/locked"
+}
+
 mkdir -p "$EMBER_RUNTIME_DIR/a" "$EMBER_RUNTIME_DIR/b"
 now=$(date +%s)
-for kv in state=warm refcount=2 backend.pid=$$ supervisor.pid=$$ started-at=$((now - 125)) idle-since=$((now - 200)) \
+for kv in state=warm refcount=2 backend.pid=$$ supervisor.pid=1 started-at=$((now - 125)) idle-since=$((now - 200)) \
         cold-starts=3 connections=41 ready-ms=87; do
         echo "${kv#*=}" >"$EMBER_RUNTIME_DIR/a/${kv%%=*}"
 done
 echo cold >"$EMBER_RUNTIME_DIR/b/state"
 out=$(ectl status)
+like "a warm state with no supervisor holding its lock is shown as stale" "$out" "^a +cold \(stale 'warm': its supervisor is gone\) +2 +- "
+is "and in JSON: cold, stale_state warm, no supervisor" \
+        "$(ectl status a --json | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["state"], o["stale_state"], o["supervisor_running"], o["supervisor_pid"])')" \
+        "cold warm False None"
+fake_supervisor "$EMBER_RUNTIME_DIR/a" stubborn
+out=$(ectl status)
 like "status shows a table header" "$out" '^APP +STATE +CONNECTIONS +BACKEND-PID +UP +IDLE +COLD-STARTS +SERVED +LAST-COLD-START$'
-like "status shows the warm app's figures" "$out" "^a +warm +2 +$$ +2m[0-9]+s +- +3 +41 +87ms\$"
+like "status shows the warm app's figures once its supervisor holds the lock" "$out" "^a +warm +2 +$$ +2m[0-9]+s +- +3 +41 +87ms\$"
 like "status shows the cold app" "$out" '^b +cold +0 +- +- +- +0 +0 +-$'
 json=$(ectl status a --json)
-check "status NAME --json is one JSON object with every field" python3 -c '
+check "status NAME --json is one JSON object with every field; the supervisor pid is the lock holder's, not supervisor.pid's" python3 -c '
 import json, sys
 o = json.loads(sys.argv[1])
-want = {"app": "a", "state": "warm", "connections_live": 2, "cold_starts": 3, "connections_served": 41,
-        "last_cold_start_ms": 87, "backend_pid": int(sys.argv[2]), "supervisor_pid": int(sys.argv[2])}
+want = {"app": "a", "state": "warm", "stale_state": None, "connections_live": 2, "cold_starts": 3, "connections_served": 41,
+        "last_cold_start_ms": 87, "backend_pid": int(sys.argv[2]), "supervisor_pid": int(sys.argv[3]), "supervisor_running": True}
 bad = {k: o.get(k) for k, v in want.items() if o.get(k) != v}
 assert not bad, bad
 assert 124 <= o["up_sec"] <= 130, o["up_sec"]
 assert o["idle_sec"] is None, o["idle_sec"]
-' "$json" "$$"
+' "$json" "$$" "$fake"
 check "status --json lists every app" python3 -c '
 import json, sys
 l = json.loads(sys.argv[1]); assert [o["app"] for o in l] == ["a", "b"], l
@@ -213,36 +241,30 @@ expect_exit "stop without NAME: 64" 64 ectl stop
 ectl stop b >"$T_TMP/out" 2>&1
 is "stop of a cold app exits 0" "$?" 0
 like "and says it is not running" "$(cat "$T_TMP/out")" 'not running'
-sleep 300 &
-decoy=$!
-echo "$decoy" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
-ectl stop a >"$T_TMP/out" 2>&1
-is "stop with a supervisor.pid that is not ember-sandbox exits 0" "$?" 0
-check "and does not signal that process" kill -0 "$decoy"
-kill "$decoy"
-# a stand-in supervisor: argv[0] ember-sandbox, --app=a; on SIGTERM it records "cold" and exits
-# (it says "trapped" once its trap is set: a SIGTERM before that would just kill it)
-rm -f "$T_TMP/trapped"
-bash -c 'exec -a /x/ember-sandbox bash -c "trap \"echo cold >$EMBER_RUNTIME_DIR/a/state; exit 0\" TERM; touch $T_TMP/trapped; while :; do sleep 0.05; done" --app=a' &
-fake=$!
-echo "$fake" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
-echo warm >"$EMBER_RUNTIME_DIR/a/state"
-wait_until 20 test -e "$T_TMP/trapped"
-ectl stop a >"$T_TMP/out" 2>&1
-is "stop signals the supervisor and waits until the app is cold" "$?:$(cat "$EMBER_RUNTIME_DIR/a/state")" "0:cold"
-check "the supervisor is gone" sh -c "! kill -0 $fake 2>/dev/null || grep -q '^State:.*zombie' /proc/$fake/status"
-wait "$fake" 2>/dev/null
-rm -f "$T_TMP/trapped"
-bash -c 'exec -a /x/ember-sandbox bash -c "trap \"\" TERM; touch $T_TMP/trapped; while :; do sleep 0.05; done" --app=a' &
-stubborn=$!
-echo "$stubborn" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
-echo warm >"$EMBER_RUNTIME_DIR/a/state"
-wait_until 20 test -e "$T_TMP/trapped"
+
 t0=$(ms_now)
 expect_exit "stop of a supervisor that does not stop gives up after --timeout (69)" 69 ectl stop a --timeout=1s
 t1=$(ms_now)
 check "within the timeout (1 s, took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
-kill -KILL "$stubborn"
-wait "$stubborn" 2>/dev/null
+kill -KILL "$fake"
+wait "$fake" 2>/dev/null
+ectl stop a >"$T_TMP/out" 2>&1
+is "once that supervisor is killed, stop exits 0" "$?" 0
+like "and says the recorded state is stale" "$(cat "$T_TMP/out")" "not running \(its recorded state 'warm' is stale"
+
+sleep 300 &
+decoy=$!
+echo "$decoy" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
+ectl stop a >"$T_TMP/out" 2>&1
+is "stop with a supervisor.pid naming a live process that holds no lock exits 0" "$?" 0
+check "and does not signal that process" kill -0 "$decoy"
+kill "$decoy"
+
+echo warm >"$EMBER_RUNTIME_DIR/a/state"
+fake_supervisor "$EMBER_RUNTIME_DIR/a" obedient
+ectl stop a >"$T_TMP/out" 2>&1
+is "stop signals the lock's holder and waits until it is gone" "$?:$(cat "$EMBER_RUNTIME_DIR/a/state")" "0:cold"
+check "the supervisor is gone" sh -c "! kill -0 $fake 2>/dev/null || grep -q '^State:.*zombie' /proc/$fake/status"
+wait "$fake" 2>/dev/null
 
 done_testing
