@@ -265,3 +265,11 @@ bool state_dir_is_current(int dirfd, const char *path) {
                 return false;
         return ours.st_nlink > 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
 }
+
+bool state_file_is_current(int dirfd, const char *name, int fd) {
+        struct stat now, ours;
+
+        if (fstat(fd, &ours) < 0 || fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        return ours.st_nlink > 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
+}

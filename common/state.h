@@ -49,3 +49,5 @@ int refcount_heal(int dirfd, uint64_t *ret_count);
 
 /* The state directory at PATH is still the one open as DIRFD (not removed, not replaced). */
 bool state_dir_is_current(int dirfd, const char *path);
+/* NAME in DIRFD is still the file open as FD (not unlinked, not replaced). */
+bool state_file_is_current(int dirfd, const char *name, int fd);

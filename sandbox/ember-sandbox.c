@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -504,12 +505,22 @@ static void restart_wake_unit(supervisor *s) {
                 log_error("Failed to restart %s (systemctl: status 0x%x); restart it by hand", s->wake_unit, status);
 }
 
-/* The state directory is the app's heartbeat: removed or replaced under us, it can no longer count connections or
- * be woken through, so the run ends now instead of leaving an orphan backend nobody can reach or stop. */
+/* The directory, our lifetime lock file and the wake socket are all still where launchers look for them. */
+static bool state_dir_intact(supervisor *s) {
+        struct stat st;
+
+        return state_dir_is_current(s->dirfd, s->dir_path) &&
+               state_file_is_current(s->dirfd, STATE_SUPERVISOR_LOCK, s->lifetime_fd) &&
+               fstatat(s->dirfd, STATE_WAKE_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* The state directory is the app's heartbeat: removed or replaced under us (even half way, as by an `rm -rf` racing
+ * our own writes), it can no longer show us alive, count connections or be woken through, so the run ends now
+ * instead of leaving an orphan backend nobody can reach or stop. */
 static int check_state_dir(supervisor *s) {
         int status = 0;
 
-        if (state_dir_is_current(s->dirfd, s->dir_path))
+        if (state_dir_intact(s))
                 return 0;
         log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; stopping the backend");
         kill_backend(s, &status);

@@ -8,7 +8,10 @@ system_tests = \
 	tests/system/storm.sh \
 	tests/system/emberctl.sh \
 	tests/system/sigkill.sh \
-	tests/system/faults.sh
+	tests/system/faults.sh \
+	tests/system/heal-kill.sh \
+	tests/system/heal-stop.sh \
+	tests/system/heal-state.sh
 TESTS += $(system_tests)
 EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
 

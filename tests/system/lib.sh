@@ -323,3 +323,65 @@ diag_journal() {
                 c journalctl -q --no-pager -o short-monotonic "EMBER_APP=$1" | tail -n 20
         } | sed 's/^/#   /'
 }
+
+# ---- the self-healing fault matrix (heal-*.sh) ------------------------------------------------------------------
+# After every fault the same four things must hold: the next connection is served within 2 s, the counts are exact,
+# no orphan process is left, and the journal has one line saying what happened. Set APP, LISTEN_PORT, BACKEND_PORT.
+
+# served_within MS DESC: one fresh connection gets its echo within MS milliseconds.
+served_within() {
+        local t0 t1 out want="ping-$RANDOM"
+        t0=$(ms_now)
+        out=$("$TOOLS/ember-test-client" --timeout=10s --send="$want" 127.0.0.1:$LISTEN_PORT 2>&1)
+        t1=$(ms_now)
+        if [ "$out" = "$want" ] && [ $((t1 - t0)) -le "$1" ]; then
+                ok "$2: the next connection is served ($((t1 - t0)) ms)"
+        else
+                not_ok "$2: the next connection is served within $1 ms"
+                diag "got '$out' after $((t1 - t0)) ms"
+        fi
+}
+
+# backend_procs: the backend processes of this app running in the container (pgrep's count)
+backend_procs() { c pgrep -c -f "^[^ ]*ember-test-backend --listen=127.0.0.1:$BACKEND_PORT" || true; }
+supervisor_procs() { c pgrep -c -f "^[^ ]*ember-sandbox --app=$APP " || true; }
+
+# counts_exact DESC [HELD]: refcount and the running instances both equal HELD (default 0), once the connections
+# that are closing have gone.
+_counts_are() { local n; n=$(state $APP refcount); [ "${n:-0}" = "$1" ] && [ "$(instances $APP)" = "$1" ]; } # missing: 0
+counts_exact() {
+        if wait_until 10 _counts_are "${2:-0}"; then
+                ok "$1: refcount and running instances are ${2:-0}"
+        else
+                not_ok "$1: refcount and running instances are ${2:-0}"
+                diag "refcount '$(state $APP refcount)', instances $(instances $APP)"
+        fi
+}
+
+# no_orphan DESC: at most one backend and one supervisor, and a running backend is the one backend.pid names (or
+# that one's child, for a backend started by a wrapper script).
+_backend_is_supervised() {
+        local pid bpid
+        bpid=$(state $APP backend.pid)
+        pid=$(c pgrep -f "^[^ ]*ember-test-backend --listen=127.0.0.1:$BACKEND_PORT")
+        [ -n "$bpid" ] && { [ "$pid" = "$bpid" ] || [ "$(c ps -o ppid= -p "$pid" | tr -d ' ')" = "$bpid" ]; }
+}
+no_orphan() {
+        local n s bpid
+        n=$(backend_procs)
+        s=$(supervisor_procs)
+        bpid=$(state $APP backend.pid)
+        if [ "$n" -le 1 ] && [ "$s" -le 1 ] && { [ "$n" = 0 ] || _backend_is_supervised; }; then
+                ok "$1: no orphan ($n backend, $s supervisor)"
+        else
+                not_ok "$1: no orphan"
+                diag "$n backends, $s supervisors, backend.pid '$bpid'" "$(c ps -eo pid,ppid,stat,args | grep -e ember-test-backend -e ember-sandbox | grep -v grep)"
+        fi
+}
+
+# journal_once DESC EVENT BEFORE: exactly one more EMBER_EVENT=EVENT entry than BEFORE.
+journal_once() {
+        local n
+        n=$(journal_events $APP "$2")
+        is "$1: one journal entry EMBER_EVENT=$2" "$((n - $3))" 1
+}

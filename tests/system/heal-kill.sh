@@ -1,0 +1,83 @@
+#!/bin/bash
+# Self-healing under a real systemd, kills: SIGKILL of the whole backend unit, of the supervisor alone, of the
+# backend alone (what the kernel's OOM killer does; with a cgroup v2 memory controller also a real OOM kill under
+# MemoryMax=), and a stale supervisor.pid naming a live unrelated process. After each: the next connection is served
+# within 2 s, the counts are exact, no orphan is left, and one journal line says what happened.
+. "$(dirname "$0")/lib.sh"
+
+APP=heal
+sys_boot
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+warm() { [ "$(state $APP state)" = warm ]; }
+backend_inactive() { [ "$(unit_prop $APP-backend.service ActiveState)" != active ] && [ "$(unit_prop $APP-backend.service ActiveState)" != deactivating ]; }
+
+check "app is up (idle 60 s: nothing stops by itself here)" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
+        --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
+served_within 5000 "cold start"
+check "warm" wait_until 5 warm
+
+# ---- SIGKILL of the whole backend unit ------------------------------------------------------------------------
+before=$(journal_events $APP stale-state)
+c systemctl kill -s KILL $APP-backend.service
+check "unit SIGKILL: the backend unit is down" wait_until 10 backend_inactive
+is "unit SIGKILL: the state file still says warm (nobody was left to say otherwise)" "$(state $APP state)" warm
+like "unit SIGKILL: emberctl status shows the state as stale" "$(c "$EMBERCTL" status $APP)" "^$APP +cold \(stale 'warm'"
+served_within 2000 "unit SIGKILL"
+counts_exact "unit SIGKILL"
+no_orphan "unit SIGKILL"
+journal_once "unit SIGKILL" stale-state "$before"
+is "unit SIGKILL: the state is warm again, with a new supervisor" "$(state $APP state):$(c "$EMBERCTL" status $APP --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["supervisor_running"])')" "warm:True"
+
+# ---- SIGKILL of the supervisor alone ----------------------------------------------------------------------------
+before=$(journal_events $APP stale-state)
+spid=$(unit_prop $APP-backend.service MainPID)
+bpid=$(state $APP backend.pid)
+c kill -KILL "$spid"
+gone() { ! c kill -0 "$1" 2>/dev/null; }
+check "supervisor SIGKILL: its backend dies with it (parent-death signal), at once" wait_until 2 gone "$bpid"
+served_within 2000 "supervisor SIGKILL"
+counts_exact "supervisor SIGKILL"
+no_orphan "supervisor SIGKILL"
+journal_once "supervisor SIGKILL" stale-state "$before"
+
+# ---- the backend alone: what the OOM killer does -------------------------------------------------------------
+before=$(journal_events $APP crash)
+bpid=$(state $APP backend.pid)
+c kill -KILL "$bpid"
+served_within 2000 "backend SIGKILL (as by the OOM killer)"
+counts_exact "backend SIGKILL"
+no_orphan "backend SIGKILL"
+journal_once "backend SIGKILL" crash "$before"
+like "backend SIGKILL: the crash says how it ended" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=crash | tail -n 1)" 'killed by signal KILL'
+
+# ---- a real OOM kill, where the container has a cgroup v2 memory controller -------------------------------------
+if c grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        c sh -c "mkdir -p /run/systemd/system/$APP-backend.service.d && printf '[Service]\nMemoryMax=64M\nMemorySwapMax=0\n' >/run/systemd/system/$APP-backend.service.d/oom.conf && systemctl daemon-reload"
+        before=$(journal_events $APP crash)
+        c systemctl stop $APP-backend.service
+        served_within 5000 "OOM: a fresh backend under MemoryMax=64M"
+        bpid=$(state $APP backend.pid)
+        c sh -c "python3 -c 'b = bytearray(512 << 20)' & echo \$! > /sys/fs/cgroup/system.slice/$APP-backend.service/cgroup.procs" || true
+        served_within 2000 "OOM"
+        counts_exact "OOM"
+        no_orphan "OOM"
+else
+        skip "OOM: no cgroup v2 memory controller in this container (cgroup v1/hybrid host): MemoryMax= cannot apply; the OOM killer's SIGKILL of the backend is the case above"
+fi
+
+# ---- a stale supervisor.pid naming a live, unrelated process ---------------------------------------------------
+c systemctl stop $APP-backend.service
+check "stopped: cold" wait_until 10 sh -c "[ \"\$(nsenter -t $C_PID -a cat /run/ember/$APP/state)\" = cold ]"
+before=$(journal_events $APP stale-state)
+c sh -c "echo warm >/run/ember/$APP/state && echo 1 >/run/ember/$APP/supervisor.pid"
+c "$EMBERCTL" stop $APP >"$T_TMP/stop.out" 2>&1
+like "stale supervisor.pid=1: emberctl stop signals nobody and says the state is stale" "$(cat "$T_TMP/stop.out")" 'not running \(its recorded state .warm. is stale'
+is "stale supervisor.pid=1: PID 1 is still the container's systemd" "$(unit_prop $APP.socket ActiveState)" active
+served_within 2000 "stale supervisor.pid"
+counts_exact "stale supervisor.pid"
+no_orphan "stale supervisor.pid"
+journal_once "stale supervisor.pid" stale-state "$before"
+
+[ "$T_FAILED" -eq 0 ] || diag_journal $APP
+done_testing
