@@ -13,6 +13,7 @@ tests_tools_ember_test_client_LDADD = common/libember.a
 inetd_tests = \
 	tests/inetd/cold-start.sh \
 	tests/inetd/warm-reuse.sh \
+	tests/inetd/heal.sh \
 	tests/inetd/refcount.sh \
 	tests/inetd/concurrent-cold.sh \
 	tests/inetd/bulk-64mib.sh \

@@ -2,6 +2,7 @@
 unit_tests = \
 	tests/unit/test-parse \
 	tests/unit/test-state \
+	tests/unit/test-protocol \
 	tests/unit/test-daemon
 
 check_PROGRAMS += $(unit_tests)
@@ -17,6 +18,10 @@ tests_unit_test_parse_LDADD = common/libember.a
 tests_unit_test_state_SOURCES = tests/unit/test-state.c tests/tap.h
 tests_unit_test_state_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_state_LDADD = common/libember.a
+
+tests_unit_test_protocol_SOURCES = tests/unit/test-protocol.c tests/tap.h
+tests_unit_test_protocol_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_protocol_LDADD = common/libember.a
 
 tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c tests/tap.h
 tests_unit_test_daemon_CPPFLAGS = $(unit_cppflags)

@@ -54,11 +54,10 @@ for what in "restart $APP.socket" "daemon-reload"; do
 done
 
 # ---- a backend that exits 0 by itself ----------------------------------------------------------------------------
-# It exits 0 once /run/quit exists (the container's /run is its own).
+# It exits 0 by itself once /run/quit exists (the container's /run is its own).
 APP=quitter LISTEN_PORT=${PORTS[2]} BACKEND_PORT=${PORTS[3]}
-c sh -c "printf '#!/bin/sh\n%s --listen=127.0.0.1:%s --mode=echo &\nwhile [ ! -e /run/quit ]; do sleep 0.05; done\nrm -f /run/quit; kill \$!; wait; exit 0\n' \
-        '$TOOLS/ember-test-backend' $BACKEND_PORT >/run/quitting-backend && chmod +x /run/quitting-backend"
-check "app $APP is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- /run/quitting-backend
+check "app $APP is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- \
+        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo --exit-on=/run/quit
 served_within 5000 "cold start of $APP"
 cold() { [ "$(state $APP state)" = cold ]; }
 

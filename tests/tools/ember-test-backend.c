@@ -2,7 +2,7 @@
  *
  *   ember-test-backend --listen=ADDR [--mode=echo|http|hold|count] [--ready-delay=DUR] [--notify] [--never-ready]
  *                      [--fail-start] [--crash-after-bytes=N] [--ignore-sigterm] [--pidfile=PATH]
- *                      [--pid-log=PATH] [--notify-delay=DUR]
+ *                      [--pid-log=PATH] [--notify-delay=DUR] [--exit-on=PATH]
  *
  * One process per connection (fork); connection handlers die with the main process (PR_SET_PDEATHSIG), so the
  * backend behaves like a single-process server: killing its main pid ends every connection.
@@ -13,6 +13,7 @@
  *         arrive after the client's half-close has come through.
  * --crash-after-bytes=N: after relaying N bytes on a connection the backend aborts (main process included).
  * --notify sends READY=1 to $NOTIFY_SOCKET once listening (after --notify-delay, which implies --notify).
+ * --exit-on=PATH: exit 0 (after removing PATH) once PATH exists, as a server with an idle timeout of its own does.
  * --pidfile=PATH is replaced by each run; --pid-log=PATH gets one line "PID" appended per run (so tests can count
  * backend starts independently of ember's own bookkeeping). */
 #include <errno.h>
@@ -45,7 +46,7 @@ static enum mode arg_mode = MODE_ECHO;
 static uint64_t arg_ready_delay, arg_notify_delay;
 static bool arg_notify, arg_never_ready, arg_fail_start, arg_ignore_sigterm;
 static uint64_t arg_crash_after = UINT64_MAX;
-static const char *arg_pidfile, *arg_pid_log;
+static const char *arg_pidfile, *arg_pid_log, *arg_exit_on;
 static pid_t main_pid;
 
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -62,7 +63,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: ember-test-backend --listen=ADDR [--mode=echo|http|hold|count] [--ready-delay=DUR] [--notify]\n"
                 "                          [--never-ready] [--fail-start] [--crash-after-bytes=N] [--ignore-sigterm]\n"
-                "                          [--pidfile=PATH] [--pid-log=PATH] [--notify-delay=DUR]\n");
+                "                          [--pidfile=PATH] [--pid-log=PATH] [--notify-delay=DUR] [--exit-on=PATH]\n");
 }
 
 static void sleep_usec(uint64_t usec) {
@@ -161,9 +162,19 @@ static int notify_ready(void) {
         return r;
 }
 
+/* --exit-on=PATH: false once PATH exists, true once a connection waits. */
+static bool wait_for_connection(int lfd) {
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+        while (access(arg_exit_on, F_OK) < 0)
+                if (poll(&p, 1, 50) > 0)
+                        return true;
+        return false;
+}
+
 static int parse_args(int argc, char **argv) {
         enum { ARG_LISTEN = 0x100, ARG_MODE, ARG_READY_DELAY, ARG_NOTIFY, ARG_NEVER_READY, ARG_FAIL_START,
-               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY };
+               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -177,6 +188,7 @@ static int parse_args(int argc, char **argv) {
                 { "ignore-sigterm", no_argument, NULL, ARG_IGNORE_SIGTERM },
                 { "pidfile", required_argument, NULL, ARG_PIDFILE },
                 { "pid-log", required_argument, NULL, ARG_PID_LOG },
+                { "exit-on", required_argument, NULL, ARG_EXIT_ON },
                 {}
         };
         int c;
@@ -240,6 +252,9 @@ static int parse_args(int argc, char **argv) {
                         break;
                 case ARG_PIDFILE:
                         arg_pidfile = optarg;
+                        break;
+                case ARG_EXIT_ON:
+                        arg_exit_on = optarg;
                         break;
                 case ARG_PID_LOG:
                         arg_pid_log = optarg;
@@ -344,8 +359,15 @@ int main(int argc, char **argv) {
         }
 
         for (;;) {
-                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                int cfd;
                 pid_t pid;
+
+                if (arg_exit_on && !wait_for_connection(lfd)) {
+                        msg("%s exists: exiting 0", arg_exit_on);
+                        (void) unlink(arg_exit_on);
+                        return 0; /* the connections' children follow by their parent-death signal */
+                }
+                cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
                 if (cfd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)

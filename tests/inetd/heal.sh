@@ -1,0 +1,71 @@
+#!/bin/bash
+# Self-healing in inetd mode (no systemd as the parent): the supervisor SIGKILLed alone (its backend dies with it,
+# the stale "warm" is repaired by the next launcher), a stale supervisor.pid naming a live unrelated process, the
+# state directory deleted while warm, and a backend that exits 0 by itself. After each: the next connection is
+# served, the refcount is exact, no orphan is left, one log line says what happened.
+. "$(dirname "$0")/lib.sh"
+plan 25
+ember_setup
+SANDBOX_ARGS=(--idle=60s --policy=none)
+# The backend exits 0 by itself once $TEST_DIR/quit exists.
+BACKEND_ARGS=(--mode=echo --exit-on="$TEST_DIR/quit")
+ember_start
+
+served() { [ "$(client --timeout=5s --send="$1\n" "$ADDR")" = "$1" ]; }
+live_backends() { # backend processes of this test still running
+        local n=0 p
+        for p in $(backend_pids); do alive "$p" && n=$((n + 1)); done
+        echo "$n"
+}
+supervisor_alive() { alive "$(st supervisor.pid)"; }
+log_count() { grep -c -- "$1" "$LOG"; }
+
+ok "cold start: served" served first
+ok "and warm" wait_until 5 st_is state warm
+
+# ---- the supervisor SIGKILLed alone -------------------------------------------------------------------------------
+spid=$(st supervisor.pid)
+bpid=$(backend_pids | tail -n 1)
+before=$(log_count "State 'warm' had no live supervisor")
+kill -KILL "$spid"
+ok "supervisor SIGKILL: its backend dies with it" wait_until 2 dead "$bpid"
+is "$(st state)" warm "supervisor SIGKILL: the state file still says warm"
+ok "supervisor SIGKILL: the next connection is served" served second
+is "$(($(log_count "State 'warm' had no live supervisor") - before))" 1 "supervisor SIGKILL: one log line says the state was stale"
+ok "supervisor SIGKILL: refcount back to 0" wait_until 5 st_is refcount 0
+is "$(live_backends)" 1 "supervisor SIGKILL: one backend runs, no orphan"
+
+# ---- a stale supervisor.pid naming a live, unrelated process ------------------------------------------------------
+sleep 300 &
+decoy=$!
+BG_PIDS+=("$decoy")
+spid=$(st supervisor.pid)
+kill -KILL "$spid"
+ok "a second supervisor SIGKILLed" wait_until 2 dead "$spid"
+echo "$decoy" >"$STATE/supervisor.pid"
+before=$(log_count "State 'warm' had no live supervisor")
+ok "stale supervisor.pid: the next connection is served" served third
+is "$(($(log_count "State 'warm' had no live supervisor") - before))" 1 "stale supervisor.pid: one log line says the state was stale"
+ok "stale supervisor.pid: the unrelated process was left alone" alive "$decoy"
+ok "stale supervisor.pid: refcount back to 0" wait_until 5 st_is refcount 0
+is "$(live_backends)" 1 "stale supervisor.pid: one backend runs, no orphan"
+
+# ---- the state directory deleted while warm ----------------------------------------------------------------------
+spid=$(st supervisor.pid)
+bpid=$(backend_pids | tail -n 1)
+rm -rf "$STATE"
+ok "state dir deleted: the supervisor stops its backend within 2 s" wait_until 2 dead "$bpid"
+ok "state dir deleted: and exits" wait_until 5 dead "$spid"
+like "$(cat "$LOG")" 'state directory was removed or replaced' "state dir deleted: the supervisor says why"
+ok "state dir deleted: the next connection is served" served fourth
+ok "state dir deleted: refcount back to 0" wait_until 5 st_is refcount 0
+is "$(live_backends)" 1 "state dir deleted: one backend runs, no orphan"
+
+# ---- the backend exits 0 by itself ---------------------------------------------------------------------------------
+before=$(log_count 'Backend exit after')
+touch "$TEST_DIR/quit"
+ok "exit 0: the app goes cold" wait_until 5 st_is state cold
+is "$(($(log_count 'Backend exit after') - before))" 1 "exit 0: one log line says the backend exited"
+is "$(st crashes)" 0 "exit 0: not counted as a crash"
+ok "exit 0: the next connection is served" served fifth
+is "$(live_backends)" 1 "exit 0: one backend runs, no orphan"

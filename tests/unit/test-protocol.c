@@ -1,0 +1,196 @@
+/* Specification of the state protocol (common/protocol.c) and of time done once (common/timeutil.h), in a private
+ * EMBER_RUNTIME_DIR. A supervisor is a forked child holding its lifetime lock; "killing" it is SIGKILL. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "state.h"
+#include "tap.h"
+#include "timeutil.h"
+
+static int open_app(const char *app) {
+        int fd = -1;
+        if (state_open(app, true, &fd) < 0)
+                bail_out("cannot open the state directory");
+        return fd;
+}
+
+/* A stand-in supervisor: a child that takes the lifetime lock of GENERATION and waits to be killed. */
+static pid_t spawn_supervisor(int dirfd, uint64_t generation) {
+        int p[2];
+        char c;
+        pid_t pid;
+
+        if (pipe(p) < 0)
+                bail_out("pipe failed");
+        pid = fork();
+        if (pid < 0)
+                bail_out("fork failed");
+        if (pid == 0) {
+                int fd;
+                close(p[0]);
+                c = supervisor_lock_take(dirfd, generation, &fd) >= 0 ? 'y' : 'n';
+                (void) !write(p[1], &c, 1);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1 || c != 'y')
+                bail_out("the stand-in supervisor could not take its lock");
+        close(p[0]);
+        return pid;
+}
+
+static void kill_supervisor(pid_t pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+static void test_names(void) {
+        for (app_state s = 0; s < _APP_STATE_MAX; s++)
+                is_int(app_state_from_string(app_state_to_string(s)), s, "state %s reads back as itself",
+                       app_state_to_string(s));
+        is_int(app_state_from_string("Warm"), -EINVAL, "'Warm' is no state");
+        is_int(app_state_from_string(""), -EINVAL, "'' is no state");
+        ok(app_state_to_string(_APP_STATE_MAX) == NULL && app_state_to_string(-1) == NULL, "no name for a non-state");
+}
+
+static void test_state_file(void) {
+        int dirfd = open_app("file");
+        app_state s = APP_WARM;
+
+        is_int(app_state_get(dirfd, &s), 0, "a missing state file reads");
+        is_int(s, APP_COLD, "as cold");
+        is_int(app_state_set(dirfd, APP_STOPPING), 0, "stopping is written");
+        is_int(app_state_get(dirfd, &s) == 0 ? s : -1, APP_STOPPING, "and reads back");
+        is_int(state_write(dirfd, STATE_STATE, "tepid"), 0, "an unknown state is planted");
+        is_int(app_state_get(dirfd, &s), -EBADMSG, "and refused with EBADMSG");
+        is_int(app_state_set(dirfd, _APP_STATE_MAX), -EINVAL, "no state beyond the enum is written");
+        close(dirfd);
+}
+
+static void test_liveness(void) {
+        int dirfd = open_app("live");
+        pid_t pid, seen = -1;
+
+        is_int(supervisor_find(dirfd, &seen), 0, "no supervisor.lock: nobody is alive");
+        pid = spawn_supervisor(dirfd, 7);
+        is_int(supervisor_find(dirfd, &seen), 1, "a supervisor holding its lock is alive");
+        is_int(seen, pid, "and the kernel names its pid");
+        int fd = -1;
+        is_int(supervisor_lock_take(dirfd, 7, &fd), -EBUSY, "the same generation's lock cannot be taken twice");
+        is_int(app_state_set(dirfd, APP_WARM), 0, "state warm");
+        ok(app_is_warm(dirfd), "warm with a live supervisor: the warm path connects");
+        kill_supervisor(pid);
+        is_int(supervisor_find(dirfd, &seen), 0, "SIGKILLed: the kernel dropped its lock");
+        ok(!app_is_warm(dirfd), "warm with no supervisor: the warm path does not trust it");
+        close(dirfd);
+}
+
+static void test_settle(void) {
+        int dirfd = open_app("settle");
+        app_state s;
+        pid_t pid;
+
+        for (app_state stale = APP_STARTING; stale < _APP_STATE_MAX; stale++) {
+                app_state_set(dirfd, stale);
+                is_int(app_state_settle(dirfd, &s), 1, "%s without a supervisor is stale", app_state_to_string(stale));
+                is_int(s, APP_COLD, "and settles as cold");
+                is_int(app_state_get(dirfd, &s) == 0 ? s : -1, APP_COLD, "which is written back");
+        }
+        is_int(app_state_settle(dirfd, &s), 0, "cold is never stale");
+        pid = spawn_supervisor(dirfd, 1);
+        app_state_set(dirfd, APP_STARTING);
+        is_int(app_state_settle(dirfd, &s), 0, "starting with a live supervisor is not stale");
+        is_int(s, APP_STARTING, "and stays starting");
+        state_write(dirfd, STATE_STATE, "war");
+        is_int(app_state_settle(dirfd, &s), 0, "a garbled state with a live supervisor is left to it");
+        is_int(s, APP_STARTING, "and treated as starting (its wake socket answers)");
+        kill_supervisor(pid);
+        is_int(app_state_settle(dirfd, &s), 1, "a garbled state without one is stale");
+        is_int(s, APP_COLD, "and settles as cold");
+        close(dirfd);
+}
+
+static void test_generations(void) {
+        int dirfd = open_app("gen");
+        pid_t old, new, seen;
+
+        old = spawn_supervisor(dirfd, 1);
+        new = spawn_supervisor(dirfd, 2);
+        is_int(supervisor_find(dirfd, &seen), 1, "two generations alive at once");
+        kill_supervisor(old);
+        is_int(supervisor_find(dirfd, &seen), 1, "the old one gone, the new one is still seen");
+        is_int(seen, new, "by its own pid");
+        kill_supervisor(new);
+        is_int(supervisor_find(dirfd, &seen), 0, "both gone: nobody");
+        close(dirfd);
+}
+
+static void test_status(void) {
+        int dirfd = open_app("status");
+        app_status st;
+        pid_t pid;
+
+        app_state_set(dirfd, APP_WARM);
+        state_write_u64(dirfd, STATE_SUPERVISOR_PID, 1); /* a live, unrelated process */
+        is_int(app_status_read(dirfd, &st), 0, "status reads");
+        ok(st.stale && !st.supervisor_alive && !app_status_is_up(&st),
+           "warm with supervisor.pid naming PID 1 but no lock held: stale, not up");
+        pid = spawn_supervisor(dirfd, 3);
+        app_status_read(dirfd, &st);
+        ok(!st.stale && st.supervisor_alive && st.supervisor_pid == pid && app_status_is_up(&st),
+           "with the lock held: up, and the supervisor pid is the holder's");
+        kill_supervisor(pid);
+        close(dirfd);
+}
+
+static void test_time(void) {
+        is_u64(usec_add(1, 2), 3, "usec_add adds");
+        is_u64(usec_add(UINT64_MAX - 5, 10), USEC_INFINITY, "usec_add saturates instead of wrapping");
+        is_u64(usec_add(123, USEC_INFINITY), USEC_INFINITY, "now + infinity is infinity");
+        is_u64(deadline_in(USEC_INFINITY), USEC_INFINITY, "a deadline infinity away is never");
+        is_int(usec_to_poll_ms(USEC_INFINITY), -1, "poll forever for infinity");
+        is_int(usec_to_poll_ms(0), 0, "0 us: 0 ms");
+        is_int(usec_to_poll_ms(1), 1, "1 us rounds up to 1 ms (no early wake that spins)");
+        is_int(usec_to_poll_ms(1000), 1, "1000 us: 1 ms");
+        is_int(usec_to_poll_ms(1001), 2, "1001 us: 2 ms");
+        is_int(usec_to_poll_ms(50ULL * 86400 * USEC_PER_SEC), INT_MAX, "50 days clamps to INT_MAX ms instead of wrapping");
+        is_int(poll_ms_until(USEC_INFINITY), -1, "poll_ms_until(infinity) is forever");
+        is_int(poll_ms_until(0), 0, "a deadline in the past: 0");
+        int ms = poll_ms_until(deadline_in(50ULL * 86400 * USEC_PER_SEC));
+        is_int(ms, INT_MAX, "a deadline 50 days away waits INT_MAX ms at a time (callers loop until the deadline)");
+}
+
+int main(void) {
+        char tmpl[] = "/tmp/ember-test-protocol.XXXXXX";
+        char cmd[PATH_MAX + 32];
+        int rc;
+
+        if (!mkdtemp(tmpl))
+                bail_out("mkdtemp failed");
+        snprintf(cmd, sizeof(cmd), "%s/run", tmpl);
+        setenv("EMBER_RUNTIME_DIR", cmd, 1);
+
+        test_names();
+        test_state_file();
+        test_liveness();
+        test_settle();
+        test_generations();
+        test_status();
+        test_time();
+
+        rc = done();
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+        if (system(cmd) != 0)
+                diag("could not remove %s", tmpl);
+        return rc;
+}
