@@ -418,11 +418,37 @@ static void log_run_end(supervisor *s, const char *event, int prio, const char *
                   (now() - s->started) / USEC_PER_SEC, conns + strlen("EMBER_CONNECTIONS="), why);
 }
 
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only (sandbox/ember-sandbox-test): with EMBER_TEST_HOLD_STOPPING=DIR the supervisor, in "stopping"
+ * and holding the state lock, creates DIR/held and waits until DIR/release exists. A test then connects inside the
+ * window on purpose instead of hoping a sleep lands there. */
+static void test_hold_stopping(void) {
+        const char *dir = getenv("EMBER_TEST_HOLD_STOPPING");
+        char held[PATH_MAX], release[PATH_MAX];
+
+        if (!dir)
+                return;
+        snprintf(held, sizeof(held), "%s/held", dir);
+        snprintf(release, sizeof(release), "%s/release", dir);
+        int fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                close(fd);
+        while (access(release, F_OK) < 0)
+                (void) poll(NULL, 0, 10);
+        (void) unlink(release);
+        (void) unlink(held);
+}
+#else
+static void test_hold_stopping(void) {
+}
+#endif
+
 /* Stops the backend on purpose (idle, SIGTERM, start timeout), holding the lock so no connection slips in. */
 static void stop_locked(supervisor *s, const char *event, const char *why) {
         int status = 0;
 
         set_state(s, APP_STOPPING);
+        test_hold_stopping();
         (void) notify_send("STOPPING=1");
         log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
         kill_backend(s, &status);
@@ -757,8 +783,11 @@ static int open_signals(supervisor *s) {
 static void crash_backoff(int dirfd) {
         uint64_t crashes = 0, last = 0, delay;
 
+        uint64_t now_sec = (uint64_t) time(NULL);
+
+        /* A last crash "in the future" is a wall clock stepped back since: no reason to wait. */
         if (state_read_u64(dirfd, STATE_CRASHES, &crashes) < 0 || crashes == 0 ||
-            state_read_u64(dirfd, STATE_LAST_CRASH, &last) < 0 || (uint64_t) time(NULL) > last + BACKOFF_FORGET_SEC)
+            state_read_u64(dirfd, STATE_LAST_CRASH, &last) < 0 || last > now_sec || now_sec - last > BACKOFF_FORGET_SEC)
                 return;
         delay = crashes > 8 ? BACKOFF_MAX_USEC : BACKOFF_FIRST_USEC << (crashes - 1);
         if (delay > BACKOFF_MAX_USEC)

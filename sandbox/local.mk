@@ -4,3 +4,9 @@ pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = sandbox/ember-sandbox.c
 sandbox_ember_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 sandbox_ember_sandbox_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
+
+# The same supervisor with the test-only hooks (EMBER_TEST_HOLD_STOPPING), for tests that step through a race.
+check_PROGRAMS += sandbox/ember-sandbox-test
+sandbox_ember_sandbox_test_SOURCES = $(sandbox_ember_sandbox_SOURCES)
+sandbox_ember_sandbox_test_CFLAGS = $(sandbox_ember_sandbox_CFLAGS) -DEMBER_TEST_HOOKS
+sandbox_ember_sandbox_test_LDADD = $(sandbox_ember_sandbox_LDADD)

@@ -14,6 +14,8 @@ inetd_tests = \
 	tests/inetd/cold-start.sh \
 	tests/inetd/warm-reuse.sh \
 	tests/inetd/heal.sh \
+	tests/inetd/infinity.sh \
+	tests/inetd/stop-window.sh \
 	tests/inetd/refcount.sh \
 	tests/inetd/concurrent-cold.sh \
 	tests/inetd/bulk-64mib.sh \

@@ -279,6 +279,7 @@ _ember_watchdog() {
 LAUNCH_ARGS=(--start-timeout=10s)
 SANDBOX_ARGS=(--idle=2s --policy=none)
 BACKEND_ARGS=(--mode=echo)
+SA_ENV=() # more -E NAME=VALUE for the launchers and what they start
 # ember_start: systemd-socket-activate in its own session, launching ember-launch per connection (inetd mode).
 ember_start() {
         local attempt
@@ -288,6 +289,7 @@ ember_start() {
                 ADDR=127.0.0.1:$PORT
                 BADDR=127.0.0.1:$BPORT
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
+                        "${SA_ENV[@]}"
                         "$LAUNCH" --app="$APP" --backend="$BADDR" "${LAUNCH_ARGS[@]}" --
                         "$SANDBOX" --app="$APP" --backend="$BADDR" "${SANDBOX_ARGS[@]}" --
                         "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")

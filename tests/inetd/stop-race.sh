@@ -5,16 +5,17 @@
 trials=20
 [ -n "${EMBER_LONG_TESTS:-}" ] && trials=200
 EMBER_TEST_DEADLINE=$((trials * 4 + 60))
-plan 4
+plan 6
 ember_setup
 SANDBOX_ARGS=(--idle=1s --policy=none)
 ember_start
 
-lost=0 hung=0 wrong=0
+lost=0 hung=0 wrong=0 by_warm=0 by_next=0
 for ((i = 1; i <= trials; i++)); do
         client --timeout=10s --send='warm\n' --output=none "$ADDR" || diag "warm-up $i failed"
         t=$(now_ms)
         off=$((900 + RANDOM % 201)) # 900..1100 ms after the last one left; --idle=1s
+        starts=$(st cold-starts)
         sleep_until_ms $((t + off))
         out=$(client --timeout=10s --send="trial $i\n" "$ADDR")
         rc=$?
@@ -28,9 +29,13 @@ for ((i = 1; i <= trials; i++)); do
                 wrong=$((wrong + 1))
                 diag "trial $i at +$off ms: wrong reply '$out'"
         fi
+        if [ "$(st cold-starts)" = "$starts" ]; then by_warm=$((by_warm + 1)); else by_next=$((by_next + 1)); fi
 done
 diag "$trials trials, $(st cold-starts) cold starts"
 is "$lost" 0 "$trials connections near the idle deadline: 0 lost"
 is "$hung" 0 "0 hung"
 is "$wrong" 0 "0 answered wrongly"
+# the trials must have straddled the deadline for any of this to mean something
+cmp_ok "$by_warm" -ge 1 "some trials landed before the idle stop ($by_warm served warm)"
+cmp_ok "$by_next" -ge 1 "some after it began ($by_next served by the next backend)"
 ok "no launcher left behind" wait_until 10 launchers_gone

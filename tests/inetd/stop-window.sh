@@ -1,0 +1,33 @@
+#!/bin/bash
+# The stop window, stepped through instead of sampled: the test build of the supervisor (ember-sandbox-test) holds
+# itself in "stopping", state lock taken, until told to go on. A connection made inside that window must wait for
+# the lock (no answer yet, nothing refused) and then be served by the next backend; none is lost.
+. "$(dirname "$0")/lib.sh"
+trials=5
+plan $((trials * 5 + 1))
+ember_setup
+SANDBOX=$top_builddir/sandbox/ember-sandbox-test
+[ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"
+HOOK=$TEST_DIR/hook
+mkdir -p "$HOOK"
+SA_ENV=(-E "EMBER_TEST_HOLD_STOPPING=$HOOK")
+SANDBOX_ARGS=(--idle=1s --policy=none)
+ember_start
+
+held() { [ -e "$HOOK/held" ]; }
+for ((i = 1; i <= trials; i++)); do
+        client --send='warm\n' --output=none "$ADDR" || diag "warm-up $i failed"
+        starts=$(st cold-starts)
+        wait_until 10 held
+        is "$(st state)" stopping "trial $i: the supervisor is held in stopping (the window is hit)"
+        bg_client "$TEST_DIR/out$i" --send="trial $i\n" "$ADDR"
+        c=$!
+        ok "trial $i: a connection made inside the window has its launcher" wait_until 5 launcher_count_is 1
+        ok "trial $i: which waits for the state lock, unanswered and not refused" sh -c "sleep 0.3; kill -0 $c && [ ! -s '$TEST_DIR/out$i' ]"
+        touch "$HOOK/release"
+        wait "$c"
+        rc=$?
+        is "$(cat "$TEST_DIR/out$i"):$rc" "trial $i:0" "trial $i: once the stop goes on, it is served"
+        is "$(st cold-starts)" $((starts + 1)) "trial $i: by the next backend"
+done
+ok "no launcher left behind" wait_until 10 launchers_gone
