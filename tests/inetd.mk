@@ -16,6 +16,7 @@ inetd_tests = \
 	tests/inetd/heal.sh \
 	tests/inetd/infinity.sh \
 	tests/inetd/stop-window.sh \
+	tests/inetd/clock-step.sh \
 	tests/inetd/refcount.sh \
 	tests/inetd/concurrent-cold.sh \
 	tests/inetd/bulk-64mib.sh \
