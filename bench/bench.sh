@@ -396,7 +396,7 @@ done
 
 # verdict KEY OP GOAL
 verdict() { awk -v v="$(g "$1")" -v g="$3" -v op="$2" 'BEGIN {
-        if (v == "nan" || v == "") { print "n/a"; exit }
+        if (v == "" || v ~ /nan/) { print "not measured"; exit }
         ok = (op == "<=") ? (v + 0 <= g + 0) : (op == ">=") ? (v + 0 >= g + 0) : (v + 0 == g + 0)
         print ok ? "met" : "MISSED" }'; }
 row() { printf '  %-40s %10s   goal %s %-6s %s\n' "$1" "$(g "$1")" "$2" "$3" "$(verdict "$1" "$2" "$3")"; }

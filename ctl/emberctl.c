@@ -900,7 +900,7 @@ static void print_json(const app_entry *e, uint64_t now) {
         printf("{\"app\":");
         json_string(e->name);
         printf(",\"state\":");
-        json_string(up ? state_label(s) : "cold");
+        json_string(up ? state_label(s) : app_state_to_string(APP_COLD));
         printf(",\"stale_state\":");
         if (s->stale)
                 json_string(state_label(s));

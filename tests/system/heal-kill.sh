@@ -1,7 +1,8 @@
 #!/bin/bash
 # Self-healing under a real systemd, kills: SIGKILL of the whole backend unit, of the supervisor alone, of the
 # backend alone (what the kernel's OOM killer does; with a cgroup v2 memory controller also a real OOM kill under
-# MemoryMax=), and a stale supervisor.pid naming a live unrelated process. After each: the next connection is served
+# MemoryMax=), a stale supervisor.pid naming a live unrelated process, and systemd's TimeoutStopSec= expiring
+# mid-stop. After each: the next connection is served
 # within 2 s, the counts are exact, no orphan is left, and one journal line says what happened.
 . "$(dirname "$0")/lib.sh"
 
@@ -79,5 +80,25 @@ counts_exact "stale supervisor.pid"
 no_orphan "stale supervisor.pid"
 journal_once "stale supervisor.pid" stale-state "$before"
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
+# ---- systemd's TimeoutStopSec= expiring: the supervisor SIGKILLed in "stopping" -----------------------------------
+# A backend that ignores SIGTERM, a supervisor told to wait for it forever, and a unit whose TimeoutStopSec= is 2 s:
+# systemd SIGKILLs the whole unit mid-stop and "stopping" is left behind.
+APP=stuck
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+check "app $APP is up (--stop-timeout=infinity, a backend ignoring SIGTERM)" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
+        --backend=127.0.0.1:$BACKEND_PORT --idle=60s --stop-timeout=infinity -- \
+        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo --ignore-sigterm
+c sh -c "mkdir -p /run/systemd/system/$APP-backend.service.d && printf '[Service]\nTimeoutStopSec=2s\n' >/run/systemd/system/$APP-backend.service.d/timeout.conf && systemctl daemon-reload"
+served_within 5000 "cold start of $APP"
+before=$(journal_events $APP stale-state)
+c systemctl stop $APP-backend.service
+is "TimeoutStopSec=: systemd gave up on the stop and killed the unit" "$(unit_prop $APP-backend.service Result)" timeout
+is "TimeoutStopSec=: the state file still says stopping" "$(state $APP state)" stopping
+served_within 2000 "TimeoutStopSec="
+counts_exact "TimeoutStopSec="
+no_orphan "TimeoutStopSec="
+journal_once "TimeoutStopSec=" stale-state "$before"
+
+[ "$T_FAILED" -eq 0 ] || { diag_journal heal; diag_journal stuck; }
 done_testing
