@@ -6,16 +6,10 @@
 # within 2 s, the counts are exact, no orphan is left, and one journal line says what happened.
 . "$(dirname "$0")/lib.sh"
 
-APP=heal
 sys_boot
-pick_ports 2
-LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+echo_app heal
 warm() { [ "$(state $APP state)" = warm ]; }
 backend_inactive() { [ "$(unit_prop $APP-backend.service ActiveState)" != active ] && [ "$(unit_prop $APP-backend.service ActiveState)" != deactivating ]; }
-
-check "app is up (idle 60 s: nothing stops by itself here)" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
-        --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
-served_within 5000 "cold start"
 check "warm" wait_until 5 warm
 
 # ---- SIGKILL of the whole backend unit ------------------------------------------------------------------------
@@ -83,14 +77,8 @@ journal_once "stale supervisor.pid" stale-state "$before"
 # ---- systemd's TimeoutStopSec= expiring: the supervisor SIGKILLed in "stopping" -----------------------------------
 # A backend that ignores SIGTERM, a supervisor told to wait for it forever, and a unit whose TimeoutStopSec= is 2 s:
 # systemd SIGKILLs the whole unit mid-stop and "stopping" is left behind.
-APP=stuck
-pick_ports 2
-LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
-check "app $APP is up (--stop-timeout=infinity, a backend ignoring SIGTERM)" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
-        --backend=127.0.0.1:$BACKEND_PORT --idle=60s --stop-timeout=infinity -- \
-        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo --ignore-sigterm
+echo_app stuck --stop-timeout=infinity -- --ignore-sigterm
 c sh -c "mkdir -p /run/systemd/system/$APP-backend.service.d && printf '[Service]\nTimeoutStopSec=2s\n' >/run/systemd/system/$APP-backend.service.d/timeout.conf && systemctl daemon-reload"
-served_within 5000 "cold start of $APP"
 before=$(journal_events $APP stale-state)
 c systemctl stop $APP-backend.service
 is "TimeoutStopSec=: systemd gave up on the stop and killed the unit" "$(unit_prop $APP-backend.service Result)" timeout

@@ -6,16 +6,8 @@
 # no orphan is left, and one journal line says what happened.
 . "$(dirname "$0")/lib.sh"
 
-APP=heal
 sys_boot
-pick_ports 2
-LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
-warm() { [ "$(state $APP state)" = warm ]; }
-
-check "app is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- \
-        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
-served_within 5000 "cold start"
-check "warm" wait_until 5 warm
+echo_app heal
 
 # ---- the state directory deleted while warm ---------------------------------------------------------------------
 before=$(journal_events $APP state-lost)

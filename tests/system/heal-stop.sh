@@ -6,13 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 
 sys_boot
-pick_ports 4
 CLIENT=$TOOLS/ember-test-client
 
 # ---- systemctl stop NAME-backend with live connections ---------------------------------------------------------
-APP=stopper LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
-check "app $APP is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- \
-        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo
+echo_app stopper
 "$CLIENT" --parallel=5 --send='held' --hold=infinity --output=none --timeout=60s 127.0.0.1:$LISTEN_PORT \
         >/dev/null 2>"$T_TMP/held.err" &
 held=$!
@@ -55,10 +52,7 @@ done
 
 # ---- a backend that exits 0 by itself ----------------------------------------------------------------------------
 # It exits 0 by itself once /run/quit exists (the container's /run is its own).
-APP=quitter LISTEN_PORT=${PORTS[2]} BACKEND_PORT=${PORTS[3]}
-check "app $APP is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=60s -- \
-        "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo --exit-on=/run/quit
-served_within 5000 "cold start of $APP"
+echo_app quitter -- --exit-on=/run/quit
 cold() { [ "$(state $APP state)" = cold ]; }
 
 before=$(journal_events $APP exit)

@@ -328,6 +328,22 @@ diag_journal() {
 # After every fault the same four things must hold: the next connection is served within 2 s, the counts are exact,
 # no orphan process is left, and the journal has one line saying what happened. Set APP, LISTEN_PORT, BACKEND_PORT.
 
+# echo_app NAME [EMBERCTL-NEW-OPTION...] [-- BACKEND-OPTION...]: APP=NAME on two fresh ports (LISTEN_PORT,
+# BACKEND_PORT) with an echo backend and an idle period of 60 s (nothing stops by itself), up and served once.
+echo_app() {
+        local opts=() more=()
+        APP=$1
+        shift
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+        [ $# -gt 0 ] && shift && more=("$@")
+        pick_ports 2
+        LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+        check "app $APP is up ${opts[*]} ${more[*]}" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
+                --backend=127.0.0.1:$BACKEND_PORT --idle=60s "${opts[@]}" -- \
+                "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo "${more[@]}"
+        served_within 5000 "cold start of $APP"
+}
+
 # served_within MS DESC: one fresh connection gets its echo within MS milliseconds.
 served_within() {
         local t0 t1 out want="ping-$RANDOM"
