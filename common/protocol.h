@@ -16,6 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "parse.h"
+
+/* A backend that keeps crashing is restarted ever more slowly, from BACKOFF_FIRST_USEC doubling up to BACKOFF_MAX_USEC;
+ * emberctl leaves systemd's start timeout room for it. */
+#define BACKOFF_FIRST_USEC (250 * USEC_PER_MSEC)
+#define BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
+
 typedef enum app_state {
         APP_COLD,     /* no backend; the next connection wakes one */
         APP_STARTING, /* a supervisor runs and its backend is not ready yet: wake.sock waiters get the byte */

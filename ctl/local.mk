@@ -1,6 +1,11 @@
 # emberctl: writes an app's units from templates/, shows state, stops backends. See man/emberctl.1.
 bin_PROGRAMS += ctl/emberctl
-ctl_emberctl_SOURCES = ctl/emberctl.c
+ctl_emberctl_SOURCES = \
+	ctl/emberctl.c ctl/ctl.h \
+	ctl/new.c ctl/status.c ctl/stop.c \
+	ctl/buf.c ctl/buf.h \
+	ctl/unit-quote.c ctl/unit-quote.h \
+	ctl/template.c ctl/template.h
 ctl_emberctl_LDADD = common/libember.a
 
 # The man pages of the programs the units run (the lead owns the programs, the systemd helper their pages).

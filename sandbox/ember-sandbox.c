@@ -44,8 +44,6 @@ static char **arg_command;
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
 #define WAITERS_MAX 4096
-#define BACKOFF_FIRST_USEC (250 * USEC_PER_MSEC)
-#define BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
 #define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
 
 typedef struct supervisor {

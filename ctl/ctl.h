@@ -1,0 +1,28 @@
+#pragma once
+/* What emberctl's verbs share. Each verb returns its exit status (see emberctl(1)); helpers that may end a verb
+ * return GO_ON to let it continue, or the exit status to end it with. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define GO_ON (-1)
+
+int verb_new(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_stop(int argc, char *argv[]);
+
+/* The shared usage message, then EXIT_USAGE. */
+int usage_fail(const char *fmt, ...) _printf_(1, 2);
+/* usage_parse_duration(): 0, or EXIT_USAGE after the message. */
+int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *ret);
+/* Canonical form of a duration, free of spaces, understood by ember's programs and by systemd. */
+void format_duration(uint64_t usec, char *out, size_t size);
+/* Human "1d2h", "1h2m", "3m4s", "12s". */
+void format_age(uint64_t sec, char *out, size_t size);
+struct app_status;
+/* The state as shown: cold, starting, warm or stopping. */
+const char *state_label(const struct app_status *s);
+/* The exit status for a state directory that cannot be read, after saying why. */
+int status_error(const char *app, int r);

@@ -1,0 +1,298 @@
+/* emberctl status: every app's state, read through the state protocol (common/protocol.c), as a table or JSON. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "protocol.h"
+#include "state.h"
+
+#define VALUE_MAX 64
+
+typedef struct app_entry {
+        char name[APP_NAME_MAX + 1];
+        app_status st;
+} app_entry;
+
+/* The state directory and its files belong to root (or to us, when EMBER_RUNTIME_DIR points at our own tree); they
+ * are world-readable, so status needs no privileges. */
+static int app_entry_read(const char *app, app_entry *e) {
+        _cleanup_close_ int dirfd = -1;
+        int r;
+
+        *e = (app_entry){};
+        snprintf(e->name, sizeof(e->name), "%s", app);
+        r = state_open(app, false, &dirfd);
+        if (r < 0)
+                return r;
+        return app_status_read(dirfd, &e->st);
+}
+
+const char *state_label(const app_status *s) {
+        return app_state_to_string(s->state);
+}
+
+static void json_string(const char *s) {
+        putchar('"');
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        printf("\\%c", *p);
+                else if (*p < 0x20 || *p >= 0x7f)
+                        printf("\\u%04x", *p);
+                else
+                        putchar(*p);
+        }
+        putchar('"');
+}
+
+static void json_u64_or_null(const char *key, bool have, uint64_t v, bool last) {
+        if (have)
+                printf("\"%s\":%" PRIu64 "%s", key, v, last ? "" : ",");
+        else
+                printf("\"%s\":null%s", key, last ? "" : ",");
+}
+
+static void print_json(const app_entry *e, uint64_t now) {
+        const app_status *s = &e->st;
+        bool up = app_status_is_up(s);
+
+        printf("{\"app\":");
+        json_string(e->name);
+        printf(",\"state\":");
+        json_string(up ? state_label(s) : app_state_to_string(APP_COLD));
+        printf(",\"stale_state\":");
+        if (s->stale)
+                json_string(state_label(s));
+        else
+                printf("null");
+        printf(",");
+        json_u64_or_null("connections_live", true, s->have_refcount ? s->refcount : 0, false);
+        json_u64_or_null("backend_pid", up && s->backend_pid > 0, s->backend_pid, false);
+        json_u64_or_null("supervisor_pid", s->supervisor_pid > 0, (uint64_t) s->supervisor_pid, false);
+        printf("\"supervisor_running\":%s,", s->supervisor_alive ? "true" : "false");
+        json_u64_or_null("generation", s->generation > 0, s->generation, false);
+        json_u64_or_null("up_sec", up && s->have_started_at,
+                         s->have_started_at && now > s->started_at ? now - s->started_at : 0, false);
+        json_u64_or_null("idle_sec", s->have_idle_since && s->refcount == 0,
+                         s->have_idle_since && now > s->idle_since ? now - s->idle_since : 0, false);
+        json_u64_or_null("cold_starts", true, s->cold_starts, false);
+        json_u64_or_null("connections_served", true, s->connections, false);
+        json_u64_or_null("last_cold_start_ms", s->have_ready_ms, s->ready_ms, true);
+        printf("}");
+}
+
+typedef struct row {
+        char col[9][VALUE_MAX + 32];
+} row;
+
+static void status_row(const app_entry *e, uint64_t now, row *r) {
+        const app_status *s = &e->st;
+        bool up = app_status_is_up(s);
+
+        snprintf(r->col[0], sizeof(r->col[0]), "%s", e->name);
+        if (s->stale)
+                snprintf(r->col[1], sizeof(r->col[1]), "cold (stale '%s': its supervisor is gone)", state_label(s));
+        else
+                snprintf(r->col[1], sizeof(r->col[1]), "%s", state_label(s));
+        snprintf(r->col[2], sizeof(r->col[2]), "%" PRIu64, s->have_refcount ? s->refcount : 0);
+        if (up && s->backend_pid > 0)
+                snprintf(r->col[3], sizeof(r->col[3]), "%" PRIu64, s->backend_pid);
+        else
+                snprintf(r->col[3], sizeof(r->col[3]), "-");
+        if (up && s->have_started_at)
+                format_age(now > s->started_at ? now - s->started_at : 0, r->col[4], sizeof(r->col[4]));
+        else
+                snprintf(r->col[4], sizeof(r->col[4]), "-");
+        if (s->have_idle_since && s->refcount == 0)
+                format_age(now > s->idle_since ? now - s->idle_since : 0, r->col[5], sizeof(r->col[5]));
+        else
+                snprintf(r->col[5], sizeof(r->col[5]), "-");
+        snprintf(r->col[6], sizeof(r->col[6]), "%" PRIu64, s->cold_starts);
+        snprintf(r->col[7], sizeof(r->col[7]), "%" PRIu64, s->connections);
+        if (s->have_ready_ms)
+                snprintf(r->col[8], sizeof(r->col[8]), "%" PRIu64 "ms", s->ready_ms);
+        else
+                snprintf(r->col[8], sizeof(r->col[8]), "-");
+}
+
+static void print_table(const app_entry *apps, size_t n, uint64_t now) {
+        static const row header = { { "APP", "STATE", "CONNECTIONS", "BACKEND-PID", "UP", "IDLE", "COLD-STARTS",
+                                      "SERVED", "LAST-COLD-START" } };
+        size_t width[9];
+        row *rows;
+
+        rows = calloc(n + 1, sizeof(row));
+        if (!rows) {
+                log_error_errno(-ENOMEM, "out of memory");
+                return;
+        }
+        rows[0] = header;
+        for (size_t i = 0; i < n; i++)
+                status_row(&apps[i], now, &rows[i + 1]);
+        for (size_t c = 0; c < 9; c++) {
+                width[c] = 0;
+                for (size_t i = 0; i <= n; i++)
+                        if (strlen(rows[i].col[c]) > width[c])
+                                width[c] = strlen(rows[i].col[c]);
+        }
+        for (size_t i = 0; i <= n; i++) {
+                for (size_t c = 0; c < 9; c++) {
+                        if (c == 8)
+                                printf("%s\n", rows[i].col[c]);
+                        else
+                                printf("%-*s  ", (int) width[c], rows[i].col[c]);
+                }
+        }
+        free(rows);
+}
+
+static int cmp_status(const void *a, const void *b) {
+        return strcmp(((const app_entry *) a)->name, ((const app_entry *) b)->name);
+}
+
+static void help_status(FILE *f) {
+        fprintf(f,
+                "Usage: emberctl status [NAME] [--json]\n"
+                "Show state, live connections, backend pid, up and idle time, cold starts, connections served and\n"
+                "the last cold start's time to ready, for every app in %s or for NAME.\n\n"
+                "  --json                  one JSON object for NAME, an array of them for all apps\n",
+                runtime_dir());
+}
+
+int status_error(const char *app, int r) {
+        if (r == -ENOENT) {
+                log_error("no such app '%s': %s/%s does not exist (is %s.socket enabled?)", app, runtime_dir(), app, app);
+                return EXIT_UNAVAILABLE;
+        }
+        log_error_errno(r, "refusing to read %s/%s", runtime_dir(), app);
+        return r == -ELOOP || r == -ENOTDIR || r == -EPERM || r == -EACCES ? EXIT_NOPERM : EXIT_OSERR;
+}
+
+/* Every app in the runtime directory, sorted by name; symlinks and unreadable entries are skipped. */
+static int read_all_apps(app_entry **ret, size_t *ret_n) {
+        _cleanup_free_ app_entry *apps = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        DIR *d;
+
+        d = opendir(runtime_dir());
+        if (!d && errno == ENOENT) {
+                *ret = NULL, *ret_n = 0;
+                return 0;
+        }
+        if (!d)
+                return log_error_errno(-errno, "cannot read %s", runtime_dir());
+        while ((de = readdir(d))) {
+                int r;
+
+                if (!app_name_is_valid(de->d_name) || de->d_type == DT_LNK ||
+                    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+                        continue;
+                if (n == allocated) {
+                        size_t na = allocated ? allocated * 2 : 16;
+                        app_entry *p = realloc(apps, na * sizeof(*apps));
+                        if (!p) {
+                                closedir(d);
+                                return log_error_errno(-ENOMEM, "out of memory");
+                        }
+                        apps = p;
+                        allocated = na;
+                }
+                r = app_entry_read(de->d_name, &apps[n]);
+                if (r == -ENOTDIR || r == -ENOENT)
+                        continue;
+                if (r < 0) {
+                        log_warning_errno(r, "skipping %s/%s", runtime_dir(), de->d_name);
+                        continue;
+                }
+                n++;
+        }
+        closedir(d);
+        if (n > 1)
+                qsort(apps, n, sizeof(*apps), cmp_status);
+        *ret = apps;
+        apps = NULL;
+        *ret_n = n;
+        return 0;
+}
+
+static int print_one(const char *app, bool json, uint64_t now) {
+        app_entry e;
+        int r = app_entry_read(app, &e);
+
+        if (r < 0)
+                return status_error(app, r);
+        if (json) {
+                print_json(&e, now);
+                putchar('\n');
+        } else
+                print_table(&e, 1, now);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+}
+
+static int print_all(bool json, uint64_t now) {
+        _cleanup_free_ app_entry *apps = NULL;
+        size_t n = 0;
+
+        if (read_all_apps(&apps, &n) < 0)
+                return EXIT_OSERR;
+        if (json) {
+                putchar('[');
+                for (size_t i = 0; i < n; i++) {
+                        if (i > 0)
+                                putchar(',');
+                        print_json(&apps[i], now);
+                }
+                printf("]\n");
+        } else if (n == 0)
+                printf("No ember apps in %s.\n", runtime_dir());
+        else
+                print_table(apps, n, now);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+}
+
+int verb_status(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, 'j' },
+                {}
+        };
+        const char *app = NULL;
+        bool json = false;
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help_status(stdout);
+                        return EXIT_SUCCESS;
+                case 'j':
+                        json = true;
+                        break;
+                case '?':
+                        return usage_fail("status: option '%s' is not known", argv[optind - 1]);
+                default:
+                        return EXIT_SOFTWARE;
+                }
+        if (optind < argc)
+                app = argv[optind++];
+        if (optind < argc)
+                return usage_fail("status: unexpected argument '%s'", argv[optind]);
+        if (app && !app_name_is_valid(app))
+                return usage_fail("invalid NAME '%s'", app);
+        if (app)
+                return print_one(app, json, (uint64_t) time(NULL));
+        return print_all(json, (uint64_t) time(NULL));
+}
