@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -172,6 +174,19 @@ static void emit_socket_rule(filter *f) {
         emit(f, RET_ERRNO(EPERM));
 }
 
+/* setsockopt(): TCP_NODELAY only, which the relay sets on both its connections once locked down (under systemd the
+ * backend's is made only then); any other level or option (buffer sizes, SO_BINDTODEVICE, socket filters, …) is
+ * EPERM. */
+static void emit_setsockopt_rule(filter *f) {
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 6));
+        emit(f, LOAD(ARG_LOW(1)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 3));
+        emit(f, LOAD(ARG_LOW(2)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NODELAY, 0, 1));
+        emit(f, RET_ALLOW);
+        emit(f, RET_ERRNO(EPERM));
+}
+
 int lockdown_seccomp(void) {
 #ifndef NATIVE_ARCH
         return -EOPNOTSUPP;
@@ -189,6 +204,7 @@ int lockdown_seccomp(void) {
         for (size_t i = 0; i < ELEMENTSOF(allowed_syscalls); i++)
                 emit_return_if(&f, (uint32_t) allowed_syscalls[i], RET_ALLOW);
         emit_socket_rule(&f);
+        emit_setsockopt_rule(&f);
         emit_deny_flag(&f, __NR_mmap, 2, PROT_EXEC);
 #ifdef __NR_mmap2
         emit_deny_flag(&f, __NR_mmap2, 2, PROT_EXEC);

@@ -1,11 +1,14 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "macro.h"
 #include "parse.h"
 #include "relay.h"
@@ -181,10 +184,22 @@ static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic
         return 0;
 }
 
+/* The relay passes bytes on as they arrive, so it must not add Nagle's wait: a client's two small writes in a row
+ * (a PostgreSQL startup packet, HTTP headers then body) would otherwise reach the backend only after its delayed
+ * ACK, ~40 ms later. Best effort; a unix socket has no such option (EOPNOTSUPP). */
+static void socket_nodelay(int fd, const char *side) {
+        static const int one = 1;
+
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 && errno != EOPNOTSUPP)
+                log_full(LOG_DEBUG, -errno, NULL, "Could not set TCP_NODELAY on the %s connection", side);
+}
+
 int relay(int client, int backend, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
         direction d[2];
         int r;
 
+        socket_nodelay(client, "client");
+        socket_nodelay(backend, "backend");
         if (fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) < 0 ||
             fcntl(backend, F_SETFL, fcntl(backend, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;

@@ -3,12 +3,15 @@
 # The test tools are check programs; the other layers may use them too.
 check_PROGRAMS += \
 	tests/tools/ember-test-backend \
-	tests/tools/ember-test-client
+	tests/tools/ember-test-client \
+	tests/tools/ember-test-sockets
 
 tests_tools_ember_test_backend_SOURCES = tests/tools/ember-test-backend.c tests/tools/io.h
 tests_tools_ember_test_backend_LDADD = common/libember.a
 tests_tools_ember_test_client_SOURCES = tests/tools/ember-test-client.c tests/tools/io.h
 tests_tools_ember_test_client_LDADD = common/libember.a
+tests_tools_ember_test_sockets_SOURCES = tests/tools/ember-test-sockets.c
+tests_tools_ember_test_sockets_LDADD = common/libember.a
 
 inetd_tests = \
 	tests/inetd/cold-start.sh \
@@ -23,6 +26,7 @@ inetd_tests = \
 	tests/inetd/load.sh \
 	tests/inetd/load-bulk.sh \
 	tests/inetd/half-close.sh \
+	tests/inetd/nodelay.sh \
 	tests/inetd/idle-stop.sh \
 	tests/inetd/idle-deadline.sh \
 	tests/inetd/stop-race.sh \

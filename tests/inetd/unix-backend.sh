@@ -1,7 +1,7 @@
 #!/bin/bash
 # A backend on a unix socket (ADDR given as an absolute path) is started and relayed to like a TCP one.
 . "$(dirname "$0")/lib.sh"
-plan 5
+plan 6
 ember_setup
 ember_start_unix() {
         PORT=$(pick_port)
@@ -24,3 +24,4 @@ out=$(client --send='again\n' "$ADDR")
 is "$out" again "a warm connection too"
 is "$(st cold-starts)" 1 "one cold start"
 is "$(backend_starts)" 1 "one backend process"
+ok "TCP_NODELAY is skipped for the unix backend connection without a word" eval '! grep -q TCP_NODELAY "$LOG"'

@@ -68,6 +68,14 @@ check "3 open connections: 3 running $APP@ instances" wait_until 15 instances_ar
 check "3 open connections: refcount 3" wait_until 15 refcount_is 3
 c systemctl list-units --no-legend --plain "$APP@*" | sed 's/^/# /'
 is "the launcher has no capabilities" "$(launcher_status $APP CapEff)" 0000000000000000
+# the backend connection is made once the launcher is confined: its filter must let TCP_NODELAY through
+launcher_sockets() { c "$TOOLS/ember-test-sockets" "$(launcher_pid $APP)"; }
+nodelay_on() { launcher_sockets | grep -Eq -- "$1 nodelay=1\$"; }
+check "the launcher set TCP_NODELAY on its client connection" \
+        wait_until 15 nodelay_on "^fd=[0-9]+ tcp 127\.0\.0\.1:$LISTEN_PORT -> [^ ]+"
+check "and on the backend connection it made once confined" \
+        wait_until 15 nodelay_on " -> 127\.0\.0\.1:$BACKEND_PORT"
+launcher_sockets | sed 's/^/# /'
 if [ -n "$SANITIZED" ]; then
         for i in 1 2 3 4; do skip "built with AddressSanitizer: ember-launch does not confine itself"; done
 else

@@ -276,11 +276,16 @@ journal_field() {
 unit_prop() { c systemctl show -P "$2" "$1"; }
 # proc_status PID FIELD: FIELD of /proc/PID/status inside the container
 proc_status() { c sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
-# launcher_status APP FIELD: the same for the ember-launch of one running APP@ instance
-launcher_status() {
+# launcher_pid APP: the ember-launch of one running APP@ instance (its PID in the container)
+launcher_pid() {
         local unit
         unit=$(c systemctl list-units --no-legend --plain --state=running "$1@*" | awk 'NR == 1 { print $1 }')
-        [ -n "$unit" ] && proc_status "$(unit_prop "$unit" MainPID)" "$2"
+        [ -n "$unit" ] && unit_prop "$unit" MainPID
+}
+# launcher_status APP FIELD: the same as proc_status for that launcher
+launcher_status() {
+        local pid
+        pid=$(launcher_pid "$1") && proc_status "$pid" "$2"
 }
 
 # app_new NAME EMBERCTL-NEW-ARGS...: emberctl new + daemon-reload + enable --now NAME.socket.

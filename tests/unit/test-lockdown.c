@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -72,6 +73,22 @@ static int unix_datagram_socket(void) {
 static int tcp6_socket(void) {
         return errno_of(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 }
+/* Connects to the backend and sets one option there; returns the connection (or -errno) to check it further. */
+static int backend_setsockopt(int level, int name, int value) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, &backend.sa, backend.len) < 0 ||
+            setsockopt(fd, level, name, &value, sizeof(value)) < 0)
+                return -errno;
+        return fd;
+}
+static int nodelay_on_backend(void) {
+        int fd = backend_setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), on = 0;
+        socklen_t len = sizeof(on);
+        if (fd < 0)
+                return -fd;
+        /* the kernel really set it: a filter's SECCOMP_RET_ERRNO could fake a 0 */
+        return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) < 0 ? errno : on == 1 ? 0 : EIO;
+}
 static int anonymous_memory(void) {
         return mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? errno : 0;
 }
@@ -130,6 +147,14 @@ static int netlink_socket(void) {
 static int udp_socket(void) {
         return errno_of(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 }
+static int cork_on_backend(void) {
+        int fd = backend_setsockopt(IPPROTO_TCP, TCP_CORK, 1);
+        return fd < 0 ? -fd : 0;
+}
+static int rcvbuf_on_backend(void) {
+        int fd = backend_setsockopt(SOL_SOCKET, SO_RCVBUF, 4096);
+        return fd < 0 ? -fd : 0;
+}
 static int executable_memory(void) {
         return mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? errno : 0;
 }
@@ -173,6 +198,7 @@ static const probe probes[] = {
         { "splices into the backend connection", splice_to_backend, BOTH, 0, 0 },
         { "opens an AF_UNIX datagram socket (journal)", unix_datagram_socket, BOTH, 0, 0 },
         { "opens an IPv6 stream socket", tcp6_socket, BOTH, 0, 0 },
+        { "sets TCP_NODELAY on the backend connection", nodelay_on_backend, BOTH, 0, 0 },
         { "maps anonymous memory", anonymous_memory, BOTH, 0, 0 },
         { "cannot open a directory outside the state directory", read_outside, LANDLOCK, EACCES, 1 },
         { "cannot read /etc/passwd", read_etc, LANDLOCK, EACCES, 1 },
@@ -188,6 +214,8 @@ static const probe probes[] = {
         { "cannot open a packet socket", packet_socket, SECCOMP, EAFNOSUPPORT, 0 },
         { "cannot open a netlink socket", netlink_socket, SECCOMP, EAFNOSUPPORT, 0 },
         { "cannot open a UDP socket", udp_socket, SECCOMP, EPERM, 0 },
+        { "cannot set TCP_CORK", cork_on_backend, SECCOMP, EPERM, 0 },
+        { "cannot set SO_RCVBUF", rcvbuf_on_backend, SECCOMP, EPERM, 0 },
         { "cannot map executable memory", executable_memory, SECCOMP, EPERM, 0 },
         { "cannot make memory executable", make_executable, SECCOMP, EPERM, 0 },
         { "cannot ptrace", do_ptrace, SECCOMP, EPERM, 0 },
