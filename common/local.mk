@@ -2,9 +2,14 @@ noinst_LIBRARIES += common/libember.a
 common_libember_a_SOURCES = \
 	common/macro.h \
 	common/log.c common/log.h \
+	common/events.c common/events.h \
 	common/parse.c common/parse.h \
 	common/state.c common/state.h \
 	common/protocol.c common/protocol.h \
 	common/timeutil.c common/timeutil.h \
 	common/usage.c common/usage.h \
 	common/daemon.c common/daemon.h
+
+# The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=).
+catalogdir = $(prefix)/lib/systemd/catalog
+dist_catalog_DATA = catalog/ember.catalog

@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "events.h"
 #include "log.h"
 
 static const char *log_ident = "ember";
@@ -57,9 +58,14 @@ static int journal_send(int priority, const char *msg, const char *const *fields
                 snprintf(app, sizeof(app), "EMBER_APP=%s\n", log_app);
                 iov[n++] = (struct iovec){ app, strlen(app) };
         }
-        for (; fields && *fields && n + 2 < ELEMENTSOF(iov); fields++) {
+        for (; fields && *fields && n + 4 < ELEMENTSOF(iov); fields++) {
+                const char *id = strncmp(*fields, "EMBER_EVENT=", 12) == 0 ? event_message_id_field(*fields + 12) : NULL;
                 iov[n++] = (struct iovec){ (void *) *fields, strlen(*fields) };
                 iov[n++] = (struct iovec){ "\n", 1 };
+                if (id) { /* journalctl -x explains it from the catalog */
+                        iov[n++] = (struct iovec){ (void *) id, strlen(id) };
+                        iov[n++] = (struct iovec){ "\n", 1 };
+                }
         }
         struct msghdr mh = { .msg_name = (void *) &sa, .msg_namelen = sizeof(sa), .msg_iov = iov, .msg_iovlen = n };
         return sendmsg(journal_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;

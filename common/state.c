@@ -101,22 +101,22 @@ int state_lock(int dirfd, int *ret_lockfd) {
         return 0;
 }
 
-/* One value and its newline. A writer rewrites in place (pwrite, then ftruncate), so a reader in between can see
- * the new value followed by the old one's tail: such a torn value is read again. */
-int state_read(int dirfd, const char *name, char *buf, size_t size) {
+/* One line and its newline, at most MAX bytes. A writer rewrites in place (pwrite, then ftruncate), so a reader in
+ * between can see the new value followed by the old one's tail: such a torn value is read again. */
+static int read_line(int dirfd, const char *name, char *buf, size_t size, size_t max) {
         for (unsigned attempt = 0;; attempt++) {
                 _cleanup_close_ int fd = -1;
-                char tmp[STATE_VALUE_MAX + 1];
+                char tmp[STATE_KV_MAX + 1];
                 ssize_t n;
                 char *nl;
 
                 fd = state_open_file(dirfd, name, O_RDONLY, 0);
                 if (fd < 0)
                         return fd;
-                n = pread(fd, tmp, sizeof(tmp), 0);
+                n = pread(fd, tmp, max + 1, 0);
                 if (n < 0)
                         return -errno;
-                if (n > STATE_VALUE_MAX)
+                if ((size_t) n > max)
                         return -EFBIG;
                 tmp[n] = '\0';
                 nl = strchr(tmp, '\n');
@@ -135,6 +135,10 @@ int state_read(int dirfd, const char *name, char *buf, size_t size) {
         }
 }
 
+int state_read(int dirfd, const char *name, char *buf, size_t size) {
+        return read_line(dirfd, name, buf, size, STATE_VALUE_MAX);
+}
+
 int state_read_u64(int dirfd, const char *name, uint64_t *ret) {
         char buf[STATE_VALUE_MAX];
         int r = state_read(dirfd, name, buf, sizeof(buf));
@@ -143,13 +147,13 @@ int state_read_u64(int dirfd, const char *name, uint64_t *ret) {
         return parse_uint64(buf, ret) < 0 ? -EBADMSG : 0;
 }
 
-int state_write(int dirfd, const char *name, const char *value) {
+static int write_line(int dirfd, const char *name, const char *value, size_t max) {
         _cleanup_close_ int fd = -1;
-        char buf[STATE_VALUE_MAX + 2];
+        char buf[STATE_KV_MAX + 2];
         int n;
 
         n = snprintf(buf, sizeof(buf), "%s\n", value);
-        if (n < 0 || n > STATE_VALUE_MAX)
+        if (n < 0 || (size_t) n > max)
                 return -ENOBUFS;
         fd = state_open_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
         if (fd < 0)
@@ -157,6 +161,10 @@ int state_write(int dirfd, const char *name, const char *value) {
         if (pwrite(fd, buf, (size_t) n, 0) != n || ftruncate(fd, n) < 0)
                 return errno ? -errno : -EIO;
         return 0;
+}
+
+int state_write(int dirfd, const char *name, const char *value) {
+        return write_line(dirfd, name, value, STATE_VALUE_MAX);
 }
 
 int state_write_u64(int dirfd, const char *name, uint64_t v) {
@@ -182,6 +190,75 @@ int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret) {
         if (ret)
                 *ret = v;
         return 0;
+}
+
+int state_kv_read(int dirfd, const char *name, char *buf, size_t size) {
+        int r = read_line(dirfd, name, buf, size, STATE_KV_MAX);
+        if (r == -ENOENT) {
+                buf[0] = '\0';
+                return 0;
+        }
+        return r;
+}
+
+int kv_get_u64(const char *kv, const char *key, uint64_t *ret) {
+        size_t klen = strlen(key);
+
+        for (const char *p = kv; *p;) {
+                size_t n = strcspn(p, " ");
+                if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+                        char v[24];
+                        size_t vlen = n - klen - 1;
+                        if (vlen == 0 || vlen >= sizeof(v))
+                                return -EBADMSG;
+                        memcpy(v, p + klen + 1, vlen);
+                        v[vlen] = '\0';
+                        return parse_uint64(v, ret) < 0 ? -EBADMSG : 0;
+                }
+                p += n;
+                p += strspn(p, " ");
+        }
+        *ret = 0;
+        return -ENOENT;
+}
+
+static int kv_put(char *out, size_t size, const char *kv, const char *key, uint64_t v) {
+        size_t klen = strlen(key), len = 0;
+        bool done = false;
+        int n;
+
+        out[0] = '\0';
+        for (const char *p = kv; *p;) {
+                size_t w = strcspn(p, " ");
+                bool match = w > klen && strncmp(p, key, klen) == 0 && p[klen] == '=';
+                n = match ? snprintf(out + len, size - len, "%s%s=%" PRIu64, len ? " " : "", key, v)
+                          : snprintf(out + len, size - len, "%s%.*s", len ? " " : "", (int) w, p);
+                if (n < 0 || (size_t) n >= size - len)
+                        return -ENOBUFS;
+                len += (size_t) n;
+                done = done || match;
+                p += w;
+                p += strspn(p, " ");
+        }
+        if (done)
+                return 0;
+        n = snprintf(out + len, size - len, "%s%s=%" PRIu64, len ? " " : "", key, v);
+        return n < 0 || (size_t) n >= size - len ? -ENOBUFS : 0;
+}
+
+int state_kv_add(int dirfd, const char *name, const char *key, uint64_t delta) {
+        char kv[STATE_KV_MAX + 1], out[STATE_KV_MAX + 1];
+        uint64_t v = 0;
+        int r;
+
+        r = state_kv_read(dirfd, name, kv, sizeof(kv));
+        if (r == -EBADMSG || r == -EFBIG)
+                kv[0] = '\0'; /* garbled: start again rather than stop counting */
+        else if (r < 0)
+                return r;
+        (void) kv_get_u64(kv, key, &v);
+        r = kv_put(out, sizeof(out), kv, key, v > UINT64_MAX - delta ? UINT64_MAX : v + delta);
+        return r < 0 ? r : write_line(dirfd, name, out, STATE_KV_MAX);
 }
 
 /* Offsets are pids, spread by 2^22 (the largest pid_max) on the rare clash with another namespace's pid. */

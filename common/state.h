@@ -23,6 +23,14 @@
 #define STATE_READY_MS "ready-ms"      /* how long the last cold start took to be ready */
 #define STATE_CRASHES "crashes"       /* backend runs in a row that died before or without an orderly stop */
 #define STATE_LAST_CRASH "last-crash"  /* epoch seconds */
+/* Counters of ended backend runs, for emberctl metrics: */
+#define STATE_ENDS "ends"                   /* how runs ended: "idle-stop=N stop=N crash=N ..." */
+#define STATE_COLD_START_HIST "cold-start-ms" /* time to ready: "1=N 2.5=N ... 60000=N +Inf=N sum=MS" */
+#define STATE_RUN_USEC_TOTAL "run-usec-total"
+#define STATE_CPU_USEC_TOTAL "cpu-usec-total"
+/* The current (or last) run's bill, updated every second while it runs: */
+#define STATE_RUN_CPU_USEC "run-cpu-usec"
+#define STATE_MEMORY_PEAK "memory-peak-bytes"
 #define STATE_WAKE_SOCK "wake.sock"
 #define STATE_NOTIFY_SOCK "notify.sock"
 
@@ -40,6 +48,13 @@ int state_write(int dirfd, const char *name, const char *value);
 int state_write_u64(int dirfd, const char *name, uint64_t v);
 /* Adds delta to a counter; a missing or garbled counter counts as 0. Call under the lock. */
 int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret);
+
+/* Files of several KEY=VALUE words on one line (at most STATE_KV_MAX bytes), such as STATE_ENDS. A missing file
+ * reads as empty. kv_get_u64: -ENOENT (and 0) if KEY is absent. state_kv_add: under the lock, saturating. */
+#define STATE_KV_MAX 1024
+int state_kv_read(int dirfd, const char *name, char *buf, size_t size);
+int kv_get_u64(const char *kv, const char *key, uint64_t *ret);
+int state_kv_add(int dirfd, const char *name, const char *key, uint64_t delta);
 
 /* A lease is a 1-byte OFD write lock on STATE_LEASES at an offset unique to this process. */
 int lease_take(int dirfd, int *ret_fd);

@@ -55,6 +55,8 @@ static void help(FILE *f) {
                 "                          write NAME's systemd units (see 'emberctl new --help')\n"
                 "  status [NAME] [--json]  show every app's state, or NAME's\n"
                 "  stop NAME               stop NAME's backend now\n"
+                "  metrics [NAME] [--textfile=DIR]\n"
+                "                          Prometheus metrics of every app, or NAME's\n"
                 "  help                    show this help\n\n"
                 "  -h, --help              show this help\n"
                 "      --version           show the version\n\n"
@@ -70,6 +72,7 @@ int main(int argc, char *argv[]) {
                 { "new", verb_new },
                 { "status", verb_status },
                 { "stop", verb_stop },
+                { "metrics", verb_metrics },
         };
 
         log_setup("emberctl", NULL);

@@ -156,10 +156,6 @@ static void print_table(const app_entry *apps, size_t n, uint64_t now) {
         free(rows);
 }
 
-static int cmp_status(const void *a, const void *b) {
-        return strcmp(((const app_entry *) a)->name, ((const app_entry *) b)->name);
-}
-
 static void help_status(FILE *f) {
         fprintf(f,
                 "Usage: emberctl status [NAME] [--json]\n"
@@ -178,51 +174,76 @@ int status_error(const char *app, int r) {
         return r == -ELOOP || r == -ENOTDIR || r == -EPERM || r == -EACCES ? EXIT_NOPERM : EXIT_OSERR;
 }
 
-/* Every app in the runtime directory, sorted by name; symlinks and unreadable entries are skipped. */
-static int read_all_apps(app_entry **ret, size_t *ret_n) {
-        _cleanup_free_ app_entry *apps = NULL;
+static int cmp_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int list_app_names(char ***ret, size_t *ret_n) {
+        char **names = NULL;
         size_t n = 0, allocated = 0;
         struct dirent *de;
         DIR *d;
 
+        *ret = NULL;
+        *ret_n = 0;
         d = opendir(runtime_dir());
-        if (!d && errno == ENOENT) {
-                *ret = NULL, *ret_n = 0;
-                return 0;
-        }
         if (!d)
-                return log_error_errno(-errno, "cannot read %s", runtime_dir());
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot read %s", runtime_dir());
         while ((de = readdir(d))) {
-                int r;
-
                 if (!app_name_is_valid(de->d_name) || de->d_type == DT_LNK ||
                     (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
                         continue;
                 if (n == allocated) {
                         size_t na = allocated ? allocated * 2 : 16;
-                        app_entry *p = realloc(apps, na * sizeof(*apps));
-                        if (!p) {
-                                closedir(d);
-                                return log_error_errno(-ENOMEM, "out of memory");
-                        }
-                        apps = p;
+                        char **p = realloc(names, na * sizeof(*names));
+                        if (!p)
+                                break;
+                        names = p;
                         allocated = na;
                 }
-                r = app_entry_read(de->d_name, &apps[n]);
-                if (r == -ENOTDIR || r == -ENOENT)
-                        continue;
-                if (r < 0) {
-                        log_warning_errno(r, "skipping %s/%s", runtime_dir(), de->d_name);
-                        continue;
-                }
+                names[n] = strdup(de->d_name);
+                if (!names[n])
+                        break;
                 n++;
         }
         closedir(d);
+        if (de) { /* stopped early: out of memory */
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
         if (n > 1)
-                qsort(apps, n, sizeof(*apps), cmp_status);
-        *ret = apps;
-        apps = NULL;
+                qsort(names, n, sizeof(*names), cmp_names);
+        *ret = names;
         *ret_n = n;
+        return 0;
+}
+
+/* Every app in the runtime directory, by name; entries that are no app directory or cannot be read are skipped. */
+static int read_all_apps(app_entry **ret, size_t *ret_n) {
+        char **names = NULL;
+        app_entry *apps;
+        size_t n = 0, k = 0;
+        int r;
+
+        r = list_app_names(&names, &n);
+        if (r < 0)
+                return r;
+        apps = calloc(n ? n : 1, sizeof(*apps));
+        for (size_t i = 0; i < n; i++) {
+                r = apps ? app_entry_read(names[i], &apps[k]) : -ENOMEM;
+                if (r >= 0)
+                        k++;
+                else if (r != -ENOTDIR && r != -ENOENT && apps)
+                        log_warning_errno(r, "skipping %s/%s", runtime_dir(), names[i]);
+                free(names[i]);
+        }
+        free(names);
+        if (!apps)
+                return log_error_errno(-ENOMEM, "out of memory");
+        *ret = apps;
+        *ret_n = k;
         return 0;
 }
 

@@ -10,7 +10,7 @@ if MUSL_LAUNCHER
 launcher_musl_sources = \
 	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/session.c $(srcdir)/launcher/lockdown.c \
 	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c \
-	$(srcdir)/common/protocol.c $(srcdir)/common/timeutil.c \
+	$(srcdir)/common/protocol.c $(srcdir)/common/timeutil.c $(srcdir)/common/events.c \
 	$(srcdir)/common/daemon.c
 launcher_ember_launch_SOURCES =
 EXTRA_launcher_ember_launch_SOURCES = $(launcher_sources)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bill.h"
 #include "confine.h"
 #include "daemon.h"
 #include "log.h"
@@ -56,6 +58,9 @@ typedef struct supervisor {
         int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
         char dir_path[PATH_MAX];
         char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
+        int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */
+        struct rusage rusage; /* the ended backend's, where there is no cgroup to ask */
+        bool have_rusage;
         pid_t backend;
         bool ready;
         uint64_t started;  /* CLOCK_MONOTONIC */
@@ -324,6 +329,22 @@ static int probe_backend(void) {
         return connect(fd, &arg_backend.sa, arg_backend.len) < 0 ? -errno : 0;
 }
 
+/* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
+static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
+                                                  "2500", "5000", "10000", "30000", "60000" };
+
+static void count_cold_start(supervisor *s, uint64_t ms) {
+        const char *bucket = "+Inf";
+
+        for (size_t i = 0; i < ELEMENTSOF(cold_start_buckets); i++)
+                if ((double) ms <= strtod(cold_start_buckets[i], NULL)) {
+                        bucket = cold_start_buckets[i];
+                        break;
+                }
+        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, bucket, 1);
+        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, "sum", ms);
+}
+
 static void became_ready(supervisor *s) {
         _cleanup_close_ int lock = -1;
         uint64_t ms = (now() - s->started) / USEC_PER_MSEC;
@@ -334,6 +355,7 @@ static void became_ready(supervisor *s) {
         if (state_lock(s->dirfd, &lock) >= 0) {
                 set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
+                count_cold_start(s, ms);
                 (void) state_write_u64(s->dirfd, STATE_CRASHES, 0);
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
@@ -359,9 +381,9 @@ static int wait_backend(supervisor *s, uint64_t timeout, int *status) {
         uint64_t deadline = deadline_in(timeout); /* infinity: wait for as long as it takes */
 
         for (;;) {
-                pid_t p = waitpid(s->backend, status, WNOHANG);
+                pid_t p = wait4(s->backend, status, WNOHANG, &s->rusage);
                 if (p == s->backend)
-                        return 1;
+                        return s->have_rusage = true, 1;
                 if (p < 0)
                         return errno == ECHILD ? 1 : -errno;
                 if (now() >= deadline)
@@ -403,17 +425,46 @@ static void mark_cold(supervisor *s) {
         tell_waiters(s, false);
 }
 
+/* The run's CPU time and peak memory so far: the cgroup's, else the ended backend's rusage, else nothing yet. */
+static bill run_bill(supervisor *s) {
+        bill b = {};
+
+        if (s->cgroup_fd >= 0 && bill_read_cgroup(s->cgroup_fd, &b) >= 0)
+                return b;
+        if (s->have_rusage)
+                bill_from_rusage(&s->rusage, &b);
+        return b;
+}
+
+/* Every second: the live run's bill, for emberctl metrics. */
+static void record_bill(supervisor *s) {
+        bill b = run_bill(s);
+
+        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
+        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
+}
+
+/* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
 static void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
-        uint64_t served = 0;
-        char e[48], sec[48], conns[48];
+        uint64_t served = 0, run_usec = now() - s->started, conns;
+        char e[48], sec[48], cn[48], cpu[48], mem[64];
+        bill b = run_bill(s);
 
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
+        conns = served >= s->connections_at_start ? served - s->connections_at_start : 0;
+        (void) state_kv_add(s->dirfd, STATE_ENDS, event, 1);
+        (void) state_add_u64(s->dirfd, STATE_RUN_USEC_TOTAL, (int64_t) run_usec, NULL);
+        (void) state_add_u64(s->dirfd, STATE_CPU_USEC_TOTAL, (int64_t) b.cpu_usec, NULL);
+        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
+        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
         snprintf(e, sizeof(e), "EMBER_EVENT=%s", event);
-        snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, (now() - s->started) / USEC_PER_SEC);
-        snprintf(conns, sizeof(conns), "EMBER_CONNECTIONS=%" PRIu64,
-                 served >= s->connections_at_start ? served - s->connections_at_start : 0);
-        log_event(prio, FIELDS(e, sec, conns), "Backend %s after %" PRIu64 " s and %s connections: %s", event,
-                  (now() - s->started) / USEC_PER_SEC, conns + strlen("EMBER_CONNECTIONS="), why);
+        snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, run_usec / USEC_PER_SEC);
+        snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
+        snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
+        snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
+        log_event(prio, FIELDS(e, sec, cn, cpu, mem),
+                  "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
+                  " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
 }
 
 #ifdef EMBER_TEST_HOOKS
@@ -448,8 +499,8 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
         set_state(s, APP_STOPPING);
         test_hold_stopping();
         (void) notify_send("STOPPING=1");
-        log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
         kill_backend(s, &status);
+        log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
         mark_cold(s);
 }
 
@@ -546,8 +597,8 @@ static int check_state_dir(supervisor *s) {
 
         if (state_dir_intact(s))
                 return 0;
-        log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; stopping the backend");
         kill_backend(s, &status);
+        log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; the backend was stopped");
         if (s->wake_unit[0])
                 restart_wake_unit(s);
         tell_waiters(s, false);
@@ -564,6 +615,8 @@ static int check_idle(supervisor *s) {
         s->heal_at = now() + HEAL_INTERVAL_USEC;
         if (check_state_dir(s))
                 return 1;
+        if (s->cgroup_fd >= 0)
+                record_bill(s);
         r = state_lock(s->dirfd, &lock);
         if (r >= 0)
                 r = live_count(s, &count);
@@ -613,8 +666,10 @@ static int handle_signals(supervisor *s) {
 
         while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGCHLD) {
-                        if (s->backend > 0 && waitpid(s->backend, &status, WNOHANG) == s->backend)
+                        if (s->backend > 0 && wait4(s->backend, &status, WNOHANG, &s->rusage) == s->backend) {
+                                s->have_rusage = true;
                                 return backend_died(s, status);
+                        }
                         while (waitpid(-1, NULL, WNOHANG) > 0)
                                 ;
                         continue;
@@ -744,6 +799,9 @@ static int begin_run(supervisor *s) {
         (void) state_add_u64(s->dirfd, STATE_COLD_STARTS, 1, NULL);
         (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
         (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
+        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, 0);
+        if (s->cgroup_fd >= 0) /* else the last run's peak stays until this one ends and says its own */
+                (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, 0);
         set_state(s, APP_STARTING);
         s->started = now();
         r = start_backend(s, arg_ready_notify ? notify_path : NULL);
@@ -798,6 +856,7 @@ static void crash_backoff(int dirfd) {
 static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
+                .cgroup_fd = -1,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
         };
         int r;
@@ -814,6 +873,7 @@ static int supervise(void) {
                 return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
+        (void) bill_cgroup_open(&s.cgroup_fd);
         crash_backoff(s.dirfd);
         r = open_wake_socket(&s);
         if (r < 0)

@@ -3,6 +3,7 @@ unit_tests = \
 	tests/unit/test-parse \
 	tests/unit/test-state \
 	tests/unit/test-protocol \
+	tests/unit/test-events \
 	tests/unit/test-daemon
 
 check_PROGRAMS += $(unit_tests)
@@ -22,6 +23,10 @@ tests_unit_test_state_LDADD = common/libember.a
 tests_unit_test_protocol_SOURCES = tests/unit/test-protocol.c tests/tap.h
 tests_unit_test_protocol_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_protocol_LDADD = common/libember.a
+
+tests_unit_test_events_SOURCES = tests/unit/test-events.c tests/tap.h
+tests_unit_test_events_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_events_LDADD = common/libember.a
 
 tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c tests/tap.h
 tests_unit_test_daemon_CPPFLAGS = $(unit_cppflags)

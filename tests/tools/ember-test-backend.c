@@ -3,6 +3,7 @@
  *   ember-test-backend --listen=ADDR [--mode=echo|http|hold|count] [--ready-delay=DUR] [--notify] [--never-ready]
  *                      [--fail-start] [--crash-after-bytes=N] [--ignore-sigterm] [--pidfile=PATH]
  *                      [--pid-log=PATH] [--notify-delay=DUR] [--exit-on=PATH]
+ *                      [--burn-cpu=DUR]
  *
  * One process per connection (fork); connection handlers die with the main process (PR_SET_PDEATHSIG), so the
  * backend behaves like a single-process server: killing its main pid ends every connection.
@@ -13,6 +14,7 @@
  *         arrive after the client's half-close has come through.
  * --crash-after-bytes=N: after relaying N bytes on a connection the backend aborts (main process included).
  * --notify sends READY=1 to $NOTIFY_SOCKET once listening (after --notify-delay, which implies --notify).
+ * --burn-cpu=DUR: before listening, use DUR of CPU time and touch 32 MiB (a run with a known bill).
  * --exit-on=PATH: exit 0 (after removing PATH) once PATH exists, as a server with an idle timeout of its own does.
  * --pidfile=PATH is replaced by each run; --pid-log=PATH gets one line "PID" appended per run (so tests can count
  * backend starts independently of ember's own bookkeeping). */
@@ -47,6 +49,7 @@ static uint64_t arg_ready_delay, arg_notify_delay;
 static bool arg_notify, arg_never_ready, arg_fail_start, arg_ignore_sigterm;
 static uint64_t arg_crash_after = UINT64_MAX;
 static const char *arg_pidfile, *arg_pid_log, *arg_exit_on;
+static uint64_t arg_burn_cpu;
 static pid_t main_pid;
 
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -162,6 +165,25 @@ static int notify_ready(void) {
         return r;
 }
 
+/* --burn-cpu=DUR: spend DUR of CPU time (not wall time) before listening, and touch 32 MiB: a run with a known bill. */
+static void burn_cpu(uint64_t usec) {
+        static volatile unsigned char sink;
+        size_t size = 32 << 20;
+        unsigned char *mem = malloc(size);
+        struct timespec ts;
+        uint64_t spent;
+
+        for (size_t i = 0; mem && i < size; i += 4096)
+                mem[i] = (unsigned char) i;
+        do {
+                for (unsigned i = 0; i < 100000; i++)
+                        sink += (unsigned char) i;
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+                spent = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        } while (spent < usec);
+        free(mem);
+}
+
 /* --exit-on=PATH: false once PATH exists, true once a connection waits. */
 static bool wait_for_connection(int lfd) {
         struct pollfd p = { .fd = lfd, .events = POLLIN };
@@ -174,7 +196,7 @@ static bool wait_for_connection(int lfd) {
 
 static int parse_args(int argc, char **argv) {
         enum { ARG_LISTEN = 0x100, ARG_MODE, ARG_READY_DELAY, ARG_NOTIFY, ARG_NEVER_READY, ARG_FAIL_START,
-               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON };
+               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON, ARG_BURN_CPU };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -189,6 +211,7 @@ static int parse_args(int argc, char **argv) {
                 { "pidfile", required_argument, NULL, ARG_PIDFILE },
                 { "pid-log", required_argument, NULL, ARG_PID_LOG },
                 { "exit-on", required_argument, NULL, ARG_EXIT_ON },
+                { "burn-cpu", required_argument, NULL, ARG_BURN_CPU },
                 {}
         };
         int c;
@@ -252,6 +275,12 @@ static int parse_args(int argc, char **argv) {
                         break;
                 case ARG_PIDFILE:
                         arg_pidfile = optarg;
+                        break;
+                case ARG_BURN_CPU:
+                        if (parse_duration(optarg, &arg_burn_cpu) < 0 || arg_burn_cpu == USEC_INFINITY) {
+                                msg("bad --burn-cpu=%s", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case ARG_EXIT_ON:
                         arg_exit_on = optarg;
@@ -335,6 +364,8 @@ int main(int argc, char **argv) {
 
         if (arg_ready_delay > 0)
                 sleep_usec(arg_ready_delay);
+        if (arg_burn_cpu > 0)
+                burn_cpu(arg_burn_cpu);
         if (arg_fail_start) {
                 msg("failing to start on purpose");
                 return 3;

@@ -479,6 +479,34 @@ static void test_lock(void) {
         close(dfd);
 }
 
+static void test_kv(void) {
+        int fd = open_app("kv", true);
+        char kv[STATE_KV_MAX + 1];
+        uint64_t v = 7;
+
+        is_int(state_kv_read(fd, "ends", kv, sizeof(kv)), 0, "kv: a missing file reads");
+        is_str(kv, "", "kv: as empty");
+        is_int(kv_get_u64(kv, "crash", &v), -ENOENT, "kv: an absent key is ENOENT");
+        is_u64(v, 0, "kv: and 0");
+        is_int(state_kv_add(fd, "ends", "crash", 1), 0, "kv: add to a new file");
+        state_kv_add(fd, "ends", "idle-stop", 2);
+        state_kv_add(fd, "ends", "crash", 1);
+        get_raw("kv", "ends", kv, sizeof(kv));
+        is_str(kv, "crash=2 idle-stop=2\n", "kv: keys keep their order, values add up");
+        state_kv_read(fd, "ends", kv, sizeof(kv));
+        is_int(kv_get_u64(kv, "idle-stop", &v) == 0 ? (long long) v : -1, 2, "kv: a key reads back");
+        is_int(kv_get_u64(kv, "idle", &v), -ENOENT, "kv: a key's prefix is another key");
+        put_raw("kv", "ends", "crash=zz idle\n", 14);
+        is_int(state_kv_add(fd, "ends", "crash", 1), 0, "kv: a garbled value is counted over");
+        get_raw("kv", "ends", kv, sizeof(kv));
+        is_str(kv, "crash=1 idle\n", "kv: from 0, the rest kept");
+        put_raw("kv", "ends", "x", 1);
+        is_int(state_kv_add(fd, "ends", "stop", 1), 0, "kv: a torn file starts again");
+        get_raw("kv", "ends", kv, sizeof(kv));
+        is_str(kv, "stop=1\n", "kv: as a new one");
+        close(fd);
+}
+
 int main(void) {
         char tmpl[] = "/tmp/ember-test-state.XXXXXX";
         char cmd[PATH_MAX + 32];
@@ -496,6 +524,7 @@ int main(void) {
         test_add();
         test_leases();
         test_lock();
+        test_kv();
 
         rc = done();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);

@@ -1,0 +1,278 @@
+/* emberctl metrics: the Prometheus text exposition format, from the state files every app's supervisor keeps
+ * (never from logs); with --textfile=DIR written atomically to DIR/ember.prom for node_exporter. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ctl.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "protocol.h"
+#include "state.h"
+#include "template.h"
+
+/* The cold-start buckets the supervisor counts in cold-start-ms (upper bounds in ms), and as Prometheus's le. */
+static const struct {
+        const char *ms, *le;
+} buckets[] = {
+        { "1", "0.001" }, { "2.5", "0.0025" }, { "5", "0.005" }, { "10", "0.01" }, { "25", "0.025" },
+        { "50", "0.05" }, { "100", "0.1" }, { "250", "0.25" }, { "500", "0.5" }, { "1000", "1" },
+        { "2500", "2.5" }, { "5000", "5" }, { "10000", "10" }, { "30000", "30" }, { "60000", "60" },
+        { "+Inf", "+Inf" },
+};
+
+/* How a run ended (the EMBER_EVENT= of the end, as counted in "ends") and the reason label it gets. */
+static const struct {
+        const char *event, *reason;
+} stop_reasons[] = {
+        { "idle-stop", "idle" }, { "stop", "manual" }, { "crash", "crash" }, { "seccomp-kill", "seccomp-kill" },
+        { "start-timeout", "start-timeout" }, { "exit", "exit" }, { "state-lost", "state-lost" },
+};
+
+typedef struct app_metrics {
+        char name[APP_NAME_MAX + 1];
+        app_status st;
+        char ends[STATE_KV_MAX + 1], hist[STATE_KV_MAX + 1];
+        uint64_t run_usec_total, cpu_usec_total, run_cpu_usec, memory_peak;
+} app_metrics;
+
+static int app_metrics_read(const char *app, app_metrics *m) {
+        _cleanup_close_ int dirfd = -1;
+        int r;
+
+        *m = (app_metrics){};
+        snprintf(m->name, sizeof(m->name), "%s", app);
+        r = state_open(app, false, &dirfd);
+        if (r >= 0)
+                r = app_status_read(dirfd, &m->st);
+        if (r < 0)
+                return r;
+        (void) state_kv_read(dirfd, STATE_ENDS, m->ends, sizeof(m->ends));
+        (void) state_kv_read(dirfd, STATE_COLD_START_HIST, m->hist, sizeof(m->hist));
+        (void) state_read_u64(dirfd, STATE_RUN_USEC_TOTAL, &m->run_usec_total);
+        (void) state_read_u64(dirfd, STATE_CPU_USEC_TOTAL, &m->cpu_usec_total);
+        (void) state_read_u64(dirfd, STATE_RUN_CPU_USEC, &m->run_cpu_usec);
+        (void) state_read_u64(dirfd, STATE_MEMORY_PEAK, &m->memory_peak);
+        return 0;
+}
+
+static uint64_t kv(const char *kvs, const char *key) {
+        uint64_t v = 0;
+        (void) kv_get_u64(kvs, key, &v);
+        return v;
+}
+
+static int family(buf *b, const char *name, const char *type, const char *help) {
+        return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef uint64_t (*app_value)(const app_metrics *m, uint64_t now);
+
+static uint64_t v_connections(const app_metrics *m, uint64_t now) { return m->st.refcount; }
+static uint64_t v_connections_total(const app_metrics *m, uint64_t now) { return m->st.connections; }
+static uint64_t v_cold_starts(const app_metrics *m, uint64_t now) { return m->st.cold_starts; }
+static uint64_t v_up(const app_metrics *m, uint64_t now) { return app_status_is_up(&m->st); }
+static uint64_t v_generation(const app_metrics *m, uint64_t now) { return m->st.generation; }
+static uint64_t v_memory_peak(const app_metrics *m, uint64_t now) { return m->memory_peak; }
+static uint64_t v_crashes(const app_metrics *m, uint64_t now) {
+        return kv(m->ends, "crash") + kv(m->ends, "seccomp-kill");
+}
+/* seconds and CPU of ended runs, plus the live run's so far */
+static uint64_t v_run_usec(const app_metrics *m, uint64_t now) {
+        uint64_t live = app_status_is_up(&m->st) && m->st.have_started_at && now > m->st.started_at
+                                ? (now - m->st.started_at) * USEC_PER_SEC : 0;
+        return m->run_usec_total + live;
+}
+static uint64_t v_cpu_usec(const app_metrics *m, uint64_t now) {
+        return m->cpu_usec_total + (app_status_is_up(&m->st) ? m->run_cpu_usec : 0);
+}
+
+static int print_simple(buf *b, const app_metrics *apps, size_t n, uint64_t now, const char *name, const char *type,
+                        const char *help, app_value value, bool usec_as_seconds) {
+        int r = family(b, name, type, help);
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                uint64_t v = value(&apps[i], now);
+                if (usec_as_seconds)
+                        r = buf_printf(b, "%s{app=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n", name, apps[i].name,
+                                       v / USEC_PER_SEC, v % USEC_PER_SEC);
+                else
+                        r = buf_printf(b, "%s{app=\"%s\"} %" PRIu64 "\n", name, apps[i].name, v);
+        }
+        return r;
+}
+
+static int print_stops(buf *b, const app_metrics *apps, size_t n) {
+        int r = family(b, "ember_backend_stops_total", "counter", "Backend runs ended, by how they ended.");
+
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                for (size_t k = 0; r >= 0 && k < ELEMENTSOF(stop_reasons); k++)
+                        r = buf_printf(b, "ember_backend_stops_total{app=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                                       apps[i].name, stop_reasons[k].reason, kv(apps[i].ends, stop_reasons[k].event));
+        return r;
+}
+
+static int print_histogram(buf *b, const app_metrics *apps, size_t n) {
+        int r = family(b, "ember_cold_start_seconds", "histogram", "Time from a cold start to the backend being ready.");
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                uint64_t cumulative = 0, sum_ms = kv(apps[i].hist, "sum");
+
+                for (size_t k = 0; r >= 0 && k < ELEMENTSOF(buckets); k++) {
+                        cumulative += kv(apps[i].hist, buckets[k].ms);
+                        r = buf_printf(b, "ember_cold_start_seconds_bucket{app=\"%s\",le=\"%s\"} %" PRIu64 "\n",
+                                       apps[i].name, buckets[k].le, cumulative);
+                }
+                if (r >= 0)
+                        r = buf_printf(b, "ember_cold_start_seconds_sum{app=\"%s\"} %" PRIu64 ".%03" PRIu64 "\n"
+                                          "ember_cold_start_seconds_count{app=\"%s\"} %" PRIu64 "\n",
+                                       apps[i].name, sum_ms / 1000, sum_ms % 1000, apps[i].name, cumulative);
+        }
+        return r;
+}
+
+static int render_metrics(buf *b, const app_metrics *apps, size_t n, uint64_t now) {
+        int r = print_simple(b, apps, n, now, "ember_connections", "gauge", "Live connections.", v_connections, false);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_connections_total", "counter", "Connections served.",
+                                 v_connections_total, false);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_cold_starts_total", "counter", "Backend runs started.",
+                                 v_cold_starts, false);
+        if (r >= 0)
+                r = print_histogram(b, apps, n);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_up", "gauge",
+                                 "1 while a backend run is starting, warm or stopping.", v_up, false);
+        if (r >= 0)
+                r = print_stops(b, apps, n);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_crashes_total", "counter",
+                                 "Backend runs that crashed or were killed by their seccomp policy.", v_crashes, false);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_run_seconds_total", "counter",
+                                 "Time backends ran, the live run included.", v_run_usec, true);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_cpu_seconds_total", "counter",
+                                 "CPU time backends used (cgroup v2, else the ended runs' rusage).", v_cpu_usec, true);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_memory_peak_bytes", "gauge",
+                                 "Peak memory of the live or last backend run.", v_memory_peak, false);
+        if (r >= 0)
+                r = print_simple(b, apps, n, now, "ember_backend_generation", "gauge",
+                                 "Number of the live or last backend run.", v_generation, false);
+        return r;
+}
+
+static void help_metrics(FILE *f) {
+        fprintf(f,
+                "Usage: emberctl metrics [NAME] [--textfile=DIR]\n"
+                "Print every app's metrics (or NAME's) in the Prometheus text exposition format.\n\n"
+                "  --textfile=DIR          write them to DIR/ember.prom atomically instead, for node_exporter's\n"
+                "                          textfile collector (ember-metrics.timer does it every 15 s)\n");
+}
+
+static int write_textfile(const char *dir, const buf *b) {
+        _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (dirfd < 0)
+                return log_error_errno(-errno, "cannot open %s", dir), EXIT_CANTCREAT;
+        r = write_atomic(dirfd, "ember.prom", b, true);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s/ember.prom", dir), EXIT_OSERR;
+        return EXIT_SUCCESS;
+}
+
+static int collect(const char *app, app_metrics **ret, size_t *ret_n) {
+        _cleanup_free_ char **names = NULL;
+        app_metrics *apps;
+        size_t n = 0;
+        int r;
+
+        if (app) {
+                names = calloc(1, sizeof(char *));
+                if (!names)
+                        return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                names[0] = (char *) app;
+                n = 1;
+        } else if (list_app_names(&names, &n) < 0)
+                return EXIT_OSERR;
+        apps = calloc(n ? n : 1, sizeof(*apps));
+        if (!apps)
+                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+        *ret_n = 0;
+        for (size_t i = 0; i < n; i++) {
+                r = app_metrics_read(names[i], &apps[*ret_n]);
+                if (r < 0 && app) {
+                        free(apps);
+                        return status_error(app, r);
+                }
+                if (r >= 0)
+                        (*ret_n)++;
+        }
+        if (!app)
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+        *ret = apps;
+        return GO_ON;
+}
+
+int verb_metrics(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "textfile", required_argument, NULL, 't' },
+                {}
+        };
+        _cleanup_free_ app_metrics *apps = NULL;
+        const char *app = NULL, *textfile = NULL;
+        size_t n = 0;
+        buf b = {};
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help_metrics(stdout);
+                        return EXIT_SUCCESS;
+                case 't':
+                        if (optarg[0] != '/')
+                                return usage_fail("invalid --textfile '%s': use an absolute directory", optarg);
+                        textfile = optarg;
+                        break;
+                case '?':
+                        return usage_fail("metrics: option '%s' is not known or lacks its value", argv[optind - 1]);
+                default:
+                        return EXIT_SOFTWARE;
+                }
+        if (optind < argc)
+                app = argv[optind++];
+        if (optind < argc)
+                return usage_fail("metrics: unexpected argument '%s'", argv[optind]);
+        if (app && !app_name_is_valid(app))
+                return usage_fail("invalid NAME '%s'", app);
+
+        r = collect(app, &apps, &n);
+        if (r != GO_ON)
+                return r;
+        if (render_metrics(&b, apps, n, (uint64_t) time(NULL)) < 0) {
+                buf_done(&b);
+                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+        }
+        if (textfile)
+                r = write_textfile(textfile, &b);
+        else
+                r = fwrite(b.data ? b.data : "", 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        buf_done(&b);
+        return r;
+}

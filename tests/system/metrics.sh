@@ -1,0 +1,104 @@
+#!/bin/bash
+# Metrics and the bill under a real systemd: a known sequence (3 cold starts, 5 connections, a crash, an idle stop,
+# a manual stop) read back through `emberctl metrics` by a real Prometheus parser (python3-prometheus-client),
+# through ember-metrics.timer's textfile by a real prometheus-node-exporter, the bill of a backend that burns a known
+# amount of CPU, and journalctl -x explaining the events from ember's message catalog.
+. "$(dirname "$0")/lib.sh"
+
+sys_boot
+# Debian's python3, which has python3-prometheus-client (a python3 earlier on $PATH may not)
+PY=/usr/bin/python3
+"$PY" -c 'import prometheus_client.parser' 2>/dev/null ||
+        bail "python3-prometheus-client is needed (CI installs it)"
+command -v prometheus-node-exporter >/dev/null || bail "prometheus-node-exporter is needed (CI installs it)"
+echo_app bill --idle=2s -- --burn-cpu=300ms
+bpid=$(state $APP backend.pid)
+cold() { [ "$(state $APP state)" = cold ]; }
+served() { [ "$("$TOOLS/ember-test-client" --timeout=10s --send="$1" 127.0.0.1:$LISTEN_PORT)" = "$1" ]; }
+
+# the known sequence: echo_app made connection 1 and cold start 1
+check "connection 2, warm" served two
+check "connection 3, warm" served three
+c kill -KILL "$bpid"
+check "the crash is recorded" wait_until 5 cold
+check "connection 4: cold start 2" served four
+check "the idle stop comes" wait_until 10 cold
+check "connection 5: cold start 3" served five
+check "emberctl stop" c "$EMBERCTL" stop $APP
+
+# metric VALUE: the sample of NAME{app=bill[,LABELS]} as the Prometheus parser reads it
+c "$EMBERCTL" metrics >"$T_TMP/metrics.txt"
+metric() {
+        "$PY" - "$T_TMP/metrics.txt" "$@" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+path, name = sys.argv[1], sys.argv[2]
+want = dict(kv.split("=", 1) for kv in sys.argv[3:])
+want["app"] = "bill"
+for family in text_string_to_metric_families(open(path).read()):
+    for s in family.samples:
+        if s.name == name and all(s.labels.get(k) == v for k, v in want.items()):
+            print(s.value)
+            sys.exit(0)
+sys.exit(1)
+PY
+}
+check "the Prometheus parser reads every family" "$PY" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+names = {f.name for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+want = {"ember_connections", "ember_connections", "ember_cold_starts", "ember_cold_start_seconds", "ember_backend_up",
+        "ember_backend_stops", "ember_backend_crashes", "ember_backend_run_seconds", "ember_backend_cpu_seconds",
+        "ember_backend_memory_peak_bytes", "ember_backend_generation"}
+assert want <= names, want - names' "$T_TMP/metrics.txt"
+is "ember_cold_starts_total: 3" "$(metric ember_cold_starts_total)" 3.0
+is "ember_connections_total: 5" "$(metric ember_connections_total)" 5.0
+is "ember_connections: 0 live" "$(metric ember_connections)" 0.0
+is "ember_backend_up: 0 after the stop" "$(metric ember_backend_up)" 0.0
+is "stops: 1 crash" "$(metric ember_backend_stops_total reason=crash)" 1.0
+is "stops: 1 idle" "$(metric ember_backend_stops_total reason=idle)" 1.0
+is "stops: 1 manual" "$(metric ember_backend_stops_total reason=manual)" 1.0
+is "ember_backend_crashes_total: 1" "$(metric ember_backend_crashes_total)" 1.0
+is "the cold-start histogram counts 3 starts" "$(metric ember_cold_start_seconds_count)" 3.0
+is "all 3 within 60 s" "$(metric ember_cold_start_seconds_bucket le=60)" 3.0
+cpu=$(metric ember_backend_cpu_seconds_total)
+check "ember_backend_cpu_seconds_total ($cpu) covers 3 runs burning 0.3 s of CPU each, and is plausible" \
+        "$PY" -c "import sys; assert 0.85 <= $cpu <= 5, $cpu"
+mem=$(metric ember_backend_memory_peak_bytes)
+check "ember_backend_memory_peak_bytes ($mem) covers the 32 MiB the backend touched" "$PY" -c "assert 32 << 20 <= $mem <= 1 << 30, $mem"
+run=$(metric ember_backend_run_seconds_total)
+check "ember_backend_run_seconds_total ($run) covers the idle period" "$PY" -c "assert 2 <= $run <= 60, $run"
+
+# ---- the bill in the journal ------------------------------------------------------------------------------------
+for ev in crash idle-stop stop; do
+        cpu=$(journal_field $APP $ev EMBER_CPU_USEC)
+        mem=$(journal_field $APP $ev EMBER_MEMORY_PEAK_BYTES)
+        sec=$(journal_field $APP $ev EMBER_RUN_SEC)
+        check "$ev's bill: CPU ${cpu} us, peak ${mem} bytes, ${sec} s" \
+                test "${cpu:-0}" -ge 280000 -a "${cpu:-0}" -le 3000000 -a "${mem:-0}" -ge $((32 << 20)) -a -n "$sec"
+done
+
+# ---- journalctl -x explains the events --------------------------------------------------------------------------
+c journalctl --update-catalog
+like "journalctl -x explains an idle stop from ember's catalog" \
+        "$(c journalctl -x -q --no-pager EMBER_APP=$APP EMBER_EVENT=idle-stop)" 'No connection to bill was open for the idle period'
+like "and a crash" "$(c journalctl -x -q --no-pager EMBER_APP=$APP EMBER_EVENT=crash)" 'Subject: ember: the backend of bill crashed'
+
+# ---- the textfile, scraped by node_exporter ---------------------------------------------------------------------
+# (the container's empty /etc gets first-boot presets, which enable everything: start from disabled, as after
+# `make install` on a running system)
+check "ember-metrics.timer is shipped" c systemctl disable --now ember-metrics.timer
+c rm -f /var/lib/prometheus/node-exporter/ember.prom
+check "one command enables it" c systemctl enable --now ember-metrics.timer
+prom_ready() { c test -s /var/lib/prometheus/node-exporter/ember.prom; }
+check "and it writes /var/lib/prometheus/node-exporter/ember.prom" wait_until 20 prom_ready
+pick_ports 1
+c sh -c "prometheus-node-exporter --web.listen-address=127.0.0.1:${PORTS[0]} --collector.disable-defaults \
+        --collector.textfile --collector.textfile.directory=/var/lib/prometheus/node-exporter >/run/node-exporter.log 2>&1 &"
+scraped() { curl -sf "http://127.0.0.1:${PORTS[0]}/metrics" | grep -q '^ember_cold_starts_total{app="bill"} 3$'; }
+check "prometheus-node-exporter serves ember_cold_starts_total from the textfile" wait_until 20 scraped
+is "and no textfile error" "$(curl -sf "http://127.0.0.1:${PORTS[0]}/metrics" | sed -n 's/^node_textfile_scrape_error //p')" 0
+c pkill -f prometheus-node-exporter
+
+[ "$T_FAILED" -eq 0 ] || diag_journal $APP
+done_testing
