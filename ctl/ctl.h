@@ -13,6 +13,7 @@ int verb_new(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_stop(int argc, char *argv[]);
 int verb_metrics(int argc, char *argv[]);
+int verb_report(int argc, char *argv[]);
 
 /* The names of the app directories in the runtime directory, sorted; the caller frees each and the array. */
 int list_app_names(char ***ret, size_t *ret_n);

@@ -57,6 +57,8 @@ static void help(FILE *f) {
                 "  stop NAME               stop NAME's backend now\n"
                 "  metrics [NAME] [--textfile=DIR]\n"
                 "                          Prometheus metrics of every app, or NAME's\n"
+                "  report [NAME] [--since=TIME] [--json]\n"
+                "                          every backend run summed up from the journal\n"
                 "  help                    show this help\n\n"
                 "  -h, --help              show this help\n"
                 "      --version           show the version\n\n"
@@ -73,6 +75,7 @@ int main(int argc, char *argv[]) {
                 { "status", verb_status },
                 { "stop", verb_stop },
                 { "metrics", verb_metrics },
+                { "report", verb_report },
         };
 
         log_setup("emberctl", NULL);

@@ -2,7 +2,7 @@
 bin_PROGRAMS += ctl/emberctl
 ctl_emberctl_SOURCES = \
 	ctl/emberctl.c ctl/ctl.h \
-	ctl/new.c ctl/status.c ctl/stop.c ctl/metrics.c \
+	ctl/new.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
 	ctl/buf.c ctl/buf.h \
 	ctl/unit-quote.c ctl/unit-quote.h \
 	ctl/template.c ctl/template.h

@@ -78,6 +78,20 @@ for ev in crash idle-stop stop; do
                 test "${cpu:-0}" -ge 280000 -a "${cpu:-0}" -le 3000000 -a "${mem:-0}" -ge $((32 << 20)) -a -n "$sec"
 done
 
+# ---- emberctl report sums the runs up from the journal ---------------------------------------------------------
+c journalctl --sync
+c "$EMBERCTL" report $APP --json >"$T_TMP/report.json"
+check "emberctl report: 3 runs, 5 connections, 1 crash, 3 cold starts, their CPU and memory" "$PY" -c '
+import json, sys
+[r] = json.load(open(sys.argv[1]))
+assert (r["app"], r["runs"], r["connections"], r["crashes"], r["cold_starts"]) == ("bill", 3, 5, 1, 3), r
+assert 850000 <= r["cpu_usec"] <= 5000000, r
+assert r["memory_peak_bytes"] >= 32 << 20, r
+assert 0 < r["cold_start_ms_p50"] <= r["cold_start_ms_p99"] <= 10000, r' "$T_TMP/report.json"
+diag_file "$T_TMP/report.json"
+like "emberctl report prints a table" "$(c "$EMBERCTL" report)" '^bill +3 '
+like "report --since=tomorrow has nothing" "$(c "$EMBERCTL" report --since=tomorrow)" '^No backend runs'
+
 # ---- journalctl -x explains the events --------------------------------------------------------------------------
 c journalctl --update-catalog
 like "journalctl -x explains an idle stop from ember's catalog" \
