@@ -50,6 +50,21 @@ static void help(FILE *f) {
                 "without it the backend is woken through $EMBER_RUNTIME_DIR/NAME/wake.sock.\n");
 }
 
+/* What the options say together, and the optional COMMAND after "--". */
+static int check_argv(int argc, char *argv[], bool have_backend) {
+        if (!arg_app)
+                return usage_error("%s", "--app=NAME is required");
+        if (!have_backend)
+                return usage_error("%s", "--backend=ADDR is required");
+        if (optind < argc) {
+                if (strcmp(argv[optind - 1], "--") != 0)
+                        return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
+                arg_command = argv + optind;
+        } else if (optind > 0 && strcmp(argv[optind - 1], "--") == 0)
+                return usage_error("%s", "'--' must be followed by a COMMAND");
+        return 1;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE };
         static const struct option options[] = {
@@ -100,17 +115,7 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         if (r < 0)
                 return r;
-        if (!arg_app)
-                return usage_error("%s", "--app=NAME is required");
-        if (!have_backend)
-                return usage_error("%s", "--backend=ADDR is required");
-        if (optind < argc) {
-                if (strcmp(argv[optind - 1], "--") != 0)
-                        return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
-                arg_command = argv + optind;
-        } else if (optind > 0 && strcmp(argv[optind - 1], "--") == 0)
-                return usage_error("%s", "'--' must be followed by a COMMAND");
-        return 1;
+        return check_argv(argc, argv, have_backend);
 }
 
 static bool fd_is_stream_socket(int fd) {

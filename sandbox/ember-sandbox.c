@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bill.h"
+#include "audit.h"
 #include "confine.h"
 #include "daemon.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "usage.h"
 #include "parse.h"
 #include "protocol.h"
+#include "supervisor.h"
 #include "state.h"
 #include "timeutil.h"
 
@@ -45,32 +47,7 @@ static char **arg_command;
 
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
-#define WAITERS_MAX 4096
 #define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
-
-typedef struct supervisor {
-        int dirfd;
-        int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
-        bool owns_wake;    /* inetd mode: we unlink wake.sock when we go; under systemd the socket unit owns it */
-        int notify_fd;     /* --ready=notify: the backend's NOTIFY_SOCKET */
-        int signal_fd;
-        int inotify_fd;    /* idle-since written: the last connection just left */
-        int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
-        char dir_path[PATH_MAX];
-        char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
-        int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */
-        struct rusage rusage; /* the ended backend's, where there is no cgroup to ask */
-        bool have_rusage;
-        pid_t backend;
-        bool ready;
-        uint64_t started;  /* CLOCK_MONOTONIC */
-        time_t started_wall;
-        uint64_t connections_at_start;
-        uint64_t probe_at, probe_step, start_deadline, idle_deadline, heal_at;
-        int waiters[WAITERS_MAX];
-        size_t n_waiters;
-        confine confine;
-} supervisor;
 
 static void help(FILE *f) {
         fprintf(f,
@@ -87,6 +64,20 @@ static void help(FILE *f) {
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
                 "  -h, --help              show this help\n");
+}
+
+/* What the options say together, and COMMAND after "--". */
+static int check_argv(int argc, char *argv[]) {
+        if (optind >= argc)
+                return usage_error("%s", "missing COMMAND (put it after --)");
+        if (strcmp(argv[optind - 1], "--") != 0)
+                return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
+        if (arg_app && !arg_have_backend)
+                return usage_error("%s", "--backend=ADDR is required with --app");
+        if (!arg_app && arg_have_backend)
+                return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        arg_command = argv + optind;
+        return 1;
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -150,16 +141,7 @@ static int parse_argv(int argc, char *argv[]) {
                 if (r < 0)
                         return r;
         }
-        if (optind >= argc)
-                return usage_error("%s", "missing COMMAND (put it after --)");
-        if (strcmp(argv[optind - 1], "--") != 0)
-                return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
-        if (arg_app && !arg_have_backend)
-                return usage_error("%s", "--backend=ADDR is required with --app");
-        if (!arg_app && arg_have_backend)
-                return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
-        arg_command = argv + optind;
-        return 1;
+        return check_argv(argc, argv);
 }
 
 static int confine_or_report(confine *c) {
@@ -185,164 +167,18 @@ static int run_standalone(void) {
         return r == -ENOENT || r == -EACCES ? 127 : EXIT_OSERR;
 }
 
-static uint64_t now(void) {
+uint64_t supervisor_now(void) {
         return now_usec(CLOCK_MONOTONIC);
+}
+
+static uint64_t now(void) {
+        return supervisor_now();
 }
 
 static void set_state(supervisor *s, app_state state) {
         int r = app_state_set(s->dirfd, state);
         if (r < 0)
                 log_warning_errno(r, "Failed to record state %s", app_state_to_string(state));
-}
-
-static void tell_waiters(supervisor *s, bool ready) {
-        for (size_t i = 0; i < s->n_waiters; i++) {
-                if (ready)
-                        (void) send(s->waiters[i], "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                close(s->waiters[i]); /* EOF without the byte: this backend failed */
-        }
-        s->n_waiters = 0;
-}
-
-static void accept_waiters(supervisor *s) {
-        for (;;) {
-                int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd < 0)
-                        return;
-                if (s->ready) {
-                        (void) send(fd, "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                        close(fd);
-                } else if (s->n_waiters < WAITERS_MAX)
-                        s->waiters[s->n_waiters++] = fd;
-                else
-                        close(fd); /* it will retry */
-        }
-}
-
-/* wake.sock comes from NAME-backend.socket (systemd) or from ember-launch (inetd mode, which names it). */
-static int open_wake_socket(supervisor *s) {
-        char name[sizeof(s->wake_unit)];
-        int n = listen_fds_take(name, sizeof(name));
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char dir[sizeof(sa.sun_path)];
-        _cleanup_close_ int fd = -1;
-
-        if (n > 1 || n < 0)
-                return n < 0 ? n : -E2BIG;
-        if (n == 1) {
-                s->listen_fd = LISTEN_FDS_START;
-                s->owns_wake = strcmp(name, "ember-launch") == 0;
-                if (!s->owns_wake)
-                        snprintf(s->wake_unit, sizeof(s->wake_unit), "%s", name);
-                if (fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
-                    fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
-                        return -errno;
-                return 0;
-        }
-        /* Started by hand: bind wake.sock ourselves. */
-        if (state_dir_path(arg_app, dir, sizeof(dir)) < 0 ||
-            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_WAKE_SOCK, dir) >= (int) sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
-                return -errno;
-        s->listen_fd = take_fd(&fd);
-        s->owns_wake = true;
-        return 0;
-}
-
-static int open_notify_socket(supervisor *s, char *path, size_t size) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char dir[sizeof(sa.sun_path)];
-        _cleanup_close_ int fd = -1;
-
-        if (state_dir_path(arg_app, dir, sizeof(dir)) < 0 ||
-            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_NOTIFY_SOCK, dir) >= (int) sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        (void) unlinkat(s->dirfd, STATE_NOTIFY_SOCK, 0);
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        if (s->confine.drop_user &&
-            fchownat(s->dirfd, STATE_NOTIFY_SOCK, s->confine.uid, s->confine.gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        snprintf(path, size, "%s", sa.sun_path);
-        s->notify_fd = take_fd(&fd);
-        return 0;
-}
-
-/* Forks the backend into its own process group, confined. A CLOEXEC pipe tells us whether exec worked. */
-static int start_backend(supervisor *s, const char *notify_path) {
-        _cleanup_close_ int rd = -1, wr = -1;
-        int p[2], err = 0;
-        pid_t pid;
-
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        /* A supervisor killed outright (SIGKILL, OOM) takes its backend along: no orphan keeps the port, and the
-         * next supervisor starts from nothing. */
-        s->confine.parent_death_signal = SIGKILL;
-        s->confine.parent = getpid();
-        rd = p[0];
-        wr = p[1];
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                sigset_t all;
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                setsid();
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (null >= 0)
-                        dup2(null, STDIN_FILENO);
-                unsetenv("LISTEN_PID");
-                unsetenv("LISTEN_FDS");
-                unsetenv("LISTEN_FDNAMES");
-                if (notify_path)
-                        setenv("NOTIFY_SOCKET", notify_path, 1);
-                else
-                        unsetenv("NOTIFY_SOCKET");
-                err = confine_exec(&s->confine, (int[]){ wr }, 1, arg_command); /* wr closes at exec */
-                (void) !write(wr, &err, sizeof(err));
-                _exit(127);
-        }
-        close(take_fd(&wr));
-        s->backend = pid;
-        if (read(rd, &err, sizeof(err)) == sizeof(err))
-                return err < 0 ? err : -err;
-        return 0;
-}
-
-static int probe_backend(void) {
-        _cleanup_close_ int fd = socket(arg_backend.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = { .tv_usec = 100000 };
-
-        if (fd < 0)
-                return -errno;
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        return connect(fd, &arg_backend.sa, arg_backend.len) < 0 ? -errno : 0;
-}
-
-/* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
-static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
-                                                  "2500", "5000", "10000", "30000", "60000" };
-
-static void count_cold_start(supervisor *s, uint64_t ms) {
-        const char *bucket = "+Inf";
-
-        for (size_t i = 0; i < ELEMENTSOF(cold_start_buckets); i++)
-                if ((double) ms <= strtod(cold_start_buckets[i], NULL)) {
-                        bucket = cold_start_buckets[i];
-                        break;
-                }
-        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, bucket, 1);
-        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, "sum", ms);
 }
 
 static void became_ready(supervisor *s) {
@@ -376,41 +212,6 @@ static void read_notify(supervisor *s) {
         }
 }
 
-/* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */
-static int wait_backend(supervisor *s, uint64_t timeout, int *status) {
-        uint64_t deadline = deadline_in(timeout); /* infinity: wait for as long as it takes */
-
-        for (;;) {
-                pid_t p = wait4(s->backend, status, WNOHANG, &s->rusage);
-                if (p == s->backend)
-                        return s->have_rusage = true, 1;
-                if (p < 0)
-                        return errno == ECHILD ? 1 : -errno;
-                if (now() >= deadline)
-                        return 0;
-                struct pollfd pf = { .fd = s->signal_fd, .events = POLLIN };
-                (void) poll(&pf, 1, 10);
-                struct signalfd_siginfo si;
-                while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
-                        ;
-        }
-}
-
-static void kill_backend(supervisor *s, int *status) {
-        if (s->backend <= 0)
-                return;
-        (void) kill(-s->backend, SIGTERM);
-        (void) kill(s->backend, SIGCONT);
-        if (wait_backend(s, arg_stop_timeout, status) == 0) {
-                log_warning("Backend %d still running %" PRIu64 " ms after SIGTERM, sending SIGKILL", (int) s->backend,
-                            arg_stop_timeout / USEC_PER_MSEC);
-                (void) kill(-s->backend, SIGKILL);
-                (void) wait_backend(s, USEC_INFINITY, status);
-        }
-        (void) kill(-s->backend, SIGKILL); /* leftovers of its process group */
-        s->backend = 0;
-}
-
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
 static void mark_cold(supervisor *s) {
         set_state(s, APP_COLD);
@@ -423,48 +224,6 @@ static void mark_cold(supervisor *s) {
         closep(&s->listen_fd);
         s->listen_fd = -1;
         tell_waiters(s, false);
-}
-
-/* The run's CPU time and peak memory so far: the cgroup's, else the ended backend's rusage, else nothing yet. */
-static bill run_bill(supervisor *s) {
-        bill b = {};
-
-        if (s->cgroup_fd >= 0 && bill_read_cgroup(s->cgroup_fd, &b) >= 0)
-                return b;
-        if (s->have_rusage)
-                bill_from_rusage(&s->rusage, &b);
-        return b;
-}
-
-/* Every second: the live run's bill, for emberctl metrics. */
-static void record_bill(supervisor *s) {
-        bill b = run_bill(s);
-
-        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
-        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
-}
-
-/* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
-static void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
-        uint64_t served = 0, run_usec = now() - s->started, conns;
-        char e[48], sec[48], cn[48], cpu[48], mem[64];
-        bill b = run_bill(s);
-
-        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
-        conns = served >= s->connections_at_start ? served - s->connections_at_start : 0;
-        (void) state_kv_add(s->dirfd, STATE_ENDS, event, 1);
-        (void) state_add_u64(s->dirfd, STATE_RUN_USEC_TOTAL, (int64_t) run_usec, NULL);
-        (void) state_add_u64(s->dirfd, STATE_CPU_USEC_TOTAL, (int64_t) b.cpu_usec, NULL);
-        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
-        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
-        snprintf(e, sizeof(e), "EMBER_EVENT=%s", event);
-        snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, run_usec / USEC_PER_SEC);
-        snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
-        snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
-        snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
-        log_event(prio, FIELDS(e, sec, cn, cpu, mem),
-                  "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
-                  " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
 }
 
 #ifdef EMBER_TEST_HOOKS
@@ -504,16 +263,6 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
         mark_cold(s);
 }
 
-static void describe_exit(int status, char *buf, size_t size) {
-        if (WIFEXITED(status))
-                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(WTERMSIG(status)) ?: "?",
-                         WCOREDUMP(status) ? " (core dumped)" : "");
-        else
-                snprintf(buf, size, "ended with status 0x%x", status);
-}
-
 /* The backend ended on its own: a crash, a seccomp kill, or an exit with status 0 (a server with an idle timeout of
  * its own), which is no failure and slows no later start. */
 static int backend_died(supervisor *s, int status) {
@@ -532,7 +281,7 @@ static int backend_died(supervisor *s, int status) {
         if (clean)
                 log_run_end(s, "exit", LOG_NOTICE, why);
         else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-                if (policy_killed_syscall(pid, sys, sizeof(sys)) >= 0)
+                if (audit_seccomp_killed_syscall(pid, sys, sizeof(sys)) >= 0)
                         snprintf(why, sizeof(why), "killed by seccomp (syscall %s)", sys);
                 else
                         snprintf(why, sizeof(why), "killed by seccomp (syscall unknown)");
@@ -639,7 +388,7 @@ static int check_idle(supervisor *s) {
 }
 
 static void probe_step(supervisor *s) {
-        if (probe_backend() >= 0) {
+        if (probe_backend(s) >= 0) {
                 became_ready(s);
                 return;
         }
@@ -861,6 +610,10 @@ static int supervise(void) {
         };
         int r;
 
+        s.app = arg_app;
+        s.address = &arg_backend;
+        s.command = arg_command;
+        s.stop_timeout = arg_stop_timeout;
         log_setup("ember-sandbox", arg_app);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */

@@ -12,9 +12,6 @@ int policy_load(const char *spec, ember_policy **ret, char **ret_error);
  * before execve(); must not allocate after fork beyond what libseccomp needs. "none" is a no-op. */
 int policy_apply(const ember_policy *p);
 void policy_free(ember_policy *p);
-/* Best effort: the name of the syscall that made the kernel kill pid by seccomp, from the kernel's audit log line.
- * Returns 0 and fills name, or a negative errno if it cannot be told. */
-int policy_killed_syscall(int pid, char *name, unsigned size);
 
 /* Additions (ember.policy(5)); the functions above are the contract with ember-sandbox. */
 #include <stdbool.h>

@@ -2,7 +2,8 @@
 # ember-sandbox links sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS).
 noinst_LIBRARIES += sandbox/libconfine.a
 sandbox_libconfine_a_SOURCES = \
-	sandbox/policy.c sandbox/policy.h \
+	sandbox/policy.c sandbox/policy.h sandbox/policy-groups.c \
+	sandbox/audit.c sandbox/audit.h \
 	sandbox/confine.c sandbox/confine.h
 sandbox_libconfine_a_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "audit.h"
 #include "policy.h"
 #include "tap.h"
 
@@ -382,10 +383,10 @@ static void test_killed_syscall(void) {
                 }
                 if (pid < 0 || waitpid(pid, &st, 0) < 0)
                         break;
-                r = policy_killed_syscall(pid, name, sizeof(name));
+                r = audit_seccomp_killed_syscall(pid, name, sizeof(name));
         }
         ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "action kill: the child dies of SIGSYS");
-        is_int(r, 0, "policy_killed_syscall finds the kernel's audit record");
+        is_int(r, 0, "audit_seccomp_killed_syscall finds the kernel's audit record");
         is_str(name, "ptrace", "and names the system call");
         policy_free(p);
         free(error);

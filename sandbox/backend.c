@@ -1,0 +1,116 @@
+/* The backend process of one run: started confined, probed, stopped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "supervisor.h"
+#include "timeutil.h"
+
+/* Forks the backend into its own process group, confined. A CLOEXEC pipe tells us whether exec worked. */
+int start_backend(supervisor *s, const char *notify_path) {
+        _cleanup_close_ int rd = -1, wr = -1;
+        int p[2], err = 0;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        /* A supervisor killed outright (SIGKILL, OOM) takes its backend along: no orphan keeps the port, and the
+         * next supervisor starts from nothing. */
+        s->confine.parent_death_signal = SIGKILL;
+        s->confine.parent = getpid();
+        rd = p[0];
+        wr = p[1];
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                setsid();
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null >= 0)
+                        dup2(null, STDIN_FILENO);
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_FDNAMES");
+                if (notify_path)
+                        setenv("NOTIFY_SOCKET", notify_path, 1);
+                else
+                        unsetenv("NOTIFY_SOCKET");
+                err = confine_exec(&s->confine, (int[]){ wr }, 1, s->command); /* wr closes at exec */
+                (void) !write(wr, &err, sizeof(err));
+                _exit(127);
+        }
+        close(take_fd(&wr));
+        s->backend = pid;
+        if (read(rd, &err, sizeof(err)) == sizeof(err))
+                return err < 0 ? err : -err;
+        return 0;
+}
+
+int probe_backend(const supervisor *s) {
+        _cleanup_close_ int fd = socket(s->address->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct timeval tv = { .tv_usec = 100000 };
+
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        return connect(fd, &s->address->sa, s->address->len) < 0 ? -errno : 0;
+}
+
+/* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */
+int wait_backend(supervisor *s, uint64_t timeout, int *status) {
+        uint64_t deadline = deadline_in(timeout); /* infinity: wait for as long as it takes */
+
+        for (;;) {
+                pid_t p = wait4(s->backend, status, WNOHANG, &s->rusage);
+                if (p == s->backend)
+                        return s->have_rusage = true, 1;
+                if (p < 0)
+                        return errno == ECHILD ? 1 : -errno;
+                if (supervisor_now() >= deadline)
+                        return 0;
+                struct pollfd pf = { .fd = s->signal_fd, .events = POLLIN };
+                (void) poll(&pf, 1, 10);
+                struct signalfd_siginfo si;
+                while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
+                        ;
+        }
+}
+
+void kill_backend(supervisor *s, int *status) {
+        if (s->backend <= 0)
+                return;
+        (void) kill(-s->backend, SIGTERM);
+        (void) kill(s->backend, SIGCONT);
+        if (wait_backend(s, s->stop_timeout, status) == 0) {
+                log_warning("Backend %d still running %" PRIu64 " ms after SIGTERM, sending SIGKILL", (int) s->backend,
+                            s->stop_timeout / USEC_PER_MSEC);
+                (void) kill(-s->backend, SIGKILL);
+                (void) wait_backend(s, USEC_INFINITY, status);
+        }
+        (void) kill(-s->backend, SIGKILL); /* leftovers of its process group */
+        s->backend = 0;
+}
+
+void describe_exit(int status, char *buf, size_t size) {
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(WTERMSIG(status)) ?: "?",
+                         WCOREDUMP(status) ? " (core dumped)" : "");
+        else
+                snprintf(buf, size, "ended with status 0x%x", status);
+}

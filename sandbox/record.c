@@ -1,0 +1,68 @@
+/* What each backend run is counted and billed as, for the journal and for emberctl metrics. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "macro.h"
+#include "state.h"
+#include "supervisor.h"
+
+/* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
+static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
+                                                  "2500", "5000", "10000", "30000", "60000" };
+
+void count_cold_start(supervisor *s, uint64_t ms) {
+        const char *bucket = "+Inf";
+
+        for (size_t i = 0; i < ELEMENTSOF(cold_start_buckets); i++)
+                if ((double) ms <= strtod(cold_start_buckets[i], NULL)) {
+                        bucket = cold_start_buckets[i];
+                        break;
+                }
+        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, bucket, 1);
+        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, "sum", ms);
+}
+
+/* The run's CPU time and peak memory so far: the cgroup's, else the ended backend's rusage, else nothing yet. */
+static bill run_bill(supervisor *s) {
+        bill b = {};
+
+        if (s->cgroup_fd >= 0 && bill_read_cgroup(s->cgroup_fd, &b) >= 0)
+                return b;
+        if (s->have_rusage)
+                bill_from_rusage(&s->rusage, &b);
+        return b;
+}
+
+/* Every second: the live run's bill, for emberctl metrics. */
+void record_bill(supervisor *s) {
+        bill b = run_bill(s);
+
+        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
+        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
+}
+
+/* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
+void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
+        uint64_t served = 0, run_usec = supervisor_now() - s->started, conns;
+        char e[48], sec[48], cn[48], cpu[48], mem[64];
+        bill b = run_bill(s);
+
+        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
+        conns = served >= s->connections_at_start ? served - s->connections_at_start : 0;
+        (void) state_kv_add(s->dirfd, STATE_ENDS, event, 1);
+        (void) state_add_u64(s->dirfd, STATE_RUN_USEC_TOTAL, (int64_t) run_usec, NULL);
+        (void) state_add_u64(s->dirfd, STATE_CPU_USEC_TOTAL, (int64_t) b.cpu_usec, NULL);
+        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
+        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
+        snprintf(e, sizeof(e), "EMBER_EVENT=%s", event);
+        snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, run_usec / USEC_PER_SEC);
+        snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
+        snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
+        snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
+        log_event(prio, FIELDS(e, sec, cn, cpu, mem),
+                  "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
+                  " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
+}
