@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/bench.sh: `make bench` (issue 6). Boots a real systemd in a throwaway container exactly as the system tests
+# bench/bench.sh: `make bench`. Boots a real systemd in a throwaway container exactly as the system tests
 # do (tests/system/lib.sh: this machine's /usr, `make install DESTDIR=` staged and bound in), sets up ember and the
 # things it is measured against, all on the same backend program (bench/bench-backend), and measures every
 # comparison interleaved, sample by sample, in one run (bench/bench-client). Prints one key=value line per figure,

@@ -1,4 +1,4 @@
-# `make bench` (issue 6): ember against systemd's own per-connection floor (an Accept=yes /bin/cat instance) and
+# `make bench`: ember against systemd's own per-connection floor (an Accept=yes /bin/cat instance) and
 # against systemd-socket-proxyd, in a real systemd booted in a throwaway container (tests/system/lib.sh), every
 # comparison interleaved sample by sample in the same run. Never part of `make check`; needs root and
 # systemd-nspawn like the system tests. Tunables (environment): see bench/README.md.

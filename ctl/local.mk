@@ -8,8 +8,9 @@ ctl_emberctl_SOURCES = \
 	ctl/template.c ctl/template.h
 ctl_emberctl_LDADD = common/libember.a
 
-# The man pages of the programs the units run (the lead owns the programs, the systemd helper their pages).
+# The man pages of the programs, of the state protocol, and of emberctl.
 dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember-state.7
 
 # The README's quick start: sudo demo/run after building.
 EXTRA_DIST += demo/run demo/quickstart
+EXTRA_DIST += doc/ARCHITECTURE.md

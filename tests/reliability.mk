@@ -1,4 +1,4 @@
-# Reliability layer (issue 5): faults, load, hostile input and memcheck, on the inetd harness.
+# Reliability layer: faults, load, hostile input and memcheck, on the inetd harness.
 reliability_tests = \
 	tests/reliability/valgrind-relay.sh \
 	tests/reliability/hostile-clients.sh \

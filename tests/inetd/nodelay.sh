@@ -1,6 +1,6 @@
 #!/bin/bash
 # The launcher turns Nagle off (TCP_NODELAY) on both TCP connections it relays, the client's and the backend's, on
-# the cold and the warm path (issue 14): else a client's second small write in a row (PostgreSQL's startup packets,
+# the cold and the warm path: else a client's second small write in a row (PostgreSQL's startup packets,
 # HTTP headers then body) waits for the backend's delayed ACK, ~40 ms. Not timed: the option is read from the live
 # launcher's own sockets, copied with pidfd_getfd(2).
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Stop race: connections made within +-100 ms of the idle deadline are all served: 0 lost, 0 hung.
-# 20 trials under make check; EMBER_LONG_TESTS=1 runs 200 (issue 5).
+# 20 trials under make check; EMBER_LONG_TESTS=1 runs 200.
 . "$(dirname "$0")/lib.sh"
 trials=20
 [ -n "${EMBER_LONG_TESTS:-}" ] && trials=200
