@@ -8,7 +8,8 @@ common_libember_a_SOURCES = \
 	common/protocol.c common/protocol.h \
 	common/timeutil.c common/timeutil.h \
 	common/usage.c common/usage.h \
-	common/daemon.c common/daemon.h
+	common/daemon.c common/daemon.h \
+	common/user.c common/user.h
 
 # The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=).
 catalogdir = $(prefix)/lib/systemd/catalog

@@ -215,3 +215,12 @@ bool app_name_is_valid(const char *s) {
                 return false;
         return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
+
+bool policy_name_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        /* a leading '.' would name a hidden file; anything with '/' is a path, not a name */
+        if (n == 0 || n > APP_NAME_MAX || s[0] == '.')
+                return false;
+        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}

@@ -29,5 +29,7 @@ int format_addr(const ember_addr *a, char *buf, size_t size);
 /* "500ms", "2s", "1m30s", "1h", plain seconds, or "infinity" (USEC_INFINITY). */
 int parse_duration(const char *s, uint64_t *ret_usec);
 bool app_name_is_valid(const char *s);
+/* A named policy (NAME.policy in the policy directory): [A-Za-z0-9_.-]+, not starting with '.'. */
+bool policy_name_is_valid(const char *s);
 /* Decimal, no sign, no garbage, optional trailing newline. */
 int parse_uint64(const char *s, uint64_t *ret);

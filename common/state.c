@@ -55,6 +55,10 @@ static int open_dir_at(int parent, const char *name, bool create) {
         return take_fd(&fd);
 }
 
+bool state_refused(int r) {
+        return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR;
+}
+
 int state_open(const char *app, bool create, int *ret_dirfd) {
         _cleanup_close_ int root = -1;
         const char *base = runtime_dir();

@@ -38,6 +38,8 @@ const char *runtime_dir(void);
 int state_dir_path(const char *app, char *buf, size_t size);
 /* Opens (creating if asked) the state directory after checking it is ours and not a symlink. */
 int state_open(const char *app, bool create, int *ret_dirfd);
+/* Whether state_open()'s error is a refusal (symlink, wrong owner, writable by others: EXIT_NOPERM, 77). */
+bool state_refused(int r);
 int state_lock(int dirfd, int *ret_lockfd);
 /* A file in the state directory: O_NOFOLLOW, and it must be a regular file owned by us or root, not writable by
  * group or others. */

@@ -22,6 +22,7 @@
 #include "timeutil.h"
 #include "template.h"
 #include "unit-quote.h"
+#include "user.h"
 
 #define UNIT_DIR_DEFAULT "/etc/systemd/system"
 #define MAX_CONNECTIONS_DEFAULT 1024
@@ -143,7 +144,7 @@ static int check_policy(const char *spec, char **ret) {
                 _cleanup_free_ char *p = NULL;
 
                 /* another named policy: it must be installed as NAME.policy */
-                if (!app_name_is_valid(spec))
+                if (!policy_name_is_valid(spec))
                         return -EINVAL;
                 if (asprintf(&p, "%s/%s.policy", policy_dir(), spec) < 0)
                         return -ENOMEM;
@@ -348,7 +349,7 @@ static int validate_addresses(const new_args *a, new_plan *p) {
 static int validate_command(const new_args *a, new_plan *p) {
         int r;
 
-        if (a->user && !getpwnam(a->user))
+        if (a->user && !user_lookup(a->user))
                 return usage_fail("invalid --user '%s': no such user", a->user);
         if (a->command_argc == 0)
                 return usage_fail("new: missing COMMAND after '--'");

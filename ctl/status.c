@@ -171,7 +171,7 @@ int status_error(const char *app, int r) {
                 return EXIT_UNAVAILABLE;
         }
         log_error_errno(r, "refusing to read %s/%s", runtime_dir(), app);
-        return r == -ELOOP || r == -ENOTDIR || r == -EPERM || r == -EACCES ? EXIT_NOPERM : EXIT_OSERR;
+        return state_refused(r) ? EXIT_NOPERM : EXIT_OSERR;
 }
 
 static int cmp_names(const void *a, const void *b) {

@@ -241,7 +241,7 @@ int main(int argc, char *argv[]) {
         r = state_open(arg_app, true, &dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
-                return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
+                return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
 
         r = session_run(dirfd, client);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "user.h"
 #include "macro.h"
 
 static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
@@ -31,15 +32,8 @@ static int set_error(char **ret_error, const char *fmt, ...) {
 
 static int lookup_user(confine *c, const char *user, char **ret_error) {
         struct passwd *pw;
-        char *end;
 
-        errno = 0;
-        pw = getpwnam(user);
-        if (!pw && errno == 0 && user[0] >= '0' && user[0] <= '9') {
-                unsigned long v = strtoul(user, &end, 10);
-                if (!*end && v < UINT_MAX)
-                        pw = getpwuid((uid_t) v);
-        }
+        pw = user_lookup(user);
         if (!pw) {
                 int r = errno != 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
                 if (r == -ESRCH)

@@ -623,7 +623,7 @@ static int supervise(void) {
         r = state_open(arg_app, true, &s.dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
-                return r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR ? EXIT_NOPERM : EXIT_CANTCREAT;
+                return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
         (void) bill_cgroup_open(&s.cgroup_fd);

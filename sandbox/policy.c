@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse.h"
 #include "policy.h"
 
 #ifndef PKGDATADIR
@@ -491,15 +492,6 @@ int policy_parse_string(const char *text, const char *filename, ember_policy **r
         }
         *ret = p;
         return 0;
-}
-
-static bool policy_name_is_valid(const char *s) {
-        if (!s[0] || s[0] == '.' || strlen(s) > 64)
-                return false;
-        for (; *s; s++)
-                if (!isalnum((unsigned char) *s) && !strchr("_.-", *s))
-                        return false;
-        return true;
 }
 
 static int read_text_file(const char *path, char **ret) {

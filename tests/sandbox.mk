@@ -7,7 +7,7 @@ tests_sandbox_probe_SOURCES = tests/sandbox/probe.c
 tests_unit_test_policy_SOURCES = tests/unit/test-policy.c tests/tap.h
 tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sandbox -I$(top_srcdir)/tests
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
-tests_unit_test_policy_LDADD = sandbox/libconfine.a $(SECCOMP_LIBS)
+tests_unit_test_policy_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
 
 sandbox_tests = \
 	tests/sandbox/probes.sh \

@@ -74,6 +74,13 @@ expect_exit "--user of an unknown user is refused" 64 ectl new app "${new_ok[@]}
 expect_exit "an unknown named --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=bogus -- /bin/cat
 expect_exit "a missing --policy file is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/nonexistent/x.policy -- /bin/cat
 expect_exit "a directory as --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/etc/ -- /bin/cat
+# the same rules as ember-sandbox's (common/): a hidden name is no policy, a numeric uid with a passwd entry is a user
+mkdir -p "$T_TMP/pol" && touch "$T_TMP/pol/.hidden.policy"
+expect_exit "a named --policy starting with '.' is refused, as ember-sandbox would (78)" 78 \
+        env EMBER_POLICY_DIR="$T_TMP/pol" "$EMBERCTL_BIN" new app "${new_ok[@]}" --policy=.hidden -- /bin/cat
+ectl new numeric "${new_ok[@]}" --user=0 --unit-dir="$UNITS" -- /bin/cat >"$T_TMP/out" 2>&1
+is "--user=0 (a uid with a passwd entry) is accepted, as ember-sandbox accepts it" "$?" 0
+rm -f "$UNITS"/numeric*
 expect_exit "no COMMAND: 64" 64 ectl new app "${new_ok[@]}"
 expect_exit "an empty COMMAND after --: 64" 64 ectl new app "${new_ok[@]}" --
 expect_exit "a COMMAND not in \$PATH: 64" 64 ectl new app "${new_ok[@]}" -- no-such-command-ember
