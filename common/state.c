@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "macro.h"
 #include "parse.h"
 #include "state.h"
+#include "timeutil.h"
 
 #define STATE_VALUE_MAX 64
 
@@ -91,18 +94,68 @@ int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
         return take_fd(&fd);
 }
 
-int state_lock(int dirfd, int *ret_lockfd) {
-        int fd = state_open_file(dirfd, STATE_LOCK, O_RDWR | O_CREAT, 0600);
+static void on_lock_alarm(int sig) {
+        /* nothing: its only job is to interrupt flock() */
+}
+
+/* Blocks in flock() until DEADLINE: a timer signal interrupts the wait, so that a lock holder that never lets go
+ * (frozen, traced) costs a bounded wait, not a hang. Uncontended, it is one flock() as before. */
+static int flock_until(int fd, uint64_t deadline) {
+        static bool handler_set;
+
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                return 0;
+        if (errno != EWOULDBLOCK)
+                return -errno;
+        if (!handler_set) {
+                struct sigaction sa = { .sa_handler = on_lock_alarm }; /* no SA_RESTART */
+                if (sigaction(SIGALRM, &sa, NULL) < 0)
+                        return -errno;
+                handler_set = true;
+        }
+        for (;;) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC), wait;
+                struct itimerval it = {};
+                int r;
+
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                wait = deadline - now > USEC_PER_SEC ? USEC_PER_SEC : deadline - now; /* a lost tick costs 1 s at most */
+                it.it_value = (struct timeval){ .tv_sec = (time_t) (wait / USEC_PER_SEC),
+                                                .tv_usec = (suseconds_t) (wait % USEC_PER_SEC) };
+                if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+                        return -errno;
+                r = flock(fd, LOCK_EX);
+                int e = errno;
+                (void) setitimer(ITIMER_REAL, &(struct itimerval){}, NULL);
+                if (r == 0)
+                        return 0;
+                if (e != EINTR)
+                        return -e;
+        }
+}
+
+int state_lock_until(int dirfd, uint64_t deadline, int *ret_lockfd) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = state_open_file(dirfd, STATE_LOCK, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR) {
-                        int r = -errno;
-                        close(fd);
-                        return r;
-                }
-        *ret_lockfd = fd;
+        if (deadline == USEC_INFINITY) {
+                while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+                        ;
+                r = r < 0 ? -errno : 0;
+        } else
+                r = flock_until(fd, deadline);
+        if (r < 0)
+                return r;
+        *ret_lockfd = take_fd(&fd);
         return 0;
+}
+
+int state_lock(int dirfd, int *ret_lockfd) {
+        return state_lock_until(dirfd, USEC_INFINITY, ret_lockfd);
 }
 
 /* One line and its newline, at most MAX bytes. A writer rewrites in place (pwrite, then ftruncate), so a reader in
@@ -330,19 +383,21 @@ int refcount_heal(int dirfd, uint64_t *ret_count) {
         r = lease_count(dirfd, &live);
         if (r < 0)
                 return r;
-        (void) state_read_u64(dirfd, STATE_REFCOUNT, &recorded);
+        bool existed = state_read_u64(dirfd, STATE_REFCOUNT, &recorded) != -ENOENT;
         if (ret_count)
                 *ret_count = live;
         if (recorded == live)
                 return 0;
         r = state_write_u64(dirfd, STATE_REFCOUNT, live);
-        return r < 0 ? r : 1;
+        /* a count that was not there at all (a new state directory) is written, not corrected */
+        return r < 0 ? r : existed ? 1 : 0;
 }
 
 bool state_dir_is_current(int dirfd, const char *path) {
         struct stat now, ours;
 
-        if (fstat(dirfd, &ours) < 0 || stat(path, &now) < 0)
+        /* lstat: a symlink put in its place, even one to this very directory, is a replacement */
+        if (fstat(dirfd, &ours) < 0 || lstat(path, &now) < 0)
                 return false;
         return ours.st_nlink > 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
 }

@@ -41,6 +41,8 @@ int state_open(const char *app, bool create, int *ret_dirfd);
 /* Whether state_open()'s error is a refusal (symlink, wrong owner, writable by others: EXIT_NOPERM, 77). */
 bool state_refused(int r);
 int state_lock(int dirfd, int *ret_lockfd);
+/* The same, giving up with -ETIMEDOUT at DEADLINE (CLOCK_MONOTONIC; USEC_INFINITY: never). Uses SIGALRM. */
+int state_lock_until(int dirfd, uint64_t deadline, int *ret_lockfd);
 /* A file in the state directory: O_NOFOLLOW, and it must be a regular file owned by us or root, not writable by
  * group or others. */
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode);

@@ -191,7 +191,10 @@ static int session_run(int dirfd, int client) {
         /* In inetd mode a cold backend is started by fork and exec: confine only once it is reached. */
         if (!arg_command)
                 confine(dirfd);
-        r = session_join(dirfd, &lease);
+        r = session_join(dirfd, deadline_in(arg_start_timeout), &lease);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "The state lock of %s/%s was held by someone for longer than the start "
+                                       "timeout; closing the client", runtime_dir(), arg_app);
         if (r < 0)
                 return log_error_errno(r, "Failed to join the session count in %s/%s", runtime_dir(), arg_app);
 

@@ -18,6 +18,8 @@
 #include "state.h"
 #include "timeutil.h"
 
+#define LEAVE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
 /* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
 static int refcount_add(int dirfd, int delta) {
         uint64_t v;
@@ -35,11 +37,11 @@ static int refcount_add(int dirfd, int delta) {
         return state_write_u64(dirfd, STATE_REFCOUNT, v + (uint64_t) (int64_t) delta);
 }
 
-int session_join(int dirfd, int *ret_lease) {
+int session_join(int dirfd, uint64_t deadline, int *ret_lease) {
         _cleanup_close_ int lock = -1, lease = -1;
         int r;
 
-        r = state_lock(dirfd, &lock);
+        r = state_lock_until(dirfd, deadline, &lock);
         if (r < 0)
                 return r;
         r = lease_take(dirfd, &lease);
@@ -59,7 +61,8 @@ int session_leave(int dirfd, int lease) {
         char now[24];
         int r;
 
-        r = state_lock(dirfd, &lock);
+        /* bounded: if the lock never comes, our lease is gone anyway and the supervisor heals the count */
+        r = state_lock_until(dirfd, deadline_in(LEAVE_TIMEOUT_USEC), &lock);
         close(lease);
         if (r < 0)
                 return r;
@@ -201,7 +204,7 @@ static int ensure_ready(int dirfd, const char *app, char **command, uint64_t dea
         int r;
 
         *step = STEP_STATE;
-        r = state_lock(dirfd, &lock);
+        r = state_lock_until(dirfd, deadline, &lock);
         if (r < 0)
                 return r;
         r = app_state_settle(dirfd, &state);

@@ -4,8 +4,8 @@
 
 #include "parse.h"
 
-/* Under the lock: take this connection's lease and count it. */
-int session_join(int dirfd, int *ret_lease);
+/* Under the lock (waited for until DEADLINE, then -ETIMEDOUT): take this connection's lease and count it. */
+int session_join(int dirfd, uint64_t deadline, int *ret_lease);
 /* Under the lock: drop the lease and the count; the last one out records idle-since. Closes lease. */
 int session_leave(int dirfd, int lease);
 /* Connects to the backend, waking it first if it is not warm. Returns -ETIMEDOUT if it did not become ready in

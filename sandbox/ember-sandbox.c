@@ -46,6 +46,7 @@ static const char *arg_user;
 static char **arg_command;
 
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
+#define LOCK_WAIT_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
 #define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
 
@@ -175,6 +176,19 @@ static uint64_t now(void) {
         return supervisor_now();
 }
 
+/* The state lock, waited for at most a second: a holder that never lets go (frozen, traced) must not stop us from
+ * telling waiters, stopping or healing. Without it a transition goes ahead unlocked; a tick is skipped. Said once
+ * per stretch of trouble. */
+static int supervisor_lock(supervisor *s, int *ret) {
+        int r = state_lock_until(s->dirfd, deadline_in(LOCK_WAIT_USEC), ret);
+
+        if (r == -ETIMEDOUT && !s->lock_stuck)
+                log_warning("The state lock of %s has been held by someone for over a second (a frozen launcher?); "
+                            "going on without it", s->dir_path);
+        s->lock_stuck = r == -ETIMEDOUT;
+        return r;
+}
+
 static void set_state(supervisor *s, app_state state) {
         int r = app_state_set(s->dirfd, state);
         if (r < 0)
@@ -188,7 +202,7 @@ static void became_ready(supervisor *s) {
 
         s->ready = true;
         s->probe_at = s->start_deadline = USEC_INFINITY;
-        if (state_lock(s->dirfd, &lock) >= 0) {
+        if (supervisor_lock(s, &lock) >= 0) {
                 set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
                 count_cold_start(s, ms);
@@ -272,7 +286,8 @@ static int backend_died(supervisor *s, int status) {
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
         s->backend = 0;
-        (void) state_lock(s->dirfd, &lock);
+        (void) kill(-pid, SIGKILL); /* what it left behind in its process group (a daemonizing server's child) */
+        (void) supervisor_lock(s, &lock);
         if (!clean) {
                 (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
                 (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
@@ -306,8 +321,9 @@ static int live_count(supervisor *s, uint64_t *count) {
 }
 
 /* Under systemd wake.sock belongs to its socket unit, and it went with the removed directory: ask PID 1 to restart
- * that unit, which binds a new one in a new directory (and stops us, which we are about to do anyway). Without this
- * no launcher could ever wake the app again. */
+ * that unit, which binds a new one in a new directory. The restart reaches this service too (Requires=): the app
+ * comes back warm, rebuilt, and a launcher already waiting for wake.sock is served by it. Without this no launcher
+ * could ever wake the app again. */
 static void restart_wake_unit(supervisor *s) {
         char *argv[] = { (char *) "systemctl", (char *) "--no-block", (char *) "restart", s->wake_unit, NULL };
         int status = 0;
@@ -366,9 +382,11 @@ static int check_idle(supervisor *s) {
                 return 1;
         if (s->cgroup_fd >= 0)
                 record_bill(s);
-        r = state_lock(s->dirfd, &lock);
+        r = supervisor_lock(s, &lock);
         if (r >= 0)
                 r = live_count(s, &count);
+        if (r == -ETIMEDOUT)
+                return 0; /* said once by supervisor_lock(); the next tick tries again */
         if (r < 0) {
                 log_warning_errno(r, "Failed to check the connection count");
                 return 0;
@@ -423,7 +441,7 @@ static int handle_signals(supervisor *s) {
                                 ;
                         continue;
                 }
-                (void) state_lock(s->dirfd, &lock);
+                (void) supervisor_lock(s, &lock);
                 stop_locked(s, "stop", "stopped on request");
                 return 0;
         }
@@ -443,7 +461,7 @@ static int run(supervisor *s) {
                 int r;
 
                 if (!s->ready && t >= s->start_deadline) {
-                        (void) state_lock(s->dirfd, &lock);
+                        (void) supervisor_lock(s, &lock);
                         stop_locked(s, "start-timeout", "not ready within the start timeout");
                         return EXIT_UNAVAILABLE;
                 }
@@ -523,15 +541,25 @@ static int take_lifetime_lock(supervisor *s) {
         return -1;
 }
 
+/* Nothing may answer at the backend's address before we start it: an orphan of an earlier run or another server
+ * would pass the readiness probe and serve in our backend's place, unsupervised. */
+static int address_is_free(supervisor *s) {
+        char addr[128];
+
+        if (probe_backend(s) < 0)
+                return 0;
+        (void) format_addr(s->address, addr, sizeof(addr));
+        log_error("Something already accepts connections on %s before the backend was started (another server, or a "
+                  "process left over from an earlier run): not starting a second one", addr);
+        return -EADDRINUSE;
+}
+
 /* Under the lock: record the new run and fork the backend. Returns an exit code, or -1 on success. */
 static int begin_run(supervisor *s) {
         char notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
         uint64_t count;
         int r;
 
-        r = take_lifetime_lock(s);
-        if (r >= 0)
-                return r;
         if (live_count(s, &count) < 0)
                 count = 0;
         r = watch_idle_since(s);
@@ -553,7 +581,9 @@ static int begin_run(supervisor *s) {
                 (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, 0);
         set_state(s, APP_STARTING);
         s->started = now();
-        r = start_backend(s, arg_ready_notify ? notify_path : NULL);
+        r = address_is_free(s);
+        if (r >= 0)
+                r = start_backend(s, arg_ready_notify ? notify_path : NULL);
         if (r < 0) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s: %s",
                           arg_command[0], strerror(-r));
@@ -628,9 +658,6 @@ static int supervise(void) {
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
         (void) bill_cgroup_open(&s.cgroup_fd);
         crash_backoff(s.dirfd);
-        r = open_wake_socket(&s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
         r = open_signals(&s);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
@@ -639,6 +666,16 @@ static int supervise(void) {
                 r = state_lock(s.dirfd, &lock);
                 if (r < 0)
                         return log_error_errno(r, "Failed to take the state lock"), EXIT_CANTCREAT;
+                /* Refuse before touching anything, wake.sock included, if another supervisor is alive. */
+                r = take_lifetime_lock(&s);
+                if (r >= 0)
+                        return r;
+                r = open_wake_socket(&s);
+                if (r == -EEXIST)
+                        return log_error("%s/%s exists (NAME-backend.socket's, or a stale one): start the app "
+                                         "through its socket unit, or remove it", s.dir_path, STATE_WAKE_SOCK), EXIT_UNAVAILABLE;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
                 r = begin_run(&s);
                 if (r >= 0)
                         return r;

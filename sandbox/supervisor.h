@@ -27,6 +27,7 @@ typedef struct supervisor {
         int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */
         struct rusage rusage; /* the ended backend's, where there is no cgroup to ask */
         bool have_rusage;
+        bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
         bool ready;
         uint64_t started;  /* CLOCK_MONOTONIC */

@@ -56,15 +56,17 @@ int open_wake_socket(supervisor *s) {
                         return -errno;
                 return 0;
         }
-        /* Started by hand: bind wake.sock ourselves. */
+        /* Started by hand: bind wake.sock ourselves, but never over one that exists: it may be NAME-backend.socket's,
+         * and taking it would leave that unit listening on an unlinked socket that no launcher can reach. */
         if (state_dir_path(s->app, dir, sizeof(dir)) < 0 ||
             snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_WAKE_SOCK, dir) >= (int) sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return errno == EADDRINUSE ? -EEXIST : -errno;
+        if (listen(fd, SOMAXCONN) < 0)
                 return -errno;
         s->listen_fd = take_fd(&fd);
         s->owns_wake = true;

@@ -20,6 +20,7 @@ inetd_tests = \
 	tests/inetd/infinity.sh \
 	tests/inetd/stop-window.sh \
 	tests/inetd/clock-step.sh \
+	tests/inetd/lock-held.sh \
 	tests/inetd/refcount.sh \
 	tests/inetd/concurrent-cold.sh \
 	tests/inetd/bulk-64mib.sh \

@@ -4,7 +4,7 @@
 # state directory deleted while warm, and a backend that exits 0 by itself. After each: the next connection is
 # served, the refcount is exact, no orphan is left, one log line says what happened.
 . "$(dirname "$0")/lib.sh"
-plan 25
+plan 36
 ember_setup
 SANDBOX_ARGS=(--idle=60s --policy=none)
 # The backend exits 0 by itself once $TEST_DIR/quit exists.
@@ -60,6 +60,38 @@ like "$(cat "$LOG")" 'state directory was removed or replaced' "state dir delete
 ok "state dir deleted: the next connection is served" served fourth
 ok "state dir deleted: refcount back to 0" wait_until 5 st_is refcount 0
 is "$(live_backends)" 1 "state dir deleted: one backend runs, no orphan"
+
+# ---- a second supervisor started by hand ------------------------------------------------------------------------------
+ino() { stat -c %i "$STATE/wake.sock" 2>/dev/null; }
+before=$(ino)
+"$SANDBOX" --app="$APP" --backend="$BADDR" --policy=none -- "$BACKEND" --listen="$BADDR" >"$TEST_DIR/second.out" 2>&1
+is "$?" 69 "a second supervisor started by hand while one runs is refused (69)"
+like "$(cat "$TEST_DIR/second.out")" 'Another ember-sandbox .* already supervises' "and says so"
+is "$(ino)" "$before" "and leaves wake.sock alone (it used to replace it with its own, then die)"
+ok "the app is still served" served sixth
+
+# ---- the state directory replaced by a symlink to itself -----------------------------------------------------------
+spid=$(st supervisor.pid)
+bpid=$(backend_pids | tail -n 1)
+mv "$STATE" "$STATE.real" && ln -s "$STATE.real" "$STATE"
+ok "symlink swap: the supervisor sees the directory replaced and stops its backend within 2 s" wait_until 2 dead "$bpid"
+ok "symlink swap: and exits" wait_until 5 dead "$spid"
+rm -f "$STATE" && mv "$STATE.real" "$STATE"
+ok "swapped back: the next connection is served" served seventh
+
+# ---- something else on the backend's address -------------------------------------------------------------------------
+spid=$(st supervisor.pid)
+kill -TERM "$spid"
+ok "stopped" wait_until 5 st_is state cold
+"$BACKEND" --listen="$BADDR" --mode=echo >/dev/null 2>&1 &
+squatter=$!
+BG_PIDS+=("$squatter")
+wait_until 5 port_listening "$BPORT"
+is "$(client --timeout=10s --send='x\n' "$ADDR")" "" "a squatter on the backend's address: the connection is closed"
+like "$(cat "$LOG")" 'already accepts connections on .* before the backend was started' "and the supervisor says why instead of calling the squatter ready"
+kill -KILL "$squatter"
+wait "$squatter" 2>/dev/null
+ok "once it is gone the next connection is served" wait_until 5 served eighth
 
 # ---- the backend exits 0 by itself ---------------------------------------------------------------------------------
 before=$(log_count 'Backend exit after')

@@ -24,6 +24,16 @@ is "state dir deleted: a new state directory with a wake socket" "$(c stat -c %F
 counts_exact "state dir deleted"
 no_orphan "state dir deleted"
 
+# ---- the state directory deleted again and again ------------------------------------------------------------------
+# Each time the wake socket unit is stopped and started again: six in a row within 10 s must stay within its start
+# limit (systemd's default of 5 per 10 s made the sixth fail with start-limit-hit).
+for i in 1 2 3 4 5 6; do
+        c rm -rf /run/ember/$APP
+        served_within 2500 "state dir deleted, round $i of 6"
+done
+is "the wake socket is active after all six" "$(unit_prop $APP-backend.socket ActiveState)" active
+no_orphan "state dir deleted six times"
+
 # ---- /run full ------------------------------------------------------------------------------------------------
 c systemctl stop $APP.socket $APP-backend.socket $APP-backend.service
 c sh -c "mount -t tmpfs -o size=64k,mode=0755 ember-full /run/ember"

@@ -1,0 +1,28 @@
+#!/bin/bash
+# A state lock that its holder never lets go of (a frozen or traced launcher): every wait for it is bounded. A new
+# connection gives up within its start timeout instead of hanging, the supervisor goes on ticking (and says so once),
+# and once the holder is gone everything is served again.
+. "$(dirname "$0")/lib.sh"
+need flock
+plan 7
+ember_setup
+LAUNCH_ARGS=(--start-timeout=2s)
+SANDBOX_ARGS=(--idle=30s --policy=none)
+ember_start
+
+is "$(client --send='warm\n' "$ADDR")" warm "served before"
+flock -o "$STATE/lock" sleep 30 & # -o: the lock stays with flock, not its sleep
+holder=$!
+BG_PIDS+=("$holder")
+sleep 0.2
+t0=$(now_ms)
+out=$(client --timeout=20s --send='stuck\n' "$ADDR")
+t1=$(now_ms)
+is "$out" "" "a connection while the lock is held gets no answer"
+cmp_ok $((t1 - t0)) -le 4000 "and is closed within its start timeout of 2 s ($((t1 - t0)) ms), not left hanging"
+like "$(cat "$LOG")" 'state lock of .* was held by someone for longer than the start timeout' "the launcher says why"
+ok "the supervisor says, once, that it goes on without the lock" wait_until 5 grep -q 'held by someone for over a second' "$LOG"
+kill -KILL "$holder"
+wait "$holder" 2>/dev/null
+is "$(client --send='free\n' "$ADDR")" free "once the holder is gone the next connection is served"
+ok "and the counts are exact" wait_until 5 st_is refcount 0
