@@ -18,6 +18,26 @@ int verb_report(int argc, char *argv[]);
 /* The names of the app directories in the runtime directory, sorted; the caller frees each and the array. */
 int list_app_names(char ***ret, size_t *ret_n);
 
+#define UNIT_DIR_DEFAULT "/etc/systemd/system"
+#define N_APP_UNITS 4
+extern const char *const unit_templates[N_APP_UNITS];
+/* The unit file of TEMPLATE (e.g. "NAME-backend.service") for APP. */
+void unit_name(const char *template, const char *app, char *out, size_t size);
+/* 1 if the unit file NAME in DIRFD was written by emberctl new, 0 if not, -errno if it cannot be read. */
+int unit_file_is_ours(int dirfd, const char *name);
+
+int verb_list(int argc, char *argv[]);
+int verb_start(int argc, char *argv[]);
+int verb_rm(int argc, char *argv[]);
+int verb_logs(int argc, char *argv[]);
+
+#include <stdio.h>
+#include <systemd/sd-bus.h>
+/* NAME, the one argument of a verb without options but --help: GO_ON or the exit code. */
+int verb_name_arg(const char *verb, int argc, char *argv[], void (*help)(FILE *), const char **ret);
+/* NAME-backend.service is loaded in systemd: GO_ON, or the exit code after saying why not. */
+int require_systemd_app(sd_bus *bus, const char *app);
+
 /* The shared usage message, then EXIT_USAGE. */
 int usage_fail(const char *fmt, ...) _printf_(1, 2);
 /* usage_parse_duration(): 0, or EXIT_USAGE after the message. */

@@ -54,7 +54,11 @@ static void help(FILE *f) {
                 "  new NAME --listen=ADDR --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
                 "                          write NAME's systemd units (see 'emberctl new --help')\n"
                 "  status [NAME] [--json]  show every app's state, or NAME's\n"
+                "  list                    every app, its units' states and ember's state\n"
+                "  start NAME              start NAME's backend now (pre-warm) and wait until it is ready\n"
                 "  stop NAME               stop NAME's backend now\n"
+                "  rm NAME [--keep-state]  stop, disable and remove the units emberctl new wrote for NAME\n"
+                "  logs NAME [-f]          the journal of NAME's units\n"
                 "  metrics [NAME] [--textfile=DIR]\n"
                 "                          Prometheus metrics of every app, or NAME's\n"
                 "  report [NAME] [--since=TIME] [--json]\n"
@@ -75,6 +79,10 @@ int main(int argc, char *argv[]) {
                 { "status", verb_status },
                 { "stop", verb_stop },
                 { "metrics", verb_metrics },
+                { "list", verb_list },
+                { "start", verb_start },
+                { "rm", verb_rm },
+                { "logs", verb_logs },
                 { "report", verb_report },
         };
 

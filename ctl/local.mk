@@ -3,10 +3,13 @@ bin_PROGRAMS += ctl/emberctl
 ctl_emberctl_SOURCES = \
 	ctl/emberctl.c ctl/ctl.h \
 	ctl/new.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
+	ctl/list.c ctl/start.c ctl/rm.c ctl/logs.c ctl/units.c \
+	ctl/bus.c ctl/bus.h \
 	ctl/buf.c ctl/buf.h \
 	ctl/unit-quote.c ctl/unit-quote.h \
 	ctl/template.c ctl/template.h
-ctl_emberctl_LDADD = common/libember.a
+ctl_emberctl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+ctl_emberctl_LDADD = common/libember.a $(SYSTEMD_LIBS)
 
 # The man pages of the programs, of the state protocol, and of emberctl.
 dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember-state.7
@@ -14,3 +17,7 @@ dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember
 # The README's quick start: sudo demo/run after building.
 EXTRA_DIST += demo/run demo/quickstart
 EXTRA_DIST += doc/ARCHITECTURE.md
+
+# bash completion: verbs, app names, options
+bashcompletiondir = $(datadir)/bash-completion/completions
+dist_bashcompletion_DATA = completion/emberctl

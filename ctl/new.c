@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "ctl.h"
 #include "log.h"
 #include "macro.h"
@@ -24,27 +25,19 @@
 #include "unit-quote.h"
 #include "user.h"
 
-#define UNIT_DIR_DEFAULT "/etc/systemd/system"
 #define MAX_CONNECTIONS_DEFAULT 1024
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
 #define N_SUBSTS 16
 
-/* The unit templates, in the order they are written; "NAME" in the file name becomes the app name. */
-static const char *const unit_templates[] = {
-        "NAME-backend.service",
-        "NAME-backend.socket",
-        "NAME@.service",
-        "NAME.socket",
-};
-#define N_UNITS ELEMENTSOF(unit_templates)
+#define N_UNITS N_APP_UNITS
 
 /* What the command line asks for. */
 typedef struct new_args {
         const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
-        bool force;
+        bool force, now;
         char **command;
         int command_argc;
 } new_args;
@@ -73,10 +66,6 @@ static const char *policy_dir(void) {
         return e && *e ? e : PKGDATADIR "/policies";
 }
 
-static void unit_name(const char *template, const char *app, char *out, size_t size) {
-        /* every template name starts with "NAME" */
-        snprintf(out, size, "%s%s", app, template + 4);
-}
 
 /* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name. */
 static int resolve_command(const char *cmd, char **ret) {
@@ -184,13 +173,15 @@ static void help_new(FILE *f) {
                 "  --client-idle-timeout=DUR  close a connection silent for DUR both ways (default infinity)\n"
                 "  --max-connections=N     concurrent connections (default %d)\n"
                 "  --unit-dir=DIR          where to write the units (default " UNIT_DIR_DEFAULT ")\n"
-                "  --force                 overwrite existing units\n",
+                "  --force                 overwrite existing units (drop-ins from systemctl edit stay)\n"
+                "  --now                   then daemon-reload, enable and start NAME.socket\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 
 
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
-       ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING };
+       ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
+       ARG_NOW };
 
 static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
         int r = parse_duration_opt(name, s, zero_ok, ret);
@@ -251,6 +242,9 @@ static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
         case ARG_FORCE:
                 a->force = true;
                 break;
+        case ARG_NOW:
+                a->now = true;
+                break;
         case '?':
                 if (optopt > 0 && optopt < 0x100 && isprint(optopt))
                         return usage_fail("new: option '-%c' is not known", optopt);
@@ -278,6 +272,7 @@ static int new_parse(int argc, char *argv[], new_args *a) {
                 { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
                 { "unit-dir", required_argument, NULL, ARG_UNIT_DIR },
                 { "force", no_argument, NULL, ARG_FORCE },
+                { "now", no_argument, NULL, ARG_NOW },
                 { "hardening", required_argument, NULL, ARG_HARDENING },
                 {}
         };
@@ -603,7 +598,34 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s).\n", a->name, p->listen,
                p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
                a->user ? ", user " : "", a->user ? a->user : "");
-        printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
+        if (!a->now)
+                printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
+        printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
+               a->name);
+}
+
+/* --now: what the two printed commands would do, over the bus. */
+static int enable_now(const new_args *a) {
+        char unit[APP_NAME_MAX + 16];
+        const char *result = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        snprintf(unit, sizeof(unit), "%s.socket", a->name);
+        if (bus_open(&bus) < 0)
+                return EXIT_UNAVAILABLE;
+        r = bus_daemon_reload(bus);
+        if (r >= 0)
+                r = bus_enable(bus, unit);
+        if (r >= 0) {
+                r = bus_unit_job(bus, "StartUnit", unit, &result);
+                if (r == -EIO && result)
+                        log_error("%s did not start (job %s): see journalctl -u %s", unit, result, unit);
+        }
+        if (r >= 0)
+                printf("Enabled and started %s.\n", unit);
+        sd_bus_flush_close_unref(bus);
+        return r >= 0 ? GO_ON : EXIT_UNAVAILABLE;
 }
 
 int verb_new(int argc, char *argv[]) {
@@ -623,6 +645,8 @@ int verb_new(int argc, char *argv[]) {
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
+        if (r == GO_ON && a.now)
+                r = enable_now(&a);
         if (r == GO_ON) {
                 print_next_steps(&a, &p);
                 r = EXIT_SUCCESS;

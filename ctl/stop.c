@@ -1,4 +1,5 @@
-/* emberctl stop: SIGTERM to the app's supervisor, named by the kernel as the holder of its lifetime lock. */
+/* emberctl stop: under systemd StopUnit on NAME-backend.service; in inetd mode SIGTERM to the app's supervisor,
+ * named by the kernel as the holder of its lifetime lock. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "ctl.h"
 #include "log.h"
 #include "macro.h"
@@ -98,10 +100,38 @@ static int signal_and_wait(int dirfd, const char *app, int pidfd, pid_t pid, uin
         return EXIT_SUCCESS;
 }
 
+/* Under systemd: StopUnit on the backend unit, waiting for the job, as systemctl stop does. 1 if it was one. */
+static int stop_by_bus(const char *app, int *ret_exit) {
+        char unit[APP_NAME_MAX + 32], load[32] = "";
+        const char *result = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        if (sd_bus_open_system(&bus) < 0)
+                return 0; /* no systemd here: an inetd-mode app */
+        snprintf(unit, sizeof(unit), "%s-backend.service", app);
+        if (bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) < 0 || strcmp(load, "loaded") != 0) {
+                sd_bus_flush_close_unref(bus);
+                return 0;
+        }
+        r = bus_unit_job(bus, "StopUnit", unit, &result);
+        if (r == -EIO && result)
+                log_error("stopping %s: job %s", unit, result);
+        if (r >= 0)
+                printf("Stopped %s.\n", app);
+        *ret_exit = r >= 0 ? EXIT_SUCCESS : r == -EACCES || r == -EPERM ? EXIT_NOPERM : EXIT_UNAVAILABLE;
+        sd_bus_flush_close_unref(bus);
+        return 1;
+}
+
 static int stop_app(const char *app, uint64_t timeout) {
         _cleanup_close_ int dirfd = -1, pidfd = -1;
         pid_t pid = 0;
-        int r;
+        int r, ret;
+
+        if (stop_by_bus(app, &ret))
+                return ret;
+        /* inetd mode: the supervisor, named by the kernel as its lock's holder */
 
         r = state_open(app, false, &dirfd);
         if (r < 0)

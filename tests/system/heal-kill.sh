@@ -67,8 +67,9 @@ check "stopped: cold" wait_until 10 sh -c "[ \"\$(nsenter -t $C_PID -a cat /run/
 before=$(journal_events $APP stale-state)
 c sh -c "echo warm >/run/ember/$APP/state && echo 1 >/run/ember/$APP/supervisor.pid"
 c "$EMBERCTL" stop $APP >"$T_TMP/stop.out" 2>&1
-like "stale supervisor.pid=1: emberctl stop signals nobody and says the state is stale" "$(cat "$T_TMP/stop.out")" 'not running \(its recorded state .warm. is stale'
+like "stale supervisor.pid=1: emberctl stop asks systemd to stop the (inactive) backend unit, signals nobody" "$(cat "$T_TMP/stop.out")" '^Stopped heal\.$'
 is "stale supervisor.pid=1: PID 1 is still the container's systemd" "$(unit_prop $APP.socket ActiveState)" active
+like "stale supervisor.pid=1: emberctl status shows the state as stale" "$(c "$EMBERCTL" status $APP)" "^$APP +cold \(stale 'warm'"
 served_within 2000 "stale supervisor.pid"
 counts_exact "stale supervisor.pid"
 no_orphan "stale supervisor.pid"

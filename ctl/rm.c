@@ -1,0 +1,166 @@
+/* emberctl rm: take an app away: stop and disable its units, remove the unit files emberctl new wrote (never
+ * anybody else's), reload systemd, and remove its state directory unless --keep-state. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "ctl.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "state.h"
+
+static void help_rm(FILE *f) {
+        fprintf(f,
+                "Usage: emberctl rm NAME [--keep-state] [--unit-dir=DIR]\n"
+                "Stop and disable NAME, remove the units emberctl new wrote for it, reload systemd, and remove its\n"
+                "state directory. Unit files emberctl did not write are left alone, and then nothing is removed.\n\n"
+                "  --keep-state            keep %s/NAME (counters, the last run's figures)\n"
+                "  --unit-dir=DIR          where the units are (default " UNIT_DIR_DEFAULT ")\n",
+                runtime_dir());
+}
+
+/* Every unit file of APP that exists must be ours; sets *ret_any if there is one at all. */
+static int check_units(int udirfd, const char *app, const char *unit_dir, bool *ret_any) {
+        *ret_any = false;
+        for (size_t i = 0; i < N_APP_UNITS; i++) {
+                char u[NAME_MAX + 1];
+                int r;
+
+                unit_name(unit_templates[i], app, u, sizeof(u));
+                r = unit_file_is_ours(udirfd, u);
+                if (r == -ENOENT)
+                        continue;
+                if (r <= 0) {
+                        log_error("%s/%s was not written by emberctl new%s: refusing to remove %s", unit_dir, u,
+                                  r < 0 ? " (cannot read it)" : "", app);
+                        return EXIT_CANTCREAT;
+                }
+                *ret_any = true;
+        }
+        return GO_ON;
+}
+
+static void stop_units(sd_bus *bus, const char *app) {
+        static const char *const suffixes[] = { ".socket", "-backend.socket", "-backend.service" };
+        char u[APP_NAME_MAX + 32];
+
+        snprintf(u, sizeof(u), "%s.socket", app);
+        (void) bus_disable(bus, u);
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                const char *result = NULL;
+                snprintf(u, sizeof(u), "%s%s", app, suffixes[i]);
+                if (bus_unit_job(bus, "StopUnit", u, &result) == -EIO && result)
+                        log_warning("stopping %s: job %s", u, result);
+        }
+}
+
+static int remove_units(int udirfd, const char *app, const char *unit_dir) {
+        for (size_t i = 0; i < N_APP_UNITS; i++) {
+                char u[NAME_MAX + 1];
+
+                unit_name(unit_templates[i], app, u, sizeof(u));
+                if (unlinkat(udirfd, u, 0) >= 0)
+                        printf("Removed %s/%s\n", unit_dir, u);
+                else if (errno != ENOENT)
+                        return log_error_errno(-errno, "cannot remove %s/%s", unit_dir, u), EXIT_CANTCREAT;
+        }
+        return GO_ON;
+}
+
+/* The state directory holds only flat files and sockets; anything else (a symlink planted there is removed as a
+ * link, never followed) is removed as it is. */
+static int remove_state(const char *app) {
+        _cleanup_close_ int fd = -1, rootfd = -1;
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        r = state_open(app, false, &fd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "not removing %s/%s", runtime_dir(), app);
+        d = fdopendir(fd);
+        if (!d)
+                return log_error_errno(-errno, "cannot read %s/%s", runtime_dir(), app);
+        fd = -1;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        rootfd = open(runtime_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0 || unlinkat(rootfd, app, AT_REMOVEDIR) < 0)
+                return log_error_errno(-errno, "cannot remove %s/%s", runtime_dir(), app);
+        printf("Removed %s/%s\n", runtime_dir(), app);
+        return 0;
+}
+
+int verb_rm(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "keep-state", no_argument, NULL, 'k' },
+                { "unit-dir", required_argument, NULL, 'u' },
+                {}
+        };
+        const char *app, *unit_dir = UNIT_DIR_DEFAULT;
+        _cleanup_close_ int udirfd = -1;
+        bool keep_state = false, any;
+        sd_bus *bus = NULL;
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help_rm(stdout);
+                        return EXIT_SUCCESS;
+                case 'k':
+                        keep_state = true;
+                        break;
+                case 'u':
+                        if (optarg[0] != '/')
+                                return usage_fail("invalid --unit-dir '%s': use an absolute path", optarg);
+                        unit_dir = optarg;
+                        break;
+                default:
+                        return usage_fail("rm: option '%s' is not known or lacks its value", argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return usage_fail("rm: missing NAME");
+        app = argv[optind++];
+        if (optind < argc)
+                return usage_fail("rm: unexpected argument '%s'", argv[optind]);
+        if (!app_name_is_valid(app))
+                return usage_fail("invalid NAME '%s'", app);
+
+        udirfd = open(unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (udirfd < 0)
+                return log_error_errno(-errno, "cannot open unit directory %s", unit_dir), EXIT_CANTCREAT;
+        r = check_units(udirfd, app, unit_dir, &any);
+        if (r != GO_ON)
+                return r;
+        if (!any) {
+                log_error("no units of '%s' in %s", app, unit_dir);
+                return EXIT_UNAVAILABLE;
+        }
+        if (bus_open(&bus) < 0)
+                return EXIT_UNAVAILABLE;
+        stop_units(bus, app);
+        r = remove_units(udirfd, app, unit_dir);
+        if (r == GO_ON && bus_daemon_reload(bus) < 0)
+                r = EXIT_OSERR;
+        sd_bus_flush_close_unref(bus);
+        if (r != GO_ON)
+                return r;
+        if (!keep_state && remove_state(app) < 0)
+                return EXIT_OSERR;
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,82 @@
+/* emberctl start: pre-warm an app (e.g. before a known peak): start its backend now and wait until it is ready.
+ * It then idles out like any other run if no connection comes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "ctl.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+
+static void help_start(FILE *f) {
+        fprintf(f,
+                "Usage: emberctl start NAME\n"
+                "Start NAME's backend now (systemctl start NAME-backend.service) and wait until it is ready; it\n"
+                "stops after its idle period unless connections come.\n");
+}
+
+/* NAME from argv after the options, checked; GO_ON or the exit code. */
+int verb_name_arg(const char *verb, int argc, char *argv[], void (*help)(FILE *), const char **ret) {
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' }, {} };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_SUCCESS;
+                default:
+                        return usage_fail("%s: option '%s' is not known", verb, argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return usage_fail("%s: missing NAME", verb);
+        if (optind + 1 < argc)
+                return usage_fail("%s: unexpected argument '%s'", verb, argv[optind + 1]);
+        if (!app_name_is_valid(argv[optind]))
+                return usage_fail("invalid NAME '%s'", argv[optind]);
+        *ret = argv[optind];
+        return GO_ON;
+}
+
+/* The app's units must be loaded in systemd: GO_ON, or the exit code after saying why. */
+int require_systemd_app(sd_bus *bus, const char *app) {
+        char unit[APP_NAME_MAX + 32], load[32];
+
+        snprintf(unit, sizeof(unit), "%s-backend.service", app);
+        if (bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) < 0 || strcmp(load, "loaded") != 0) {
+                log_error("%s is not loaded in systemd (LoadState %s): no such app, or not made by emberctl new "
+                          "(run systemctl daemon-reload after it)", unit, load[0] ? load : "unknown");
+                return EXIT_UNAVAILABLE;
+        }
+        return GO_ON;
+}
+
+int verb_start(int argc, char *argv[]) {
+        char unit[APP_NAME_MAX + 32];
+        const char *app = NULL, *result = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        r = verb_name_arg("start", argc, argv, help_start, &app);
+        if (r != GO_ON)
+                return r;
+        if (bus_open(&bus) < 0)
+                return EXIT_UNAVAILABLE;
+        r = require_systemd_app(bus, app);
+        if (r == GO_ON) {
+                snprintf(unit, sizeof(unit), "%s-backend.service", app);
+                /* Type=notify: the job is done once the backend is ready */
+                r = bus_unit_job(bus, "StartUnit", unit, &result);
+                if (r == -EIO && result)
+                        log_error("%s did not start (job %s): see journalctl -u %s", unit, result, unit);
+                else if (r >= 0)
+                        printf("Started %s: the backend is ready; it stops after its idle period without connections.\n", app);
+                r = r >= 0 ? EXIT_SUCCESS : r == -EACCES || r == -EPERM ? EXIT_NOPERM : EXIT_UNAVAILABLE;
+        }
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
