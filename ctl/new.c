@@ -22,6 +22,7 @@
 #include "protocol.h"
 #include "timeutil.h"
 #include "template.h"
+#include "buf.h"
 #include "unit-quote.h"
 #include "user.h"
 
@@ -29,7 +30,8 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 16
+#define N_SUBSTS 17
+#define ENV_MAX 64
 
 #define N_UNITS N_APP_UNITS
 
@@ -40,6 +42,9 @@ typedef struct new_args {
         bool force, now;
         char **command;
         int command_argc;
+        /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
+        const char *env[ENV_MAX], *env_files[ENV_MAX], *working_directory;
+        size_t n_env, n_env_files;
 } new_args;
 
 /* What it resolves to, checked. */
@@ -174,14 +179,37 @@ static void help_new(FILE *f) {
                 "  --max-connections=N     concurrent connections (default %d)\n"
                 "  --unit-dir=DIR          where to write the units (default " UNIT_DIR_DEFAULT ")\n"
                 "  --force                 overwrite existing units (drop-ins from systemctl edit stay)\n"
-                "  --now                   then daemon-reload, enable and start NAME.socket\n",
+                "  --now                   then daemon-reload, enable and start NAME.socket\n"
+                "  --env=NAME=VALUE        set NAME in the backend's environment (repeatable)\n"
+                "  --env-file=PATH         read the backend's environment from PATH (repeatable)\n"
+                "  --working-directory=DIR the backend's working directory\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 
 
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
-       ARG_NOW };
+       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY };
+
+/* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
+static bool env_assignment_is_valid(const char *s) {
+        const char *eq = strchr(s, '=');
+
+        if (!eq || eq == s || isdigit((unsigned char) s[0]) || !utf8_is_valid(eq + 1))
+                return false;
+        for (const char *p = s; p < eq; p++)
+                if (!isalnum((unsigned char) *p) && *p != '_')
+                        return false;
+        for (const char *p = eq + 1; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+/* A path systemd reads back unchanged from EnvironmentFile= or WorkingDirectory= (and no leading "-" or "~"). */
+static bool setting_path_is_ok(const char *s) {
+        return listen_path_is_ok(s);
+}
 
 static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
         int r = parse_duration_opt(name, s, zero_ok, ret);
@@ -245,6 +273,26 @@ static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
         case ARG_NOW:
                 a->now = true;
                 break;
+        case ARG_ENV:
+                if (!env_assignment_is_valid(arg))
+                        return usage_fail("invalid --env '%s': use NAME=VALUE, NAME of [A-Za-z0-9_] not starting with a "
+                                          "digit, VALUE valid UTF-8 without control characters", arg);
+                if (a->n_env == ENV_MAX)
+                        return usage_fail("too many --env (at most %d)", ENV_MAX);
+                a->env[a->n_env++] = arg;
+                break;
+        case ARG_ENV_FILE:
+                if (arg[0] != '/' || !setting_path_is_ok(arg))
+                        return usage_fail("invalid --env-file '%s': use an absolute path without whitespace or quotes", arg);
+                if (a->n_env_files == ENV_MAX)
+                        return usage_fail("too many --env-file (at most %d)", ENV_MAX);
+                a->env_files[a->n_env_files++] = arg;
+                break;
+        case ARG_WORKING_DIRECTORY:
+                if (arg[0] != '/' || !setting_path_is_ok(arg))
+                        return usage_fail("invalid --working-directory '%s': use an absolute path without whitespace or quotes", arg);
+                a->working_directory = arg;
+                break;
         case '?':
                 if (optopt > 0 && optopt < 0x100 && isprint(optopt))
                         return usage_fail("new: option '-%c' is not known", optopt);
@@ -273,6 +321,9 @@ static int new_parse(int argc, char *argv[], new_args *a) {
                 { "unit-dir", required_argument, NULL, ARG_UNIT_DIR },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "now", no_argument, NULL, ARG_NOW },
+                { "env", required_argument, NULL, ARG_ENV },
+                { "env-file", required_argument, NULL, ARG_ENV_FILE },
+                { "working-directory", required_argument, NULL, ARG_WORKING_DIRECTORY },
                 { "hardening", required_argument, NULL, ARG_HARDENING },
                 {}
         };
@@ -487,6 +538,29 @@ static int command_line(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+/* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
+ * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
+static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < a->n_env; i++) {
+                r = buf_puts(b, "Environment=\"");
+                for (const char *c = a->env[i]; r >= 0 && *c; c++)
+                        r = *c == '\\' || *c == '"' ? buf_printf(b, "\\%c", *c) : *c == '%' ? buf_puts(b, "%%") : buf_putc(b, *c);
+                if (r >= 0)
+                        r = buf_puts(b, "\"\n");
+        }
+        for (size_t i = 0; r >= 0 && i < a->n_env_files; i++)
+                if ((r = buf_puts(b, "EnvironmentFile=")) >= 0 && (r = unit_escape_specifiers(b, a->env_files[i])) >= 0)
+                        r = buf_putc(b, '\n');
+        if (r >= 0 && a->working_directory)
+                if ((r = buf_puts(b, "WorkingDirectory=")) >= 0 && (r = unit_escape_specifiers(b, a->working_directory)) >= 0)
+                        r = buf_putc(b, '\n');
+        if (r >= 0 && b->len == 0)
+                r = buf_puts(b, "# (none: emberctl new --env=, --env-file=, --working-directory=, or a drop-in)\n");
+        return r;
+}
+
 static int add_subst_from(new_plan *p, const char *key, int (*make)(const new_args *, const new_plan *, buf *),
                           const new_args *a) {
         buf b = {};
@@ -532,6 +606,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_from(p, "SANDBOX_ARGS", sandbox_args, a);
         if (r >= 0)
                 r = add_subst_from(p, "COMMAND", command_line, a);
+        if (r >= 0)
+                r = add_subst_from(p, "BACKEND_SETTINGS", backend_settings, a);
         if (r < 0)
                 return log_error_errno(r, "cannot prepare the units"), EXIT_OSERR;
         return GO_ON;

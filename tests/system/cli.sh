@@ -61,6 +61,16 @@ check "no backend is left running" sh -c "! nsenter -t $C_PID -a pgrep -f '^[^ ]
 unlike_list() { ! ectl list | grep -q '^web '; }
 check "list no longer shows it" unlike_list
 
+# ---- the backend's environment and working directory ---------------------------------------------------------------
+c sh -c 'printf "FROM_FILE=yes\n" >/run/envy.env'
+ectl new envy --listen=127.0.0.1:${PORTS[2]} --backend=127.0.0.1:${PORTS[3]} --env='GREETING=hello "big" world 100%' \
+        --env-file=/run/envy.env --working-directory=/var/tmp --now -- \
+        socat TCP-LISTEN:${PORTS[3]},bind=127.0.0.1,reuseaddr,fork 'SYSTEM:printenv GREETING FROM_FILE; pwd' >"$T_TMP/envy.out" 2>&1
+diag_file "$T_TMP/envy.out" 5
+out=$(timeout 10 cat </dev/tcp/127.0.0.1/${PORTS[2]} 2>&1)
+is "the backend sees --env exactly, --env-file's variables and --working-directory" "$(printf '%s' "$out" | tr '\n' '|')" 'hello "big" world 100%|yes|/var/tmp'
+ectl rm envy >/dev/null 2>&1
+
 ectl new kept --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --now -- "$TB" --listen=127.0.0.1:$P2 --mode=echo >/dev/null 2>&1
 check "a second app, served" served four
 ectl rm kept --keep-state >/dev/null 2>&1

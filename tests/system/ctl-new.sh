@@ -74,6 +74,21 @@ expect_exit "--user of an unknown user is refused" 64 ectl new app "${new_ok[@]}
 expect_exit "an unknown named --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=bogus -- /bin/cat
 expect_exit "a missing --policy file is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/nonexistent/x.policy -- /bin/cat
 expect_exit "a directory as --policy is a policy error (78)" 78 ectl new app "${new_ok[@]}" --policy=/etc/ -- /bin/cat
+# the backend unit's own settings
+ectl new envy "${new_ok[@]}" --env='GREETING=hello "big" world 100%' --env=EMPTY= --env-file=/etc/default/envy \
+        --working-directory=/var/tmp -- /bin/cat >"$T_TMP/out" 2>&1
+is "--env, --env-file, --working-directory are accepted" "$?" 0
+like "--env becomes Environment=, quoted, with '%' doubled" "$(cat "$UNITS/envy-backend.service")" '^Environment="GREETING=hello \\"big\\" world 100%%"$'
+like "an empty value is kept" "$(cat "$UNITS/envy-backend.service")" '^Environment="EMPTY="$'
+like "--env-file becomes EnvironmentFile=" "$(cat "$UNITS/envy-backend.service")" '^EnvironmentFile=/etc/default/envy$'
+like "--working-directory becomes WorkingDirectory=" "$(cat "$UNITS/envy-backend.service")" '^WorkingDirectory=/var/tmp$'
+rm -f "$UNITS"/envy*
+expect_exit "--env without '=' is refused" 64 ectl new app "${new_ok[@]}" --env=NOVALUE -- /bin/cat
+expect_exit "--env with a name starting with a digit is refused" 64 ectl new app "${new_ok[@]}" --env=1X=y -- /bin/cat
+expect_exit "--env with a newline in the value is refused" 64 ectl new app "${new_ok[@]}" --env="$(printf 'A=b\nc')" -- /bin/cat
+expect_exit "a relative --env-file is refused" 64 ectl new app "${new_ok[@]}" --env-file=env -- /bin/cat
+expect_exit "a relative --working-directory is refused" 64 ectl new app "${new_ok[@]}" --working-directory=tmp -- /bin/cat
+
 # the same rules as ember-sandbox's (common/): a hidden name is no policy, a numeric uid with a passwd entry is a user
 mkdir -p "$T_TMP/pol" && touch "$T_TMP/pol/.hidden.policy"
 expect_exit "a named --policy starting with '.' is refused, as ember-sandbox would (78)" 78 \
