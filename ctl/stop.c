@@ -102,7 +102,7 @@ static int signal_and_wait(int dirfd, const char *app, int pidfd, pid_t pid, uin
 
 /* Under systemd: StopUnit on the backend unit, waiting for the job, as systemctl stop does. 1 if it was one. */
 static int stop_by_bus(const char *app, int *ret_exit) {
-        char unit[APP_NAME_MAX + 32], load[32] = "";
+        char unit[APP_NAME_MAX + 32], load[32] = "", active[32] = "";
         const char *result = NULL;
         sd_bus *bus = NULL;
         int r;
@@ -113,6 +113,13 @@ static int stop_by_bus(const char *app, int *ret_exit) {
         if (bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) < 0 || strcmp(load, "loaded") != 0) {
                 sd_bus_flush_close_unref(bus);
                 return 0;
+        }
+        if (bus_unit_state(bus, unit, "ActiveState", active, sizeof(active)) >= 0 &&
+            (strcmp(active, "inactive") == 0 || strcmp(active, "failed") == 0)) {
+                printf("%s is not running (%s is %s).\n", app, unit, active);
+                *ret_exit = EXIT_SUCCESS;
+                sd_bus_flush_close_unref(bus);
+                return 1;
         }
         r = bus_unit_job(bus, "StopUnit", unit, &result);
         if (r == -EIO && result)
