@@ -9,7 +9,7 @@ P1=${PORTS[0]} P2=${PORTS[1]}
 TB=$TOOLS/ember-test-backend
 ectl() { c "$EMBERCTL" "$@"; }
 served() { [ "$("$TOOLS/ember-test-client" --timeout=10s --send="$1" 127.0.0.1:$P1)" = "$1" ]; }
-cold() { [ "$(state web state)" = cold ]; }
+cold() { [ "$(state web state)" = cold ] && [ "$(unit_prop web-backend.service ActiveState)" = inactive ]; } # and the unit done with it
 
 out=$(ectl new web --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --idle=2s --now -- "$TB" --listen=127.0.0.1:$P2 --mode=echo 2>&1)
 like "new --now reloads, enables and starts the socket in one go" "$out" 'Enabled and started web.socket'
