@@ -65,7 +65,8 @@ collect() {
                 [ -n "$k" ] && K[$k]=$v
         done <<<"$out"
 }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+# calc EXPR: EXPR to 3 decimals; nan when a figure in it is missing (awk would take "nan" for 0 and say "met")
+calc() { case $1 in *nan* | *inf*) echo nan ;; *) awk "BEGIN { printf \"%.3f\", $1 }" ;; esac; }
 unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
 
 # ---- set up -------------------------------------------------------------------------------------------------
