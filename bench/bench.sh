@@ -365,7 +365,11 @@ phase_idle() { # once the idle period is over nothing of ember or its backend ma
 }
 
 for phase in ${BENCH_PHASES:-cold idlefloor storm connect rr bulk memory idle}; do
+        t_phase=$(date +%s)
         "phase_$phase"
+        K[phase_${phase}_sec]=$(($(date +%s) - t_phase))
+        say "phase $phase: ${K[phase_${phase}_sec]} s"
+        echo "phase_${phase}_sec=${K[phase_${phase}_sec]}" >>"$RESULTS"
 done
 
 # ---- the figures ------------------------------------------------------------------------------------------------
