@@ -314,10 +314,14 @@ phase_realhttp() {
         real_done http
 }
 phase_realclients() {
-        phase_realpg
-        phase_realredis
-        phase_realtls
-        phase_realhttp
+        local kind t0
+        for kind in pg redis tls http; do
+                t0=$(date +%s)
+                "phase_real$kind"
+                K["phase_real${kind}_sec"]=$(($(date +%s) - t0))
+                say "phase real$kind: ${K["phase_real${kind}_sec"]} s"
+                echo "phase_real${kind}_sec=${K["phase_real${kind}_sec"]}" >>"$RESULTS"
+        done
 }
 
 REAL_FIGURES="pgbench_connect:tps pgbench_persistent:tps redis_benchmark:rps redis_benchmark_p16:rps tls_handshake:cps http_keepalive:rps"
