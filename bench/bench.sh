@@ -350,8 +350,11 @@ phase_memory() { # one launcher holding a live connection; a cat instance and so
         K[proxyd_private_kib]=$(private_kib "$(c systemctl show -P MainPID bpxy.service)")
 }
 
+# (an app no connection ever woke has no state file yet: that is cold too)
 idle_done() {
-        [ "$(state bench state)" = cold ] && [ "$(state benchrc state)" = cold ] &&
+        local s1 s2
+        s1=$(state bench state) s2=$(state benchrc state)
+        [ "${s1:-cold}" = cold ] && [ "${s2:-cold}" = cold ] &&
                 [ "$(state benchstrict state)" != warm ] && [ "$(instances benchstrict)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
                 ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
