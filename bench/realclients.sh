@@ -70,7 +70,7 @@ real_need() {
                 return 1
         done
 }
-declare -A REAL_PKG=([pgbench]=postgresql-client-15 [pg_isready]=postgresql-client-15 [redis-benchmark]=redis-tools
+declare -A REAL_PKG=([$PGBIN/postgres]=postgresql-15 [pgbench]=postgresql-client-15 [pg_isready]=postgresql-client-15 [redis-benchmark]=redis-tools
         [redis-server]=redis-server [wrk]=wrk [nginx]=nginx-light [openssl]=openssl)
 
 # The servers. Each real_setup_KIND is idempotent, and leaves the backend warm (woken through ember).
