@@ -22,6 +22,8 @@
 #   direct       PT[11]  the backend itself, no proxy at all
 #   ember_strict_profile PT[13] ember app "benchstrict" made by `emberctl new --hardening=strict` (backend on PT[14])
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
+# The realclients phases (Debian's own servers and clients, see "real clients" below) use PT[21..32]: for each of
+# realpg, realredis, realtls, realhttp in turn the ember app's port, its backend's port and a socket-proxyd's port.
 set -u
 
 : "${top_builddir:?run through make bench}"
@@ -63,28 +65,30 @@ collect() {
                 [ -n "$k" ] && K[$k]=$v
         done <<<"$out"
 }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+# calc EXPR: EXPR to 3 decimals; nan when a figure in it is missing (awk would take "nan" for 0 and say "met")
+calc() { case $1 in *nan* | *inf*) echo nan ;; *) awk "BEGIN { printf \"%.3f\", $1 }" ;; esac; }
 unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
 
 # ---- set up -------------------------------------------------------------------------------------------------
 
-# Ports: PT[1..20] as listed at the top. The container shares this machine's network namespace and other test
+# Ports: PT[1..32] as listed at the top. The container shares this machine's network namespace and other test
 # runs may go on at the same time, so they are picked at random among free ones below the ephemeral range (where no
 # client connection, and so no TIME-WAIT, can take them; lib.sh's pick_ports), unless BENCH_PORT_BASE fixes them
-# to BASE+1..BASE+20. Each is also reserved in the inetd tests' port directory while the benchmark runs.
+# to BASE+1..BASE+32. Each is also reserved in the inetd tests' port directory while the benchmark runs.
 declare -a PT
+NPORTS=32
 PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
 if [ -n "${BENCH_PORT_BASE:-}" ]; then
-        for i in $(seq 20); do PT[i]=$((BENCH_PORT_BASE + i)); done
+        for i in $(seq $NPORTS); do PT[i]=$((BENCH_PORT_BASE + i)); done
 else
-        pick_ports 20
-        for i in $(seq 20); do PT[i]=${PORTS[i - 1]}; done
+        pick_ports $NPORTS
+        for i in $(seq $NPORTS); do PT[i]=${PORTS[i - 1]}; done
 fi
 mkdir -p "$PORT_DIR" 2>/dev/null && chmod 1777 "$PORT_DIR" 2>/dev/null
-for i in $(seq 20); do (set -C; echo "$$" >"$PORT_DIR/${PT[i]}") 2>/dev/null; done
-release_ports() { local i; for i in $(seq 20); do [ "$(cat "$PORT_DIR/${PT[i]}" 2>/dev/null)" = "$$" ] && rm -f "$PORT_DIR/${PT[i]}"; done; }
+for i in $(seq $NPORTS); do (set -C; echo "$$" >"$PORT_DIR/${PT[i]}") 2>/dev/null; done
+release_ports() { local i; for i in $(seq $NPORTS); do [ "$(cat "$PORT_DIR/${PT[i]}" 2>/dev/null)" = "$$" ] && rm -f "$PORT_DIR/${PT[i]}"; done; }
 trap 'release_ports; sys_cleanup' EXIT
-for i in $(seq 20); do port_free "${PT[i]}" || bail "port ${PT[i]} is in use on this machine"; done
+for i in $(seq $NPORTS); do port_free "${PT[i]}" || bail "port ${PT[i]} is in use on this machine"; done
 : >"$RESULTS"
 : >"$SAMPLES"
 sys_boot >&2
@@ -246,11 +250,21 @@ A=127.0.0.1
 K[loadavg_start]=$(cut -d' ' -f1 /proc/loadavg)
 say "machine: $(nproc) CPUs, $(uname -r), $(c systemctl --version | head -n 1)"
 
+# shellcheck source=realclients.sh
+. "$top_srcdir/bench/realclients.sh"
+
 # BENCH_HOLD=1: set up, then keep the container for experiments (profiling, single sides) until the file
 # $top_builddir/bench/hold.pid (the container's PID 1 as seen from here; enter with nsenter -t PID -a) is removed.
 if [ "${BENCH_HOLD:-0}" = 1 ]; then
+        # the realclients servers too, when BENCH_PHASES names them (they are set up by their phases otherwise)
+        for phase in ${BENCH_PHASES:-}; do
+                case $phase in
+                realclients) real_setup_pg; real_setup_redis; real_setup_tls; real_setup_http ;;
+                real*) "real_setup_${phase#real}" ;;
+                esac
+        done
         echo "$C_PID" >"$top_builddir/bench/hold.pid"
-        say "holding: container PID 1 is $C_PID; ports PT[1..20] = ${PT[*]} (see the head of bench/bench.sh); rm $top_builddir/bench/hold.pid to end"
+        say "holding: container PID 1 is $C_PID; ports PT[1..$NPORTS] = ${PT[*]} (see the head of bench/bench.sh); rm $top_builddir/bench/hold.pid to end"
         while [ -e "$top_builddir/bench/hold.pid" ]; do sleep 0.5; done
         exit 0
 fi
@@ -336,8 +350,11 @@ phase_memory() { # one launcher holding a live connection; a cat instance and so
         K[proxyd_private_kib]=$(private_kib "$(c systemctl show -P MainPID bpxy.service)")
 }
 
+# (an app no connection ever woke has no state file yet: that is cold too)
 idle_done() {
-        [ "$(state bench state)" = cold ] && [ "$(state benchrc state)" = cold ] &&
+        local s1 s2
+        s1=$(state bench state) s2=$(state benchrc state)
+        [ "${s1:-cold}" = cold ] && [ "${s2:-cold}" = cold ] &&
                 [ "$(state benchstrict state)" != warm ] && [ "$(instances benchstrict)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
                 ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
@@ -351,7 +368,11 @@ phase_idle() { # once the idle period is over nothing of ember or its backend ma
 }
 
 for phase in ${BENCH_PHASES:-cold idlefloor storm connect rr bulk memory idle}; do
+        t_phase=$(date +%s)
         "phase_$phase"
+        K[phase_${phase}_sec]=$(($(date +%s) - t_phase))
+        say "phase $phase: ${K[phase_${phase}_sec]} s"
+        echo "phase_${phase}_sec=${K[phase_${phase}_sec]}" >>"$RESULTS"
 done
 
 # ---- the figures ------------------------------------------------------------------------------------------------
@@ -375,6 +396,7 @@ K[bulk_ratio_vs_socket_proxyd]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_prox
 K[bulk_up_ratio_vs_direct]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_direct_p50_mibps)")
 K[bulk_up_ratio_vs_socket_proxyd]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_proxyd_p50_mibps)")
 K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p50_us)")
+real_derive
 pids=$(g storm_backend_pids)
 counted=${K[storm_cold_starts_counted]:-nan}
 [ "$pids" = nan ] || [ "$counted" = nan ] || K[storm_backend_starts]=$(( pids > counted ? pids : counted ))
@@ -382,7 +404,7 @@ counted=${K[storm_cold_starts_counted]:-nan}
 keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_strict cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
         rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
         cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify
-        cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor)
+        cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor "${REAL_KEYS[@]}")
 for k in "${keys[@]}"; do
         echo "$k=$(g "$k")"
 done
@@ -413,6 +435,18 @@ row storm_backend_starts "==" 1
 row storm_failed "==" 0
 row launcher_private_kib "<=" 256
 row idle_processes "==" 0
+if [ ${#REAL_KEYS[@]} -gt 0 ]; then
+        echo "  real clients and servers (BENCH_PHASES=realclients), ember / the same server:"
+        for k in "${REAL_KEYS[@]}"; do
+                case $k in
+                pgbench_connect_ratio_vs_direct | pgbench_persistent_ratio_vs_direct) row "$k" ">=" 0.80 ;;
+                *_vs_socket_proxyd) row "$k" ">=" 1.0 ;;
+                *) printf '  %-40s %10s   (no goal)\n' "$k" "$(g "$k")" ;;
+                esac
+        done
+else
+        echo "  real clients and servers: not measured (BENCH_PHASES=realclients make bench)"
+fi
 cat <<EOF
   warm connect p50: ember $(g connect_ember_p50_us) us, bare Accept=yes cat $(g connect_accept_cat_p50_us) us,
     ember with --hardening=strict $(g connect_ember_strict_profile_p50_us) us,
@@ -430,6 +464,13 @@ cat <<EOF
   rr p50: ember $(g rr_ember_p50_us) us, socket-proxyd $(g rr_proxyd_p50_us) us, direct $(g rr_direct_p50_us) us
   storm: $(g storm_ok)/$(g storm_conns) answered, backend pids seen $(g storm_backend_pids), cold starts counted $(g storm_cold_starts_counted), all done in $(g storm_total_ms) ms
   private memory: launcher $(g launcher_private_kib) KiB (RSS $(g launcher_rss_kib) KiB), cat $(g cat_private_kib) KiB, socket-proxyd $(g proxyd_private_kib) KiB
+EOF
+for f in $REAL_FIGURES; do
+        fig=${f%:*} unit=${f#*:}
+        [ -n "${K[${fig}_ember_p50_$unit]:-}" ] &&
+                echo "  $fig $unit (median): ember $(g "${fig}_ember_p50_$unit"), direct $(g "${fig}_direct_p50_$unit"), socket-proxyd $(g "${fig}_socket_proxyd_p50_$unit")"
+done
+cat <<EOF
   all figures: $RESULTS
 EOF
 awk -v a="$(g loadavg_start)" -v b="$(g loadavg_end)" -v n="$(nproc)" 'BEGIN { if (a > n || b > n)
