@@ -139,36 +139,38 @@ static int print_histogram(buf *b, const app_metrics *apps, size_t n) {
         return r;
 }
 
+/* The families with one sample per app, in the order printed, each followed by the richer family that belongs
+ * next to it, if any. */
+static const struct {
+        const char *name, *type, *help;
+        app_value value;
+        bool usec_as_seconds;
+        int (*then)(buf *b, const app_metrics *apps, size_t n);
+} simple_families[] = {
+        { "ember_connections", "gauge", "Live connections.", v_connections, false, NULL },
+        { "ember_connections_total", "counter", "Connections served.", v_connections_total, false, NULL },
+        { "ember_cold_starts_total", "counter", "Backend runs started.", v_cold_starts, false, print_histogram },
+        { "ember_backend_up", "gauge", "1 while a backend run is starting, warm or stopping.", v_up, false, print_stops },
+        { "ember_backend_crashes_total", "counter", "Backend runs that crashed or were killed by their seccomp policy.",
+          v_crashes, false, NULL },
+        { "ember_backend_run_seconds_total", "counter", "Time backends ran, the live run included.", v_run_usec, true,
+          NULL },
+        { "ember_backend_cpu_seconds_total", "counter", "CPU time backends used (cgroup v2, else the ended runs' rusage).",
+          v_cpu_usec, true, NULL },
+        { "ember_backend_memory_peak_bytes", "gauge", "Peak memory of the live or last backend run.", v_memory_peak,
+          false, NULL },
+        { "ember_backend_generation", "gauge", "Number of the live or last backend run.", v_generation, false, NULL },
+};
+
 static int render_metrics(buf *b, const app_metrics *apps, size_t n, uint64_t now) {
-        int r = print_simple(b, apps, n, now, "ember_connections", "gauge", "Live connections.", v_connections, false);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_connections_total", "counter", "Connections served.",
-                                 v_connections_total, false);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_cold_starts_total", "counter", "Backend runs started.",
-                                 v_cold_starts, false);
-        if (r >= 0)
-                r = print_histogram(b, apps, n);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_up", "gauge",
-                                 "1 while a backend run is starting, warm or stopping.", v_up, false);
-        if (r >= 0)
-                r = print_stops(b, apps, n);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_crashes_total", "counter",
-                                 "Backend runs that crashed or were killed by their seccomp policy.", v_crashes, false);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_run_seconds_total", "counter",
-                                 "Time backends ran, the live run included.", v_run_usec, true);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_cpu_seconds_total", "counter",
-                                 "CPU time backends used (cgroup v2, else the ended runs' rusage).", v_cpu_usec, true);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_memory_peak_bytes", "gauge",
-                                 "Peak memory of the live or last backend run.", v_memory_peak, false);
-        if (r >= 0)
-                r = print_simple(b, apps, n, now, "ember_backend_generation", "gauge",
-                                 "Number of the live or last backend run.", v_generation, false);
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(simple_families); i++) {
+                r = print_simple(b, apps, n, now, simple_families[i].name, simple_families[i].type,
+                                 simple_families[i].help, simple_families[i].value, simple_families[i].usec_as_seconds);
+                if (r >= 0 && simple_families[i].then)
+                        r = simple_families[i].then(b, apps, n);
+        }
         return r;
 }
 
