@@ -13,7 +13,8 @@ system_tests = \
 	tests/system/heal-stop.sh \
 	tests/system/heal-state.sh \
 	tests/system/metrics.sh \
-	tests/system/cli.sh
+	tests/system/cli.sh \
+	tests/system/deb.sh
 TESTS += $(system_tests)
 EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
 

@@ -117,10 +117,21 @@ c() {
 }
 
 # Boots the container and waits until systemd says running or degraded.
+binds=()
 sys_boot() {
-        local machine binds=() i state deadline
-
         sys_require
+        if [ -n "${SYS_INSTALLED:-}" ]; then
+                # ember as installed on this machine (the Debian package): the container's /usr is ours
+                prefix=/usr
+                EMBERCTL=/usr/bin/emberctl
+                binds+=(--bind-ro="$top_builddir")
+        else
+                sys_boot_stage || return 1
+        fi
+        sys_boot_container
+}
+
+sys_boot_stage() {
         sys_stage
         case "$prefix" in
         /usr) bail "prefix=/usr would hide the container's /usr behind the stage: configure with another prefix" ;;
@@ -130,6 +141,10 @@ sys_boot() {
         esac
         binds+=(--bind-ro="$STAGE$prefix:$prefix" --bind-ro="$top_builddir")
         [ "$(cd "$top_srcdir" && pwd)" = "$(cd "$top_builddir" && pwd)" ] || binds+=(--bind-ro="$top_srcdir")
+}
+
+sys_boot_container() {
+        local machine i state deadline
         # a valid hostname: at most 64 characters of [a-z0-9-]
         machine=$(printf 'ember-%s-%s' "$T_NAME" "$$" | tr -c 'a-zA-Z0-9-' '-' | cut -c1-60)
 
@@ -165,7 +180,7 @@ sys_boot() {
         diag "container $machine: PID 1 is $C_PID on the host, system $state"
         # A sanitized build: LeakSanitizer needs ptrace at exit, which the strict unit's system call filter denies;
         # the leak check still runs in the unfiltered inetd layer.
-        if grep -qa -e __asan_init "$STAGE$libexecdir/ember/ember-launch" 2>/dev/null; then
+        if grep -qa -e __asan_init "${STAGE:-}${libexecdir:-/usr/libexec}/ember/ember-launch" 2>/dev/null; then
                 SANITIZED=1
                 c sh -c 'mkdir -p /run/systemd/system/service.d &&
                         printf "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n" >/run/systemd/system/service.d/ember-asan.conf &&
