@@ -114,6 +114,11 @@ int bus_unit_state(sd_bus *bus, const char *unit, const char *property, char *bu
         return r;
 }
 
+bool bus_unit_loaded(sd_bus *bus, const char *unit) {
+        char load[32];
+        return bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) >= 0 && strcmp(load, "loaded") == 0;
+}
+
 int bus_daemon_reload(sd_bus *bus) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = sd_bus_call_method(bus, DEST, PATH, MANAGER, "Reload", &error, NULL, "");

@@ -10,6 +10,8 @@ int bus_open(sd_bus **ret);
 int bus_unit_job(sd_bus *bus, const char *method, const char *unit, const char **ret_result);
 /* UNIT's LoadState / ActiveState ("not-found", "active", ...), at most SIZE bytes. */
 int bus_unit_state(sd_bus *bus, const char *unit, const char *property, char *buf, size_t size);
+/* UNIT's LoadState is "loaded": systemd knows it (as opposed to not-found, masked, ...). */
+bool bus_unit_loaded(sd_bus *bus, const char *unit);
 int bus_daemon_reload(sd_bus *bus);
 int bus_enable(sd_bus *bus, const char *unit);
 int bus_disable(sd_bus *bus, const char *unit);

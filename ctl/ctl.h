@@ -40,6 +40,8 @@ int require_systemd_app(sd_bus *bus, const char *app);
 
 /* The shared usage message, then EXIT_USAGE. */
 int usage_fail(const char *fmt, ...) _printf_(1, 2);
+/* The verb's NAME argument after its options (none, if not REQUIRED), checked: GO_ON or the exit code. */
+int app_arg(const char *verb, int argc, char *argv[], bool required, const char **ret);
 /* usage_parse_duration(): 0, or EXIT_USAGE after the message. */
 int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *ret);
 /* Canonical form of a duration, free of spaces, understood by ember's programs and by systemd. */

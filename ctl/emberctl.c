@@ -21,6 +21,18 @@ int usage_fail(const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+int app_arg(const char *verb, int argc, char *argv[], bool required, const char **ret) {
+        *ret = NULL;
+        if (optind >= argc)
+                return required ? usage_fail("%s: missing NAME", verb) : GO_ON;
+        if (optind + 1 < argc)
+                return usage_fail("%s: unexpected argument '%s'", verb, argv[optind + 1]);
+        if (!app_name_is_valid(argv[optind]))
+                return usage_fail("invalid NAME '%s'", argv[optind]);
+        *ret = argv[optind++];
+        return GO_ON;
+}
+
 int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
         return usage_parse_duration(name, s, zero_ok, ret) < 0 ? EXIT_USAGE : 0;
 }

@@ -30,7 +30,7 @@ int verb_logs(int argc, char *argv[]) {
         const char *jargv[16], *lines = NULL, *app;
         bool follow = false;
         uint64_t v;
-        int c, n = 0;
+        int c, r, n = 0;
 
         optind = 0;
         opterr = 0;
@@ -50,13 +50,9 @@ int verb_logs(int argc, char *argv[]) {
                 default:
                         return usage_fail("logs: option '%s' is not known or lacks its value", argv[optind - 1]);
                 }
-        if (optind >= argc)
-                return usage_fail("logs: missing NAME");
-        app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("logs: unexpected argument '%s'", argv[optind]);
-        if (!app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("logs", argc, argv, true, &app);
+        if (r != GO_ON)
+                return r;
 
         snprintf(u[0], sizeof(u[0]), "%s.socket", app);
         snprintf(u[1], sizeof(u[1]), "%s@*.service", app);

@@ -257,12 +257,9 @@ int verb_metrics(int argc, char *argv[]) {
                 default:
                         return EXIT_SOFTWARE;
                 }
-        if (optind < argc)
-                app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("metrics: unexpected argument '%s'", argv[optind]);
-        if (app && !app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("metrics", argc, argv, false, &app);
+        if (r != GO_ON)
+                return r;
 
         r = collect(app, &apps, &n);
         if (r != GO_ON)

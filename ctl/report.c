@@ -272,12 +272,9 @@ int verb_report(int argc, char *argv[]) {
                 default:
                         return EXIT_SOFTWARE;
                 }
-        if (optind < argc)
-                app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("report: unexpected argument '%s'", argv[optind]);
-        if (app && !app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("report", argc, argv, false, &app);
+        if (r != GO_ON)
+                return r;
 
         rep = calloc(1, sizeof(*rep));
         if (!rep)

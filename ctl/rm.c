@@ -133,13 +133,9 @@ int verb_rm(int argc, char *argv[]) {
                 default:
                         return usage_fail("rm: option '%s' is not known or lacks its value", argv[optind - 1]);
                 }
-        if (optind >= argc)
-                return usage_fail("rm: missing NAME");
-        app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("rm: unexpected argument '%s'", argv[optind]);
-        if (!app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("rm", argc, argv, true, &app);
+        if (r != GO_ON)
+                return r;
 
         udirfd = open(unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (udirfd < 0)

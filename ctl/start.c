@@ -32,24 +32,17 @@ int verb_name_arg(const char *verb, int argc, char *argv[], void (*help)(FILE *)
                 default:
                         return usage_fail("%s: option '%s' is not known", verb, argv[optind - 1]);
                 }
-        if (optind >= argc)
-                return usage_fail("%s: missing NAME", verb);
-        if (optind + 1 < argc)
-                return usage_fail("%s: unexpected argument '%s'", verb, argv[optind + 1]);
-        if (!app_name_is_valid(argv[optind]))
-                return usage_fail("invalid NAME '%s'", argv[optind]);
-        *ret = argv[optind];
-        return GO_ON;
+        return app_arg(verb, argc, argv, true, ret);
 }
 
 /* The app's units must be loaded in systemd: GO_ON, or the exit code after saying why. */
 int require_systemd_app(sd_bus *bus, const char *app) {
-        char unit[APP_NAME_MAX + 32], load[32];
+        char unit[APP_NAME_MAX + 32];
 
         snprintf(unit, sizeof(unit), "%s-backend.service", app);
-        if (bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) < 0 || strcmp(load, "loaded") != 0) {
-                log_error("%s is not loaded in systemd (LoadState %s): no such app, or not made by emberctl new "
-                          "(run systemctl daemon-reload after it)", unit, load[0] ? load : "unknown");
+        if (!bus_unit_loaded(bus, unit)) {
+                log_error("%s is not loaded in systemd: no such app, or not made by emberctl new (run systemctl "
+                          "daemon-reload after it)", unit);
                 return EXIT_UNAVAILABLE;
         }
         return GO_ON;

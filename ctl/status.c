@@ -290,7 +290,7 @@ int verb_status(int argc, char *argv[]) {
         };
         const char *app = NULL;
         bool json = false;
-        int c;
+        int c, r;
 
         optind = 0;
         opterr = 0;
@@ -307,12 +307,9 @@ int verb_status(int argc, char *argv[]) {
                 default:
                         return EXIT_SOFTWARE;
                 }
-        if (optind < argc)
-                app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("status: unexpected argument '%s'", argv[optind]);
-        if (app && !app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("status", argc, argv, false, &app);
+        if (r != GO_ON)
+                return r;
         if (app)
                 return print_one(app, json, (uint64_t) time(NULL));
         return print_all(json, (uint64_t) time(NULL));

@@ -102,7 +102,7 @@ static int signal_and_wait(int dirfd, const char *app, int pidfd, pid_t pid, uin
 
 /* Under systemd: StopUnit on the backend unit, waiting for the job, as systemctl stop does. 1 if it was one. */
 static int stop_by_bus(const char *app, int *ret_exit) {
-        char unit[APP_NAME_MAX + 32], load[32] = "", active[32] = "";
+        char unit[APP_NAME_MAX + 32], active[32] = "";
         const char *result = NULL;
         sd_bus *bus = NULL;
         int r;
@@ -110,7 +110,7 @@ static int stop_by_bus(const char *app, int *ret_exit) {
         if (sd_bus_open_system(&bus) < 0)
                 return 0; /* no systemd here: an inetd-mode app */
         snprintf(unit, sizeof(unit), "%s-backend.service", app);
-        if (bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) < 0 || strcmp(load, "loaded") != 0) {
+        if (!bus_unit_loaded(bus, unit)) {
                 sd_bus_flush_close_unref(bus);
                 return 0;
         }
@@ -181,12 +181,8 @@ int verb_stop(int argc, char *argv[]) {
                 default:
                         return EXIT_SOFTWARE;
                 }
-        if (optind >= argc)
-                return usage_fail("stop: missing NAME");
-        app = argv[optind++];
-        if (optind < argc)
-                return usage_fail("stop: unexpected argument '%s'", argv[optind]);
-        if (!app_name_is_valid(app))
-                return usage_fail("invalid NAME '%s'", app);
+        r = app_arg("stop", argc, argv, true, &app);
+        if (r != GO_ON)
+                return r;
         return stop_app(app, timeout);
 }

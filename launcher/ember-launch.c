@@ -191,14 +191,17 @@ static int session_run(int dirfd, int client) {
         /* In inetd mode a cold backend is started by fork and exec: confine only once it is reached. */
         if (!arg_command)
                 confine(dirfd);
-        r = session_join(dirfd, deadline_in(arg_start_timeout), &lease);
+        /* one deadline for everything before the relay: waiting for the lock counts against the start timeout */
+        uint64_t deadline = deadline_in(arg_start_timeout);
+
+        r = session_join(dirfd, deadline, &lease);
         if (r == -ETIMEDOUT)
                 return log_error_errno(r, "The state lock of %s/%s was held by someone for longer than the start "
                                        "timeout; closing the client", runtime_dir(), arg_app);
         if (r < 0)
                 return log_error_errno(r, "Failed to join the session count in %s/%s", runtime_dir(), arg_app);
 
-        r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, &backend);
+        r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, deadline, &backend);
         if (r >= 0) {
                 if (arg_command)
                         confine(dirfd);

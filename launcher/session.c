@@ -249,8 +249,7 @@ static bool wake_socket_coming_back(int r, acquire_step step, char **command) {
 }
 
 int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
-                    int *ret_fd) {
-        uint64_t deadline = deadline_in(start_timeout);
+                    uint64_t deadline, int *ret_fd) {
         acquire_step step = STEP_CONNECT;
         int fd, r;
 

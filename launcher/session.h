@@ -8,7 +8,7 @@
 int session_join(int dirfd, uint64_t deadline, int *ret_lease);
 /* Under the lock: drop the lease and the count; the last one out records idle-since. Closes lease. */
 int session_leave(int dirfd, int lease);
-/* Connects to the backend, waking it first if it is not warm. Returns -ETIMEDOUT if it did not become ready in
- * time, -EHOSTDOWN if it failed to start. command != NULL: inetd mode, start it ourselves. */
+/* Connects to the backend, waking it first if it is not warm. Returns -ETIMEDOUT if it did not become ready by DEADLINE (START_TIMEOUT is for the
+ * log line), -EHOSTDOWN if it failed to start. command != NULL: inetd mode, start it ourselves. */
 int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
-                    int *ret_fd);
+                    uint64_t deadline, int *ret_fd);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -80,7 +81,7 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status) {
                         return s->have_rusage = true, 1;
                 if (p < 0)
                         return errno == ECHILD ? 1 : -errno;
-                if (supervisor_now() >= deadline)
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return 0;
                 struct pollfd pf = { .fd = s->signal_fd, .events = POLLIN };
                 (void) poll(&pf, 1, 10);

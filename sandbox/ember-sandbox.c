@@ -168,12 +168,8 @@ static int run_standalone(void) {
         return r == -ENOENT || r == -EACCES ? 127 : EXIT_OSERR;
 }
 
-uint64_t supervisor_now(void) {
-        return now_usec(CLOCK_MONOTONIC);
-}
-
 static uint64_t now(void) {
-        return supervisor_now();
+        return now_usec(CLOCK_MONOTONIC);
 }
 
 /* The state lock, waited for at most a second: a holder that never lets go (frozen, traced) must not stop us from

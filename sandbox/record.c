@@ -1,6 +1,7 @@
 /* What each backend run is counted and billed as, for the journal and for emberctl metrics. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "macro.h"
 #include "state.h"
 #include "supervisor.h"
+#include "timeutil.h"
 
 /* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
 static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
@@ -46,7 +48,7 @@ void record_bill(supervisor *s) {
 
 /* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
 void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
-        uint64_t served = 0, run_usec = supervisor_now() - s->started, conns;
+        uint64_t served = 0, run_usec = now_usec(CLOCK_MONOTONIC) - s->started, conns;
         char e[48], sec[48], cn[48], cpu[48], mem[64];
         bill b = run_bill(s);
 

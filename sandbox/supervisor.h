@@ -31,7 +31,6 @@ typedef struct supervisor {
         pid_t backend;
         bool ready;
         uint64_t started;  /* CLOCK_MONOTONIC */
-        time_t started_wall;
         uint64_t connections_at_start;
         uint64_t probe_at, probe_step, start_deadline, idle_deadline, heal_at;
         int waiters[WAITERS_MAX];
@@ -43,8 +42,6 @@ typedef struct supervisor {
         char **command;
         uint64_t stop_timeout;
 } supervisor;
-
-uint64_t supervisor_now(void);
 
 /* wake.c */
 /* One byte to each waiting launcher if READY, else EOF: this backend failed. */
