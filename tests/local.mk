@@ -5,3 +5,6 @@ include tests/sandbox.mk
 include tests/reliability.mk
 include tests/system.mk
 include tests/fuzz/local.mk
+
+# The TAP producer every shell layer's lib.sh sources (tests/lib/tap.sh).
+EXTRA_DIST += tests/lib/tap.sh

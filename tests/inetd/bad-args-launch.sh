@@ -66,3 +66,4 @@ bad "'--' without a COMMAND" "command" --app="$APP" --backend="$BADDR" --
 }
 plan $((3 * $(grep -c '^bad ' "$0"))) # 3 checks per case
 run_cases
+finish

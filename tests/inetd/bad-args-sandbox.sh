@@ -53,3 +53,4 @@ bad "stray argument before --" "stray" "${A[@]}" stray -- "${SRV[@]}"
 }
 plan $((3 * $(grep -c '^bad ' "$0"))) # 3 checks per case
 run_cases
+finish

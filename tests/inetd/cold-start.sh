@@ -10,12 +10,13 @@ ok "nothing runs before the first connection" test "$(backend_starts)" -eq 0
 ok "no supervisor before the first connection" test ! -e "$STATE/supervisor.pid"
 
 out=$(client --send='hello ember\n' "$ADDR")
-is "$?" 0 "the first connection ends normally (EOF after half-close)"
-is "$out" "hello ember" "the cold backend echoes the bytes back"
-is "$(st cold-starts)" 1 "cold-starts is 1"
-is "$(backend_starts)" 1 "exactly one backend process was started"
-is "$(st state)" warm "state is warm after the connection"
+is "the first connection ends normally (EOF after half-close)" "$?" 0
+is "the cold backend echoes the bytes back" "$out" "hello ember"
+is "cold-starts is 1" "$(st cold-starts)" 1
+is "exactly one backend process was started" "$(backend_starts)" 1
+is "state is warm after the connection" "$(st state)" warm
 bpid=$(st backend.pid)
-is "${bpid:-none}" "$(backend_pids | head -n1)" "backend.pid names the backend process"
+is "backend.pid names the backend process" "${bpid:-none}" "$(backend_pids | head -n1)"
 ok "the backend is still running (idle period not over)" alive "$bpid"
 ok "the supervisor is running" alive "$(st supervisor.pid)"
+finish

@@ -10,13 +10,14 @@ ember_start
 
 client --parallel=50 --timeout=30s --send='GET / HTTP/1.0\r\n\r\n' --output="$TEST_DIR/replies" "$ADDR" \
         2>>"$TEST_DIR/client.err"
-is "$?" 0 "all 50 concurrent connections end normally"
-is "$(grep -c '^hello from ' "$TEST_DIR/replies")" 50 "all 50 got an answer"
+is "all 50 concurrent connections end normally" "$?" 0
+is "all 50 got an answer" "$(grep -c '^hello from ' "$TEST_DIR/replies")" 50
 pids=$(sed -n 's/^hello from //p' "$TEST_DIR/replies" | sort -u)
-is "$(printf '%s\n' "$pids" | grep -c .)" 1 "all 50 answers come from one backend pid"
-is "$(st cold-starts)" 1 "cold-starts is 1"
-is "$(backend_starts)" 1 "one backend process was ever started"
-is "$(st backend.pid)" "$pids" "backend.pid is the pid that answered"
+is "all 50 answers come from one backend pid" "$(printf '%s\n' "$pids" | grep -c .)" 1
+is "cold-starts is 1" "$(st cold-starts)" 1
+is "one backend process was ever started" "$(backend_starts)" 1
+is "backend.pid is the pid that answered" "$(st backend.pid)" "$pids"
 ok "refcount returns to 0" wait_until 10 st_is refcount 0
-is "$(st connections)" 50 "50 connections counted"
+is "50 connections counted" "$(st connections)" 50
 ok "all 50 launchers exited" wait_until 10 launchers_gone
+finish

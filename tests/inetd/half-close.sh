@@ -10,23 +10,24 @@ BACKEND_ARGS=(--mode=count)
 ember_start
 
 out=$(client --send='0123456789' "$ADDR")
-is "$?" 0 "client half-closes after 10 bytes and the connection then ends normally"
-is "$out" 10 "the reply, sent only after the backend saw EOF, arrives after the half-close"
+is "client half-closes after 10 bytes and the connection then ends normally" "$?" 0
+is "the reply, sent only after the backend saw EOF, arrives after the half-close" "$out" 10
 
 head -c 1M /dev/urandom >"$TEST_DIR/in"
 out=$(client --send-file="$TEST_DIR/in" "$ADDR")
-is "$out" 1048576 "1 MiB then half-close: the backend saw all 1048576 bytes and its reply came back"
+is "1 MiB then half-close: the backend saw all 1048576 bytes and its reply came back" "$out" 1048576
 
 out=$(client --send='' "$ADDR")
-is "$out" 0 "an immediate half-close (0 bytes) is passed on and answered"
+is "an immediate half-close (0 bytes) is passed on and answered" "$out" 0
 
 out=$(printf 'via socat' | timeout 20 socat -t 15 -T 15 - "TCP:$ADDR" 2>>"$LOG")
-is "$out" 9 "socat (stdin EOF -> shutdown) gets the reply after its half-close"
+is "socat (stdin EOF -> shutdown) gets the reply after its half-close" "$out" 9
 
 out=$(client --send='abc' --no-shutdown --timeout=1500ms "$ADDR")
 rc=$?
-is "$rc" 3 "without the client's half-close the backend sees no EOF (client waits until its own deadline)"
-is "$out" "" "and no reply is fabricated"
+is "without the client's half-close the backend sees no EOF (client waits until its own deadline)" "$rc" 3
+is "and no reply is fabricated" "$out" ""
 
 ok "the launchers of the count backend exited" wait_until 10 launchers_gone
 ok "refcount returns to 0" wait_until 10 st_is refcount 0
+finish

@@ -17,13 +17,14 @@ for off in "${offsets[@]}"; do
         starts=$(st cold-starts)
         sleep_until_ms $((t + off))
         out=$(client --timeout=15s --send="trial $i\n" "$ADDR")
-        is "$out" "trial $i" "connection ${off} ms after the last one left (--idle=1s) is served"
+        is "connection ${off} ms after the last one left (--idle=1s) is served" "$out" "trial $i"
         if [ "$(st cold-starts)" = "$starts" ]; then by_warm=$((by_warm + 1)); else by_next=$((by_next + 1)); fi
 done
 # Sampling proves nothing unless it straddled the deadline: some trials before it, some after (stop-window.sh
 # steps through the window itself).
-cmp_ok "$by_warm" -ge 1 "some trials landed before the idle stop (served warm: $by_warm)"
-cmp_ok "$by_next" -ge 1 "some trials landed after it began (served by the next backend: $by_next)"
+cmp_ok "some trials landed before the idle stop (served warm: $by_warm)" "$by_warm" -ge 1
+cmp_ok "some trials landed after it began (served by the next backend: $by_next)" "$by_next" -ge 1
 diag "cold starts over ${#offsets[@]} trials: $(st cold-starts)"
 ok "no launcher is left hanging" wait_until 10 launchers_gone
 ok "refcount returns to 0" wait_until 10 st_is refcount 0
+finish

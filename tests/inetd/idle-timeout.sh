@@ -14,12 +14,13 @@ rc=$?
 t1=$(now_ms)
 ok "a silent connection is closed by the launcher (exit $rc; 3 = still open at the client's deadline)" \
         test "$rc" -eq 0 -o "$rc" -eq 4
-cmp_ok $((t1 - t0)) -ge 1900 "not before --idle-timeout=2s ($((t1 - t0)) ms)"
-cmp_ok $((t1 - t0)) -le 7000 "soon after it (within 5 s)"
-is "$(cat "$TEST_DIR/out")" silent "the bytes before the silence were relayed"
+cmp_ok "not before --idle-timeout=2s ($((t1 - t0)) ms)" $((t1 - t0)) -ge 1900
+cmp_ok "soon after it (within 5 s)" $((t1 - t0)) -le 7000
+is "the bytes before the silence were relayed" "$(cat "$TEST_DIR/out")" silent
 ok "refcount returns to 0" wait_until 5 st_is refcount 0
 
 # a connection with a line every 250 ms for 4 s outlives --idle-timeout=2s
 ticks=$(for i in $(seq 1 16); do printf 'tick %d\\n' "$i"; done)
 out=$(client --timeout=30s --interval=250ms --send="$ticks" "$ADDR")
-is "$(printf '%s\n' "$out" | grep -c '^tick ')" 16 "a connection with traffic every 250 ms for 4 s outlives --idle-timeout=2s"
+is "a connection with traffic every 250 ms for 4 s outlives --idle-timeout=2s" "$(printf '%s\n' "$out" | grep -c '^tick ')" 16
+finish

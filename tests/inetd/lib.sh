@@ -6,14 +6,16 @@
 #   SANDBOX_ARGS=(--idle=30s --policy=none)       # optional overrides before ember_start
 #   ember_start                                   # systemd-socket-activate --accept --inetd … ember-launch … &
 #   out=$(client --send='hi\n' "$ADDR")
-#   is "$out" "hi" "echoed"
+#   is "echoed" "$out" "hi"
+#   finish                                        # the verdict: 0 if the plan ran and nothing failed
 #
-# TAP: plan N, ok DESC CMD..., is GOT WANT DESC, isnt, cmp_ok GOT OP WANT DESC, skip N REASON, diag MSG, bail MSG.
-# Every wait here has a deadline; a global watchdog (EMBER_TEST_DEADLINE seconds, default 120) ends a stuck test.
-# Exit status: 0 once the plan ran (each "not ok" is counted by the TAP driver), non-zero on bail-out, a crash of
-# the script or a plan that was not met (the driver reports those as ERROR).
+# TAP (plan, ok, is DESC GOT WANT, like, skip, finish, ...) is tests/lib/tap.sh's; this adds need CMD... (skip the
+# test if a program is missing). Every wait here has a deadline; a global watchdog (EMBER_TEST_DEADLINE seconds,
+# default 120) ends a stuck test. On failure the log and the state directory are shown; a sanitizer report in the
+# log fails the test even if every check passed.
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 : "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -32,99 +34,12 @@ export EMBER_POLICY_DIR=${EMBER_POLICY_DIR:-$top_srcdir/sandbox/policies}
 export LC_ALL=C
 
 # ---------------------------------------------------------------------------------------------------------------- TAP
-_tap_run=0
-_tap_failed=0
-_tap_plan=
-plan() {
-        _tap_plan=$1
-        echo "1..$1"
-}
-_tap_result() { # STATUS DESC
-        _tap_run=$((_tap_run + 1))
-        if [ "$1" -eq 0 ]; then
-                echo "ok $_tap_run - ${2//#/\\#}"
-        else
-                _tap_failed=$((_tap_failed + 1))
-                echo "not ok $_tap_run - ${2//#/\\#}"
-        fi
-        [ "$1" -eq 0 ]
-}
-diag() {
-        local line
-        while IFS= read -r line; do echo "# $line"; done <<<"$*"
-}
-# ok DESC CMD [ARG...]: passes if CMD exits 0.
-ok() {
-        local desc=$1
-        shift
-        "$@"
-        _tap_result $? "$desc"
-}
-# is GOT WANT DESC
-is() {
-        if [ "$1" = "$2" ]; then
-                _tap_result 0 "$3"
-        else
-                _tap_result 1 "$3"
-                diag "     got: '$1'"
-                diag "expected: '$2'"
-                return 1
-        fi
-}
-isnt() {
-        if [ "$1" != "$2" ]; then
-                _tap_result 0 "$3"
-        else
-                _tap_result 1 "$3"
-                diag "     got: '$1' (must differ)"
-                return 1
-        fi
-}
-# cmp_ok GOT OP WANT DESC, OP one of -eq -ne -lt -le -gt -ge (integers)
-cmp_ok() {
-        if [[ "$1" =~ ^-?[0-9]+$ ]] && [ "$1" "$2" "$3" ]; then
-                _tap_result 0 "$4"
-        else
-                _tap_result 1 "$4"
-                diag "     got: '$1'"
-                diag "expected: $2 $3"
-                return 1
-        fi
-}
-# like GOT REGEX DESC (extended regex, grep -E semantics, case-insensitive)
-like() {
-        if printf '%s\n' "$1" | grep -qiE -- "$2"; then
-                _tap_result 0 "$3"
-        else
-                _tap_result 1 "$3"
-                diag "     got: '$1'"
-                diag "expected to match /$2/i"
-                return 1
-        fi
-}
-skip() { # N REASON
-        local i
-        for ((i = 0; i < $1; i++)); do
-                _tap_run=$((_tap_run + 1))
-                echo "ok $_tap_run # SKIP $2"
-        done
-}
 # need CMD...: skip the whole test, with the reason, if a client program is missing (call before plan)
 need() {
         local c
         for c in "$@"; do
                 command -v "$c" >/dev/null || skip_all "$c not installed"
         done
-}
-skip_all() {
-        echo "1..0 # SKIP $1"
-        _tap_plan=0
-        exit 0
-}
-bail() {
-        echo "Bail out! $*"
-        _tap_failed=$((_tap_failed + 1))
-        exit 99
 }
 
 # ---------------------------------------------------------------------------------------------------------- time, waits
@@ -259,7 +174,7 @@ ember_setup() {
         STATE=$EMBER_RUNTIME_DIR/$APP
         LOG=$TEST_DIR/log
         : >"$LOG"
-        trap ember_cleanup EXIT
+        tap_at_exit ember_cleanup
         trap 'exit 98' INT TERM HUP
         _ember_watchdog "${EMBER_TEST_DEADLINE:-120}" &
         _WATCHDOG=$!
@@ -327,8 +242,8 @@ bg_client() {
 }
 
 ember_cleanup() {
-        local rc=$? p
-        trap - EXIT INT TERM HUP
+        local p
+        trap - INT TERM HUP
         exec 2>/dev/null # bash's "Killed" job notices; our diagnostics go to stdout
         _release_ports
         [ -n "${_WATCHDOG:-}" ] && kill -KILL "$_WATCHDOG" 2>/dev/null
@@ -343,20 +258,12 @@ ember_cleanup() {
                 wait_until 5 _nothing_left || diag "processes left behind: $(ember_pids)"
         fi
         wait 2>/dev/null
-        # a script that simply ran to its end exits with its last check's status (0 or 1): that is no error
-        [ "$rc" -le 1 ] && rc=0
         # a sanitizer report from any of our processes fails the test even if every check passed
         if [ -n "$TEST_DIR" ] && grep -qE 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$LOG" 2>/dev/null; then
-                diag "sanitizer report in the log:"
-                diag "$(grep -E -A30 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$LOG" | head -n 60)"
-                rc=1
+                tap_error "sanitizer report in the log:" \
+                        "$(grep -E -A30 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$LOG" | head -n 60)"
         fi
-        if [ -n "$_tap_plan" ] && [ "$_tap_run" -ne "$_tap_plan" ]; then
-                diag "planned $_tap_plan tests but ran $_tap_run"
-                rc=1
-        fi
-        if [ "$_tap_failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
-                diag "$_tap_failed of $_tap_run checks failed"
+        if ! tap_passing; then
                 if [ -n "$TEST_DIR" ] && [ -s "$LOG" ]; then
                         diag "---- log of systemd-socket-activate / ember-launch / ember-sandbox / backend (last 80 lines) ----"
                         diag "$(tail -n 80 "$LOG")"
@@ -371,7 +278,6 @@ ember_cleanup() {
         elif [ -n "$TEST_DIR" ]; then
                 diag "kept $TEST_DIR"
         fi
-        exit "$rc"
 }
 _nothing_left() {
         local p
@@ -388,11 +294,11 @@ nothing_started() {
 expect_usage_failure() {
         local desc=$1 needle=$2 rc=$3 err
         err=$(tr -d '\0' <"$TEST_DIR/err")
-        is "$rc" 64 "$desc: exit code 64"
+        is "$desc: exit code 64" "$rc" 64
         if grep -qiE 'usage|--help' "$TEST_DIR/err" && grep -qiF -- "$needle" "$TEST_DIR/err"; then
-                _tap_result 0 "$desc: usage message on stderr naming '$needle'"
+                pass "$desc: usage message on stderr naming '$needle'"
         else
-                _tap_result 1 "$desc: usage message on stderr naming '$needle'"
+                not_ok "$desc: usage message on stderr naming '$needle'"
                 diag "stderr: $err"
         fi
         ok "$desc: nothing started" nothing_started

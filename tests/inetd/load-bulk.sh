@@ -12,9 +12,10 @@ client --parallel=200 --timeout=90s --send-file="$TEST_DIR/in" --expect-echo "$A
 rc=$?
 t1=$(now_ms)
 diag "200 x 4 MiB echoed in $((t1 - t0)) ms"
-is "$rc" 0 "200 concurrent 4 MiB round trips: every byte back, in order (0 = all intact, 6 = mismatch)"
+is "200 concurrent 4 MiB round trips: every byte back, in order (0 = all intact, 6 = mismatch)" "$rc" 0
 diag "$(cat "$TEST_DIR/client.err")"
-is "$(st cold-starts)" 1 "1 cold start"
+is "1 cold start" "$(st cold-starts)" 1
 ok "all launchers exited" wait_until 20 launchers_gone
 ok "refcount returns to 0" wait_until 10 st_is refcount 0
-is "$(st connections)" 200 "200 connections counted"
+is "200 connections counted" "$(st connections)" 200
+finish

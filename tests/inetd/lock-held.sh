@@ -10,7 +10,7 @@ LAUNCH_ARGS=(--start-timeout=2s)
 SANDBOX_ARGS=(--idle=30s --policy=none)
 ember_start
 
-is "$(client --send='warm\n' "$ADDR")" warm "served before"
+is "served before" "$(client --send='warm\n' "$ADDR")" warm
 flock -o "$STATE/lock" sleep 30 & # -o: the lock stays with flock, not its sleep
 holder=$!
 BG_PIDS+=("$holder")
@@ -18,11 +18,12 @@ sleep 0.2
 t0=$(now_ms)
 out=$(client --timeout=20s --send='stuck\n' "$ADDR")
 t1=$(now_ms)
-is "$out" "" "a connection while the lock is held gets no answer"
-cmp_ok $((t1 - t0)) -le 4000 "and is closed within its start timeout of 2 s ($((t1 - t0)) ms), not left hanging"
-like "$(cat "$LOG")" 'state lock of .* was held by someone for longer than the start timeout' "the launcher says why"
+is "a connection while the lock is held gets no answer" "$out" ""
+cmp_ok "and is closed within its start timeout of 2 s ($((t1 - t0)) ms), not left hanging" $((t1 - t0)) -le 4000
+like "the launcher says why" "$(lowercase <"$LOG")" 'state lock of .* was held by someone for longer than the start timeout'
 ok "the supervisor says, once, that it goes on without the lock" wait_until 5 grep -q 'held by someone for over a second' "$LOG"
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null
-is "$(client --send='free\n' "$ADDR")" free "once the holder is gone the next connection is served"
+is "once the holder is gone the next connection is served" "$(client --send='free\n' "$ADDR")" free
 ok "and the counts are exact" wait_until 5 st_is refcount 0
+finish

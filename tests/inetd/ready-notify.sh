@@ -11,12 +11,13 @@ ember_start
 
 t0=$(now_ms)
 client --parallel=5 --send='GET / HTTP/1.0\r\n\r\n' --output="$TEST_DIR/replies" "$ADDR"
-is "$?" 0 "5 concurrent cold connections end normally"
+is "5 concurrent cold connections end normally" "$?" 0
 t1=$(now_ms)
-is "$(grep -c '^hello from ' "$TEST_DIR/replies")" 5 "all 5 are answered"
-cmp_ok $((t1 - t0)) -ge 900 "not before READY=1 ($((t1 - t0)) ms; the port accepted at once)"
-cmp_ok $((t1 - t0)) -le 6000 "soon after READY=1 (within 5 s)"
+is "all 5 are answered" "$(grep -c '^hello from ' "$TEST_DIR/replies")" 5
+cmp_ok "not before READY=1 ($((t1 - t0)) ms; the port accepted at once)" $((t1 - t0)) -ge 900
+cmp_ok "soon after READY=1 (within 5 s)" $((t1 - t0)) -le 6000
 ready_ms=$(st ready-ms)
-cmp_ok "${ready_ms:-0}" -ge 900 "ready-ms ($ready_ms) counts until READY=1"
-is "$(st cold-starts)" 1 "one cold start"
-is "$(st state)" warm "state is warm"
+cmp_ok "ready-ms ($ready_ms) counts until READY=1" "${ready_ms:-0}" -ge 900
+is "one cold start" "$(st cold-starts)" 1
+is "state is warm" "$(st state)" warm
+finish

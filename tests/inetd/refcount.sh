@@ -11,8 +11,8 @@ c1=$!
 ok "refcount becomes 1 while a connection is open" wait_until 10 st_is refcount 1
 ok "the open connection is served" wait_until 5 grep -qx one "$TEST_DIR/c1.out"
 sleep 0.3
-is "$(st refcount)" 1 "refcount stays 1 while the connection stays open"
-is "$(od -An -c "$STATE/refcount" | tr -d ' ')" '1\n' "refcount file is decimal + newline"
+is "refcount stays 1 while the connection stays open" "$(st refcount)" 1
+is "refcount file is decimal + newline" "$(od -An -c "$STATE/refcount" | tr -d ' ')" '1\n'
 
 bg_client "$TEST_DIR/c2.out" --send='two\n' --hold=infinity "$ADDR"
 c2=$!
@@ -22,4 +22,5 @@ ok "closing one brings it back to 1" wait_until 10 st_is refcount 1
 kill -TERM "$c1"
 ok "closing the last brings it to 0" wait_until 10 st_is refcount 0
 ok "all launchers exited" wait_until 5 launchers_gone
-is "$(st state)" warm "the backend stays warm during the idle period"
+is "the backend stays warm during the idle period" "$(st state)" warm
+finish

@@ -15,7 +15,7 @@ done
 ok "5 open connections: refcount 5" wait_until 10 st_is refcount 5
 wait_until 5 launcher_count_is 5
 launchers=($(launcher_pids))
-is "${#launchers[@]}" 5 "5 launchers are running"
+is "5 launchers are running" "${#launchers[@]}" 5
 bpid=$(st backend.pid)
 
 kill -KILL "${launchers[0]}" "${launchers[1]}" "${launchers[2]}"
@@ -28,15 +28,15 @@ clients_left_is() {
 ok "the clients of the 3 killed launchers see their connections end" wait_until 5 clients_left_is 2
 ok "refcount heals to 2 within one idle period" wait_until 3 st_is refcount 2
 diag "healed after $(($(now_ms) - t0)) ms"
-is "$(st refcount)" 2 "refcount is 2"
+is "refcount is 2" "$(st refcount)" 2
 sleep 3
 ok "the backend keeps running while 2 connections live (after more than --idle)" alive "$bpid"
-is "$(st refcount)" 2 "refcount is still 2"
+is "refcount is still 2" "$(st refcount)" 2
 
 kill -TERM "${clients[@]}" 2>/dev/null
 ok "the remaining 2 connections close: refcount 0" wait_until 5 st_is refcount 0
 ok "then the backend stops after --idle" wait_until 6 dead "$bpid"
-is "$(st state)" cold "state is cold"
+is "state is cold" "$(st state)" cold
 
 # all launchers killed at once: nobody ever leaves
 clients=()
@@ -47,7 +47,8 @@ done
 wait_until 10 st_is refcount 3
 wait_until 5 launcher_count_is 3
 bpid2=$(st backend.pid)
-isnt "$bpid2" "$bpid" "a new backend serves the new connections"
+isnt "a new backend serves the new connections" "$bpid2" "$bpid"
 kill -KILL $(launcher_pids)
 ok "every launcher SIGKILLed: refcount heals to 0 within one idle period" wait_until 3 st_is refcount 0
 ok "and the backend stops after --idle" wait_until 6 dead "$bpid2"
+finish

@@ -38,10 +38,11 @@ served=0
 for i in $(seq 1 50); do
         alive "${clients[i - 1]}" && grep -qx "c$i" "$TEST_DIR/c$i.out" && served=$((served + 1))
 done
-is "$served" "$live" "every live connection was served"
+is "every live connection was served" "$served" "$live"
 bpid=$(st backend.pid)
 ok "the backend runs while connections live" alive "$bpid"
 kill -TERM "${clients[@]}" 2>/dev/null
 ok "all closed: refcount 0" wait_until 5 st_is refcount 0
 ok "the backend stops after --idle" wait_until 6 dead "$bpid"
-is "$(st state)" cold "state is cold"
+is "state is cold" "$(st state)" cold
+finish

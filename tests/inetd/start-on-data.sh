@@ -8,18 +8,19 @@ SANDBOX_ARGS=(--idle=30s --policy=none)
 ember_start
 
 client --connect-only "$ADDR"
-is "$?" 0 "a client connects and closes at once"
+is "a client connects and closes at once" "$?" 0
 ok "its launcher exits" wait_until 5 launchers_gone
 client --send='' "$ADDR"
-is "$?" 0 "a client connects, half-closes without data, and gets EOF"
+is "a client connects, half-closes without data, and gets EOF" "$?" 0
 ok "its launcher exits" wait_until 5 launchers_gone
 sleep 0.5
 ok "no supervisor was started" test ! -e "$STATE/supervisor.pid"
 cs=$(st cold-starts)
-is "${cs:-0}" 0 "cold-starts stays 0"
-is "$(backend_starts)" 0 "no backend process was started"
+is "cold-starts stays 0" "${cs:-0}" 0
+is "no backend process was started" "$(backend_starts)" 0
 
 out=$(client --send='data\n' "$ADDR")
-is "$out" data "a client that sends data is served"
-is "$(st cold-starts)" 1 "by one cold start"
-is "$(backend_starts)" 1 "one backend process"
+is "a client that sends data is served" "$out" data
+is "by one cold start" "$(st cold-starts)" 1
+is "one backend process" "$(backend_starts)" 1
+finish

@@ -32,10 +32,11 @@ for ((i = 1; i <= trials; i++)); do
         if [ "$(st cold-starts)" = "$starts" ]; then by_warm=$((by_warm + 1)); else by_next=$((by_next + 1)); fi
 done
 diag "$trials trials, $(st cold-starts) cold starts"
-is "$lost" 0 "$trials connections near the idle deadline: 0 lost"
-is "$hung" 0 "0 hung"
-is "$wrong" 0 "0 answered wrongly"
+is "$trials connections near the idle deadline: 0 lost" "$lost" 0
+is "0 hung" "$hung" 0
+is "0 answered wrongly" "$wrong" 0
 # the trials must have straddled the deadline for any of this to mean something
-cmp_ok "$by_warm" -ge 1 "some trials landed before the idle stop ($by_warm served warm)"
-cmp_ok "$by_next" -ge 1 "some after it began ($by_next served by the next backend)"
+cmp_ok "some trials landed before the idle stop ($by_warm served warm)" "$by_warm" -ge 1
+cmp_ok "some after it began ($by_next served by the next backend)" "$by_next" -ge 1
 ok "no launcher left behind" wait_until 10 launchers_gone
+finish

@@ -19,7 +19,7 @@ for ((i = 1; i <= trials; i++)); do
         client --send='warm\n' --output=none "$ADDR" || diag "warm-up $i failed"
         starts=$(st cold-starts)
         wait_until 10 held
-        is "$(st state)" stopping "trial $i: the supervisor is held in stopping (the window is hit)"
+        is "trial $i: the supervisor is held in stopping (the window is hit)" "$(st state)" stopping
         bg_client "$TEST_DIR/out$i" --send="trial $i\n" "$ADDR"
         c=$!
         ok "trial $i: a connection made inside the window has its launcher" wait_until 5 launcher_count_is 1
@@ -27,7 +27,8 @@ for ((i = 1; i <= trials; i++)); do
         touch "$HOOK/release"
         wait "$c"
         rc=$?
-        is "$(cat "$TEST_DIR/out$i"):$rc" "trial $i:0" "trial $i: once the stop goes on, it is served"
-        is "$(st cold-starts)" $((starts + 1)) "trial $i: by the next backend"
+        is "trial $i: once the stop goes on, it is served" "$(cat "$TEST_DIR/out$i"):$rc" "trial $i:0"
+        is "trial $i: by the next backend" "$(st cold-starts)" $((starts + 1))
 done
 ok "no launcher left behind" wait_until 10 launchers_gone
+finish

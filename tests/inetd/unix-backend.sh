@@ -18,10 +18,11 @@ ember_start_unix() {
 ember_start_unix
 
 out=$(client --send='over unix\n' "$ADDR")
-is "$out" "over unix" "a cold connection is relayed to the unix-socket backend"
+is "a cold connection is relayed to the unix-socket backend" "$out" "over unix"
 ok "the backend listens on $BADDR" test -S "$BADDR"
 out=$(client --send='again\n' "$ADDR")
-is "$out" again "a warm connection too"
-is "$(st cold-starts)" 1 "one cold start"
-is "$(backend_starts)" 1 "one backend process"
+is "a warm connection too" "$out" again
+is "one cold start" "$(st cold-starts)" 1
+is "one backend process" "$(backend_starts)" 1
 ok "TCP_NODELAY is skipped for the unix backend connection without a word" eval '! grep -q TCP_NODELAY "$LOG"'
+finish

@@ -9,15 +9,16 @@ BACKEND_ARGS=(--mode=http)
 ember_start
 
 r1=$(curl -sS --max-time 15 "http://$ADDR/" 2>>"$LOG")
-is "$?" 0 "curl gets an answer from the cold backend"
-like "$r1" '^hello from [0-9]+$' "the answer names the backend's pid"
+is "curl gets an answer from the cold backend" "$?" 0
+like "the answer names the backend's pid" "$(lowercase <<<"$r1")" '^hello from [0-9]+$'
 r2=$(curl -sS --max-time 15 "http://$ADDR/" 2>>"$LOG")
-is "$r2" "$r1" "a second curl is answered by the same backend pid"
+is "a second curl is answered by the same backend pid" "$r2" "$r1"
 r3=$(client --send='GET / HTTP/1.0\r\n\r\n' "$ADDR" | tail -n1)
-is "$r3" "$r1" "a third connection (raw HTTP/1.0) is answered by the same backend pid"
+is "a third connection (raw HTTP/1.0) is answered by the same backend pid" "$r3" "$r1"
 pid=${r1#hello from }
-is "$(st backend.pid)" "$pid" "backend.pid is the pid that answered"
-is "$(st cold-starts)" 1 "one cold start for three connections"
-is "$(backend_starts)" 1 "one backend process for three connections"
+is "backend.pid is the pid that answered" "$(st backend.pid)" "$pid"
+is "one cold start for three connections" "$(st cold-starts)" 1
+is "one backend process for three connections" "$(backend_starts)" 1
 ok "refcount returns to 0" wait_until 5 st_is refcount 0
-is "$(st connections)" 3 "connections counts all three"
+is "connections counts all three" "$(st connections)" 3
+finish

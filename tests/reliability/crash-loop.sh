@@ -24,17 +24,17 @@ for i in 1 2 3 4; do
         [ -z "$out" ] && fails=$((fails + 1))
 done
 t1=$(now_ms)
-is "$fails" 4 "every client of a crashing backend is closed without an answer"
-cmp_ok $((t1 - t0)) -le 30000 "each within its start timeout ($((t1 - t0)) ms for 8 clients)"
+is "every client of a crashing backend is closed without an answer" "$fails" 4
+cmp_ok "each within its start timeout ($((t1 - t0)) ms for 8 clients)" $((t1 - t0)) -le 30000
 starts=$(st cold-starts)
-cmp_ok "$starts" -le 24 "bounded starts: $starts for 8 clients (3 tries each at most)"
-like "$(cat "$LOG")" 'crash.*exited with status 3|exited with status 3' "the journal/log says why: exit status 3"
-like "$(cat "$LOG")" 'crashed [0-9]+ times in a row, waiting [0-9]+ ms' "restarts back off"
+cmp_ok "bounded starts: $starts for 8 clients (3 tries each at most)" "$starts" -le 24
+like "the journal/log says why: exit status 3" "$(lowercase <"$LOG")" 'crash.*exited with status 3|exited with status 3'
+like "restarts back off" "$(lowercase <"$LOG")" 'crashed [0-9]+ times in a row, waiting [0-9]+ ms'
 
 rm "$TEST_DIR/broken"
 served() { [ "$(client --timeout=10s --send='fixed\n' "$ADDR" 2>/dev/null)" = fixed ]; }
 t0=$(now_ms)
 ok "once fixed, clients are served again within the longest backoff (10 s) and a start timeout" wait_until 20 served
 diag "recovered after $(( $(now_ms) - t0 )) ms"
-is "$(st crashes)" 0 "the crash count resets after a good start"
-exit 0
+is "the crash count resets after a good start" "$(st crashes)" 0
+finish

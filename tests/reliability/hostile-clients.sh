@@ -9,19 +9,19 @@ SANDBOX_ARGS=(--idle=30s --policy=none)
 ember_start
 
 client --parallel=50 --connect-only "$ADDR" 2>>"$TEST_DIR/client.err"
-is "$?" 0 "50 connect-and-close clients"
+is "50 connect-and-close clients" "$?" 0
 ok "their launchers all exit" wait_until 10 launchers_gone
 ok "refcount is back to 0" wait_until 5 st_is refcount 0
 
 out=$(client --send='' "$ADDR")
-is "$?/$out" "0/" "a client that sends 0 bytes and half-closes gets EOF back"
+is "a client that sends 0 bytes and half-closes gets EOF back" "$?/$out" "0/"
 
 t0=$(now_ms)
 client --timeout=20s --send='x' --no-shutdown --output=none "$ADDR"
 rc=$?
 t1=$(now_ms)
-is "$rc" 0 "a half-open client that never closes is ended by the server side"
-cmp_ok $((t1 - t0)) -le 6000 "within --idle-timeout=2s plus slack ($((t1 - t0)) ms)"
+is "a half-open client that never closes is ended by the server side" "$rc" 0
+cmp_ok "within --idle-timeout=2s plus slack ($((t1 - t0)) ms)" $((t1 - t0)) -le 6000
 ok "and its count is released" wait_until 5 st_is refcount 0
 
 # slowloris: 20 connections trickling a byte every second outlive several idle timeouts' worth of wall time
@@ -31,10 +31,10 @@ for i in $(seq 20); do
 done
 sleep 1
 out=$(client --timeout=5s --send='meanwhile\n' "$ADDR")
-is "$out" meanwhile "other clients are served while 20 slowloris connections trickle"
+is "other clients are served while 20 slowloris connections trickle" "$out" meanwhile
 fails=0
 for p in "${BG_PIDS[@]}"; do wait "$p" || fails=$((fails + 1)); done
 BG_PIDS=()
-is "$fails" 0 "slowloris connections that keep sending are not cut (traffic resets the idle timeout)"
+is "slowloris connections that keep sending are not cut (traffic resets the idle timeout)" "$fails" 0
 ok "refcount is 0 once they are gone" wait_until 10 st_is refcount 0
-exit 0
+finish

@@ -19,12 +19,12 @@ ember_start
 
 head -c 4M /dev/urandom >"$TEST_DIR/in"
 client --timeout=60s --expect-echo --send-file="$TEST_DIR/in" --output=none "$ADDR"
-is "$?" 0 "4 MiB come back byte for byte through the launcher under memcheck"
+is "4 MiB come back byte for byte through the launcher under memcheck" "$?" 0
 out=$(client --timeout=30s --send='half\n' "$ADDR")
-is "$out" half "a half-closed exchange is answered"
+is "a half-closed exchange is answered" "$out" half
 ok "both launchers exited" wait_until 30 launchers_gone
-like "$(cat "$LOG")" 'Child [0-9]+ died with code 0' "launchers exit 0"
+like "launchers exit 0" "$(lowercase <"$LOG")" 'child [0-9]+ died with code 0'
 errors=$(grep -l -E 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|Invalid (read|write)|uninitialised' "$TEST_DIR"/vg.* 2>/dev/null)
-is "$errors$(grep -c 'died with code 99' "$LOG")" "0" "no memcheck error in any launcher"
+is "no memcheck error in any launcher" "$errors$(grep -c 'died with code 99' "$LOG")" "0"
 [ -n "$errors" ] && diag "$(cat $errors)"
-exit 0
+finish

@@ -20,12 +20,12 @@ SANDBOX_ARGS=(--idle=30s --policy="$TEST_DIR/kill.policy")
 ember_start
 
 out=$(client --timeout=15s --send='x\n' "$ADDR" 2>/dev/null)
-is "$out" "" "the client of a backend killed by seccomp is closed without an answer"
-like "$(cat "$LOG")" 'seccomp-kill|killed by seccomp \(syscall [a-z0-9_]+\)' "the supervisor reports a seccomp kill, not a bare crash"
+is "the client of a backend killed by seccomp is closed without an answer" "$out" ""
+like "the supervisor reports a seccomp kill, not a bare crash" "$(lowercase <"$LOG")" 'seccomp-kill|killed by seccomp \(syscall [a-z0-9_]+\)'
 if [ "$(id -u)" = 0 ] && [ -r /dev/kmsg ]; then
-        like "$(cat "$LOG")" 'killed by seccomp \(syscall ptrace\)' "and names the syscall from the kernel's audit line"
+        like "and names the syscall from the kernel's audit line" "$(lowercase <"$LOG")" 'killed by seccomp \(syscall ptrace\)'
 else
         skip 1 "reading the kernel's audit line needs root and /dev/kmsg"
 fi
 ok "the app is cold again" wait_until 5 st_is state cold
-exit 0
+finish
