@@ -1,6 +1,8 @@
-# Sourced by the sandbox TAP tests: paths, a TAP producer, helpers to run servers under ember-sandbox.
+# Sourced by the sandbox TAP tests: paths and helpers to run probes and servers under ember-sandbox (TAP itself is
+# tests/lib/tap.sh's).
 # Environment: top_srcdir, top_builddir (exported by the top Makefile.am); EMBER_SANDBOX and EMBER_PROBE override
 # the binaries under test. Policies come from $top_srcdir/sandbox/policies (EMBER_POLICY_DIR).
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -12,42 +14,6 @@ export EMBER_POLICY_DIR
 # under a filter skip the leak check (the unfiltered layers still run it).
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
-tap_n=0
-tap_failed=0
-plan() { echo "1..$1"; }
-ok() { # ok CONDITION-STATUS DESCRIPTION
-        tap_n=$((tap_n + 1))
-        if [ "$1" -eq 0 ]; then
-                echo "ok $tap_n - $2"
-        else
-                echo "not ok $tap_n - $2"
-                tap_failed=$((tap_failed + 1))
-        fi
-}
-is() { # is GOT EXPECTED DESCRIPTION
-        if [ "$1" = "$2" ]; then ok 0 "$3"; else
-                ok 1 "$3"
-                echo "#      got: '$1'"
-                echo "# expected: '$2'"
-        fi
-}
-like() { # like GOT GLOB DESCRIPTION
-        case $1 in
-        $2) ok 0 "$3" ;;
-        *) ok 1 "$3"; echo "#      got: '$1'"; echo "# expected: '$2'" ;;
-        esac
-}
-skip() { # skip N REASON
-        local i
-        for i in $(seq "$1"); do
-                tap_n=$((tap_n + 1))
-                echo "ok $tap_n # SKIP $2"
-        done
-}
-skip_all() { echo "1..0 # SKIP $1"; exit 0; }
-bail() { echo "Bail out! $1"; exit 99; }
-finish() { [ "$tap_failed" -eq 0 ]; exit $?; }
-
 [ -x "$SANDBOX" ] || bail "no $SANDBOX (build it first)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-sandbox-test.XXXXXX") || bail "mktemp failed"
@@ -58,7 +24,7 @@ cleanup() {
         for p in $bg_pids; do wait "$p" 2>/dev/null; done
         rm -rf "$TMP"
 }
-trap cleanup EXIT
+tap_at_exit cleanup
 
 is_root() { [ "$(id -u)" = 0 ]; }
 

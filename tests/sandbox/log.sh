@@ -28,7 +28,8 @@ for attempt in 1 2 3; do
         [ -n "$record" ] && found=1 && break
         sleep 5.5
 done
-is "$rc/$(cat "$TMP/out")" "0/errno ESRCH" "action log lets the call through (ptrace reaches the kernel)"
-ok $((found != 1)) "the kernel logged a seccomp audit record for pid $pid"
-like "$record" "* sig=0 *syscall=$nr *" "the record names system call $nr (ptrace) and no signal"
+is "action log lets the call through (ptrace reaches the kernel)" "$rc/$(cat "$TMP/out")" "0/errno ESRCH"
+ok "the kernel logged a seccomp audit record for pid $pid" test "$found" = 1
+# (one line: " sig=0 ", later "syscall=NR ")
+like "the record names system call $nr (ptrace) and no signal" "$record" " sig=0 .*syscall=$nr "
 finish

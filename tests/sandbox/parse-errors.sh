@@ -24,16 +24,17 @@ for c in "${cases[@]}"; do
         rm -f "$TMP/started"
         "$SANDBOX" --policy="$TMP/bad$i.policy" -- touch "$TMP/started" 2>"$TMP/err"
         rc=$?
-        is "$rc" 78 "bad policy $i ($msg): exit status 78"
-        like "$(cat "$TMP/err")" "*$TMP/bad$i.policy:$line: $msg*" "bad policy $i: the error names file and line $line"
-        ok $(test ! -e "$TMP/started"; echo $?) "bad policy $i: nothing started"
+        is "bad policy $i ($msg): exit status 78" "$rc" 78
+        like "bad policy $i: the error names file and line $line" "$(cat "$TMP/err")" \
+                "$(re_quote "$TMP/bad$i.policy:$line: $msg")"
+        ok "bad policy $i: nothing started" test ! -e "$TMP/started"
 done
 
 rm -f "$TMP/started"
 "$SANDBOX" --policy=no-such-policy -- touch "$TMP/started" 2>"$TMP/err"
 rc=$?
-is "$rc" 78 "an unknown policy name is refused with exit status 78"
-ok $(test ! -e "$TMP/started"; echo $?) "and nothing is started"
+is "an unknown policy name is refused with exit status 78" "$rc" 78
+ok "and nothing is started" test ! -e "$TMP/started"
 
 # Names libseccomp knows that this architecture does not have are skipped, not errors.
 case $(uname -m) in
@@ -42,6 +43,6 @@ x86_64) other=socketcall ;;
 esac
 printf 'mode deny-list\ndeny %s ptrace\n' "$other" >"$TMP/other-arch.policy"
 "$SANDBOX" --policy="$TMP/other-arch.policy" -- true 2>"$TMP/err"
-is "$?" 0 "a system call of another architecture ($other) is accepted and skipped"
-is "$(run_probe "$TMP/other-arch.policy" ptrace)" "denied EPERM" "the rest of that policy applies"
+is "a system call of another architecture ($other) is accepted and skipped" "$?" 0
+is "the rest of that policy applies" "$(run_probe "$TMP/other-arch.policy" ptrace)" "denied EPERM"
 finish

@@ -20,22 +20,22 @@ sed 's/^action .*/action errno EDOM/' "$EMBER_POLICY_DIR/default.policy" >"$TMP/
 grep -q '^action errno EDOM$' "$TMP/edom.policy" || bail "could not derive a policy from default.policy"
 
 for p in $probes; do
-        is "$(run_probe default "$p")" "denied EPERM" "default denies $p with EPERM"
+        is "default denies $p with EPERM" "$(run_probe default "$p")" "denied EPERM"
 done
 for p in $probes; do
-        is "$(run_probe "$TMP/edom.policy" "$p")" "errno EDOM" "the filter is what denies $p (action errno EDOM)"
+        is "the filter is what denies $p (action errno EDOM)" "$(run_probe "$TMP/edom.policy" "$p")" "errno EDOM"
 done
 
-is "$(run_probe default clone3)" "errno ENOSYS" "default answers clone3 with ENOSYS (flags unreadable; libc falls back to clone)"
-is "$(run_probe "$TMP/edom.policy" clone3)" "errno ENOSYS" "clone3 gets ENOSYS whatever the action"
+is "default answers clone3 with ENOSYS (flags unreadable; libc falls back to clone)" "$(run_probe default clone3)" "errno ENOSYS"
+is "clone3 gets ENOSYS whatever the action" "$(run_probe "$TMP/edom.policy" clone3)" "errno ENOSYS"
 
 for p in $allowed; do
-        is "$(run_probe default "$p")" "allowed" "default allows $p"
+        is "default allows $p" "$(run_probe default "$p")" "allowed"
 done
 
 case $available in
 *" i386-getpid "*)
-        is "$(run_probe default i386-getpid 2>/dev/null)" "signal SYS" "a 32-bit (int 0x80) system call from 64-bit code is killed" ;;
+        is "a 32-bit (int 0x80) system call from 64-bit code is killed" "$(run_probe default i386-getpid 2>/dev/null)" "signal SYS" ;;
 *) skip 1 "no foreign ABI to try on $(uname -m)" ;;
 esac
 finish

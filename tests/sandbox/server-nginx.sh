@@ -32,13 +32,12 @@ http {
 EOC
 start_bg "$TMP/nginx.out" "$SANDBOX" --policy=default -- "$nginx" -e "$TMP/error.log" -c "$TMP/nginx.conf"
 pid=$last_pid
-wait_port "$port"
-ok $? "nginx listens under --policy=default"
-is "$(curl -sS --max-time 10 "http://127.0.0.1:$port/")" "hello from nginx" "curl gets the page"
-is "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing")" 404 "and a 404"
-is "$(grep -c 'GET / HTTP' "$TMP/access.log")" 1 "the worker logged the request"
+ok "nginx listens under --policy=default" wait_port "$port"
+is "curl gets the page" "$(curl -sS --max-time 10 "http://127.0.0.1:$port/")" "hello from nginx"
+is "and a 404" "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing")" 404
+is "the worker logged the request" "$(grep -c 'GET / HTTP' "$TMP/access.log")" 1
 kill -QUIT "$pid"
 wait "$pid"
-is "$?" 0 "nginx shuts down gracefully"
+is "nginx shuts down gracefully" "$?" 0
 grep -E '\[(emerg|alert|crit)\]|Operation not permitted' "$TMP/error.log" | sed 's/^/# /'
 finish

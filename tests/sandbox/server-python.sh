@@ -13,12 +13,11 @@ for policy in default strict; do
                 >"$TMP/py-$policy.log" 2>&1 &
         pid=$!
         bg_pids="$bg_pids $pid"
-        wait_port "$port"
-        ok $? "python3 -m http.server listens under --policy=$policy"
-        is "$(curl -sS --max-time 10 "http://127.0.0.1:$port/index.html")" "hello from the sandbox" \
-                "curl gets the file from it ($policy)"
-        is "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing")" 404 \
-                "and a 404 for a missing one ($policy)"
+        ok "python3 -m http.server listens under --policy=$policy" wait_port "$port"
+        is "curl gets the file from it ($policy)" "$(curl -sS --max-time 10 "http://127.0.0.1:$port/index.html")" \
+                "hello from the sandbox"
+        is "and a 404 for a missing one ($policy)" "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing")" \
+                404
         kill "$pid"
         wait "$pid" 2>/dev/null
         grep -qiE 'Traceback|Operation not permitted' "$TMP/py-$policy.log" && { echo "# server log:"; sed 's/^/#   /' "$TMP/py-$policy.log"; }

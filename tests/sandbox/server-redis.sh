@@ -10,13 +10,12 @@ port=$(free_port)
 start_bg "$TMP/redis.log" "$SANDBOX" --policy=default -- redis-server --port "$port" --bind 127.0.0.1 \
         --save '' --appendonly no --dir "$TMP" --daemonize no
 pid=$last_pid
-wait_port "$port"
-ok $? "redis-server listens under --policy=default"
-is "$(redis-cli -p "$port" set ember warm)" "OK" "SET"
-is "$(redis-cli -p "$port" get ember)" "warm" "GET"
-is "$(redis-cli -p "$port" incr visits; redis-cli -p "$port" incr visits)" "$(printf '1\n2')" "INCR twice"
+ok "redis-server listens under --policy=default" wait_port "$port"
+is "SET" "$(redis-cli -p "$port" set ember warm)" "OK"
+is "GET" "$(redis-cli -p "$port" get ember)" "warm"
+is "INCR twice" "$(redis-cli -p "$port" incr visits; redis-cli -p "$port" incr visits)" "$(printf '1\n2')"
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
 wait "$pid"
-is "$?" 0 "redis-server shuts down cleanly"
+is "redis-server shuts down cleanly" "$?" 0
 grep -q 'Operation not permitted' "$TMP/redis.log" && { echo "# server log:"; sed 's/^/#   /' "$TMP/redis.log"; }
 finish
