@@ -30,8 +30,10 @@ set -u
 : "${top_srcdir:=$top_builddir}"
 # shellcheck source=../tests/system/lib.sh
 . "$top_srcdir/tests/system/lib.sh"
-# The benchmark is not a TAP test: say why it cannot run and fail, instead of a TAP skip.
+# The benchmark is not a TAP test: say why it cannot run and fail, instead of a TAP skip; and at exit only clean up
+# (no TAP plan or verdict).
 skip_all() { echo "make bench: cannot run: $*" >&2; exit 77; }
+trap sys_cleanup EXIT
 
 CONNECT_SAMPLES=${BENCH_CONNECT_SAMPLES:-400}
 CONNECT_GAP_MS=${BENCH_CONNECT_GAP_MS:-5}

@@ -2,6 +2,7 @@
 # The everyday CLI under a real systemd, over sd-bus: new --now, list, start (pre-warm), stop (StopUnit), logs, rm
 # (its own units only) and rm --keep-state.
 . "$(dirname "$0")/lib.sh"
+plan 32
 
 sys_boot
 pick_ports 4
@@ -15,10 +16,10 @@ out=$(ectl new web --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --idle=2s --no
 like "new --now reloads, enables and starts the socket in one go" "$out" 'Enabled and started web.socket'
 like "and says where own settings go" "$out" 'systemctl edit web-backend.service'
 is "web.socket is enabled" "$(c systemctl is-enabled web.socket)" enabled
-check "and serves" served one
+ok "and serves" served one
 
 like "list shows the app, its units and its state" "$(ectl list)" '^web +active +active +warm +0$'
-check "it idles out" wait_until 10 cold
+ok "it idles out" wait_until 10 cold
 like "list then" "$(ectl list)" '^web +active +inactive +cold +0$'
 
 # ---- start: pre-warm ------------------------------------------------------------------------------------------------
@@ -28,12 +29,12 @@ t1=$(ms_now)
 like "start wakes the backend without a connection and waits until it is ready ($((t1 - t0)) ms)" "$out" '^Started web'
 is "the backend unit is active" "$(unit_prop web-backend.service ActiveState)" active
 is "and warm" "$(state web state)" warm
-check "a pre-warmed backend idles out like any run" wait_until 10 cold
+ok "a pre-warmed backend idles out like any run" wait_until 10 cold
 expect_rc() { c "$EMBERCTL" "$@" >/dev/null 2>&1; echo $?; }
 is "start of an unknown app: 69" "$(expect_rc start nosuch)" 69
 
 # ---- stop over the bus ---------------------------------------------------------------------------------------------
-check "served again" served two
+ok "served again" served two
 out=$(ectl stop web 2>&1)
 like "stop stops the backend unit (StopUnit, waiting for the job)" "$out" '^Stopped web\.$'
 is "the backend unit is inactive" "$(unit_prop web-backend.service ActiveState)" inactive
@@ -46,20 +47,20 @@ like "logs shows the app's units' journal" "$(ectl logs web -n 200 2>&1)" 'Cold 
 # ---- rm ------------------------------------------------------------------------------------------------------------
 c sh -c 'printf "[Socket]\nListenStream=127.0.0.1:1\n" >/etc/systemd/system/other.socket; printf "[Service]\nExecStart=/bin/true\n" >/etc/systemd/system/other-backend.service'
 is "rm refuses units emberctl did not write (73)" "$(expect_rc rm other)" 73
-check "and leaves them" c test -e /etc/systemd/system/other.socket -a -e /etc/systemd/system/other-backend.service
+ok "and leaves them" c test -e /etc/systemd/system/other.socket -a -e /etc/systemd/system/other-backend.service
 is "rm of an app without units: 69" "$(expect_rc rm nosuch)" 69
-check "served before rm" served three
+ok "served before rm" served three
 out=$(ectl rm web 2>&1)
 unlike_err() { ! printf '%s\n' "$out" | grep -q 'Failed'; }
-check "rm stops every unit without an error ($(printf '%s' "$out" | grep -c Failed) failed)" unlike_err
+ok "rm stops every unit without an error ($(printf '%s' "$out" | grep -c Failed) failed)" unlike_err
 like "rm removes the four units" "$out" 'Removed /etc/systemd/system/web@\.service'
-check "none is left" c sh -c '! ls /etc/systemd/system/web.socket /etc/systemd/system/web@.service /etc/systemd/system/web-backend.socket /etc/systemd/system/web-backend.service 2>/dev/null'
+ok "none is left" c sh -c '! ls /etc/systemd/system/web.socket /etc/systemd/system/web@.service /etc/systemd/system/web-backend.socket /etc/systemd/system/web-backend.service 2>/dev/null'
 is "web.socket is gone from systemd" "$(unit_prop web.socket LoadState)" not-found
-check "nothing listens on its port" port_free $P1
-check "its state directory is gone" c test ! -e /run/ember/web
-check "no backend is left running" sh -c "! nsenter -t $C_PID -a pgrep -f '^[^ ]*ember-test-backend --listen=127.0.0.1:$P2' >/dev/null"
+ok "nothing listens on its port" port_free $P1
+ok "its state directory is gone" c test ! -e /run/ember/web
+ok "no backend is left running" sh -c "! nsenter -t $C_PID -a pgrep -f '^[^ ]*ember-test-backend --listen=127.0.0.1:$P2' >/dev/null"
 unlike_list() { ! ectl list | grep -q '^web '; }
-check "list no longer shows it" unlike_list
+ok "list no longer shows it" unlike_list
 
 # ---- the backend's environment and working directory ---------------------------------------------------------------
 c sh -c 'printf "FROM_FILE=yes\n" >/run/envy.env'
@@ -72,8 +73,8 @@ is "the backend sees --env exactly, --env-file's variables and --working-directo
 ectl rm envy >/dev/null 2>&1
 
 ectl new kept --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --now -- "$TB" --listen=127.0.0.1:$P2 --mode=echo >/dev/null 2>&1
-check "a second app, served" served four
+ok "a second app, served" served four
 ectl rm kept --keep-state >/dev/null 2>&1
 is "rm --keep-state keeps the counters" "$(state kept cold-starts)" 1
 
-done_testing
+finish

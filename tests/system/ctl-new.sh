@@ -2,6 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
+plan 153
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -17,7 +18,7 @@ expect_exit() {
         "$@" >"$T_TMP/out" 2>"$T_TMP/err"
         got=$?
         if [ "$got" = "$want" ] && { [ "$want" = 0 ] || [ -s "$T_TMP/err" ]; }; then
-                ok "$desc"
+                pass "$desc"
         else
                 not_ok "$desc"
                 diag "command: $*" "exit $got, want $want"
@@ -43,7 +44,7 @@ long=$(printf 'a%.0s' $(seq 65))
 for bad in . .. -x a/b "a b" 'foo@bar' 'a%b' "$long" x-backend ''; do
         expect_exit "NAME '$bad' is refused (64)" 64 ectl new "$bad" "${new_ok[@]}" -- /bin/cat
 done
-check "nothing written by refused NAMEs" no_units_written
+ok "nothing written by refused NAMEs" no_units_written
 
 # ---- ADDR -------------------------------------------------------------------------------------------------------
 expect_exit "missing --listen: 64" 64 ectl new app --backend=127.0.0.1:18002 --unit-dir="$UNITS" -- /bin/cat
@@ -101,7 +102,7 @@ expect_exit "an empty COMMAND after --: 64" 64 ectl new app "${new_ok[@]}" --
 expect_exit "a COMMAND not in \$PATH: 64" 64 ectl new app "${new_ok[@]}" -- no-such-command-ember
 expect_exit "a COMMAND that is not executable: 64" 64 ectl new app "${new_ok[@]}" -- /etc/passwd
 expect_exit "a COMMAND that is a directory: 64" 64 ectl new app "${new_ok[@]}" -- /usr/bin
-check "nothing written by refused options" no_units_written
+ok "nothing written by refused options" no_units_written
 
 # ---- a good app ----------------------------------------------------------------------------------------------
 ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >"$T_TMP/new.out" 2>&1
@@ -124,7 +125,7 @@ like "the backend runs ember-sandbox with the resolved COMMAND" "$(grep '^ExecSt
         '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --start-timeout=30s --stop-timeout=10s -- /(usr/)?bin/cat -u$'
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
-        check "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
+        ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
 done
 
 rm -f "$UNITS"/*
@@ -142,9 +143,9 @@ expect_exit "new refuses to overwrite an app's units (73)" 73 ectl new web "${ne
 is "refused overwrite leaves the units alone" "$(cat "$UNITS"/* | md5sum)" "$sum_before"
 rm "$UNITS/web@.service"
 expect_exit "new refuses even if only some units exist" 73 ectl new web "${new_ok[@]}" -- /bin/true
-check "and writes none of them" test ! -e "$UNITS/web@.service"
+ok "and writes none of them" test ! -e "$UNITS/web@.service"
 expect_exit "new --force replaces the units" 0 ectl new web "${new_ok[@]}" --force -- /bin/true
-check "--force wrote the new COMMAND" grep -q -- '-- /bin/true$' "$UNITS/web-backend.service"
+ok "--force wrote the new COMMAND" grep -q -- '-- /bin/true$' "$UNITS/web-backend.service"
 expect_exit "a missing unit directory is refused (73)" 73 ectl new web2 --listen=18003 --backend=18004 --unit-dir="$T_TMP/nope" -- /bin/true
 
 # ---- quoting of COMMAND for ExecStart= ----------------------------------------------------------------------
@@ -179,7 +180,7 @@ rm -f "$UNITS"/*
 ectl new h --listen=18007 --backend=18008 --hardening=strict --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict ReadWritePaths=/run/ember/h PrivateTmp=yes \
         'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' SystemCallFilter=@system-service; do
-        check "--hardening=strict adds systemd's sandbox: $opt" grep -qx -- "$opt" "$UNITS/h@.service"
+        ok "--hardening=strict adds systemd's sandbox: $opt" grep -qx -- "$opt" "$UNITS/h@.service"
 done
 expect_exit "--hardening=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --hardening=other --unit-dir="$UNITS" -- /bin/cat
 
@@ -188,7 +189,7 @@ rm -f "$UNITS"/*
 mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
 EMBER_TEMPLATE_DIR=$T_TMP/tpl expect_exit "an unknown placeholder in a template is bad data (65)" 65 ectl new app "${new_ok[@]}" -- /bin/cat
 like "and names FILE:LINE" "$(cat "$T_TMP/err")" 'NAME\.socket:[0-9]+: unknown placeholder @NO_SUCH_KEY@'
-check "a broken template writes nothing" no_units_written
+ok "a broken template writes nothing" no_units_written
 
 # ---- status and stop against a fake runtime dir --------------------------------------------------------------
 export EMBER_RUNTIME_DIR=$T_TMP/run
@@ -237,7 +238,7 @@ like "status shows a table header" "$out" '^APP +STATE +CONNECTIONS +BACKEND-PID
 like "status shows the warm app's figures once its supervisor holds the lock" "$out" "^a +warm +2 +$$ +2m[0-9]+s +- +3 +41 +87ms\$"
 like "status shows the cold app" "$out" '^b +cold +0 +- +- +- +0 +0 +-$'
 json=$(ectl status a --json)
-check "status NAME --json is one JSON object with every field; the supervisor pid is the lock holder's, not supervisor.pid's" python3 -c '
+ok "status NAME --json is one JSON object with every field; the supervisor pid is the lock holder's, not supervisor.pid's" python3 -c '
 import json, sys
 o = json.loads(sys.argv[1])
 want = {"app": "a", "state": "warm", "stale_state": None, "connections_live": 2, "cold_starts": 3, "connections_served": 41,
@@ -247,14 +248,14 @@ assert not bad, bad
 assert 124 <= o["up_sec"] <= 130, o["up_sec"]
 assert o["idle_sec"] is None, o["idle_sec"]
 ' "$json" "$$" "$fake"
-check "status --json lists every app" python3 -c '
+ok "status --json lists every app" python3 -c '
 import json, sys
 l = json.loads(sys.argv[1]); assert [o["app"] for o in l] == ["a", "b"], l
 assert l[1]["backend_pid"] is None and l[1]["up_sec"] is None and l[1]["last_cold_start_ms"] is None, l[1]
 ' "$(ectl status --json)"
 ln -s "$EMBER_RUNTIME_DIR/a" "$EMBER_RUNTIME_DIR/evil"
 expect_exit "status refuses a symlinked app dir (77)" 77 ectl status evil
-check "status of all apps skips the symlink" sh -c "! '$EMBERCTL_BIN' status | grep -q '^evil'"
+ok "status of all apps skips the symlink" sh -c "! '$EMBERCTL_BIN' status | grep -q '^evil'"
 mkdir -p "$EMBER_RUNTIME_DIR/g" && head -c 200 /dev/zero | tr '\0' 7 >"$EMBER_RUNTIME_DIR/g/refcount" && printf 'war' >"$EMBER_RUNTIME_DIR/g/state"
 like "status survives garbage, huge and truncated files" "$(ectl status g)" '^g +cold +0 '
 
@@ -267,7 +268,7 @@ like "and says it is not running" "$(cat "$T_TMP/out")" 'not running'
 t0=$(ms_now)
 expect_exit "stop of a supervisor that does not stop gives up after --timeout (69)" 69 ectl stop a --timeout=1s
 t1=$(ms_now)
-check "within the timeout (1 s, took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
+ok "within the timeout (1 s, took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
 kill -KILL "$fake"
 wait "$fake" 2>/dev/null
 ectl stop a >"$T_TMP/out" 2>&1
@@ -279,14 +280,14 @@ decoy=$!
 echo "$decoy" >"$EMBER_RUNTIME_DIR/a/supervisor.pid"
 ectl stop a >"$T_TMP/out" 2>&1
 is "stop with a supervisor.pid naming a live process that holds no lock exits 0" "$?" 0
-check "and does not signal that process" kill -0 "$decoy"
+ok "and does not signal that process" kill -0 "$decoy"
 kill "$decoy"
 
 echo warm >"$EMBER_RUNTIME_DIR/a/state"
 fake_supervisor "$EMBER_RUNTIME_DIR/a" obedient
 ectl stop a >"$T_TMP/out" 2>&1
 is "stop signals the lock's holder and waits until it is gone" "$?:$(cat "$EMBER_RUNTIME_DIR/a/state")" "0:cold"
-check "the supervisor is gone" sh -c "! kill -0 $fake 2>/dev/null || grep -q '^State:.*zombie' /proc/$fake/status"
+ok "the supervisor is gone" sh -c "! kill -0 $fake 2>/dev/null || grep -q '^State:.*zombie' /proc/$fake/status"
 wait "$fake" 2>/dev/null
 
-done_testing
+finish

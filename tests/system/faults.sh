@@ -4,6 +4,7 @@
 # with back-off, clients are closed within their start timeout, both sockets stay active, and once the backend is
 # fixed the next connection is served.
 . "$(dirname "$0")/lib.sh"
+plan 14
 
 APP=faulty
 
@@ -15,7 +16,7 @@ client() { "$TOOLS/ember-test-client" --timeout=20s "$@" 127.0.0.1:$LISTEN_PORT 
 # The backend crashes while /run/broken exists (the container's /run is its own).
 c sh -c "printf '#!/bin/sh\n[ -e /run/broken ] && exit 3\nexec %s --listen=127.0.0.1:%s --mode=echo\n' \
         '$TOOLS/ember-test-backend' $BACKEND_PORT >/run/faulty-backend && chmod +x /run/faulty-backend && touch /run/broken"
-check "app is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=30s \
+ok "app is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=30s \
         --start-timeout=3s -- /run/faulty-backend
 
 # ---- crash loop ----------------------------------------------------------------------------------------------------
@@ -26,7 +27,7 @@ for i in 1 2 3 4 5 6; do
 done
 t1=$(ms_now)
 is "all 6 clients of a crashing backend are closed without an answer" "$fails" 6
-check "each within its start timeout (3 s): $((t1 - t0)) ms for 6" test $((t1 - t0)) -le 30000
+ok "each within its start timeout (3 s): $((t1 - t0)) ms for 6" test $((t1 - t0)) -le 30000
 is "$APP.socket stays active" "$(unit_prop $APP.socket ActiveState)" active
 is "$APP-backend.socket stays active (no start-limit-hit)" "$(unit_prop $APP-backend.socket ActiveState)" active
 like "the journal says why the backend failed" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=crash)" \
@@ -34,7 +35,7 @@ like "the journal says why the backend failed" "$(c journalctl -q --no-pager -o 
 like "restarts back off" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP)" 'crashed [0-9]+ times in a row, waiting'
 c rm -f /run/broken
 served() { [ "$(client --timeout=10s --send='fixed\n')" = fixed ]; }
-check "once fixed, the next connections are served" wait_until 30 served
+ok "once fixed, the next connections are served" wait_until 30 served
 is "the crash count is reset" "$(state $APP crashes)" 0
 
 # ---- a unit file with a wrong argument ------------------------------------------------------------------------
@@ -44,12 +45,12 @@ t0=$(ms_now)
 out=$(client --send='x\n')
 t1=$(ms_now)
 is "a connection to a unit with a wrong argument gets no answer" "$out" ""
-check "and is closed promptly ($((t1 - t0)) ms)" test $((t1 - t0)) -le 5000
+ok "and is closed promptly ($((t1 - t0)) ms)" test $((t1 - t0)) -le 5000
 c journalctl --sync
 like "the journal has the usage message" "$(c journalctl -q --no-pager -o cat -u "$APP@*")" \
         "unknown option '--no-such-option'"
 like "the instance exited 64 (usage)" "$(c journalctl -q --no-pager -o cat -u "$APP@*")" 'status=64'
 is "$APP.socket stays active" "$(unit_prop $APP.socket ActiveState)" active
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
-done_testing
+tap_passing || diag_journal $APP
+finish

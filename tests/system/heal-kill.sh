@@ -7,15 +7,19 @@
 . "$(dirname "$0")/lib.sh"
 
 sys_boot
+# a real OOM kill needs a cgroup v2 memory controller in the container: 4 tests where there is one, 1 skip where not
+memcg=
+c grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null && memcg=1
+if [ -n "$memcg" ]; then plan 41; else plan 38; fi
 echo_app heal
 warm() { [ "$(state $APP state)" = warm ]; }
 backend_inactive() { [ "$(unit_prop $APP-backend.service ActiveState)" != active ] && [ "$(unit_prop $APP-backend.service ActiveState)" != deactivating ]; }
-check "warm" wait_until 5 warm
+ok "warm" wait_until 5 warm
 
 # ---- SIGKILL of the whole backend unit ------------------------------------------------------------------------
 before=$(journal_events $APP stale-state)
 c systemctl kill -s KILL $APP-backend.service
-check "unit SIGKILL: the backend unit is down" wait_until 10 backend_inactive
+ok "unit SIGKILL: the backend unit is down" wait_until 10 backend_inactive
 is "unit SIGKILL: the state file still says warm (nobody was left to say otherwise)" "$(state $APP state)" warm
 like "unit SIGKILL: emberctl status shows the state as stale" "$(c "$EMBERCTL" status $APP)" "^$APP +cold \(stale 'warm'"
 served_within 2000 "unit SIGKILL"
@@ -30,7 +34,7 @@ spid=$(unit_prop $APP-backend.service MainPID)
 bpid=$(state $APP backend.pid)
 c kill -KILL "$spid"
 gone() { ! c kill -0 "$1" 2>/dev/null; }
-check "supervisor SIGKILL: its backend dies with it (parent-death signal), at once" wait_until 2 gone "$bpid"
+ok "supervisor SIGKILL: its backend dies with it (parent-death signal), at once" wait_until 2 gone "$bpid"
 served_within 2000 "supervisor SIGKILL"
 counts_exact "supervisor SIGKILL"
 no_orphan "supervisor SIGKILL"
@@ -47,7 +51,7 @@ journal_once "backend SIGKILL" crash "$before"
 like "backend SIGKILL: the crash says how it ended" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=crash | tail -n 1)" 'killed by signal KILL'
 
 # ---- a real OOM kill, where the container has a cgroup v2 memory controller -------------------------------------
-if c grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+if [ -n "$memcg" ]; then
         c sh -c "mkdir -p /run/systemd/system/$APP-backend.service.d && printf '[Service]\nMemoryMax=64M\nMemorySwapMax=0\n' >/run/systemd/system/$APP-backend.service.d/oom.conf && systemctl daemon-reload"
         before=$(journal_events $APP crash)
         c systemctl stop $APP-backend.service
@@ -58,12 +62,12 @@ if c grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
         counts_exact "OOM"
         no_orphan "OOM"
 else
-        skip "OOM: no cgroup v2 memory controller in this container (cgroup v1/hybrid host): MemoryMax= cannot apply; the OOM killer's SIGKILL of the backend is the case above"
+        skip 1 "OOM: no cgroup v2 memory controller in this container (cgroup v1/hybrid host): MemoryMax= cannot apply; the OOM killer's SIGKILL of the backend is the case above"
 fi
 
 # ---- a stale supervisor.pid naming a live, unrelated process ---------------------------------------------------
 c systemctl stop $APP-backend.service
-check "stopped: cold" wait_until 10 sh -c "[ \"\$(nsenter -t $C_PID -a cat /run/ember/$APP/state)\" = cold ]"
+ok "stopped: cold" wait_until 10 sh -c "[ \"\$(nsenter -t $C_PID -a cat /run/ember/$APP/state)\" = cold ]"
 before=$(journal_events $APP stale-state)
 c sh -c "echo warm >/run/ember/$APP/state && echo 1 >/run/ember/$APP/supervisor.pid"
 c "$EMBERCTL" stop $APP >"$T_TMP/stop.out" 2>&1
@@ -89,5 +93,5 @@ counts_exact "TimeoutStopSec="
 no_orphan "TimeoutStopSec="
 journal_once "TimeoutStopSec=" stale-state "$before"
 
-[ "$T_FAILED" -eq 0 ] || { diag_journal heal; diag_journal stuck; }
-done_testing
+tap_passing || { diag_journal heal; diag_journal stuck; }
+finish

@@ -5,6 +5,7 @@
 # app serves again once there is room). After each: the next connection is served within 2 s, the counts are exact,
 # no orphan is left, and one journal line says what happened.
 . "$(dirname "$0")/lib.sh"
+plan 25
 
 sys_boot
 echo_app heal
@@ -16,7 +17,7 @@ c rm -rf /run/ember/$APP
 t0=$(ms_now)
 served_within 2500 "state dir deleted (a connection right after the rm waits for the wake socket to come back)"
 gone() { ! c kill -0 "$1" 2>/dev/null; }
-check "state dir deleted: the old backend is stopped within 2 s of the rm (no orphan runs on)" wait_until 1 gone "$bpid"
+ok "state dir deleted: the old backend is stopped within 2 s of the rm (no orphan runs on)" wait_until 1 gone "$bpid"
 diag "stopped within $(($(ms_now) - t0)) ms of the rm"
 journal_once "state dir deleted" state-lost "$before"
 served_within 2000 "state dir deleted, the one after"
@@ -45,7 +46,7 @@ out=$("$TOOLS/ember-test-client" --timeout=10s --send=full 127.0.0.1:$LISTEN_POR
 is "/run full: the connection is closed without an answer" "$out" ""
 c journalctl --sync
 after=$(c journalctl -q --no-pager -o cat -u "$APP@*" | grep -c 'No space left on device')
-check "/run full: one clear error in the journal ($((after - before)) lines say 'No space left on device')" test $((after - before)) -ge 1
+ok "/run full: one clear error in the journal ($((after - before)) lines say 'No space left on device')" test $((after - before)) -ge 1
 counts_exact "/run full"
 st=$(state $APP state)
 is "/run full: nothing is left stuck (a missing state file is cold)" "${st:-cold}" cold
@@ -55,5 +56,5 @@ c rm -f /run/ember/filler
 served_within 2000 "/run full, then room again"
 counts_exact "/run full, then room again"
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
-done_testing
+tap_passing || diag_journal $APP
+finish

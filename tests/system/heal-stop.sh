@@ -4,6 +4,7 @@
 # while idle and while connections are live. After each: the next connection is served within 2 s, the counts are
 # exact, no orphan is left, and one journal line says what happened.
 . "$(dirname "$0")/lib.sh"
+plan 36
 
 sys_boot
 CLIENT=$TOOLS/ember-test-client
@@ -14,11 +15,11 @@ echo_app stopper
         >/dev/null 2>"$T_TMP/held.err" &
 held=$!
 _five() { [ "$(state $APP refcount)" = 5 ]; }
-check "5 live connections" wait_until 20 _five
+ok "5 live connections" wait_until 20 _five
 before=$(journal_events $APP stop)
 c systemctl stop $APP-backend.service
 gone() { ! kill -0 "$1" 2>/dev/null; }
-check "backend stop: the 5 live connections are closed" wait_until 10 gone "$held"
+ok "backend stop: the 5 live connections are closed" wait_until 10 gone "$held"
 counts_exact "backend stop"
 is "backend stop: state cold" "$(state $APP state)" cold
 no_orphan "backend stop"
@@ -57,7 +58,7 @@ cold() { [ "$(state $APP state)" = cold ]; }
 
 before=$(journal_events $APP exit)
 c touch /run/quit
-check "exit 0 while idle: the supervisor records cold" wait_until 5 cold
+ok "exit 0 while idle: the supervisor records cold" wait_until 5 cold
 is "exit 0 while idle: not counted as a crash" "$(state $APP crashes)" 0
 journal_once "exit 0 while idle" exit "$before"
 served_within 2000 "exit 0 while idle"
@@ -68,15 +69,15 @@ no_orphan "exit 0 while idle"
         >/dev/null 2>&1 &
 held=$!
 _three() { [ "$(state $APP refcount)" = 3 ]; }
-check "3 live connections" wait_until 20 _three
+ok "3 live connections" wait_until 20 _three
 before=$(journal_events $APP exit)
 c touch /run/quit
-check "exit 0 with live connections: they are closed" wait_until 10 gone "$held"
-check "exit 0 with live connections: the supervisor records cold" wait_until 5 cold
+ok "exit 0 with live connections: they are closed" wait_until 10 gone "$held"
+ok "exit 0 with live connections: the supervisor records cold" wait_until 5 cold
 journal_once "exit 0 with live connections" exit "$before"
 counts_exact "exit 0 with live connections"
 served_within 2000 "exit 0 with live connections"
 no_orphan "exit 0 with live connections"
 
-[ "$T_FAILED" -eq 0 ] || { APP=stopper diag_journal stopper; diag_journal quitter; }
-done_testing
+tap_passing || { APP=stopper diag_journal stopper; diag_journal quitter; }
+finish

@@ -1,4 +1,5 @@
-# tests/system/lib.sh: TAP helpers and a real systemd as PID 1 in a throwaway container, for ember's system tests.
+# tests/system/lib.sh: a real systemd as PID 1 in a throwaway container, for ember's system tests (TAP itself is
+# tests/lib/tap.sh's).
 # Sourced by tests/system/*.sh (bash). See DESIGN.md, "Tests": the container is this machine's own /usr, booted
 #   systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M NAME -b systemd.mask=systemd-firstboot.service
 # with `make install DESTDIR=$STAGE` bound read-only at $prefix (so compiled-in paths such as $libexecdir/ember are
@@ -8,63 +9,19 @@
 
 set -u
 export LC_ALL=C
-exec 8>&1 # the TAP stream, for notes from inside check()
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is kept for a failure)
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
 T_NAME=$(basename "$0" .sh)
-T_N=0
-T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-system-$T_NAME.XXXXXX")
 NSPAWN_PID=
 C_PID=
 C_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 TOOLS=$top_builddir/tests/tools
 
-# ---- TAP ------------------------------------------------------------------------------------------------------
-
-ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
-not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
-diag() { local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
-diag_file() { [ -s "$1" ] && sed 's/^/#   /' "$1" | head -n "${2:-40}"; return 0; }
-skip_all() { echo "1..0 # SKIP $*"; T_SKIPPED=1; exit 0; }
-skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; } # skip REASON: one check that cannot run here
-bail() { echo "Bail out! $*"; exit 1; }
-done_testing() { echo "1..$T_N"; exit 0; }
-
-# check DESCRIPTION CMD...: one test; on failure the command's output goes to the TAP diagnostics.
-check() {
-        local desc=$1
-        shift
-        if "$@" >"$T_TMP/out" 2>&1; then
-                ok "$desc"
-        else
-                not_ok "$desc"
-                diag "command: $*"
-                diag_file "$T_TMP/out"
-        fi
-}
-
-# is DESCRIPTION GOT WANT
-is() {
-        if [ "$2" = "$3" ]; then
-                ok "$1"
-        else
-                not_ok "$1"
-                diag "got:  '$2'" "want: '$3'"
-        fi
-}
-
-# like DESCRIPTION TEXT REGEX (extended regex, matched against the whole text)
-like() {
-        if printf '%s\n' "$2" | grep -Eq -- "$3"; then
-                ok "$1"
-        else
-                not_ok "$1"
-                diag "no match for /$3/ in:"
-                printf '%s\n' "$2" | sed 's/^/#   /' | head -n 40
-        fi
-}
+# ---- waits ----------------------------------------------------------------------------------------------------
 
 # wait_until SECONDS CMD...: poll every 0.1 s until CMD succeeds; 1 after SECONDS.
 wait_until() {
@@ -243,7 +200,7 @@ sys_cleanup() {
         sys_cgroup_remove
         rm -rf "$T_TMP"
 }
-trap sys_cleanup EXIT
+tap_at_exit sys_cleanup
 trap 'exit 130' INT TERM HUP
 
 # ---- ember helpers ----------------------------------------------------------------------------------------------
@@ -358,7 +315,7 @@ echo_app() {
         [ $# -gt 0 ] && shift && more=("$@")
         pick_ports 2
         LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
-        check "app $APP is up ${opts[*]} ${more[*]}" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
+        ok "app $APP is up ${opts[*]} ${more[*]}" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
                 --backend=127.0.0.1:$BACKEND_PORT --idle=60s "${opts[@]}" -- \
                 "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=echo "${more[@]}"
         served_within 5000 "cold start of $APP"
@@ -371,7 +328,7 @@ served_within() {
         out=$("$TOOLS/ember-test-client" --timeout=10s --send="$want" 127.0.0.1:$LISTEN_PORT 2>&1)
         t1=$(ms_now)
         if [ "$out" = "$want" ] && [ $((t1 - t0)) -le "$1" ]; then
-                ok "$2: the next connection is served ($((t1 - t0)) ms)"
+                pass "$2: the next connection is served ($((t1 - t0)) ms)"
         else
                 not_ok "$2: the next connection is served within $1 ms"
                 diag "got '$out' after $((t1 - t0)) ms"
@@ -387,7 +344,7 @@ supervisor_procs() { c pgrep -c -f "^[^ ]*ember-sandbox --app=$APP " || true; }
 _counts_are() { local n; n=$(state $APP refcount); [ "${n:-0}" = "$1" ] && [ "$(instances $APP)" = "$1" ]; } # missing: 0
 counts_exact() {
         if wait_until 10 _counts_are "${2:-0}"; then
-                ok "$1: refcount and running instances are ${2:-0}"
+                pass "$1: refcount and running instances are ${2:-0}"
         else
                 not_ok "$1: refcount and running instances are ${2:-0}"
                 diag "refcount '$(state $APP refcount)', instances $(instances $APP)"
@@ -408,7 +365,7 @@ no_orphan() {
         s=$(supervisor_procs)
         bpid=$(state $APP backend.pid)
         if [ "$n" -le 1 ] && [ "$s" -le 1 ] && { [ "$n" = 0 ] || _backend_is_supervised; }; then
-                ok "$1: no orphan ($n backend, $s supervisor)"
+                pass "$1: no orphan ($n backend, $s supervisor)"
         else
                 not_ok "$1: no orphan"
                 diag "$n backends, $s supervisors, backend.pid '$bpid'" "$(c ps -eo pid,ppid,stat,args | grep -e ember-test-backend -e ember-sandbox | grep -v grep)"

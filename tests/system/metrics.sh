@@ -4,6 +4,7 @@
 # through ember-metrics.timer's textfile by a real prometheus-node-exporter, the bill of a backend that burns a known
 # amount of CPU, and journalctl -x explaining the events from ember's message catalog.
 . "$(dirname "$0")/lib.sh"
+plan 36
 
 sys_boot
 # Debian's python3, which has python3-prometheus-client (a python3 earlier on $PATH may not)
@@ -17,14 +18,14 @@ cold() { [ "$(state $APP state)" = cold ]; }
 served() { [ "$("$TOOLS/ember-test-client" --timeout=10s --send="$1" 127.0.0.1:$LISTEN_PORT)" = "$1" ]; }
 
 # the known sequence: echo_app made connection 1 and cold start 1
-check "connection 2, warm" served two
-check "connection 3, warm" served three
+ok "connection 2, warm" served two
+ok "connection 3, warm" served three
 c kill -KILL "$bpid"
-check "the crash is recorded" wait_until 5 cold
-check "connection 4: cold start 2" served four
-check "the idle stop comes" wait_until 10 cold
-check "connection 5: cold start 3" served five
-check "emberctl stop" c "$EMBERCTL" stop $APP
+ok "the crash is recorded" wait_until 5 cold
+ok "connection 4: cold start 2" served four
+ok "the idle stop comes" wait_until 10 cold
+ok "connection 5: cold start 3" served five
+ok "emberctl stop" c "$EMBERCTL" stop $APP
 
 # metric VALUE: the sample of NAME{app=bill[,LABELS]} as the Prometheus parser reads it
 c "$EMBERCTL" metrics >"$T_TMP/metrics.txt"
@@ -43,7 +44,7 @@ for family in text_string_to_metric_families(open(path).read()):
 sys.exit(1)
 PY
 }
-check "the Prometheus parser reads every family" "$PY" -c '
+ok "the Prometheus parser reads every family" "$PY" -c '
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 names = {f.name for f in text_string_to_metric_families(open(sys.argv[1]).read())}
@@ -62,26 +63,26 @@ is "ember_backend_crashes_total: 1" "$(metric ember_backend_crashes_total)" 1.0
 is "the cold-start histogram counts 3 starts" "$(metric ember_cold_start_seconds_count)" 3.0
 is "all 3 within 60 s" "$(metric ember_cold_start_seconds_bucket le=60)" 3.0
 cpu=$(metric ember_backend_cpu_seconds_total)
-check "ember_backend_cpu_seconds_total ($cpu) covers 3 runs burning 0.3 s of CPU each, and is plausible" \
+ok "ember_backend_cpu_seconds_total ($cpu) covers 3 runs burning 0.3 s of CPU each, and is plausible" \
         "$PY" -c "import sys; assert 0.85 <= $cpu <= 5, $cpu"
 mem=$(metric ember_backend_memory_peak_bytes)
-check "ember_backend_memory_peak_bytes ($mem) covers the 32 MiB the backend touched" "$PY" -c "assert 32 << 20 <= $mem <= 1 << 30, $mem"
+ok "ember_backend_memory_peak_bytes ($mem) covers the 32 MiB the backend touched" "$PY" -c "assert 32 << 20 <= $mem <= 1 << 30, $mem"
 run=$(metric ember_backend_run_seconds_total)
-check "ember_backend_run_seconds_total ($run) covers the idle period" "$PY" -c "assert 2 <= $run <= 60, $run"
+ok "ember_backend_run_seconds_total ($run) covers the idle period" "$PY" -c "assert 2 <= $run <= 60, $run"
 
 # ---- the bill in the journal ------------------------------------------------------------------------------------
 for ev in crash idle-stop stop; do
         cpu=$(journal_field $APP $ev EMBER_CPU_USEC)
         mem=$(journal_field $APP $ev EMBER_MEMORY_PEAK_BYTES)
         sec=$(journal_field $APP $ev EMBER_RUN_SEC)
-        check "$ev's bill: CPU ${cpu} us, peak ${mem} bytes, ${sec} s" \
+        ok "$ev's bill: CPU ${cpu} us, peak ${mem} bytes, ${sec} s" \
                 test "${cpu:-0}" -ge 280000 -a "${cpu:-0}" -le 3000000 -a "${mem:-0}" -ge $((32 << 20)) -a -n "$sec"
 done
 
 # ---- emberctl report sums the runs up from the journal ---------------------------------------------------------
 c journalctl --sync
 c "$EMBERCTL" report $APP --json >"$T_TMP/report.json"
-check "emberctl report: 3 runs, 5 connections, 1 crash, 3 cold starts, their CPU and memory" "$PY" -c '
+ok "emberctl report: 3 runs, 5 connections, 1 crash, 3 cold starts, their CPU and memory" "$PY" -c '
 import json, sys
 [r] = json.load(open(sys.argv[1]))
 assert (r["app"], r["runs"], r["connections"], r["crashes"], r["cold_starts"]) == ("bill", 3, 5, 1, 3), r
@@ -101,18 +102,18 @@ like "and a crash" "$(c journalctl -x -q --no-pager EMBER_APP=$APP EMBER_EVENT=c
 # ---- the textfile, scraped by node_exporter ---------------------------------------------------------------------
 # (the container's empty /etc gets first-boot presets, which enable everything: start from disabled, as after
 # `make install` on a running system)
-check "ember-metrics.timer is shipped" c systemctl disable --now ember-metrics.timer
+ok "ember-metrics.timer is shipped" c systemctl disable --now ember-metrics.timer
 c rm -f /var/lib/prometheus/node-exporter/ember.prom
-check "one command enables it" c systemctl enable --now ember-metrics.timer
+ok "one command enables it" c systemctl enable --now ember-metrics.timer
 prom_ready() { c test -s /var/lib/prometheus/node-exporter/ember.prom; }
-check "and it writes /var/lib/prometheus/node-exporter/ember.prom" wait_until 20 prom_ready
+ok "and it writes /var/lib/prometheus/node-exporter/ember.prom" wait_until 20 prom_ready
 pick_ports 1
 c sh -c "prometheus-node-exporter --web.listen-address=127.0.0.1:${PORTS[0]} --collector.disable-defaults \
         --collector.textfile --collector.textfile.directory=/var/lib/prometheus/node-exporter >/run/node-exporter.log 2>&1 &"
 scraped() { curl -sf "http://127.0.0.1:${PORTS[0]}/metrics" | grep -q '^ember_cold_starts_total{app="bill"} 3$'; }
-check "prometheus-node-exporter serves ember_cold_starts_total from the textfile" wait_until 20 scraped
+ok "prometheus-node-exporter serves ember_cold_starts_total from the textfile" wait_until 20 scraped
 is "and no textfile error" "$(curl -sf "http://127.0.0.1:${PORTS[0]}/metrics" | sed -n 's/^node_textfile_scrape_error //p')" 0
 c pkill -f prometheus-node-exporter
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
-done_testing
+tap_passing || diag_journal $APP
+finish

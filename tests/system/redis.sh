@@ -2,6 +2,7 @@
 # A second protocol under a real systemd: redis-server (as user nobody, seccomp policy "default") behind ember,
 # driven by redis-cli cold and warm; data lives as long as the backend run and is gone after the idle stop.
 . "$(dirname "$0")/lib.sh"
+plan 26
 
 APP=kv
 IDLE=3
@@ -16,14 +17,14 @@ rcli() { redis-cli -h 127.0.0.1 -p $LISTEN_PORT "$@"; }
 refcount_is() { [ "$(state $APP refcount)" = "$1" ]; }
 backend_inactive() { [ "$(unit_prop $APP-backend.service ActiveState)" = inactive ]; }
 
-check "emberctl new + daemon-reload + enable --now (redis-server, --user=nobody, --policy=default)" \
+ok "emberctl new + daemon-reload + enable --now (redis-server, --user=nobody, --policy=default)" \
         app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT --idle=${IDLE}s \
         --user=nobody --policy=default -- \
         redis-server --port $BACKEND_PORT --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir /tmp
-check "systemd-analyze verify passes on the generated units" \
+ok "systemd-analyze verify passes on the generated units" \
         verify_units /etc/systemd/system/$APP.socket /etc/systemd/system/$APP@.service \
         /etc/systemd/system/$APP-backend.socket /etc/systemd/system/$APP-backend.service
-check "cold: the backend is not running" backend_inactive
+ok "cold: the backend is not running" backend_inactive
 
 t0=$(ms_now)
 out=$(rcli PING 2>&1)
@@ -33,9 +34,9 @@ is "one cold start" "$(state $APP cold-starts)" 1
 bpid=$(state $APP backend.pid)
 is "the backend runs as nobody" "$(c ps -o user= -p "$bpid" | tr -d ' ')" nobody
 is "the backend is redis-server" "$(c ps -o comm= -p "$bpid")" redis-server
-check "the backend is confined by seccomp (Seccomp: 2 in /proc/PID/status)" \
+ok "the backend is confined by seccomp (Seccomp: 2 in /proc/PID/status)" \
         c grep -qx 'Seccomp:[[:space:]]*2' "/proc/$bpid/status"
-check "the backend cannot regain privileges (NoNewPrivs: 1)" c grep -qx 'NoNewPrivs:[[:space:]]*1' "/proc/$bpid/status"
+ok "the backend cannot regain privileges (NoNewPrivs: 1)" c grep -qx 'NoNewPrivs:[[:space:]]*1' "/proc/$bpid/status"
 
 is "warm: SET" "$(rcli SET greeting hello 2>&1)" OK
 is "warm: GET returns what was set" "$(rcli GET greeting 2>&1)" hello
@@ -53,7 +54,7 @@ rcli <"$T_TMP/cmds" >"$T_TMP/held.out" 2>&1 &
 held=$!
 exec 7>"$T_TMP/cmds"
 echo "SET held yes" >&7
-check "a held redis connection counts as one live connection" wait_until 10 refcount_is 1
+ok "a held redis connection counts as one live connection" wait_until 10 refcount_is 1
 is "and shows as one running $APP@ instance" "$(instances $APP)" 1
 sleep $((IDLE + 1))
 is "an open connection keeps the backend warm past the idle period" "$(state $APP state)" warm
@@ -62,13 +63,13 @@ exec 7>&-
 wait $held
 is "the held connection got its answers" "$(tr '\n' ' ' <"$T_TMP/held.out")" "OK yes "
 
-check "idle stop after the last connection" wait_until $((IDLE + 15)) backend_inactive
+ok "idle stop after the last connection" wait_until $((IDLE + 15)) backend_inactive
 is "state cold" "$(state $APP state)" cold
 is "journal: the idle-stop counted the run's 7 connections" "$(journal_field $APP idle-stop EMBER_CONNECTIONS)" 7
 out=$(rcli GET greeting 2>&1)
 is "re-wake: a new backend answers (empty: nothing is persisted, --save '')" "$out" ""
 is "two cold starts" "$(state $APP cold-starts)" 2
-check "no failed units" test "$(c systemctl list-units --failed --no-legend --plain "$APP*" | wc -l)" = 0
+ok "no failed units" test "$(c systemctl list-units --failed --no-legend --plain "$APP*" | wc -l)" = 0
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
-done_testing
+tap_passing || diag_journal $APP
+finish

@@ -3,6 +3,7 @@
 # journal); a burst of 2000 connections in 2 s (64 in flight) all succeed and leave the socket active, not in
 # trigger-limit-hit, with no failed unit and no instance left behind.
 . "$(dirname "$0")/lib.sh"
+plan 25
 
 APP=storm
 PIDLOG=/run/storm-backend.pids
@@ -16,7 +17,7 @@ refcount_is() { [ "$(state $APP refcount)" = "$1" ]; }
 instances_all() { c systemctl list-units --all --no-legend --plain "$APP@*" | grep -c "^$APP@"; }
 no_instances() { [ "$(instances_all)" = 0 ]; }
 
-check "app with the HTTP test backend is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT \
+ok "app with the HTTP test backend is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT \
         --idle=60s -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=http --ready-delay=300ms \
         --pid-log=$PIDLOG
 is "cold before the storm" "$(unit_prop $APP-backend.service ActiveState)" inactive
@@ -33,7 +34,7 @@ is "the backend was started exactly once (its own pid log)" "$(c cat $PIDLOG | w
 is "cold-starts is 1" "$(state $APP cold-starts)" 1
 is "systemd got READY=1: $APP-backend.service is active/running" \
         "$(unit_prop $APP-backend.service ActiveState)/$(unit_prop $APP-backend.service SubState)" active/running
-check "refcount back to 0" wait_until 15 refcount_is 0
+ok "refcount back to 0" wait_until 15 refcount_is 0
 
 # ---- control: systemd's default trigger limit would not survive the burst ------------------------------------
 c sh -c 'printf "[Socket]\nListenStream=127.0.0.1:%s\nAccept=yes\n" "$1" >/etc/systemd/system/control.socket &&
@@ -57,8 +58,8 @@ is "$APP.socket never hit its trigger limit (Result=success, not trigger-limit-h
 is "systemd accepted all 2000" "$(($(unit_prop $APP.socket NAccepted) - accepted0))" 2000
 is "systemd refused none (MaxConnections)" "$(unit_prop $APP.socket NRefused)" 0
 is "no failed units at all" "$(c systemctl list-units --failed --no-legend --plain "$APP*" | wc -l)" 0
-check "every instance is gone (collected)" wait_until 30 no_instances
-check "refcount back to 0" wait_until 15 refcount_is 0
+ok "every instance is gone (collected)" wait_until 30 no_instances
+ok "refcount back to 0" wait_until 15 refcount_is 0
 is "still one cold start: the backend stayed warm" "$(state $APP cold-starts)" 1
 is "still one backend run (pid log)" "$(c cat $PIDLOG | wc -l)" 1
 is "$APP-backend.service is still active/running" \
@@ -66,5 +67,5 @@ is "$APP-backend.service is still active/running" \
 is "connections served: 2050" "$(state $APP connections)" 2050
 is "still no failed units" "$(c systemctl list-units --failed --no-legend --plain "$APP*" | wc -l)" 0
 
-[ "$T_FAILED" -eq 0 ] || diag_journal $APP
-done_testing
+tap_passing || diag_journal $APP
+finish
