@@ -6,5 +6,6 @@ include tests/reliability.mk
 include tests/system.mk
 include tests/fuzz/local.mk
 
-# The TAP producer every shell layer's lib.sh sources (tests/lib/tap.sh).
-EXTRA_DIST += tests/lib/tap.sh
+# The TAP producer every shell layer's lib.sh sources, and its own test.
+TESTS += tests/lib/selftest.sh
+EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh
