@@ -16,6 +16,10 @@ const ember_event ember_events[] = {
         { "heal", "025bf74342bc4ec5bb2990744952dadc" },
         { "stale-state", "d8cbcd3eba4b41a4a570452966938cb6" },
         { "state-lost", "62faf2176a6148439c306ac97178d7e5" },
+        { "upgrade-start", "c0637ab6a02e4b9e965641240830924c" },
+        { "upgrade-ready", "10746216256d434ebe2eb32b764509f9" },
+        { "upgrade-failed", "d17d261c22ee4650a4d6456fd37041c7" },
+        { "drained", "df6615370fcc402ca3356db058a73b77" },
 };
 const size_t ember_events_n = ELEMENTSOF(ember_events);
 

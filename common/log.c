@@ -14,6 +14,7 @@ static const char *log_ident = "ember";
 static const char *log_app;
 static int journal_fd = -1;
 static bool debug_enabled;
+static char log_field[64];
 
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
@@ -31,6 +32,16 @@ void log_setup(const char *ident, const char *app) {
         debug_enabled = getenv("EMBER_DEBUG") != NULL;
         if (journal_fd < 0 && stderr_is_journal())
                 journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+void log_reopen(void) {
+        journal_fd = -1;
+        if (stderr_is_journal())
+                journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+void log_set_field(const char *field) {
+        snprintf(log_field, sizeof(log_field), "%s\n", field);
 }
 
 bool log_to_journal(void) {
@@ -58,6 +69,8 @@ static int journal_send(int priority, const char *msg, const char *const *fields
                 snprintf(app, sizeof(app), "EMBER_APP=%s\n", log_app);
                 iov[n++] = (struct iovec){ app, strlen(app) };
         }
+        if (log_field[0])
+                iov[n++] = (struct iovec){ log_field, strlen(log_field) };
         for (; fields && *fields && n + 4 < ELEMENTSOF(iov); fields++) {
                 const char *id = strncmp(*fields, "EMBER_EVENT=", 12) == 0 ? event_message_id_field(*fields + 12) : NULL;
                 iov[n++] = (struct iovec){ (void *) *fields, strlen(*fields) };

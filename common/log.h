@@ -8,6 +8,10 @@
 /* Logging for all ember programs. Under systemd (JOURNAL_STREAM set) each line goes to the journal as one
  * structured entry through the native protocol, so the warm path needs no libsystemd; otherwise to stderr. */
 void log_setup(const char *ident, const char *app);
+/* After closing every fd (a daemon's fork): the journal socket again. */
+void log_reopen(void);
+/* One more field on every entry from now on ("EMBER_GENERATION=7"); copied. */
+void log_set_field(const char *field);
 /* Extra structured fields (e.g. "EMBER_EVENT=ready", "EMBER_READY_MS=12"), NULL-terminated. */
 int log_fullv(int priority, int error, const char *const *fields, const char *fmt, va_list ap) _printf_(4, 0);
 int log_full(int priority, int error, const char *const *fields, const char *fmt, ...) _printf_(4, 5);

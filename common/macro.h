@@ -36,6 +36,7 @@ enum {
         EXIT_UNAVAILABLE = 69, /* backend did not become ready / failed */
         EXIT_SOFTWARE = 70,    /* internal error */
         EXIT_OSERR = 71,       /* system call failed */
+        EXIT_TEMPFAIL = 75,    /* not now: another upgrade in progress, the app starting or stopping */
         EXIT_CANTCREAT = 73,   /* state directory unusable */
         EXIT_NOPERM = 77,      /* refused: wrong owner, symlink, permissions */
         EXIT_CONFIG = 78,      /* bad policy file */

@@ -111,6 +111,29 @@ int parse_addr(const char *s, ember_addr *ret) {
         return parse_inet_addr(host, colon + 1, ret);
 }
 
+int parse_backend_addr(const char *s, ember_addr *ret) {
+        char buf[INET6_ADDRSTRLEN + 8];
+        size_t n = s ? strlen(s) : 0;
+        int r;
+
+        if (!s || (strcmp(s, "auto") != 0 && (n < 6 || strcmp(s + n - 5, ":auto") != 0)) || s[0] == '/')
+                return parse_addr(s, ret);
+        if (n - 4 + 1 >= sizeof(buf))
+                return -EINVAL;
+        /* the same HOST rules as for a numbered port: parse it with a stand-in port, then clear the port */
+        snprintf(buf, sizeof(buf), "%.*s1", (int) (n - 4), s);
+        r = parse_addr(buf, ret);
+        if (r < 0)
+                return r;
+        if (ret->sa.sa_family == AF_INET)
+                ret->in.sin_port = 0;
+        else
+                ret->in6.sin6_port = 0;
+        ret->port_only = false;
+        ret->port_auto = true;
+        return 0;
+}
+
 int format_addr(const ember_addr *a, char *buf, size_t size) {
         char host[INET6_ADDRSTRLEN];
         int n;
@@ -121,11 +144,14 @@ int format_addr(const ember_addr *a, char *buf, size_t size) {
                 break;
         case AF_INET:
                 inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host));
-                n = snprintf(buf, size, "%s:%u", host, ntohs(a->in.sin_port));
+                n = a->port_auto && a->in.sin_port == 0 ? snprintf(buf, size, "%s:auto", host)
+                                                        : snprintf(buf, size, "%s:%u", host, ntohs(a->in.sin_port));
                 break;
         case AF_INET6:
                 inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
-                n = snprintf(buf, size, "[%s]:%u", host, ntohs(a->in6.sin6_port));
+                n = a->port_auto && a->in6.sin6_port == 0
+                            ? snprintf(buf, size, "[%s]:auto", host)
+                            : snprintf(buf, size, "[%s]:%u", host, ntohs(a->in6.sin6_port));
                 break;
         default:
                 return -EAFNOSUPPORT;

@@ -21,10 +21,14 @@ typedef struct ember_addr {
         };
         socklen_t len;
         bool port_only; /* given as a bare PORT */
+        bool port_auto; /* HOST:auto: a free port is picked for each backend run (the port is 0 until then) */
 } ember_addr;
 
 /* A bare PORT means 127.0.0.1:PORT for a backend; callers that listen may widen it. */
 int parse_addr(const char *s, ember_addr *ret);
+/* A backend's ADDR: also HOST:auto, [V6]:auto and a bare "auto" (127.0.0.1:auto). */
+int parse_backend_addr(const char *s, ember_addr *ret);
+/* HOST:auto for an address whose port is still to be picked. */
 int format_addr(const ember_addr *a, char *buf, size_t size);
 /* "500ms", "2s", "1m30s", "1h", plain seconds, or "infinity" (USEC_INFINITY). */
 int parse_duration(const char *s, uint64_t *ret_usec);

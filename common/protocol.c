@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +48,10 @@ int app_state_set(int dirfd, app_state s) {
         return name ? state_write(dirfd, STATE_STATE, name) : -EINVAL;
 }
 
+/* A process holding its lifetime lock must ask through that very fd: closing any other fd of the file would drop
+ * the lock. */
+static int own_lock_fd = -1;
+
 int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t) generation, .l_len = 1 };
         _cleanup_close_ int fd = -1;
@@ -56,30 +63,191 @@ int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd) {
                 return fd;
         if (fcntl(fd, F_SETLK, &fl) < 0)
                 return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-        *ret_fd = take_fd(&fd);
+        own_lock_fd = *ret_fd = take_fd(&fd);
         return 0;
 }
 
-int supervisor_find(int dirfd, pid_t *ret_pid) {
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
-        _cleanup_close_ int fd = -1;
+void supervisor_lock_forget(void) {
+        own_lock_fd = -1;
+}
 
-        /* F_GETLK needs no write access: emberctl, unprivileged, asks the same question. */
-        fd = state_open_file(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY, 0);
-        if (fd == -ENOENT)
+static int supervisor_lock_probe(int dirfd, off_t start, off_t len, struct flock *ret) {
+        _cleanup_close_ int opened = -1;
+        int fd = own_lock_fd;
+
+        /* F_GETLK needs no write access: emberctl, unprivileged, asks the same question. It never reports our own
+         * locks. */
+        if (fd < 0) {
+                fd = opened = state_open_file(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY, 0);
+                if (fd < 0)
+                        return fd;
+        }
+        *ret = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+        return fcntl(fd, F_GETLK, ret) < 0 ? -errno : 0;
+}
+
+/* 1 if a supervisor holds a lock in [start, start + len) (len 0: to the end), with its pid. */
+static int supervisor_holds(int dirfd, off_t start, off_t len, pid_t *ret_pid) {
+        struct flock fl;
+        int r = supervisor_lock_probe(dirfd, start, len, &fl);
+
+        if (r == -ENOENT)
                 return 0;
-        if (fd < 0)
-                return fd;
-        if (fcntl(fd, F_GETLK, &fl) < 0)
-                return -errno;
+        if (r < 0)
+                return r;
         if (ret_pid)
                 *ret_pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
         return fl.l_type != F_UNLCK;
 }
 
+int supervisor_find(int dirfd, pid_t *ret_pid) {
+        return supervisor_holds(dirfd, 0, 0, ret_pid);
+}
+
+int supervisor_find_generation(int dirfd, uint64_t generation, pid_t *ret_pid) {
+        if (generation > INT64_MAX)
+                return -EOVERFLOW;
+        return supervisor_holds(dirfd, (off_t) generation, 1, ret_pid);
+}
+
+/* F_GETLK names one conflicting lock of a range, not the lowest: split around it until all are found. */
+static int list_locks(int dirfd, off_t lo, off_t hi, uint64_t *gens, pid_t *pids, size_t n, size_t *found) {
+        while (lo <= hi && *found < n) {
+                struct flock fl;
+                int r = supervisor_lock_probe(dirfd, lo, hi - lo + 1, &fl);
+
+                if (r < 0)
+                        return r;
+                if (fl.l_type == F_UNLCK)
+                        return 0;
+                gens[*found] = (uint64_t) fl.l_start;
+                pids[(*found)++] = fl.l_pid;
+                r = list_locks(dirfd, lo, fl.l_start - 1, gens, pids, n, found);
+                if (r < 0)
+                        return r;
+                lo = fl.l_len == 0 ? hi + 1 : fl.l_start + fl.l_len;
+        }
+        return 0;
+}
+
+int supervisors_list(int dirfd, uint64_t *generations, pid_t *pids, size_t n) {
+        size_t found = 0;
+        int r = list_locks(dirfd, 0, INT64_MAX - 1, generations, pids, n, &found);
+
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : (int) found;
+}
+
+int serving_read(int dirfd, serving *ret) {
+        char buf[160], *space;
+        int r = state_kv_read(dirfd, STATE_SERVING, buf, sizeof(buf));
+
+        if (r < 0)
+                return r;
+        if (!buf[0])
+                return -ENOENT;
+        space = strchr(buf, ' ');
+        if (!space)
+                return -EBADMSG;
+        *space = '\0';
+        if (parse_uint64(buf, &ret->generation) < 0 || parse_addr(space + 1, &ret->address) < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+int serving_write(int dirfd, uint64_t generation, const ember_addr *address) {
+        char addr[128], line[160];
+        int r = format_addr(address, addr, sizeof(addr));
+
+        if (r < 0)
+                return r;
+        snprintf(line, sizeof(line), "%" PRIu64 " %s", generation, addr);
+        return state_kv_write(dirfd, STATE_SERVING, line);
+}
+
+/* Generations far apart never live at once; 1024 regions of LEASE_REGION bytes each are enough. */
+static off_t generation_region(uint64_t generation) {
+        return (off_t) (generation % 1024) * LEASE_REGION;
+}
+
+int generation_lease_take(int dirfd, uint64_t generation, int *ret_fd) {
+        return lease_take_in(dirfd, STATE_GEN_LEASES, generation_region(generation), ret_fd);
+}
+
+int generation_lease_count(int dirfd, uint64_t generation, uint64_t *ret) {
+        return lease_count_in(dirfd, STATE_GEN_LEASES, generation_region(generation), ret);
+}
+
+int serving_enter(int dirfd, serving *ret, int *ret_lease) {
+        for (unsigned tries = 0; tries < 16; tries++) {
+                _cleanup_close_ int lease = -1;
+                serving before, after;
+                int r;
+
+                r = serving_read(dirfd, &before);
+                if (r < 0)
+                        return r;
+                r = generation_lease_take(dirfd, before.generation, &lease);
+                if (r < 0)
+                        return r;
+                r = serving_read(dirfd, &after);
+                if (r < 0)
+                        return r;
+                if (after.generation == before.generation) {
+                        *ret = after;
+                        *ret_lease = take_fd(&lease);
+                        return 0;
+                }
+        }
+        return -EAGAIN; /* the serving generation changed 16 times while we looked: not a thing that happens */
+}
+
+int generations_read(int dirfd, generation_info *out, size_t n) {
+        uint64_t gens[64], v;
+        pid_t pids[64];
+        serving sv = {};
+        int found;
+
+        found = supervisors_list(dirfd, gens, pids, n < ELEMENTSOF(gens) ? n : ELEMENTSOF(gens));
+        if (found < 0)
+                return found;
+        (void) serving_read(dirfd, &sv);
+        for (int i = 0; i < found; i++) {
+                char name[48], kv[STATE_KV_MAX + 1];
+                generation_info *g = &out[i];
+
+                *g = (generation_info){ .generation = gens[i], .supervisor_pid = pids[i] };
+                g->role = gens[i] == sv.generation ? "serving" : gens[i] > sv.generation ? "starting" : "draining";
+                snprintf(name, sizeof(name), STATE_GEN_PREFIX "%" PRIu64, gens[i]);
+                if (state_kv_read(dirfd, name, kv, sizeof(kv)) >= 0) {
+                        (void) kv_get_u64(kv, "backend_pid", &g->backend_pid);
+                        if (kv_get_u64(kv, "port", &v) >= 0 && v <= UINT16_MAX)
+                                g->port = (uint16_t) v;
+                }
+                if (generation_lease_count(dirfd, gens[i], &g->connections) < 0)
+                        g->connections = UINT64_MAX; /* not ours to read (0600): unknown */
+        }
+        for (int i = 1; i < found; i++) /* newest first; a handful at most */
+                for (int j = i; j > 0 && out[j].generation > out[j - 1].generation; j--) {
+                        generation_info t = out[j];
+                        out[j] = out[j - 1];
+                        out[j - 1] = t;
+                }
+        return found;
+}
+
+int app_supervisor_find(int dirfd, pid_t *ret_pid) {
+        serving sv;
+
+        if (serving_read(dirfd, &sv) >= 0)
+                return supervisor_find_generation(dirfd, sv.generation, ret_pid);
+        return supervisor_find(dirfd, ret_pid);
+}
+
 bool app_is_warm(int dirfd) {
         app_state s;
-        return app_state_get(dirfd, &s) >= 0 && s == APP_WARM && supervisor_find(dirfd, NULL) > 0;
+        return app_state_get(dirfd, &s) >= 0 && s == APP_WARM && app_supervisor_find(dirfd, NULL) > 0;
 }
 
 int app_state_settle(int dirfd, app_state *ret) {
@@ -95,7 +263,7 @@ int app_state_settle(int dirfd, app_state *ret) {
                 *ret = s;
                 return 0;
         }
-        r = supervisor_find(dirfd, NULL);
+        r = app_supervisor_find(dirfd, NULL);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -120,7 +288,7 @@ int app_status_read(int dirfd, app_status *ret) {
         int q = app_state_get(dirfd, &s.state);
         if (q < 0 && q != -EBADMSG && q != -EFBIG)
                 return q;
-        r = supervisor_find(dirfd, &s.supervisor_pid);
+        r = app_supervisor_find(dirfd, &s.supervisor_pid);
         if (r < 0)
                 return r;
         s.supervisor_alive = r > 0;

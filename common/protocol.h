@@ -44,11 +44,55 @@ int app_state_set(int dirfd, app_state s);
  * fd must stay open for the supervisor's whole life, and the supervisor must never open that file a second time:
  * closing any fd of it would drop a POSIX lock. */
 int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd);
+/* After closing that fd (which drops the lock): ask through a fresh fd from now on. */
+void supervisor_lock_forget(void);
 /* 1 if a supervisor of any generation is alive, with its pid in our pid namespace (0 where not visible); 0 if
  * none is. One open and one fcntl: cheap enough for the warm path. */
 int supervisor_find(int dirfd, pid_t *ret_pid);
 
-/* Warm path, without the state lock: the state says warm and its supervisor is alive. */
+/* The generation new connections go to (STATE_SERVING), and its backend's address. -ENOENT before the first run
+ * of a supervisor that writes it. */
+typedef struct serving {
+        uint64_t generation;
+        ember_addr address;
+} serving;
+
+int serving_read(int dirfd, serving *ret);
+/* Only the serving generation's supervisor writes it, under the state lock. */
+int serving_write(int dirfd, uint64_t generation, const ember_addr *address);
+
+/* 1 if the supervisor of GENERATION is alive (its pid into ret_pid), 0 if not. */
+int supervisor_find_generation(int dirfd, uint64_t generation, pid_t *ret_pid);
+/* The live supervisors other than the caller: up to N generations and pids; returns how many were found. */
+int supervisors_list(int dirfd, uint64_t *generations, pid_t *pids, size_t n);
+
+/* A connection to generation G's backend holds a lease in G's region of STATE_GEN_LEASES for as long as it lives:
+ * the supervisor of a generation that no longer serves stops its backend once none is left. */
+int generation_lease_take(int dirfd, uint64_t generation, int *ret_fd);
+int generation_lease_count(int dirfd, uint64_t generation, uint64_t *ret);
+/* Warm path, without the state lock: which generation serves and where. Takes a lease on it and checks it still
+ * serves after that (a supervisor that stopped serving counts leases only after the switch, so one of the two
+ * sees the other). -ENOENT if no serving file exists (a supervisor of an older ember). */
+int serving_enter(int dirfd, serving *ret, int *ret_lease);
+
+/* The supervisor the app's state belongs to: the serving generation's if one is named, else any. 1 if alive (its
+ * pid into ret_pid), 0 if not. */
+int app_supervisor_find(int dirfd, pid_t *ret_pid);
+
+/* A live generation, as emberctl status shows it. */
+typedef struct generation_info {
+        uint64_t generation;
+        pid_t supervisor_pid;
+        uint64_t backend_pid;
+        uint16_t port;
+        uint64_t connections; /* to its backend, now; UINT64_MAX if we may not read the leases */
+        const char *role;     /* "serving", "draining" (replaced by an upgrade), "starting" (an upgrade's, not ready) */
+} generation_info;
+
+/* The live generations, newest first, up to N; returns how many. */
+int generations_read(int dirfd, generation_info *out, size_t n);
+
+/* Warm path, without the state lock: the state says warm and the supervisor it belongs to is alive. */
 bool app_is_warm(int dirfd);
 /* Under the state lock, for a launcher about to wake the backend: the state, with a stale one (no supervisor alive)
  * reset to cold and logged once as EMBER_EVENT=stale-state. */

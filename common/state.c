@@ -303,6 +303,10 @@ static int kv_put(char *out, size_t size, const char *kv, const char *key, uint6
         return n < 0 || (size_t) n >= size - len ? -ENOBUFS : 0;
 }
 
+int state_kv_write(int dirfd, const char *name, const char *line) {
+        return write_line(dirfd, name, line, STATE_KV_MAX);
+}
+
 int state_kv_add(int dirfd, const char *name, const char *key, uint64_t delta) {
         char kv[STATE_KV_MAX + 1], out[STATE_KV_MAX + 1];
         uint64_t v = 0;
@@ -321,14 +325,15 @@ int state_kv_add(int dirfd, const char *name, const char *key, uint64_t delta) {
 /* Offsets are pids, spread by 2^22 (the largest pid_max) on the rare clash with another namespace's pid. */
 #define LEASE_STRIDE (1LL << 22)
 
-int lease_take(int dirfd, int *ret_fd) {
+int lease_take_in(int dirfd, const char *name, off_t base, int *ret_fd) {
         _cleanup_close_ int fd = -1;
 
-        fd = state_open_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        /* 0600: whoever may read a lock file may also take a lock on it, and hold up the count or a drain */
+        fd = state_open_file(dirfd, name, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
-        for (off_t off = getpid(); off < LEASE_STRIDE * 64; off += LEASE_STRIDE) {
-                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1 };
+        for (off_t off = getpid(); off < LEASE_REGION; off += LEASE_STRIDE) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = base + off, .l_len = 1 };
                 if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
                         *ret_fd = take_fd(&fd);
                         return 0;
@@ -337,6 +342,10 @@ int lease_take(int dirfd, int *ret_fd) {
                         return -errno;
         }
         return -EBUSY;
+}
+
+int lease_take(int dirfd, int *ret_fd) {
+        return lease_take_in(dirfd, STATE_LEASES, 0, ret_fd);
 }
 
 /* F_OFD_GETLK reports one conflicting lock in a range, not the lowest; split around it until all are found. */
@@ -361,19 +370,27 @@ static int count_locks(int fd, off_t lo, off_t hi, uint64_t *n) {
         return 0;
 }
 
-int lease_count(int dirfd, uint64_t *ret) {
+int lease_count_in(int dirfd, const char *name, off_t base, uint64_t *ret) {
         _cleanup_close_ int fd = -1;
         uint64_t n = 0;
         int r;
 
-        fd = state_open_file(dirfd, STATE_LEASES, O_RDWR | O_CREAT, 0600);
+        fd = state_open_file(dirfd, name, O_RDONLY, 0);
+        if (fd == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
         if (fd < 0)
                 return fd;
-        r = count_locks(fd, 0, LEASE_STRIDE * 64, &n);
+        r = count_locks(fd, base, base + LEASE_REGION - 1, &n);
         if (r < 0)
                 return r;
         *ret = n;
         return 0;
+}
+
+int lease_count(int dirfd, uint64_t *ret) {
+        return lease_count_in(dirfd, STATE_LEASES, 0, ret);
 }
 
 int refcount_heal(int dirfd, uint64_t *ret_count) {

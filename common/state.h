@@ -15,7 +15,13 @@
 #define STATE_IDLE_SINCE "idle-since" /* epoch seconds when the last connection left */
 #define STATE_SUPERVISOR_PID "supervisor.pid" /* for people; liveness is STATE_SUPERVISOR_LOCK's holder */
 #define STATE_SUPERVISOR_LOCK "supervisor.lock" /* see protocol.h */
-#define STATE_GENERATION "generation" /* number of the current backend run */
+#define STATE_GENERATION "generation" /* number of the latest backend run (generation) begun */
+#define STATE_SERVING "serving"       /* "G ADDRESS": the generation new connections go to, and its backend's address */
+#define STATE_GEN_LEASES "gen-leases" /* one OFD byte lock per connection to a backend, in its generation's region */
+#define STATE_GEN_PREFIX "gen-"       /* gen-G: "address=ADDRESS backend_pid=PID" of each live generation */
+#define STATE_UPGRADE "upgrade"       /* the latest upgrade: "generation=G drain_usec=N" */
+#define STATE_UPGRADE_REQUEST "upgrade-request" /* from emberctl upgrade: "drain_usec=N" */
+#define STATE_UPGRADE_RESULT "upgrade-result"   /* the latest upgrade's outcome, one line for people */
 #define STATE_BACKEND_PID "backend.pid"
 #define STATE_STARTED_AT "started-at" /* epoch seconds the backend was started */
 #define STATE_COLD_STARTS "cold-starts"
@@ -59,10 +65,16 @@ int state_add_u64(int dirfd, const char *name, int64_t delta, uint64_t *ret);
 int state_kv_read(int dirfd, const char *name, char *buf, size_t size);
 int kv_get_u64(const char *kv, const char *key, uint64_t *ret);
 int state_kv_add(int dirfd, const char *name, const char *key, uint64_t delta);
+/* A whole line of up to STATE_KV_MAX bytes (state_kv_read reads it back). */
+int state_kv_write(int dirfd, const char *name, const char *line);
 
 /* A lease is a 1-byte OFD write lock on STATE_LEASES at an offset unique to this process. */
 int lease_take(int dirfd, int *ret_fd);
 int lease_count(int dirfd, uint64_t *ret);
+/* The same in region BASE of file NAME (regions are LEASE_REGION bytes apart): one per backend generation. */
+#define LEASE_REGION ((off_t) 1 << 28)
+int lease_take_in(int dirfd, const char *name, off_t base, int *ret_fd);
+int lease_count_in(int dirfd, const char *name, off_t base, uint64_t *ret);
 /* Under the lock: makes refcount equal the number of live leases. Returns 1 if it had to change it. */
 int refcount_heal(int dirfd, uint64_t *ret_count);
 

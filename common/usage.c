@@ -39,10 +39,10 @@ int usage_parse_app(const char *s, const char **ret) {
         return 0;
 }
 
-int usage_parse_addr(const char *option, const char *s, ember_addr *ret) {
-        if (parse_addr(s, ret) < 0)
-                return usage_error("invalid --%s address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path",
-                                   option, s);
+int usage_parse_backend_addr(const char *s, ember_addr *ret) {
+        if (parse_backend_addr(s, ret) < 0)
+                return usage_error("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT, HOST:auto or an "
+                                   "absolute unix path", s);
         return 0;
 }
 

@@ -11,5 +11,5 @@ int usage_errorv(const char *fmt, va_list ap) _printf_(1, 0);
 int usage_bad_option(int c, char *const argv[]);
 /* Option values shared by the programs, with one wording for their errors. Return 0 or usage_error(). */
 int usage_parse_app(const char *s, const char **ret);
-int usage_parse_addr(const char *option, const char *s, ember_addr *ret);
+int usage_parse_backend_addr(const char *s, ember_addr *ret);
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret);

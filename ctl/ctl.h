@@ -30,6 +30,7 @@ int verb_list(int argc, char *argv[]);
 int verb_start(int argc, char *argv[]);
 int verb_rm(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
+int verb_upgrade(int argc, char *argv[]);
 
 #include <stdio.h>
 #include <systemd/sd-bus.h>

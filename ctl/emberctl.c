@@ -69,6 +69,8 @@ static void help(FILE *f) {
                 "  list                    every app, its units' states and ember's state\n"
                 "  start NAME              start NAME's backend now (pre-warm) and wait until it is ready\n"
                 "  stop NAME               stop NAME's backend now\n"
+                "  upgrade NAME [--drain-timeout=DUR] [--wait]\n"
+                "                          replace NAME's warm backend with one from its current units, no downtime\n"
                 "  rm NAME [--keep-state]  stop, disable and remove the units emberctl new wrote for NAME\n"
                 "  logs NAME [-f]          the journal of NAME's units\n"
                 "  metrics [NAME] [--textfile=DIR]\n"
@@ -78,8 +80,9 @@ static void help(FILE *f) {
                 "  help                    show this help\n\n"
                 "  -h, --help              show this help\n"
                 "      --version           show the version\n\n"
-                "Exit status: 0 ok, 64 usage, 65 bad data, 69 no such app or not stopped in time, 71 system error,\n"
-                "73 unit exists or unit directory unusable, 77 permission refused, 78 bad policy. See emberctl(1).\n");
+                "Exit status: 0 ok, 64 usage, 65 bad data, 69 no such app, not stopped in time or upgrade failed,\n"
+                "71 system error, 73 unit exists or unit directory unusable, 75 try again later (an upgrade in\n"
+                "progress), 77 permission refused, 78 bad policy. See emberctl(1).\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -96,6 +99,7 @@ int main(int argc, char *argv[]) {
                 { "rm", verb_rm },
                 { "logs", verb_logs },
                 { "report", verb_report },
+                { "upgrade", verb_upgrade },
         };
 
         log_setup("emberctl", NULL);

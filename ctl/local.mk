@@ -3,7 +3,7 @@ bin_PROGRAMS += ctl/emberctl
 ctl_emberctl_SOURCES = \
 	ctl/emberctl.c ctl/ctl.h \
 	ctl/new.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
-	ctl/list.c ctl/start.c ctl/rm.c ctl/logs.c ctl/units.c \
+	ctl/list.c ctl/start.c ctl/rm.c ctl/logs.c ctl/units.c ctl/upgrade.c \
 	ctl/bus.c ctl/bus.h \
 	ctl/buf.c ctl/buf.h \
 	ctl/unit-quote.c ctl/unit-quote.h \

@@ -165,7 +165,9 @@ static void help_new(FILE *f) {
                 "Write the systemd units for app NAME: NAME.socket, NAME@.service, NAME-backend.socket and\n"
                 "NAME-backend.service.\n\n"
                 "  --listen=ADDR           where clients connect: HOST:PORT, [V6]:PORT, PORT (all addresses) or /path\n"
-                "  --backend=ADDR          where COMMAND listens: HOST:PORT, [V6]:PORT, PORT (127.0.0.1) or /path\n"
+                "  --backend=ADDR          where COMMAND listens: HOST:PORT, [V6]:PORT, PORT (127.0.0.1) or /path;\n"
+                "                          HOST:auto picks a free port for each run (needed for emberctl upgrade\n"
+                "                          without a pause): COMMAND gets it as $PORT and in {port}\n"
                 "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
                 "  --policy=SPEC           seccomp policy: default, strict, none or a .policy file (default: default)\n"
                 "  --start-on=connect|data wake the backend on connect (default) or on the first byte\n"
@@ -377,8 +379,9 @@ static int validate_addresses(const new_args *a, new_plan *p) {
                 return usage_fail("invalid --listen address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", a->listen);
         if (p->listen_a.sa.sa_family == AF_UNIX && !listen_path_is_ok(a->listen))
                 return usage_fail("invalid --listen path '%s': no whitespace, quotes, backslashes or control characters", a->listen);
-        if (parse_addr(a->backend, &p->backend_a) < 0)
-                return usage_fail("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT or an absolute unix path", a->backend);
+        if (parse_backend_addr(a->backend, &p->backend_a) < 0)
+                return usage_fail("invalid --backend address '%s': use HOST:PORT, [V6]:PORT, PORT, HOST:auto or an "
+                                  "absolute unix path", a->backend);
         if (p->listen_a.port_only)
                 snprintf(p->listen, sizeof(p->listen), "%u", ntohs(p->listen_a.in.sin_port)); /* all addresses */
         else if (format_addr(&p->listen_a, p->listen, sizeof(p->listen)) < 0)

@@ -22,7 +22,23 @@
 typedef struct app_entry {
         char name[APP_NAME_MAX + 1];
         app_status st;
+        generation_info gens[8];
+        int n_gens;
+        char host[128]; /* of the serving backend's address, for the generations' ports */
 } app_entry;
+
+/* "127.0.0.1" of "127.0.0.1:4000", "[::1]" of "[::1]:4000"; empty if no generation serves. */
+static void serving_host(int dirfd, char *buf, size_t size) {
+        char addr[128], *colon;
+        serving sv;
+
+        buf[0] = '\0';
+        if (serving_read(dirfd, &sv) < 0 || sv.address.sa.sa_family == AF_UNIX ||
+            format_addr(&sv.address, addr, sizeof(addr)) < 0 || !(colon = strrchr(addr, ':')))
+                return;
+        *colon = '\0';
+        snprintf(buf, size, "%s", addr);
+}
 
 /* The state directory and its files belong to root (or to us, when EMBER_RUNTIME_DIR points at our own tree); they
  * are world-readable, so status needs no privileges. */
@@ -35,7 +51,12 @@ static int app_entry_read(const char *app, app_entry *e) {
         r = state_open(app, false, &dirfd);
         if (r < 0)
                 return r;
-        return app_status_read(dirfd, &e->st);
+        r = app_status_read(dirfd, &e->st);
+        if (r < 0)
+                return r;
+        e->n_gens = generations_read(dirfd, e->gens, ELEMENTSOF(e->gens));
+        serving_host(dirfd, e->host, sizeof(e->host));
+        return 0;
 }
 
 const char *state_label(const app_status *s) {
@@ -87,8 +108,39 @@ static void print_json(const app_entry *e, uint64_t now) {
                          s->have_idle_since && now > s->idle_since ? now - s->idle_since : 0, false);
         json_u64_or_null("cold_starts", true, s->cold_starts, false);
         json_u64_or_null("connections_served", true, s->connections, false);
-        json_u64_or_null("last_cold_start_ms", s->have_ready_ms, s->ready_ms, true);
-        printf("}");
+        json_u64_or_null("last_cold_start_ms", s->have_ready_ms, s->ready_ms, false);
+        printf("\"generations\":[");
+        for (int i = 0; i < e->n_gens; i++) {
+                const generation_info *g = &e->gens[i];
+                printf("%s{\"generation\":%" PRIu64 ",\"role\":", i ? "," : "", g->generation);
+                json_string(g->role);
+                printf(",");
+                json_u64_or_null("supervisor_pid", g->supervisor_pid > 0, (uint64_t) g->supervisor_pid, false);
+                json_u64_or_null("backend_pid", g->backend_pid > 0, g->backend_pid, false);
+                json_u64_or_null("port", g->port > 0, g->port, false);
+                json_u64_or_null("connections_live", g->connections != UINT64_MAX, g->connections, true);
+                printf("}");
+        }
+        printf("]}");
+}
+
+/* One line per live generation, under the app's row: during an upgrade there are two or more. */
+static void print_generations(const app_entry *e) {
+        if (e->n_gens <= 0)
+                return;
+        printf("\n  %-10s  %-8s  %-14s  %-11s  %-22s  %s\n", "GENERATION", "ROLE", "SUPERVISOR-PID", "BACKEND-PID",
+               "ADDRESS", "CONNECTIONS");
+        for (int i = 0; i < e->n_gens; i++) {
+                const generation_info *g = &e->gens[i];
+                char addr[160] = "-", conns[24] = "-";
+
+                if (g->port > 0 && e->host[0])
+                        snprintf(addr, sizeof(addr), "%s:%u", e->host, g->port);
+                if (g->connections != UINT64_MAX)
+                        snprintf(conns, sizeof(conns), "%" PRIu64, g->connections);
+                printf("  %-10" PRIu64 "  %-8s  %-14d  %-11" PRIu64 "  %-22s  %s\n", g->generation, g->role,
+                       (int) g->supervisor_pid, g->backend_pid, addr, conns);
+        }
 }
 
 typedef struct row {
@@ -256,8 +308,10 @@ static int print_one(const char *app, bool json, uint64_t now) {
         if (json) {
                 print_json(&e, now);
                 putchar('\n');
-        } else
+        } else {
                 print_table(&e, 1, now);
+                print_generations(&e);
+        }
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
 }
 

@@ -36,7 +36,7 @@ static int supervisor_pidfd(int dirfd, pid_t *ret_pid) {
         pid_t pid = 0, again = 0;
         int r;
 
-        r = supervisor_find(dirfd, &pid);
+        r = app_supervisor_find(dirfd, &pid);
         if (r <= 0)
                 return r;
         if (pid <= 0)
@@ -44,7 +44,7 @@ static int supervisor_pidfd(int dirfd, pid_t *ret_pid) {
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (pidfd < 0)
                 return errno == ESRCH ? 0 : -errno;
-        r = supervisor_find(dirfd, &again);
+        r = app_supervisor_find(dirfd, &again);
         if (r <= 0 || again != pid)
                 return r < 0 ? r : 0;
         *ret_pid = pid;

@@ -90,7 +90,7 @@ static int parse_argv(int argc, char *argv[]) {
                         r = usage_parse_app(optarg, &arg_app);
                         break;
                 case ARG_BACKEND:
-                        r = usage_parse_addr("backend", optarg, &arg_backend);
+                        r = usage_parse_backend_addr(optarg, &arg_backend);
                         have_backend = true;
                         break;
                 case ARG_START_TIMEOUT:
@@ -163,7 +163,7 @@ static int wait_first_byte(int fd) {
 
 /* Once locked down the launcher can touch nothing but its state directory and the backend. Failing to is logged,
  * not fatal: the unit's own settings still apply, as systemd does on kernels without seccomp. */
-static void confine(int dirfd) {
+static void confine(int dirfd, const ember_addr *backend) {
         if (!arg_confine)
                 return;
 #ifdef __SANITIZE_ADDRESS__
@@ -171,7 +171,7 @@ static void confine(int dirfd) {
         log_debug("Not confining: built with AddressSanitizer");
 #else
         lockdown_result res;
-        int r = lockdown_apply(dirfd, &arg_backend, &res);
+        int r = lockdown_apply(dirfd, backend, &res);
         if (r < 0)
                 log_warning_errno(r, "Could not confine ember-launch (seccomp %s, Landlock ABI %d)",
                                   res.seccomp ? "on" : "off", res.landlock_abi);
@@ -185,12 +185,15 @@ static void on_terminate(int sig) {
 }
 
 static int session_run(int dirfd, int client) {
-        _cleanup_close_ int backend = -1, lease = -1;
+        _cleanup_close_ int lease = -1;
+        backend_conn backend = { .fd = -1, .lease = -1 };
         int r;
 
-        /* In inetd mode a cold backend is started by fork and exec: confine only once it is reached. */
-        if (!arg_command)
-                confine(dirfd);
+        /* In inetd mode a cold backend is started by fork and exec, and a HOST:auto backend's port is known only once
+         * it is reached: confine then. */
+        bool confine_early = !arg_command && !arg_backend.port_auto;
+        if (confine_early)
+                confine(dirfd, &arg_backend);
         /* one deadline for everything before the relay: waiting for the lock counts against the start timeout */
         uint64_t deadline = deadline_in(arg_start_timeout);
 
@@ -203,9 +206,11 @@ static int session_run(int dirfd, int client) {
 
         r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, deadline, &backend);
         if (r >= 0) {
-                if (arg_command)
-                        confine(dirfd);
-                r = relay(client, backend, arg_idle_timeout, &terminating);
+                if (!confine_early)
+                        confine(dirfd, &backend.address);
+                r = relay(client, backend.fd, arg_idle_timeout, &terminating);
+                closep(&backend.fd);
+                closep(&backend.lease); /* this generation may stop now, as far as we are concerned */
                 if (r == -ETIMEDOUT || r == -EINTR)
                         r = 0; /* closing an idle client, or being told to stop, is a normal end */
         }

@@ -248,30 +248,41 @@ static bool wake_socket_coming_back(int r, acquire_step step, char **command) {
         return step == STEP_WAKE && !command && (r == -ENOENT || r == -ECONNREFUSED);
 }
 
-int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
-                    uint64_t deadline, int *ret_fd) {
-        acquire_step step = STEP_CONNECT;
+/* To the serving generation's backend, under a lease on that generation: while we hold it, a generation that was
+ * replaced by an upgrade keeps its backend for us. */
+static int connect_serving(int dirfd, const ember_addr *backend, backend_conn *ret) {
+        _cleanup_close_ int lease = -1;
+        serving sv;
         int fd, r;
 
+        r = serving_enter(dirfd, &sv, &lease);
+        if (r < 0 && (r != -ENOENT || backend->port_auto))
+                return r;
+        if (!backend->port_auto)
+                sv.address = *backend; /* the same, or from a supervisor of an older ember, which names none */
+        fd = connect_to(&sv.address.sa, sv.address.len);
+        if (fd < 0)
+                return fd;
+        *ret = (backend_conn){ .fd = fd, .lease = take_fd(&lease), .address = sv.address };
+        return 0;
+}
+
+int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
+                    uint64_t deadline, backend_conn *ret) {
+        acquire_step step = STEP_CONNECT;
+        int r;
+
         /* Warm path: no lock needed, our count keeps the backend from being stopped under us. */
-        if (app_is_warm(dirfd)) {
-                fd = connect_to(&backend->sa, backend->len);
-                if (fd >= 0) {
-                        *ret_fd = fd;
-                        return 0;
-                }
-        }
+        if (app_is_warm(dirfd) && connect_serving(dirfd, backend, ret) >= 0)
+                return 0;
         /* A backend that just died, or failed while we waited, gets a bounded number of fresh tries. */
         for (unsigned failures = 0;;) {
                 r = ensure_ready(dirfd, app, command, deadline, &step);
                 if (r > 0) {
                         step = STEP_CONNECT;
-                        fd = connect_to(&backend->sa, backend->len);
-                        if (fd >= 0) {
-                                *ret_fd = fd;
+                        r = connect_serving(dirfd, backend, ret);
+                        if (r >= 0)
                                 return 0;
-                        }
-                        r = fd;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         break;

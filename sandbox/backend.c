@@ -12,11 +12,67 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "log.h"
 #include "macro.h"
 #include "supervisor.h"
 #include "timeutil.h"
+
+/* COMMAND's arguments with {port}, {backend} and {generation} replaced (spelled so that neither systemd's % nor its
+ * $ expansion in ExecStart= touches them). In the child, just before exec: allocations end with it. */
+static char **expand_placeholders(char **argv, const char *port, const char *backend, const char *generation) {
+        static const char *const names[] = { "{port}", "{backend}", "{generation}" };
+        const char *values[] = { port, backend, generation };
+        size_t n = 0;
+        char **out;
+
+        while (argv[n])
+                n++;
+        out = calloc(n + 1, sizeof(char *));
+        if (!out)
+                return argv;
+        for (size_t i = 0; i < n; i++) {
+                char buf[4096] = "";
+                const char *p = argv[i];
+                size_t len = 0;
+
+                while (*p && len < sizeof(buf) - 1) {
+                        size_t k = 0;
+                        while (k < ELEMENTSOF(names) && strncmp(p, names[k], strlen(names[k])) != 0)
+                                k++;
+                        if (k < ELEMENTSOF(names)) {
+                                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s", values[k]);
+                                p += strlen(names[k]);
+                        } else
+                                buf[len++] = *p++;
+                }
+                buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = '\0';
+                out[i] = strchr(argv[i], '{') ? strdup(buf) : argv[i];
+                if (!out[i])
+                        return argv;
+        }
+        return out;
+}
+
+/* PORT (the Heroku and Cloud Run convention), EMBER_BACKEND and EMBER_GENERATION, in the environment and in the
+ * placeholders of COMMAND's arguments. */
+static char **backend_environment(const supervisor *s) {
+        char port[8] = "", addr[128] = "", gen[24];
+        uint16_t p = s->address.sa.sa_family == AF_INET    ? ntohs(s->address.in.sin_port)
+                     : s->address.sa.sa_family == AF_INET6 ? ntohs(s->address.in6.sin6_port)
+                                                           : 0;
+
+        if (p)
+                snprintf(port, sizeof(port), "%u", p);
+        (void) format_addr(&s->address, addr, sizeof(addr));
+        snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
+        if (p)
+                setenv("PORT", port, 1);
+        setenv("EMBER_BACKEND", addr, 1);
+        setenv("EMBER_GENERATION", gen, 1);
+        return expand_placeholders(s->command, port, addr, gen);
+}
 
 /* Forks the backend into its own process group, confined. A CLOEXEC pipe tells us whether exec worked. */
 int start_backend(supervisor *s, const char *notify_path) {
@@ -50,7 +106,7 @@ int start_backend(supervisor *s, const char *notify_path) {
                         setenv("NOTIFY_SOCKET", notify_path, 1);
                 else
                         unsetenv("NOTIFY_SOCKET");
-                err = confine_exec(&s->confine, (int[]){ wr }, 1, s->command); /* wr closes at exec */
+                err = confine_exec(&s->confine, (int[]){ wr }, 1, backend_environment(s)); /* wr closes at exec */
                 (void) !write(wr, &err, sizeof(err));
                 _exit(127);
         }
@@ -62,13 +118,13 @@ int start_backend(supervisor *s, const char *notify_path) {
 }
 
 int probe_backend(const supervisor *s) {
-        _cleanup_close_ int fd = socket(s->address->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd = socket(s->address.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct timeval tv = { .tv_usec = 100000 };
 
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        return connect(fd, &s->address->sa, s->address->len) < 0 ? -errno : 0;
+        return connect(fd, &s->address.sa, s->address.len) < 0 ? -errno : 0;
 }
 
 /* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */

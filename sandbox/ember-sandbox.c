@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "macro.h"
+#include "options.h"
 #include "usage.h"
 #include "parse.h"
 #include "protocol.h"
@@ -34,116 +35,9 @@
 #include "state.h"
 #include "timeutil.h"
 
-static const char *arg_app;
-static ember_addr arg_backend;
-static bool arg_have_backend;
-static uint64_t arg_idle = 60 * USEC_PER_SEC;
-static uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
-static uint64_t arg_stop_timeout = 10 * USEC_PER_SEC;
-static bool arg_ready_notify;
-static const char *arg_policy = "default";
-static const char *arg_user;
-static char **arg_command;
-
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
 #define LOCK_WAIT_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
-#define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
-
-static void help(FILE *f) {
-        fprintf(f,
-                "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
-                "       ember-sandbox [--policy=SPEC] [--user=USER] -- COMMAND [ARG...]\n"
-                "Supervise an ember backend: start COMMAND under the seccomp sandbox, report readiness to waiting\n"
-                "launchers, stop it after the idle period. Without --app, only confine and exec COMMAND.\n\n"
-                "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
-                "  --backend=ADDR          address the backend listens on (readiness probe)\n"
-                "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
-                "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
-                "  --policy=SPEC           default, strict, none or a .policy file (default: default)\n"
-                "  --user=USER             run the backend as USER\n"
-                "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
-                "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
-                "  -h, --help              show this help\n");
-}
-
-/* What the options say together, and COMMAND after "--". */
-static int check_argv(int argc, char *argv[]) {
-        if (optind >= argc)
-                return usage_error("%s", "missing COMMAND (put it after --)");
-        if (strcmp(argv[optind - 1], "--") != 0)
-                return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
-        if (arg_app && !arg_have_backend)
-                return usage_error("%s", "--backend=ADDR is required with --app");
-        if (!arg_app && arg_have_backend)
-                return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
-        arg_command = argv + optind;
-        return 1;
-}
-
-static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
-               ARG_STOP_TIMEOUT };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "app", required_argument, NULL, ARG_APP },
-                { "backend", required_argument, NULL, ARG_BACKEND },
-                { "idle", required_argument, NULL, ARG_IDLE },
-                { "ready", required_argument, NULL, ARG_READY },
-                { "policy", required_argument, NULL, ARG_POLICY },
-                { "user", required_argument, NULL, ARG_USER },
-                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
-                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
-                {}
-        };
-        int c, r;
-
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
-                r = 0;
-                switch (c) {
-                case 'h':
-                        help(stdout);
-                        return 0;
-                case ARG_APP:
-                        r = usage_parse_app(optarg, &arg_app);
-                        break;
-                case ARG_BACKEND:
-                        r = usage_parse_addr("backend", optarg, &arg_backend);
-                        arg_have_backend = true;
-                        break;
-                case ARG_IDLE:
-                        r = usage_parse_duration("idle", optarg, true, &arg_idle);
-                        break;
-                case ARG_START_TIMEOUT:
-                        r = usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
-                        break;
-                case ARG_STOP_TIMEOUT:
-                        r = usage_parse_duration("stop-timeout", optarg, false, &arg_stop_timeout);
-                        break;
-                case ARG_READY:
-                        if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
-                                return usage_error("invalid --ready '%s': use connect or notify", optarg);
-                        arg_ready_notify = strcmp(optarg, "notify") == 0;
-                        break;
-                case ARG_POLICY:
-                        if (!*optarg)
-                                return usage_error("%s", "--policy needs default, strict, none or a file");
-                        arg_policy = optarg;
-                        break;
-                case ARG_USER:
-                        if (!*optarg)
-                                return usage_error("%s", "--user needs a user name or uid");
-                        arg_user = optarg;
-                        break;
-                default:
-                        return usage_bad_option(c, argv);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return check_argv(argc, argv);
-}
 
 static int confine_or_report(confine *c) {
         _cleanup_free_ char *error = NULL;
@@ -185,11 +79,13 @@ static int supervisor_lock(supervisor *s, int *ret) {
         return r;
 }
 
-static void set_state(supervisor *s, app_state state) {
+void set_state(supervisor *s, app_state state) {
         int r = app_state_set(s->dirfd, state);
         if (r < 0)
                 log_warning_errno(r, "Failed to record state %s", app_state_to_string(state));
 }
+
+static int start_after_previous(supervisor *s);
 
 static void became_ready(supervisor *s) {
         _cleanup_close_ int lock = -1;
@@ -198,6 +94,17 @@ static void became_ready(supervisor *s) {
 
         s->ready = true;
         s->probe_at = s->start_deadline = USEC_INFINITY;
+        if (s->role == ROLE_PENDING) {
+                /* the switch must not go ahead unlocked: a launcher could lease the old generation after it counted */
+                if (state_lock_until(s->dirfd, deadline_in(arg_start_timeout), &lock) >= 0)
+                        take_over(s);
+                else
+                        log_error("The state lock could not be had within the start timeout; generation %" PRIu64
+                                  " keeps serving", s->previous);
+                if (s->role == ROLE_SERVING)
+                        announce_upgrade(s, ms);
+                return;
+        }
         if (supervisor_lock(s, &lock) >= 0) {
                 set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
@@ -208,6 +115,8 @@ static void became_ready(supervisor *s) {
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
         (void) notify_send("READY=1\nSTATUS=backend warm");
         tell_waiters(s, true);
+        if (s->report_fd >= 0)
+                announce_upgrade(s, ms);
 }
 
 static void read_notify(supervisor *s) {
@@ -225,10 +134,12 @@ static void read_notify(supervisor *s) {
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
 static void mark_cold(supervisor *s) {
         set_state(s, APP_COLD);
+        stop_other_generations(s);
+        generation_forget(s);
         (void) unlinkat(s->dirfd, STATE_BACKEND_PID, 0);
         (void) unlinkat(s->dirfd, STATE_SUPERVISOR_PID, 0);
         if (s->notify_fd >= 0)
-                (void) unlinkat(s->dirfd, STATE_NOTIFY_SOCK, 0);
+                (void) unlinkat(s->dirfd, s->notify_name, 0);
         if (s->owns_wake)
                 (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         closep(&s->listen_fd);
@@ -262,9 +173,31 @@ static void test_hold_stopping(void) {
 #endif
 
 /* Stops the backend on purpose (idle, SIGTERM, start timeout), holding the lock so no connection slips in. */
+/* A generation that does not serve ends without touching the app's state. */
+int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
+        int status = 0;
+
+        kill_backend(s, &status);
+        if (s->role == ROLE_PENDING) {
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=upgrade-failed"), "Upgrade to generation %" PRIu64 " failed: %s; "
+                          "generation %" PRIu64 " keeps serving", s->generation, why, s->previous);
+                upgrade_report(s, 'F', "generation %" PRIu64 " failed: %s; generation %" PRIu64 " keeps serving",
+                               s->generation, why, s->previous);
+        } else
+                log_run_end(s, event, prio, why);
+        if (s->notify_fd >= 0)
+                (void) unlinkat(s->dirfd, s->notify_name, 0);
+        generation_forget(s);
+        return prio <= LOG_ERR ? EXIT_UNAVAILABLE : 0;
+}
+
 static void stop_locked(supervisor *s, const char *event, const char *why) {
         int status = 0;
 
+        if (s->role != ROLE_SERVING || replaced(s)) {
+                (void) end_unserving(s, event, LOG_INFO, why);
+                return;
+        }
         set_state(s, APP_STOPPING);
         test_hold_stopping();
         (void) notify_send("STOPPING=1");
@@ -284,6 +217,12 @@ static int backend_died(supervisor *s, int status) {
         s->backend = 0;
         (void) kill(-pid, SIGKILL); /* what it left behind in its process group (a daemonizing server's child) */
         (void) supervisor_lock(s, &lock);
+        if (s->role != ROLE_SERVING || replaced(s)) {
+                describe_exit(status, why, sizeof(why));
+                if (s->role == ROLE_PENDING)
+                        snprintf(why + strlen(why), sizeof(why) - strlen(why), " before it was ready");
+                return end_unserving(s, clean ? "exit" : "crash", clean ? LOG_NOTICE : LOG_ERR, why);
+        }
         if (!clean) {
                 (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
                 (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
@@ -316,58 +255,20 @@ static int live_count(supervisor *s, uint64_t *count) {
         return r;
 }
 
-/* Under systemd wake.sock belongs to its socket unit, and it went with the removed directory: ask PID 1 to restart
- * that unit, which binds a new one in a new directory. The restart reaches this service too (Requires=): the app
- * comes back warm, rebuilt, and a launcher already waiting for wake.sock is served by it. Without this no launcher
- * could ever wake the app again. */
-static void restart_wake_unit(supervisor *s) {
-        char *argv[] = { (char *) "systemctl", (char *) "--no-block", (char *) "restart", s->wake_unit, NULL };
-        int status = 0;
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0) {
-                log_error_errno(-errno, "Failed to fork systemctl to restart %s", s->wake_unit);
-                return;
-        }
-        if (pid == 0) {
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                log_error("Failed to restart %s (systemctl: status 0x%x); restart it by hand", s->wake_unit, status);
+/* Under the lock: replaced by an upgrade's generation since we last looked? Then drain. */
+static void check_replaced(supervisor *s) {
+        if (s->role == ROLE_SERVING && replaced(s))
+                begin_drain(s);
 }
 
-/* The directory, our lifetime lock file and the wake socket are all still where launchers look for them. */
-static bool state_dir_intact(supervisor *s) {
-        struct stat st;
-
-        return state_dir_is_current(s->dirfd, s->dir_path) &&
-               state_file_is_current(s->dirfd, STATE_SUPERVISOR_LOCK, s->lifetime_fd) &&
-               fstatat(s->dirfd, STATE_WAKE_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* The state directory is the app's heartbeat: removed or replaced under us (even half way, as by an `rm -rf` racing
- * our own writes), it can no longer show us alive, count connections or be woken through, so the run ends now
- * instead of leaving an orphan backend nobody can reach or stop. */
-static int check_state_dir(supervisor *s) {
-        int status = 0;
-
-        if (state_dir_intact(s))
-                return 0;
-        kill_backend(s, &status);
-        log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; the backend was stopped");
-        if (s->wake_unit[0])
-                restart_wake_unit(s);
-        tell_waiters(s, false);
-        return 1;
+/* An upgrade's generation gives up when the one it would replace is gone: that one stopped the app (and asks us
+ * to stop too), or was killed, which under systemd takes the unit down with it. */
+static bool upgrade_orphaned(supervisor *s) {
+        return s->role == ROLE_PENDING && supervisor_find_generation(s->dirfd, s->previous, NULL) == 0;
 }
 
 /* Arms the idle clock when nobody is connected, disarms it when someone is, and stops the backend once it runs
- * out. Returns 1 if the backend was stopped. */
+ * out. Returns 1 if the run is over. */
 static int check_idle(supervisor *s) {
         _cleanup_close_ int lock = -1;
         uint64_t count;
@@ -376,9 +277,17 @@ static int check_idle(supervisor *s) {
         s->heal_at = now() + HEAL_INTERVAL_USEC;
         if (check_state_dir(s))
                 return 1;
+        if (upgrade_orphaned(s)) {
+                (void) end_unserving(s, "stop", LOG_INFO, "the generation it was to replace ended");
+                return 1;
+        }
+        r = supervisor_lock(s, &lock);
+        if (r >= 0)
+                check_replaced(s);
+        if (s->role != ROLE_SERVING)
+                return 0;
         if (s->cgroup_fd >= 0)
                 record_bill(s);
-        r = supervisor_lock(s, &lock);
         if (r >= 0)
                 r = live_count(s, &count);
         if (r == -ETIMEDOUT)
@@ -418,6 +327,10 @@ static uint64_t next_deadline(const supervisor *s) {
                 t = s->start_deadline;
         if (s->idle_deadline < t)
                 t = s->idle_deadline;
+        if (s->role == ROLE_DRAINING && s->drain_check_at < t)
+                t = s->drain_check_at;
+        if (s->wait_previous)
+                t = now() + 25 * USEC_PER_MSEC;
         return t;
 }
 
@@ -437,7 +350,15 @@ static int handle_signals(supervisor *s) {
                                 ;
                         continue;
                 }
-                (void) supervisor_lock(s, &lock);
+                if (si.ssi_signo == SIGUSR1) { /* an upgrade's generation took over */
+                        _cleanup_close_ int l = -1;
+                        if (supervisor_lock(s, &l) >= 0)
+                                check_replaced(s);
+                        continue;
+                }
+                if (s->role == ROLE_SERVING) /* the others write no state, and the serving one may hold the lock */
+                        (void) supervisor_lock(s, &lock);
+                s->stop_asked = true;
                 stop_locked(s, "stop", "stopped on request");
                 return 0;
         }
@@ -463,18 +384,23 @@ static int run(supervisor *s) {
                 }
                 if (!s->ready && t >= s->probe_at)
                         probe_step(s);
+                if (s->wait_previous && (r = start_after_previous(s)) >= 0)
+                        return r;
+                if (s->role == ROLE_DRAINING && t >= s->drain_check_at && drain_step(s))
+                        return 0;
                 if ((t >= s->heal_at || t >= s->idle_deadline) && check_idle(s))
                         return 0;
 
                 next = next_deadline(s);
                 t = now();
-                struct pollfd p[4] = {
+                struct pollfd p[5] = {
                         { .fd = s->signal_fd, .events = POLLIN },
-                        { .fd = s->listen_fd, .events = POLLIN },
+                        { .fd = s->role == ROLE_SERVING ? s->listen_fd : -1, .events = POLLIN },
                         { .fd = s->notify_fd, .events = POLLIN },
                         { .fd = s->inotify_fd, .events = POLLIN },
+                        { .fd = s->handoff_fd, .events = POLLIN },
                 };
-                r = poll(p, 4, poll_ms_until(next));
+                r = poll(p, 5, poll_ms_until(next));
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed"), EXIT_OSERR;
                 if (p[0].revents) {
@@ -486,6 +412,8 @@ static int run(supervisor *s) {
                         accept_waiters(s);
                 if (p[2].revents)
                         read_notify(s);
+                if (p[4].revents)
+                        hand_off_wake_socket(s);
                 if (p[3].revents) {
                         drain(s->inotify_fd);
                         s->idle_deadline = USEC_INFINITY; /* the last one just left: a fresh idle period */
@@ -495,7 +423,7 @@ static int run(supervisor *s) {
         }
 }
 
-static int watch_idle_since(supervisor *s) {
+int watch_idle_since(supervisor *s) {
         char path[PATH_MAX], dir[PATH_MAX - 32], now_s[24];
         int r;
 
@@ -513,28 +441,43 @@ static int watch_idle_since(supervisor *s) {
         return 0;
 }
 
-/* Under the lock: take the next generation's lifetime lock, unless a live supervisor already runs this app. */
-static int take_lifetime_lock(supervisor *s) {
+/* Under the lock: number this run and take its lifetime lock. */
+int allocate_generation(supervisor *s) {
         uint64_t generation = 0;
-        pid_t other = 0;
+        char f[48];
         int r;
 
-        r = supervisor_find(s->dirfd, &other);
-        if (r < 0)
-                return log_error_errno(r, "Failed to check for another supervisor"), EXIT_CANTCREAT;
-        if (r > 0) {
-                log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
-                return EXIT_UNAVAILABLE;
-        }
         (void) state_read_u64(s->dirfd, STATE_GENERATION, &generation);
-        generation = generation >= INT64_MAX ? 1 : generation + 1;
+        generation = generation >= INT64_MAX - 1 ? 1 : generation + 1;
         r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
         r = state_write_u64(s->dirfd, STATE_GENERATION, generation);
         if (r < 0)
                 log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
+        s->generation = generation;
+        snprintf(f, sizeof(f), "EMBER_GENERATION=%" PRIu64, generation);
+        log_set_field(f);
+        if (arg_upgrade) /* the serving generation's backend may still use notify.sock */
+                snprintf(s->notify_name, sizeof(s->notify_name), "notify-%" PRIu64 ".sock", generation);
         return -1;
+}
+
+/* Under the lock: the first generation of a run from cold, unless the app's supervisor is alive (generations
+ * still draining after theirs was killed keep their connections, and do not count). */
+static int take_lifetime_lock(supervisor *s) {
+        pid_t other = 0;
+        int r;
+
+        r = app_supervisor_find(s->dirfd, &other);
+        if (r < 0)
+                return log_error_errno(r, "Failed to check for another supervisor"), EXIT_CANTCREAT;
+        if (r > 0) {
+                log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
+                return EXIT_UNAVAILABLE;
+        }
+        generations_sweep(s->dirfd);
+        return allocate_generation(s);
 }
 
 /* Nothing may answer at the backend's address before we start it: an orphan of an earlier run or another server
@@ -544,28 +487,85 @@ static int address_is_free(supervisor *s) {
 
         if (probe_backend(s) < 0)
                 return 0;
-        (void) format_addr(s->address, addr, sizeof(addr));
+        (void) format_addr(&s->address, addr, sizeof(addr));
         log_error("Something already accepts connections on %s before the backend was started (another server, or a "
                   "process left over from an earlier run): not starting a second one", addr);
         return -EADDRINUSE;
 }
 
+/* Under the lock: a HOST:auto backend's port, checked free, then the backend forked. Returns an exit code on
+ * failure (logged; the run is over), -1 on success. */
+int launch_backend(supervisor *s, const char *notify_path) {
+        char addr[128];
+        int r = 0;
+
+        if (arg_backend.port_auto) {
+                s->address = arg_backend;
+                r = pick_port(&s->address);
+        }
+        s->started = now();
+        if (r >= 0)
+                r = address_is_free(s);
+        if (r >= 0)
+                r = start_backend(s, notify_path);
+        if (r < 0) {
+                if (s->backend > 0)
+                        (void) waitpid(s->backend, NULL, 0);
+                s->backend = 0;
+                if (s->role == ROLE_PENDING)
+                        return end_unserving(s, "start-failed", LOG_ERR, strerror(-r));
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s: %s",
+                          arg_command[0], strerror(-r));
+                mark_cold(s);
+                return EXIT_UNAVAILABLE;
+        }
+        (void) format_addr(&s->address, addr, sizeof(addr));
+        if (s->role == ROLE_SERVING) {
+                (void) serving_write(s->dirfd, s->generation, &s->address);
+                (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
+        }
+        generation_record(s);
+        if (s->role == ROLE_SERVING && s->report_fd < 0)
+                log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d on %s",
+                          arg_command[0], (int) s->backend, addr);
+        else
+                log_info("Upgrade: backend %s of generation %" PRIu64 " started as pid %d on %s", arg_command[0],
+                         s->generation, (int) s->backend, addr);
+        s->start_deadline = usec_add(s->started, arg_start_timeout);
+        if (!arg_ready_notify) {
+                s->probe_at = s->started;
+                s->probe_step = USEC_PER_MSEC / 2;
+        }
+        return -1;
+}
+
+/* Under the lock: the notify socket and the idle-since watch for a run. Returns an exit code, or -1. */
+int prepare_run(supervisor *s, char *notify_path, size_t size) {
+        int r;
+
+        if (s->role == ROLE_SERVING) {
+                r = watch_idle_since(s);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), EXIT_CANTCREAT;
+        }
+        if (arg_ready_notify) {
+                r = open_notify_socket(s, notify_path, size);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the backend's notify socket"), EXIT_OSERR;
+        }
+        return -1;
+}
+
 /* Under the lock: record the new run and fork the backend. Returns an exit code, or -1 on success. */
 static int begin_run(supervisor *s) {
-        char notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
         uint64_t count;
         int r;
 
         if (live_count(s, &count) < 0)
                 count = 0;
-        r = watch_idle_since(s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), EXIT_CANTCREAT;
-        if (arg_ready_notify) {
-                r = open_notify_socket(s, notify_path, sizeof(notify_path));
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create the backend's notify socket"), EXIT_OSERR;
-        }
+        r = prepare_run(s, s->notify_path, sizeof(s->notify_path));
+        if (r >= 0)
+                return r;
         /* This run serves the connections already waiting for it, and every one counted from now on. */
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
         s->connections_at_start = s->connections_at_start > count ? s->connections_at_start - count : 0;
@@ -576,23 +576,18 @@ static int begin_run(supervisor *s) {
         if (s->cgroup_fd >= 0) /* else the last run's peak stays until this one ends and says its own */
                 (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, 0);
         set_state(s, APP_STARTING);
-        s->started = now();
-        r = address_is_free(s);
-        if (r >= 0)
-                r = start_backend(s, arg_ready_notify ? notify_path : NULL);
-        if (r < 0) {
-                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s: %s",
-                          arg_command[0], strerror(-r));
-                if (s->backend > 0)
-                        (void) waitpid(s->backend, NULL, 0);
-                s->backend = 0;
-                mark_cold(s);
-                return EXIT_UNAVAILABLE;
-        }
-        (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
-        log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d",
-                  arg_command[0], (int) s->backend);
-        return -1;
+        return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
+}
+
+/* Fixed-port upgrade: our backend starts once the generation before us is gone, and its port with it. */
+static int start_after_previous(supervisor *s) {
+        _cleanup_close_ int lock = -1;
+
+        if (supervisor_find_generation(s->dirfd, s->previous, NULL) > 0)
+                return -1;
+        s->wait_previous = false;
+        (void) supervisor_lock(s, &lock);
+        return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
 }
 
 static int open_signals(supervisor *s) {
@@ -603,57 +598,65 @@ static int open_signals(supervisor *s) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         return s->signal_fd < 0 ? -errno : 0;
 }
 
-/* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight
- * loop; the socket stays up and the first start after a fix is served. Waiting clients keep their timeout. */
-static void crash_backoff(int dirfd) {
-        uint64_t crashes = 0, last = 0, delay;
+/* The first generation after cold: wake.sock from the socket unit (or the launcher), and the backend. */
+static int begin_cold(supervisor *s) {
+        int r = take_lifetime_lock(s);
 
-        uint64_t now_sec = (uint64_t) time(NULL);
-
-        /* A last crash "in the future" is a wall clock stepped back since: no reason to wait. */
-        if (state_read_u64(dirfd, STATE_CRASHES, &crashes) < 0 || crashes == 0 ||
-            state_read_u64(dirfd, STATE_LAST_CRASH, &last) < 0 || last > now_sec || now_sec - last > BACKOFF_FORGET_SEC)
-                return;
-        delay = crashes > 8 ? BACKOFF_MAX_USEC : BACKOFF_FIRST_USEC << (crashes - 1);
-        if (delay > BACKOFF_MAX_USEC)
-                delay = BACKOFF_MAX_USEC;
-        log_info("Backend crashed %" PRIu64 " times in a row, waiting %" PRIu64 " ms before starting it again", crashes,
-                 delay / USEC_PER_MSEC);
-        (void) poll(NULL, 0, (int) (delay / USEC_PER_MSEC));
+        /* refuse before touching anything, wake.sock included, if another supervisor is alive */
+        if (r >= 0)
+                return r;
+        r = open_wake_socket(s);
+        if (r == -EEXIST)
+                return log_error("%s/%s exists (NAME-backend.socket's, or a stale one): start the app through its "
+                                 "socket unit, or remove it", s->dir_path, STATE_WAKE_SOCK), EXIT_UNAVAILABLE;
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
+        r = open_handoff_socket(s);
+        if (r < 0) /* not fatal: only an upgrade needs it, and says so */
+                log_warning_errno(r, "Failed to create the upgrade hand-off socket");
+        return begin_run(s);
 }
 
 static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
-                .cgroup_fd = -1,
+                .cgroup_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
+                .drain_check_at = USEC_INFINITY,
         };
         int r;
 
         s.app = arg_app;
-        s.address = &arg_backend;
+        s.address = arg_backend;
         s.command = arg_command;
         s.stop_timeout = arg_stop_timeout;
+        s.default_drain_usec = arg_drain_timeout;
+        s.role = arg_upgrade ? ROLE_PENDING : ROLE_SERVING;
         log_setup("ember-sandbox", arg_app);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
         r = confine_or_report(&s.confine);
         if (r != 0)
                 return r;
+        if (arg_upgrade && upgrade_foreground(&s.report_fd) < 0)
+                return log_error_errno(errno, "Failed to fork the upgrade's supervisor"), EXIT_OSERR;
         r = state_open(arg_app, true, &s.dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
+                upgrade_report(&s, 'F', "refusing state directory %s/%s: %s", runtime_dir(), arg_app, strerror(-r));
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
         (void) bill_cgroup_open(&s.cgroup_fd);
-        crash_backoff(s.dirfd);
+        if (!arg_upgrade)
+                crash_backoff(s.dirfd);
         r = open_signals(&s);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
@@ -662,27 +665,20 @@ static int supervise(void) {
                 r = state_lock(s.dirfd, &lock);
                 if (r < 0)
                         return log_error_errno(r, "Failed to take the state lock"), EXIT_CANTCREAT;
-                /* Refuse before touching anything, wake.sock included, if another supervisor is alive. */
-                r = take_lifetime_lock(&s);
-                if (r >= 0)
-                        return r;
-                r = open_wake_socket(&s);
-                if (r == -EEXIST)
-                        return log_error("%s/%s exists (NAME-backend.socket's, or a stale one): start the app "
-                                         "through its socket unit, or remove it", s.dir_path, STATE_WAKE_SOCK), EXIT_UNAVAILABLE;
-                if (r < 0)
-                        return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
-                r = begin_run(&s);
+                r = arg_upgrade ? begin_upgrade(&s) : begin_cold(&s);
                 if (r >= 0)
                         return r;
         }
-        s.start_deadline = usec_add(s.started, arg_start_timeout);
-        if (!arg_ready_notify) {
-                s.probe_at = s.started;
-                s.probe_step = USEC_PER_MSEC / 2;
-        }
+        /* under systemd, the supervisor the unit started is its main process for as long as it runs */
+        s.anchor = !arg_upgrade && s.wake_unit[0];
         s.heal_at = s.started + HEAL_INTERVAL_USEC;
-        return run(&s);
+        r = run(&s);
+        upgrade_report(&s, 'F', "generation %" PRIu64 " ended before it was ready; see the journal", s.generation);
+        if (s.anchor && s.stop_asked)
+                stop_other_generations(&s);
+        else if (s.anchor && r == 0)
+                (void) anchor_wait(&s);
+        return r;
 }
 
 int main(int argc, char *argv[]) {

@@ -2,8 +2,9 @@ include sandbox/policy.mk
 
 pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = \
-	sandbox/ember-sandbox.c sandbox/supervisor.h \
-	sandbox/backend.c sandbox/record.c sandbox/wake.c \
+	sandbox/ember-sandbox.c sandbox/supervisor.h sandbox/options.c sandbox/options.h \
+	sandbox/heartbeat.c sandbox/upgrade.c \
+	sandbox/backend.c sandbox/record.c sandbox/wake.c sandbox/generation.c \
 	sandbox/bill.c sandbox/bill.h
 sandbox_ember_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 sandbox_ember_sandbox_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)

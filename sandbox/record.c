@@ -1,15 +1,19 @@
 /* What each backend run is counted and billed as, for the journal and for emberctl metrics. */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "protocol.h"
 #include "macro.h"
 #include "state.h"
 #include "supervisor.h"
 #include "timeutil.h"
+
+#define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
 
 /* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
 static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
@@ -67,4 +71,23 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
         log_event(prio, FIELDS(e, sec, cn, cpu, mem),
                   "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
+}
+
+/* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight
+ * loop; the socket stays up and the first start after a fix is served. Waiting clients keep their timeout. */
+void crash_backoff(int dirfd) {
+        uint64_t crashes = 0, last = 0, delay;
+
+        uint64_t now_sec = (uint64_t) time(NULL);
+
+        /* A last crash "in the future" is a wall clock stepped back since: no reason to wait. */
+        if (state_read_u64(dirfd, STATE_CRASHES, &crashes) < 0 || crashes == 0 ||
+            state_read_u64(dirfd, STATE_LAST_CRASH, &last) < 0 || last > now_sec || now_sec - last > BACKOFF_FORGET_SEC)
+                return;
+        delay = crashes > 8 ? BACKOFF_MAX_USEC : BACKOFF_FIRST_USEC << (crashes - 1);
+        if (delay > BACKOFF_MAX_USEC)
+                delay = BACKOFF_MAX_USEC;
+        log_info("Backend crashed %" PRIu64 " times in a row, waiting %" PRIu64 " ms before starting it again", crashes,
+                 delay / USEC_PER_MSEC);
+        (void) poll(NULL, 0, (int) (delay / USEC_PER_MSEC));
 }

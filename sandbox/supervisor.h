@@ -11,16 +11,26 @@
 #include "bill.h"
 #include "confine.h"
 #include "parse.h"
+#include "protocol.h"
 
 #define WAITERS_MAX 4096
+
+typedef enum role {
+        ROLE_SERVING,  /* new connections come to us: starting, warm, stopping are ours to write */
+        ROLE_PENDING,  /* an upgrade's new generation, not ready yet: takes no connection, writes no state */
+        ROLE_DRAINING, /* replaced by an upgrade: keeps its connections until they close or the drain timeout */
+} role;
 
 typedef struct supervisor {
         int dirfd;
         int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
         bool owns_wake;    /* inetd mode: we unlink wake.sock when we go; under systemd the socket unit owns it */
         int notify_fd;     /* --ready=notify: the backend's NOTIFY_SOCKET */
+        char notify_name[32]; /* its name in the state directory: one per generation */
+        char notify_path[108];
         int signal_fd;
         int inotify_fd;    /* idle-since written: the last connection just left */
+        int handoff_fd;    /* handoff-G.sock, while we serve */
         int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
         char dir_path[PATH_MAX];
         char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
@@ -30,6 +40,14 @@ typedef struct supervisor {
         bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
         bool ready;
+        role role;
+        uint64_t generation;
+        uint64_t previous;      /* fixed-port upgrade: the generation whose backend must be gone before ours starts */
+        bool wait_previous;
+        bool anchor;            /* the unit's main process: outlives the generations upgrades start beside it */
+        bool stop_asked;        /* SIGTERM: every generation stops */
+        uint64_t drain_usec, default_drain_usec, drain_deadline, drain_check_at;
+        int report_fd;          /* --upgrade: the foreground process waiting to hear how it went */
         uint64_t started;  /* CLOCK_MONOTONIC */
         uint64_t connections_at_start;
         uint64_t probe_at, probe_step, start_deadline, idle_deadline, heal_at;
@@ -38,10 +56,33 @@ typedef struct supervisor {
         confine confine;
         /* from the command line */
         const char *app;
-        const ember_addr *address; /* the backend's */
+        ember_addr address; /* the backend's; a HOST:auto one gets its port before each run */
         char **command;
         uint64_t stop_timeout;
 } supervisor;
+
+/* ember-sandbox.c: the run */
+void set_state(supervisor *s, app_state state);
+int watch_idle_since(supervisor *s);
+/* Under the lock: number this run and take its lifetime lock; an exit code, or -1. */
+int allocate_generation(supervisor *s);
+/* Under the lock: the notify socket and the idle-since watch; an exit code, or -1. */
+int prepare_run(supervisor *s, char *notify_path, size_t size);
+/* A HOST:auto backend's port, checked free, then the backend forked; an exit code (logged), or -1. */
+int launch_backend(supervisor *s, const char *notify_path);
+/* A generation that does not serve ends (an upgrade's that failed, or one replaced): its exit code. */
+int end_unserving(supervisor *s, const char *event, int prio, const char *why);
+
+/* heartbeat.c */
+/* Every second: 1 if the state directory was removed or replaced (the backend is then stopped, logged). */
+int check_state_dir(supervisor *s);
+
+/* upgrade.c */
+/* Under the lock, for --upgrade: an exit code, or -1 to run. */
+int begin_upgrade(supervisor *s);
+/* Under the lock: an upgrade's generation, ready, becomes the serving one. */
+void take_over(supervisor *s);
+void announce_upgrade(supervisor *s, uint64_t ms);
 
 /* wake.c */
 /* One byte to each waiting launcher if READY, else EOF: this backend failed. */
@@ -64,7 +105,31 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status);
 void kill_backend(supervisor *s, int *status);
 void describe_exit(int status, char *buf, size_t size);
 
+/* generation.c */
+/* A free port on the address's host, for a HOST:auto backend. */
+int pick_port(ember_addr *a);
+/* gen-G: what emberctl status shows of a live generation, and where the next upgrade finds the wake socket. */
+void generation_record(supervisor *s);
+void generation_forget(supervisor *s);
+void generations_sweep(int dirfd);
+/* handoff-G.sock: how an upgrade's generation gets the serving one's wake socket. */
+int open_handoff_socket(supervisor *s);
+void close_handoff_socket(supervisor *s);
+void hand_off_wake_socket(supervisor *s);
+int take_wake_socket(supervisor *s, uint64_t from);
+/* Under the lock: another generation serves now. */
+bool replaced(supervisor *s);
+void begin_drain(supervisor *s);
+/* Every DRAIN_CHECK_USEC while draining; 1 once the backend is stopped. */
+int drain_step(supervisor *s);
+void stop_other_generations(supervisor *s);
+int anchor_wait(supervisor *s);
+int upgrade_foreground(int *ret_report_fd);
+void upgrade_report(supervisor *s, char kind, const char *fmt, ...) _printf_(3, 4);
+
 /* record.c */
+/* Before a start: wait out the back-off of a backend that keeps crashing. */
+void crash_backoff(int dirfd);
 /* Counts a cold start's time to ready in the histogram. Under the lock. */
 void count_cold_start(supervisor *s, uint64_t ms);
 /* The live run's bill, every second, for emberctl metrics. */

@@ -79,16 +79,16 @@ int open_notify_socket(supervisor *s, char *path, size_t size) {
         _cleanup_close_ int fd = -1;
 
         if (state_dir_path(s->app, dir, sizeof(dir)) < 0 ||
-            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_NOTIFY_SOCK, dir) >= (int) sizeof(sa.sun_path))
+            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, s->notify_name) >= (int) sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        (void) unlinkat(s->dirfd, STATE_NOTIFY_SOCK, 0);
+        (void) unlinkat(s->dirfd, s->notify_name, 0);
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return -errno;
         if (s->confine.drop_user &&
-            fchownat(s->dirfd, STATE_NOTIFY_SOCK, s->confine.uid, s->confine.gid, AT_SYMLINK_NOFOLLOW) < 0)
+            fchownat(s->dirfd, s->notify_name, s->confine.uid, s->confine.gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         snprintf(path, size, "%s", sa.sun_path);
         s->notify_fd = take_fd(&fd);

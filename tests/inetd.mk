@@ -15,6 +15,8 @@ tests_tools_ember_test_sockets_LDADD = common/libember.a
 
 inetd_tests = \
 	tests/inetd/cold-start.sh \
+	tests/inetd/upgrade.sh \
+	tests/inetd/upgrade-fixed.sh \
 	tests/inetd/warm-reuse.sh \
 	tests/inetd/heal.sh \
 	tests/inetd/infinity.sh \

@@ -14,9 +14,10 @@ system_tests = \
 	tests/system/heal-state.sh \
 	tests/system/metrics.sh \
 	tests/system/cli.sh \
+	tests/system/upgrade.sh \
 	tests/system/deb.sh
 TESTS += $(system_tests)
-EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py
+EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py tests/system/upgrade-load.py
 
 # The container must see the installed layout (compiled-in paths such as $(libexecdir)/ember): stage
 # `make install DESTDIR=...` and let lib.sh bind it read-only at $(prefix). Redone on every run.

@@ -203,11 +203,14 @@ ember_start() {
                 BPORT=$(pick_port)
                 ADDR=127.0.0.1:$PORT
                 BADDR=127.0.0.1:$BPORT
+                # BACKEND_SPEC=127.0.0.1:auto: a port per backend run, which the backend learns from {port}
+                local spec=${BACKEND_SPEC:-$BADDR} listen=$BADDR
+                [ -n "${BACKEND_SPEC:-}" ] && listen=${BACKEND_SPEC%:auto}:{port}
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"
-                        "$LAUNCH" --app="$APP" --backend="$BADDR" "${LAUNCH_ARGS[@]}" --
-                        "$SANDBOX" --app="$APP" --backend="$BADDR" "${SANDBOX_ARGS[@]}" --
-                        "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
+                        "$LAUNCH" --app="$APP" --backend="$spec" "${LAUNCH_ARGS[@]}" --
+                        "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" --
+                        "$BACKEND" --listen="$listen" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
                 setsid "${SA_CMD[@]}" >>"$LOG" 2>&1 </dev/null &
                 SA_PID=$!
                 if wait_until 5 _sa_listening; then

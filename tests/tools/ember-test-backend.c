@@ -10,6 +10,7 @@
  *   echo  echoes every byte back; on the client's EOF it shuts down its write side (half-close passed on).
  *   http  reads one request head, answers "hello from PID\n" (PID = the main pid) as HTTP/1.0, closes.
  *   hold  reads and discards until EOF, never writes.
+ *   tag   answers each chunk read with "TAG chunk" (--tag=TAG, default the main pid): which backend served.
  *   count reads until EOF, then answers "N\n" (the number of bytes received) and closes: a reply that can only
  *         arrive after the client's half-close has come through.
  * --crash-after-bytes=N: after relaying N bytes on a connection the backend aborts (main process included).
@@ -40,7 +41,7 @@
 #include "io.h"
 #include "parse.h"
 
-enum mode { MODE_ECHO, MODE_HTTP, MODE_HOLD, MODE_COUNT };
+enum mode { MODE_ECHO, MODE_HTTP, MODE_HOLD, MODE_COUNT, MODE_TAG };
 
 static ember_addr arg_listen;
 static bool arg_listen_set;
@@ -48,7 +49,7 @@ static enum mode arg_mode = MODE_ECHO;
 static uint64_t arg_ready_delay, arg_notify_delay;
 static bool arg_notify, arg_never_ready, arg_fail_start, arg_ignore_sigterm;
 static uint64_t arg_crash_after = UINT64_MAX;
-static const char *arg_pidfile, *arg_pid_log, *arg_exit_on;
+static const char *arg_pidfile, *arg_pid_log, *arg_exit_on, *arg_tag;
 static uint64_t arg_burn_cpu;
 static pid_t main_pid;
 
@@ -64,7 +65,8 @@ static void msg(const char *fmt, ...) {
 
 static void usage(FILE *f) {
         fprintf(f,
-                "Usage: ember-test-backend --listen=ADDR [--mode=echo|http|hold|count] [--ready-delay=DUR] [--notify]\n"
+                "Usage: ember-test-backend --listen=ADDR [--mode=echo|http|hold|count|tag] [--tag=TAG] [--ready-delay=DUR]\n"
+                "                          [--notify]\n"
                 "                          [--never-ready] [--fail-start] [--crash-after-bytes=N] [--ignore-sigterm]\n"
                 "                          [--pidfile=PATH] [--pid-log=PATH] [--notify-delay=DUR] [--exit-on=PATH]\n");
 }
@@ -95,6 +97,20 @@ static void serve_echo(int fd) {
                         return;
                 total += (uint64_t) n;
         }
+        shutdown(fd, SHUT_WR);
+}
+
+static void serve_tag(int fd) {
+        static char buf[65536];
+        char tag[256];
+        ssize_t n;
+
+        snprintf(tag, sizeof(tag), "%s ", arg_tag ? arg_tag : "");
+        if (!arg_tag)
+                snprintf(tag, sizeof(tag), "%d ", (int) main_pid);
+        while ((n = read_some(fd, buf, sizeof(buf))) > 0)
+                if (write_all(fd, tag, strlen(tag)) < 0 || write_all(fd, buf, (size_t) n) < 0)
+                        return;
         shutdown(fd, SHUT_WR);
 }
 
@@ -196,7 +212,7 @@ static bool wait_for_connection(int lfd) {
 
 static int parse_args(int argc, char **argv) {
         enum { ARG_LISTEN = 0x100, ARG_MODE, ARG_READY_DELAY, ARG_NOTIFY, ARG_NEVER_READY, ARG_FAIL_START,
-               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON, ARG_BURN_CPU };
+               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON, ARG_BURN_CPU, ARG_TAG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -212,6 +228,7 @@ static int parse_args(int argc, char **argv) {
                 { "pid-log", required_argument, NULL, ARG_PID_LOG },
                 { "exit-on", required_argument, NULL, ARG_EXIT_ON },
                 { "burn-cpu", required_argument, NULL, ARG_BURN_CPU },
+                { "tag", required_argument, NULL, ARG_TAG },
                 {}
         };
         int c;
@@ -237,6 +254,8 @@ static int parse_args(int argc, char **argv) {
                                 arg_mode = MODE_HOLD;
                         else if (strcmp(optarg, "count") == 0)
                                 arg_mode = MODE_COUNT;
+                        else if (strcmp(optarg, "tag") == 0)
+                                arg_mode = MODE_TAG;
                         else {
                                 msg("bad --mode=%s", optarg);
                                 return -EINVAL;
@@ -275,6 +294,9 @@ static int parse_args(int argc, char **argv) {
                         break;
                 case ARG_PIDFILE:
                         arg_pidfile = optarg;
+                        break;
+                case ARG_TAG:
+                        arg_tag = optarg;
                         break;
                 case ARG_BURN_CPU:
                         if (parse_duration(optarg, &arg_burn_cpu) < 0 || arg_burn_cpu == USEC_INFINITY) {
@@ -429,6 +451,9 @@ int main(int argc, char **argv) {
                                 break;
                         case MODE_COUNT:
                                 serve_count(cfd);
+                                break;
+                        case MODE_TAG:
+                                serve_tag(cfd);
                                 break;
                         }
                         close(cfd);

@@ -1,0 +1,208 @@
+/* emberctl upgrade: replace a warm app's backend with one started from its current units, under load, with no
+ * connection refused or reset (see emberctl(1), ember-sandbox(8) --upgrade). Under systemd this is
+ * `systemctl reload NAME-backend.service`: its ExecReload= runs ember-sandbox --upgrade, and the job is done once
+ * the new generation serves or failed. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "ctl.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "protocol.h"
+#include "state.h"
+#include "timeutil.h"
+
+static void help_upgrade(FILE *f) {
+        fprintf(f,
+                "Usage: emberctl upgrade NAME [--drain-timeout=DUR] [--wait]\n"
+                "Start a new backend generation of the warm app NAME from its current units (after emberctl new\n"
+                "--force and daemon-reload, or a new binary on disk), switch new connections to it once it is ready,\n"
+                "and let the old generation finish its open connections. A cold app has nothing to upgrade: its\n"
+                "next connection starts the new version.\n\n"
+                "  --drain-timeout=DUR   close the old generation's connections still open after DUR (default 5min;\n"
+                "                        a fixed-port backend drains for at most half its start timeout)\n"
+                "  --wait                return only once the old generation has stopped\n");
+}
+
+typedef struct upgrade_args {
+        const char *app;
+        uint64_t drain_usec;
+        bool have_drain, wait;
+} upgrade_args;
+
+static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "drain-timeout", required_argument, NULL, 'd' },
+                { "wait", no_argument, NULL, 'w' },
+                {}
+        };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help_upgrade(stdout);
+                        return EXIT_SUCCESS;
+                case 'd':
+                        if (parse_duration_opt("drain-timeout", optarg, true, &a->drain_usec) != 0)
+                                return EXIT_USAGE;
+                        a->have_drain = true;
+                        break;
+                case 'w':
+                        a->wait = true;
+                        break;
+                default:
+                        return usage_fail("upgrade: option '%s' is not known or needs a value", argv[optind - 1]);
+                }
+        return app_arg("upgrade", argc, argv, true, &a->app);
+}
+
+/* Under the state lock: what there is to upgrade. GO_ON with the serving generation, or the exit code. */
+static int check_upgradable(int dirfd, const upgrade_args *a, uint64_t *serving_gen) {
+        generation_info g[16];
+        app_status st;
+        serving sv;
+        int n, r;
+
+        r = app_status_read(dirfd, &st);
+        if (r < 0)
+                return status_error(a->app, r);
+        if (!app_status_is_up(&st)) {
+                printf("%s is cold: nothing to upgrade; its next connection starts the new version.\n", a->app);
+                return EXIT_SUCCESS;
+        }
+        if (st.state != APP_WARM) {
+                log_error("%s is %s: upgrade it once it is warm", a->app, state_label(&st));
+                return EXIT_TEMPFAIL;
+        }
+        if (serving_read(dirfd, &sv) < 0) {
+                log_error("%s names no serving generation (its supervisor is from an older ember): restart it instead "
+                          "with systemctl restart %s-backend.service", a->app, a->app);
+                return EXIT_TEMPFAIL;
+        }
+        n = generations_read(dirfd, g, ELEMENTSOF(g));
+        for (int i = 0; i < n; i++)
+                if (strcmp(g[i].role, "starting") == 0) {
+                        log_error("an upgrade of %s to generation %" PRIu64 " is in progress: wait for it", a->app,
+                                  g[i].generation);
+                        return EXIT_TEMPFAIL;
+                }
+        *serving_gen = sv.generation;
+        return GO_ON;
+}
+
+/* Under the state lock: the drain timeout for the new generation to hand on, and no stale result. */
+static int prepare_request(int dirfd, const upgrade_args *a) {
+        char kv[48];
+        int r;
+
+        (void) unlinkat(dirfd, STATE_UPGRADE_RESULT, 0);
+        if (!a->have_drain) {
+                (void) unlinkat(dirfd, STATE_UPGRADE_REQUEST, 0);
+                return 0;
+        }
+        snprintf(kv, sizeof(kv), "drain_usec=%" PRIu64, a->drain_usec);
+        r = state_kv_write(dirfd, STATE_UPGRADE_REQUEST, kv);
+        return r < 0 ? log_error_errno(r, "Failed to write %s/%s/%s", runtime_dir(), a->app, STATE_UPGRADE_REQUEST) : 0;
+}
+
+/* The text after "ready: ", "failed: ", "busy: " or "cold: ". */
+static const char *result_text(const char *line, const char *fallback) {
+        const char *p = strstr(line, ": ");
+        return p ? p + 2 : fallback;
+}
+
+/* The new generation's own word on how it went. */
+static int report_result(int dirfd, const char *app, int job) {
+        char line[STATE_KV_MAX + 1] = "";
+
+        (void) state_kv_read(dirfd, STATE_UPGRADE_RESULT, line, sizeof(line));
+        if (job >= 0 && strncmp(line, "failed: ", 8) != 0) {
+                printf("Upgraded %s: %s\n", app, result_text(line, "the new generation serves"));
+                return EXIT_SUCCESS;
+        }
+        if (strncmp(line, "busy: ", 6) == 0) {
+                log_error("%s", result_text(line, ""));
+                return EXIT_TEMPFAIL;
+        }
+        log_error("upgrade of %s failed: %s (journalctl -u %s-backend.service)", app,
+                  result_text(line, "the new generation did not start"), app);
+        return EXIT_UNAVAILABLE;
+}
+
+/* --wait: until the replaced generation's supervisor is gone. Its drain timeout bounds that; so do we, loosely. */
+static int wait_drained(int dirfd, const char *app, uint64_t previous, uint64_t drain_usec) {
+        uint64_t deadline = usec_add(deadline_in(drain_usec), 60 * USEC_PER_SEC);
+
+        while (supervisor_find_generation(dirfd, previous, NULL) > 0) {
+                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        log_error("generation %" PRIu64 " of %s is still running past its drain timeout", previous, app);
+                        return EXIT_UNAVAILABLE;
+                }
+                (void) poll(NULL, 0, 100);
+        }
+        printf("Generation %" PRIu64 " of %s has stopped.\n", previous, app);
+        return EXIT_SUCCESS;
+}
+
+static int reload_backend(const char *app) {
+        char unit[APP_NAME_MAX + 32];
+        const char *result = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        if (bus_open(&bus) < 0)
+                return -EHOSTDOWN;
+        snprintf(unit, sizeof(unit), "%s-backend.service", app);
+        if (bus_unit_loaded(bus, unit))
+                r = bus_unit_job(bus, "ReloadUnit", unit, &result);
+        else
+                r = log_error_errno(-ENOENT, "%s is not loaded in systemd: emberctl upgrade needs the units of emberctl "
+                                    "new (without them, as in inetd mode, run ember-sandbox --upgrade with the backend's "
+                                    "options, see ember-sandbox(8))", unit);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
+
+int verb_upgrade(int argc, char *argv[]) {
+        upgrade_args a = { .drain_usec = 5 * 60 * USEC_PER_SEC };
+        _cleanup_close_ int dirfd = -1;
+        uint64_t previous = 0;
+        int r;
+
+        r = parse_upgrade(argc, argv, &a);
+        if (r != GO_ON)
+                return r;
+        r = state_open(a.app, false, &dirfd);
+        if (r < 0)
+                return status_error(a.app, r);
+        {
+                _cleanup_close_ int lock = -1;
+                r = state_lock(dirfd, &lock);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to take the state lock of %s", a.app), EXIT_NOPERM;
+                r = check_upgradable(dirfd, &a, &previous);
+                if (r != GO_ON)
+                        return r;
+                if (prepare_request(dirfd, &a) < 0)
+                        return EXIT_NOPERM;
+        }
+        r = reload_backend(a.app);
+        if (r == -ENOENT || r == -EHOSTDOWN)
+                return EXIT_UNAVAILABLE; /* said: no units (inetd mode: ember-sandbox --upgrade), or no bus */
+        r = report_result(dirfd, a.app, r);
+        if (r == EXIT_SUCCESS && a.wait)
+                r = wait_drained(dirfd, a.app, previous, a.drain_usec);
+        return r;
+}

@@ -1,0 +1,128 @@
+/* ember-sandbox's command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "options.h"
+#include "usage.h"
+
+const char *arg_app;
+ember_addr arg_backend;
+bool arg_have_backend;
+uint64_t arg_idle = 60 * USEC_PER_SEC;
+uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
+uint64_t arg_stop_timeout = 10 * USEC_PER_SEC;
+bool arg_ready_notify;
+const char *arg_policy = "default";
+const char *arg_user;
+char **arg_command;
+bool arg_upgrade;
+uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
+
+void help(FILE *f) {
+        fprintf(f,
+                "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
+                "       ember-sandbox [--policy=SPEC] [--user=USER] -- COMMAND [ARG...]\n"
+                "Supervise an ember backend: start COMMAND under the seccomp sandbox, report readiness to waiting\n"
+                "launchers, stop it after the idle period. Without --app, only confine and exec COMMAND.\n\n"
+                "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
+                "  --backend=ADDR          address the backend listens on (readiness probe)\n"
+                "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
+                "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
+                "  --policy=SPEC           default, strict, none or a .policy file (default: default)\n"
+                "  --user=USER             run the backend as USER\n"
+                "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
+                "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
+                "  --upgrade               start a new generation beside the serving one and switch to it once\n"
+                "                          ready; returns when it serves (systemd's ExecReload=)\n"
+                "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
+                "  -h, --help              show this help\n");
+}
+
+/* What the options say together, and COMMAND after "--". */
+static int check_argv(int argc, char *argv[]) {
+        if (optind >= argc)
+                return usage_error("%s", "missing COMMAND (put it after --)");
+        if (strcmp(argv[optind - 1], "--") != 0)
+                return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
+        if (arg_app && !arg_have_backend)
+                return usage_error("%s", "--backend=ADDR is required with --app");
+        if (!arg_app && (arg_have_backend || arg_upgrade))
+                return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        arg_command = argv + optind;
+        return 1;
+}
+
+enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
+       ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT };
+
+/* One option: 0, 1 after --help, or usage_error()'s -EINVAL. */
+static int parse_option(int c, char *argv[]) {
+        switch (c) {
+        case 'h':
+                help(stdout);
+                return 1;
+        case ARG_APP:
+                return usage_parse_app(optarg, &arg_app);
+        case ARG_BACKEND:
+                arg_have_backend = true;
+                return usage_parse_backend_addr(optarg, &arg_backend);
+                break;
+        case ARG_IDLE:
+                return usage_parse_duration("idle", optarg, true, &arg_idle);
+        case ARG_START_TIMEOUT:
+                return usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
+        case ARG_STOP_TIMEOUT:
+                return usage_parse_duration("stop-timeout", optarg, false, &arg_stop_timeout);
+        case ARG_DRAIN_TIMEOUT:
+                return usage_parse_duration("drain-timeout", optarg, true, &arg_drain_timeout);
+        case ARG_UPGRADE:
+                arg_upgrade = true;
+                break;
+        case ARG_READY:
+                if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
+                        return usage_error("invalid --ready '%s': use connect or notify", optarg);
+                arg_ready_notify = strcmp(optarg, "notify") == 0;
+                break;
+        case ARG_POLICY:
+                if (!*optarg)
+                        return usage_error("%s", "--policy needs default, strict, none or a file");
+                arg_policy = optarg;
+                break;
+        case ARG_USER:
+                if (!*optarg)
+                        return usage_error("%s", "--user needs a user name or uid");
+                arg_user = optarg;
+                break;
+        default:
+                return usage_bad_option(c, argv);
+        }
+        return 0;
+}
+
+int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "app", required_argument, NULL, ARG_APP },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "idle", required_argument, NULL, ARG_IDLE },
+                { "ready", required_argument, NULL, ARG_READY },
+                { "policy", required_argument, NULL, ARG_POLICY },
+                { "user", required_argument, NULL, ARG_USER },
+                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
+                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
+                { "upgrade", no_argument, NULL, ARG_UPGRADE },
+                { "drain-timeout", required_argument, NULL, ARG_DRAIN_TIMEOUT },
+                {}
+        };
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+                r = parse_option(c, argv);
+                if (r != 0)
+                        return r > 0 ? 0 : r;
+        }
+        return check_argv(argc, argv);
+}

@@ -1,0 +1,24 @@
+#pragma once
+/* ember-sandbox's command line (options.c). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "parse.h"
+
+extern const char *arg_app;
+extern ember_addr arg_backend;
+extern bool arg_have_backend;
+extern uint64_t arg_idle;
+extern uint64_t arg_start_timeout;
+extern uint64_t arg_stop_timeout;
+extern bool arg_ready_notify;
+extern const char *arg_policy;
+extern const char *arg_user;
+extern char **arg_command;
+extern bool arg_upgrade;
+extern uint64_t arg_drain_timeout;
+
+void help(FILE *f);
+/* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */
+int parse_argv(int argc, char *argv[]);

@@ -1,0 +1,146 @@
+/* ember-sandbox --upgrade: a generation begun beside the serving one, which takes over once ready (see
+ * ember-sandbox(8), ember-state(7)). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "options.h"
+#include "protocol.h"
+#include "state.h"
+#include "supervisor.h"
+#include "timeutil.h"
+
+/* Under the lock: an upgrade's generation, ready, becomes the serving one. The one it replaces notices at once
+ * (SIGUSR1), hands us the unit's main process and drains. */
+void take_over(supervisor *s) {
+        pid_t previous = 0;
+
+        (void) serving_write(s->dirfd, s->generation, &s->address);
+        set_state(s, APP_WARM);
+        s->role = ROLE_SERVING;
+        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
+        (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
+        (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
+        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
+        if (watch_idle_since(s) < 0)
+                log_warning("Failed to watch %s; the idle clock starts at the next heartbeat", STATE_IDLE_SINCE);
+        generation_record(s);
+        if (open_handoff_socket(s) < 0)
+                log_warning("Failed to create the upgrade hand-off socket: the next upgrade will fail");
+        if (supervisor_find_generation(s->dirfd, s->previous, &previous) > 0 && previous > 0)
+                (void) kill(previous, SIGUSR1);
+}
+
+void announce_upgrade(supervisor *s, uint64_t ms) {
+        char f[48], addr[128];
+
+        (void) format_addr(&s->address, addr, sizeof(addr));
+        snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=upgrade-ready", f),
+                  "Upgrade: generation %" PRIu64 " ready after %" PRIu64 " ms on %s; new connections go to it", s->generation,
+                  ms, addr);
+        upgrade_report(s, 'R', "generation %" PRIu64 " serves on %s (ready after %" PRIu64 " ms); generation %" PRIu64
+                       " drains", s->generation, addr, ms, s->previous);
+}
+
+/* Under the lock, for --upgrade: the generation we replace, or the exit code (reported) if there is nothing to do
+ * now. At most one generation may be starting at a time. */
+static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
+        uint64_t gens[64];
+        pid_t pids[64];
+        app_state state;
+        int n, r;
+
+        r = app_state_settle(s->dirfd, &state);
+        if (r < 0)
+                return upgrade_report(s, 'F', "the state of %s is unreadable: %s", arg_app, strerror(-r)), EXIT_DATAERR;
+        if (state == APP_COLD)
+                return upgrade_report(s, 'C', "%s is cold: nothing to upgrade; the next connection starts the new "
+                                      "version", arg_app), 0;
+        if (state != APP_WARM)
+                return upgrade_report(s, 'T', "%s is %s: upgrade it once it is warm", arg_app,
+                                      app_state_to_string(state)), EXIT_TEMPFAIL;
+        if (serving_read(s->dirfd, sv) < 0 || supervisor_find_generation(s->dirfd, sv->generation, pid) <= 0 || *pid <= 0)
+                return upgrade_report(s, 'T', "%s has no serving generation to replace (a supervisor of an older "
+                                      "ember?): restart it instead", arg_app), EXIT_TEMPFAIL;
+        n = supervisors_list(s->dirfd, gens, pids, ELEMENTSOF(gens));
+        for (int i = 0; i < n; i++)
+                if (gens[i] > sv->generation)
+                        return upgrade_report(s, 'T', "an upgrade of %s to generation %" PRIu64 " is in progress: wait "
+                                              "for it", arg_app, gens[i]), EXIT_TEMPFAIL;
+        return -1;
+}
+
+/* The drain timeout asked for by emberctl upgrade, else ours. A fixed-port upgrade holds new connections while the
+ * old generation drains, so it drains for at most half of their start timeout. */
+static uint64_t upgrade_drain_usec(supervisor *s) {
+        char kv[STATE_KV_MAX + 1];
+        uint64_t d = arg_drain_timeout;
+
+        uint64_t asked;
+
+        if (state_kv_read(s->dirfd, STATE_UPGRADE_REQUEST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "drain_usec", &asked) >= 0)
+                d = asked;
+        (void) unlinkat(s->dirfd, STATE_UPGRADE_REQUEST, 0);
+        if (!arg_backend.port_auto && d > arg_start_timeout / 2)
+                d = arg_start_timeout / 2;
+        return d;
+}
+
+/* Under the lock: a new generation beside the serving one. HOST:auto: it starts on its own port and takes over
+ * once ready. A fixed port: it takes over at once, holds new connections on the wake socket, and starts its
+ * backend when the old generation has drained. Returns an exit code, or -1 to run. */
+int begin_upgrade(supervisor *s) {
+        char kv[96];
+        serving sv;
+        pid_t pid = 0;
+        int r;
+
+        r = find_upgrade_target(s, &sv, &pid);
+        if (r >= 0)
+                return r;
+        r = allocate_generation(s);
+        if (r >= 0)
+                return upgrade_report(s, 'F', "could not take a generation lock in %s", s->dir_path), r;
+        s->previous = sv.generation;
+        snprintf(kv, sizeof(kv), "generation=%" PRIu64 " drain_usec=%" PRIu64, s->generation, upgrade_drain_usec(s));
+        (void) state_kv_write(s->dirfd, STATE_UPGRADE, kv);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=upgrade-start"), "Upgrade: generation %" PRIu64 " starting beside %" PRIu64,
+                  s->generation, s->previous);
+        r = take_wake_socket(s, sv.generation);
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof(why), "could not share generation %" PRIu64 "'s wake socket: %s", sv.generation,
+                         strerror(-r));
+                return end_unserving(s, "start-failed", LOG_ERR, why);
+        }
+        r = prepare_run(s, s->notify_path, sizeof(s->notify_path));
+        if (r >= 0)
+                return end_unserving(s, "start-failed", LOG_ERR, "could not prepare the run"), r;
+        s->started = now_usec(CLOCK_MONOTONIC);
+        if (arg_backend.port_auto)
+                return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
+        /* fixed port: ours from now on; launchers wait on the wake socket as on a cold start */
+        s->role = ROLE_SERVING;
+        s->wait_previous = true;
+        (void) serving_write(s->dirfd, s->generation, &s->address);
+        set_state(s, APP_STARTING);
+        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
+        (void) watch_idle_since(s);
+        generation_record(s);
+        if (open_handoff_socket(s) < 0)
+                log_warning("Failed to create the upgrade hand-off socket: the next upgrade will fail");
+        (void) kill(pid, SIGUSR1);
+        return -1;
+}
