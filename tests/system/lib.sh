@@ -161,6 +161,9 @@ sys_cgroup_enter() {
         local h cur
         for h in $(sys_cgroup_roots); do
                 cur=$(awk -F: -v h="$h" '(h ~ /systemd$/ && $2 == "name=systemd") || (h !~ /systemd$/ && $1 == "0") { print $3; exit }' /proc/self/cgroup)
+                # "/..": outside this cgroup namespace's root, as a process nsenter'ed into a container is (the
+                # "Failed to create /../payload subcgroup" of nspawn): start from the root we can see
+                case "$cur" in /..*) cur= ;; esac
                 mkdir -p "$h$cur/$1" 2>/dev/null && echo "$BASHPID" >"$h$cur/$1/cgroup.procs" 2>/dev/null
         done
         return 0
