@@ -9,6 +9,7 @@ common_libember_a_SOURCES = \
 	common/timeutil.c common/timeutil.h \
 	common/usage.c common/usage.h \
 	common/daemon.c common/daemon.h \
+	common/proxy.c common/proxy.h \
 	common/user.c common/user.h
 
 # The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=).
