@@ -37,3 +37,9 @@ unit_tests += tests/unit/test-lockdown
 tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launcher/lockdown.c launcher/lockdown.h
 tests_unit_test_lockdown_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_lockdown_LDADD = common/libember.a
+
+# The PROXY protocol codec: the launcher's first look at client bytes.
+unit_tests += tests/unit/test-proxy
+tests_unit_test_proxy_SOURCES = tests/unit/test-proxy.c tests/tap.h
+tests_unit_test_proxy_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_proxy_LDADD = common/libember.a
