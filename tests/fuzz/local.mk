@@ -6,10 +6,12 @@ FUZZ_TARGETS = parse state policy
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
 	-I$(top_srcdir)/common -I$(top_srcdir)/sandbox \
 	-DRUNTIME_DIR_DEFAULT=\"/run/ember\" -DPKGDATADIR=\"$(pkgdatadir)\" -DLIBEXECDIR=\"$(pkglibexecdir)\"
-FUZZ_COMMON = $(top_srcdir)/common/parse.c $(top_srcdir)/common/state.c $(top_srcdir)/common/log.c
+FUZZ_COMMON = $(top_srcdir)/common/parse.c $(top_srcdir)/common/state.c $(top_srcdir)/common/log.c \
+	$(top_srcdir)/common/timeutil.c $(top_srcdir)/common/events.c
 FUZZ_SOURCES_parse = $(top_srcdir)/tests/fuzz/fuzz-parse.c
 FUZZ_SOURCES_state = $(top_srcdir)/tests/fuzz/fuzz-state.c
-FUZZ_SOURCES_policy = $(top_srcdir)/tests/fuzz/fuzz-policy.c $(top_srcdir)/sandbox/policy.c $(SECCOMP_LIBS)
+FUZZ_SOURCES_policy = $(top_srcdir)/tests/fuzz/fuzz-policy.c $(top_srcdir)/sandbox/policy.c $(top_srcdir)/sandbox/policy-groups.c \
+	$(SECCOMP_LIBS)
 
 EXTRA_DIST += tests/fuzz/fuzz-parse.c tests/fuzz/fuzz-state.c tests/fuzz/fuzz-policy.c tests/fuzz/corpus
 
