@@ -2,7 +2,7 @@
 # FUZZ_RUNS executions per target, starting from the seed corpora in tests/fuzz/corpus/.
 FUZZ_CC = clang
 FUZZ_RUNS = 1000000
-FUZZ_TARGETS = parse state policy
+FUZZ_TARGETS = parse state policy proxy
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
 	-I$(top_srcdir)/common -I$(top_srcdir)/sandbox \
 	-DRUNTIME_DIR_DEFAULT=\"/run/ember\" -DPKGDATADIR=\"$(pkgdatadir)\" -DLIBEXECDIR=\"$(pkglibexecdir)\"
@@ -12,13 +12,16 @@ FUZZ_SOURCES_parse = $(top_srcdir)/tests/fuzz/fuzz-parse.c
 FUZZ_SOURCES_state = $(top_srcdir)/tests/fuzz/fuzz-state.c
 FUZZ_SOURCES_policy = $(top_srcdir)/tests/fuzz/fuzz-policy.c $(top_srcdir)/sandbox/policy.c $(top_srcdir)/sandbox/policy-groups.c \
 	$(SECCOMP_LIBS)
+FUZZ_SOURCES_proxy = $(top_srcdir)/tests/fuzz/fuzz-proxy.c $(top_srcdir)/common/proxy.c
 
-EXTRA_DIST += tests/fuzz/fuzz-parse.c tests/fuzz/fuzz-state.c tests/fuzz/fuzz-policy.c tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/fuzz-parse.c tests/fuzz/fuzz-state.c tests/fuzz/fuzz-policy.c tests/fuzz/fuzz-proxy.c \
+	tests/fuzz/corpus
 
 fuzz:
 	@set -e; mkdir -p tests/fuzz/bin; \
 	for t in $(FUZZ_TARGETS); do \
-	  case $$t in parse) src="$(FUZZ_SOURCES_parse)";; state) src="$(FUZZ_SOURCES_state)";; policy) src="$(FUZZ_SOURCES_policy)";; esac; \
+	  case $$t in parse) src="$(FUZZ_SOURCES_parse)";; state) src="$(FUZZ_SOURCES_state)";; policy) src="$(FUZZ_SOURCES_policy)";; \
+	    proxy) src="$(FUZZ_SOURCES_proxy)";; esac; \
 	  $(FUZZ_CC) $(FUZZ_FLAGS) -o tests/fuzz/bin/fuzz-$$t $$src $(FUZZ_COMMON); \
 	  rm -rf tests/fuzz/bin/corpus-$$t; mkdir -p tests/fuzz/bin/corpus-$$t; \
 	  echo "fuzz-$$t: $(FUZZ_RUNS) runs"; \
