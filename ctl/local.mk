@@ -17,6 +17,8 @@ dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember
 # The README's quick start: sudo demo/run after building.
 EXTRA_DIST += demo/run demo/quickstart
 EXTRA_DIST += doc/ARCHITECTURE.md
+# a balancer in front of several hosts (README, "Running ember on several hosts"; tests/system/multihost.sh)
+EXTRA_DIST += examples/haproxy/haproxy.cfg examples/nginx/stream.conf
 
 # bash completion: verbs, app names, options
 bashcompletiondir = $(datadir)/bash-completion/completions

@@ -38,8 +38,9 @@
 /* What the command line asks for. */
 typedef struct new_args {
         const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
+        const char *proxy_protocol; /* v1, v2 or NULL */
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
-        bool force, now;
+        bool force, now, accept_proxy_protocol;
         char **command;
         int command_argc;
         /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
@@ -184,14 +185,16 @@ static void help_new(FILE *f) {
                 "  --now                   then daemon-reload, enable and start NAME.socket\n"
                 "  --env=NAME=VALUE        set NAME in the backend's environment (repeatable)\n"
                 "  --env-file=PATH         read the backend's environment from PATH (repeatable)\n"
-                "  --working-directory=DIR the backend's working directory\n",
+                "  --working-directory=DIR the backend's working directory\n"
+                "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
+                "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 
 
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
-       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY };
+       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
 
 /* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
 static bool env_assignment_is_valid(const char *s) {
@@ -219,62 +222,27 @@ static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zer
 }
 
 /* One option; GO_ON, or the exit code. */
-static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
+/* --NAME=ARG that must be ONE or TWO: GO_ON, or the usage error. */
+static int choice_opt(const char *name, const char *arg, const char *one, const char *two, const char **ret) {
+        if (strcmp(arg, one) != 0 && strcmp(arg, two) != 0)
+                return usage_fail("invalid --%s '%s': use %s or %s", name, arg, one, two);
+        *ret = arg;
+        return GO_ON;
+}
+
+/* The options that say where things are and what the backend's environment holds. */
+static int new_setting_option(int c, const char *arg, new_args *a) {
         switch (c) {
-        case 'h':
-                help_new(stdout);
-                return EXIT_SUCCESS;
-        case ARG_LISTEN:
-                a->listen = arg;
-                break;
-        case ARG_BACKEND:
-                a->backend = arg;
-                break;
-        case ARG_IDLE:
-                return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
-        case ARG_POLICY:
-                a->policy = arg;
-                break;
-        case ARG_HARDENING:
-                if (strcmp(arg, "strict") != 0 && strcmp(arg, "lean") != 0)
-                        return usage_fail("invalid --hardening '%s': use lean or strict", arg);
-                a->hardening = arg;
-                break;
-        case ARG_START_ON:
-                if (strcmp(arg, "connect") != 0 && strcmp(arg, "data") != 0)
-                        return usage_fail("invalid --start-on '%s': use connect or data", arg);
-                a->start_on = arg;
-                break;
-        case ARG_READY:
-                if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
-                        return usage_fail("invalid --ready '%s': use connect or notify", arg);
-                a->ready = arg;
-                break;
-        case ARG_USER:
-                a->user = arg;
-                break;
-        case ARG_START_TIMEOUT:
-                return parse_duration_opt_or_go_on("start-timeout", arg, false, &a->start_timeout);
-        case ARG_STOP_TIMEOUT:
-                return parse_duration_opt_or_go_on("stop-timeout", arg, false, &a->stop_timeout);
-        case ARG_CLIENT_IDLE_TIMEOUT:
-                return parse_duration_opt_or_go_on("client-idle-timeout", arg, false, &a->client_idle);
         case ARG_MAX_CONNECTIONS:
                 if (parse_uint64(arg, &a->max_connections) < 0 || strchr(arg, '\n') ||
                     a->max_connections == 0 || a->max_connections > 65536)
                         return usage_fail("invalid --max-connections '%s': use a number from 1 to 65536", arg);
-                break;
+                return GO_ON;
         case ARG_UNIT_DIR:
                 if (arg[0] != '/')
                         return usage_fail("invalid --unit-dir '%s': use an absolute path", arg);
                 a->unit_dir = arg;
-                break;
-        case ARG_FORCE:
-                a->force = true;
-                break;
-        case ARG_NOW:
-                a->now = true;
-                break;
+                return GO_ON;
         case ARG_ENV:
                 if (!env_assignment_is_valid(arg))
                         return usage_fail("invalid --env '%s': use NAME=VALUE, NAME of [A-Za-z0-9_] not starting with a "
@@ -282,27 +250,73 @@ static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
                 if (a->n_env == ENV_MAX)
                         return usage_fail("too many --env (at most %d)", ENV_MAX);
                 a->env[a->n_env++] = arg;
-                break;
+                return GO_ON;
         case ARG_ENV_FILE:
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --env-file '%s': use an absolute path without whitespace or quotes", arg);
                 if (a->n_env_files == ENV_MAX)
                         return usage_fail("too many --env-file (at most %d)", ENV_MAX);
                 a->env_files[a->n_env_files++] = arg;
-                break;
+                return GO_ON;
         case ARG_WORKING_DIRECTORY:
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --working-directory '%s': use an absolute path without whitespace or quotes", arg);
                 a->working_directory = arg;
-                break;
+                return GO_ON;
+        default:
+                return EXIT_SOFTWARE;
+        }
+}
+
+static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
+        switch (c) {
+        case 'h':
+                help_new(stdout);
+                return EXIT_SUCCESS;
+        case ARG_LISTEN:
+                a->listen = arg;
+                return GO_ON;
+        case ARG_BACKEND:
+                a->backend = arg;
+                return GO_ON;
+        case ARG_IDLE:
+                return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
+        case ARG_POLICY:
+                a->policy = arg;
+                return GO_ON;
+        case ARG_HARDENING:
+                return choice_opt("hardening", arg, "lean", "strict", &a->hardening);
+        case ARG_START_ON:
+                return choice_opt("start-on", arg, "connect", "data", &a->start_on);
+        case ARG_READY:
+                return choice_opt("ready", arg, "connect", "notify", &a->ready);
+        case ARG_PROXY_PROTOCOL:
+                return choice_opt("proxy-protocol", arg, "v1", "v2", &a->proxy_protocol);
+        case ARG_ACCEPT_PROXY_PROTOCOL:
+                a->accept_proxy_protocol = true;
+                return GO_ON;
+        case ARG_USER:
+                a->user = arg;
+                return GO_ON;
+        case ARG_START_TIMEOUT:
+                return parse_duration_opt_or_go_on("start-timeout", arg, false, &a->start_timeout);
+        case ARG_STOP_TIMEOUT:
+                return parse_duration_opt_or_go_on("stop-timeout", arg, false, &a->stop_timeout);
+        case ARG_CLIENT_IDLE_TIMEOUT:
+                return parse_duration_opt_or_go_on("client-idle-timeout", arg, false, &a->client_idle);
+        case ARG_FORCE:
+                a->force = true;
+                return GO_ON;
+        case ARG_NOW:
+                a->now = true;
+                return GO_ON;
         case '?':
                 if (optopt > 0 && optopt < 0x100 && isprint(optopt))
                         return usage_fail("new: option '-%c' is not known", optopt);
                 return usage_fail("new: option '%s' is not known or lacks its value", argv[optind - 1]);
         default:
-                return EXIT_SOFTWARE;
+                return new_setting_option(c, arg, a);
         }
-        return GO_ON;
 }
 
 /* Returns GO_ON, or the exit code (EXIT_SUCCESS after --help). */
@@ -326,6 +340,8 @@ static int new_parse(int argc, char *argv[], new_args *a) {
                 { "env", required_argument, NULL, ARG_ENV },
                 { "env-file", required_argument, NULL, ARG_ENV_FILE },
                 { "working-directory", required_argument, NULL, ARG_WORKING_DIRECTORY },
+                { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
+                { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
                 { "hardening", required_argument, NULL, ARG_HARDENING },
                 {}
         };
@@ -504,6 +520,10 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0 && a->client_idle != USEC_INFINITY)
                 r = exec_option(b, "idle-timeout", client_idle);
+        if (r >= 0 && a->proxy_protocol)
+                r = exec_option(b, "proxy-protocol", a->proxy_protocol);
+        if (r >= 0 && a->accept_proxy_protocol)
+                r = buf_puts(b, " \"--accept-proxy-protocol\"");
         return r;
 }
 

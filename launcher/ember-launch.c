@@ -23,6 +23,7 @@
 #include "timeutil.h"
 #include "session.h"
 #include "lockdown.h"
+#include "client.h"
 
 static const char *arg_app;
 static ember_addr arg_backend;
@@ -31,6 +32,11 @@ static uint64_t arg_idle_timeout = USEC_INFINITY;
 static bool arg_start_on_data;
 static bool arg_confine = true;
 static char **arg_command;
+static int arg_proxy_version;  /* --proxy-protocol=v1|v2: 1 or 2; 0: none */
+static bool arg_accept_proxy;  /* --accept-proxy-protocol */
+
+/* how long an upstream balancer may take to send its PROXY header */
+#define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
 
 static volatile sig_atomic_t terminating;
 
@@ -44,6 +50,8 @@ static void help(FILE *f) {
                 "  --start-timeout=DUR    how long to wait for a cold backend (default 30s)\n"
                 "  --start-on=connect|data  wake on connect (default) or on the client's first byte\n"
                 "  --idle-timeout=DUR     close the connection after DUR without traffic (default infinity)\n"
+                "  --proxy-protocol=v1|v2 tell the backend the client's address in a PROXY header first\n"
+                "  --accept-proxy-protocol  expect a PROXY v1 or v2 header from an upstream balancer first\n"
                 "  --no-confine           skip the built-in seccomp and Landlock confinement (debugging)\n"
                 "  -h, --help             show this help\n"
                 "With COMMAND (inetd mode) a cold backend is started by running COMMAND detached;\n"
@@ -66,7 +74,8 @@ static int check_argv(int argc, char *argv[], bool have_backend) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE };
+        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE,
+               ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "app", required_argument, NULL, ARG_APP },
@@ -75,6 +84,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "start-on", required_argument, NULL, ARG_START_ON },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
                 { "no-confine", no_argument, NULL, ARG_NO_CONFINE },
+                { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
+                { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
                 {}
         };
         bool have_backend = false;
@@ -109,6 +120,14 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NO_CONFINE:
                         arg_confine = false;
+                        break;
+                case ARG_PROXY_PROTOCOL:
+                        if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0)
+                                return usage_error("invalid --proxy-protocol '%s': use v1 or v2", optarg);
+                        arg_proxy_version = optarg[1] - '0';
+                        break;
+                case ARG_ACCEPT_PROXY_PROTOCOL:
+                        arg_accept_proxy = true;
                         break;
                 default:
                         return usage_bad_option(c, argv);
@@ -156,6 +175,8 @@ static int wait_first_byte(int fd) {
         if (r == 0)
                 return -ETIMEDOUT;
         r = (int) recv(fd, &c, 1, MSG_PEEK);
+        if (r < 0 && errno == ECONNRESET)
+                return 0; /* a balancer's health check often ends in a reset: nothing was asked either */
         if (r < 0)
                 return -errno;
         return r; /* 0: closed before sending anything */
@@ -184,7 +205,7 @@ static void on_terminate(int sig) {
         terminating = 1;
 }
 
-static int session_run(int dirfd, int client) {
+static int session_run(int dirfd, int client, const proxy_header *who) {
         _cleanup_close_ int lease = -1;
         backend_conn backend = { .fd = -1, .lease = -1 };
         int r;
@@ -208,7 +229,12 @@ static int session_run(int dirfd, int client) {
         if (r >= 0) {
                 if (!confine_early)
                         confine(dirfd, &backend.address);
-                r = relay(client, backend.fd, arg_idle_timeout, &terminating);
+                if (arg_proxy_version)
+                        r = client_send_proxy_header(backend.fd, who, arg_proxy_version);
+                if (r < 0)
+                        log_error_errno(r, "Failed to send the PROXY header to the backend");
+                else
+                        r = relay(client, backend.fd, arg_idle_timeout, &terminating);
                 closep(&backend.fd);
                 closep(&backend.lease); /* this generation may stop now, as far as we are concerned */
                 if (r == -ETIMEDOUT || r == -EINTR)
@@ -221,8 +247,38 @@ static int session_run(int dirfd, int client) {
         return r;
 }
 
+/* Who the client is, for the logs (EMBER_CLIENT=) and for --proxy-protocol: under --accept-proxy-protocol what the
+ * balancer's header says, read before anything is woken. 1 to go on, 0 if the client closed before a byte, -errno
+ * (said) for a bad header. A LOCAL header (a health check) means the connection's own addresses. */
+static int identify_client(int client, proxy_header *who, bool *health_check) {
+        char addr[160] = "unknown", f[192];
+        proxy_header upstream;
+        const char *why = NULL;
+        int r;
+
+        (void) client_socket_addresses(client, who);
+        if (arg_accept_proxy) {
+                r = client_read_proxy_header(client, deadline_in(PROXY_HEADER_TIMEOUT_USEC), &upstream, &why);
+                if (r == 0)
+                        return 0;
+                (void) proxy_format_source(who, addr, sizeof(addr));
+                if (r < 0)
+                        return log_error_errno(r, "Invalid PROXY protocol header from %s: %s; closing the connection",
+                                               addr, why ? why : "unreadable");
+                if (!upstream.local)
+                        *who = upstream;
+                *health_check = upstream.local; /* passed on, it is the connection's own addresses */
+        }
+        (void) proxy_format_source(who, addr, sizeof(addr));
+        snprintf(f, sizeof(f), "EMBER_CLIENT=%s", addr);
+        log_set_field(f);
+        return 1;
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_close_ int dirfd = -1;
+        proxy_header who;
+        bool health_check = false;
         int client, r;
 
         r = parse_argv(argc, argv);
@@ -241,7 +297,10 @@ int main(int argc, char *argv[]) {
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
 
-        if (arg_start_on_data) {
+        r = identify_client(client, &who, &health_check);
+        if (r <= 0)
+                return r < 0 ? EXIT_DATAERR : 0;
+        if (arg_start_on_data || health_check) {
                 r = wait_first_byte(client);
                 if (r == 0 || r == -ETIMEDOUT || terminating)
                         return 0; /* nothing was asked, nothing is started */
@@ -255,7 +314,7 @@ int main(int argc, char *argv[]) {
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
 
-        r = session_run(dirfd, client);
+        r = session_run(dirfd, client, &who);
         if (r == -ETIMEDOUT || r == -EHOSTDOWN)
                 return EXIT_UNAVAILABLE;
         return r < 0 && r != -ECONNRESET && r != -EPIPE ? EXIT_OSERR : 0;

@@ -212,6 +212,7 @@ static int ensure_ready(int dirfd, const char *app, char **command, uint64_t dea
                 return r;
         if (state == APP_WARM)
                 return 1;
+        log_info("Waking the backend"); /* cold path only; the journal entry names the client (EMBER_CLIENT=) */
         wake = wake_connect(dirfd, app, command, step);
         if (wake < 0)
                 return wake;

@@ -17,6 +17,7 @@ inetd_tests = \
 	tests/inetd/cold-start.sh \
 	tests/inetd/upgrade.sh \
 	tests/inetd/upgrade-fixed.sh \
+	tests/inetd/proxy-protocol.sh \
 	tests/inetd/warm-reuse.sh \
 	tests/inetd/heal.sh \
 	tests/inetd/infinity.sh \

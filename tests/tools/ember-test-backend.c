@@ -11,6 +11,8 @@
  *   http  reads one request head, answers "hello from PID\n" (PID = the main pid) as HTTP/1.0, closes.
  *   hold  reads and discards until EOF, never writes.
  *   tag   answers each chunk read with "TAG chunk" (--tag=TAG, default the main pid): which backend served.
+ * --expect-proxy: each connection starts with a PROXY v1/v2 header, answered "proxy SRC\n" ("proxy local\n" for a
+ *         LOCAL one, "proxy bad: WHY\n" and a close for a malformed one) before the mode serves the rest.
  *   count reads until EOF, then answers "N\n" (the number of bytes received) and closes: a reply that can only
  *         arrive after the client's half-close has come through.
  * --crash-after-bytes=N: after relaying N bytes on a connection the backend aborts (main process included).
@@ -40,6 +42,7 @@
 #include "daemon.h"
 #include "io.h"
 #include "parse.h"
+#include "proxy.h"
 
 enum mode { MODE_ECHO, MODE_HTTP, MODE_HOLD, MODE_COUNT, MODE_TAG };
 
@@ -50,6 +53,7 @@ static uint64_t arg_ready_delay, arg_notify_delay;
 static bool arg_notify, arg_never_ready, arg_fail_start, arg_ignore_sigterm;
 static uint64_t arg_crash_after = UINT64_MAX;
 static const char *arg_pidfile, *arg_pid_log, *arg_exit_on, *arg_tag;
+static bool arg_expect_proxy;
 static uint64_t arg_burn_cpu;
 static pid_t main_pid;
 
@@ -98,6 +102,33 @@ static void serve_echo(int fd) {
                 total += (uint64_t) n;
         }
         shutdown(fd, SHUT_WR);
+}
+
+/* --expect-proxy: the header, read byte by byte so that nothing after it is taken; 0 to go on. */
+static int read_proxy_header(int fd) {
+        uint8_t buf[PROXY_HEADER_MAX];
+        char line[256], src[160];
+        const char *why = "closed";
+        proxy_header h;
+        size_t n = 0;
+        int r = 0;
+
+        while (n < sizeof(buf) && read_some(fd, (char *) buf + n, 1) == 1) {
+                r = proxy_parse(buf, ++n, &h, &why);
+                if (r != 0)
+                        break;
+        }
+        if (r <= 0) {
+                snprintf(line, sizeof(line), "proxy bad: %s\n", why ? why : "?");
+                (void) write_all(fd, line, strlen(line));
+                return -EBADMSG;
+        }
+        if (h.local)
+                snprintf(src, sizeof(src), "local");
+        else
+                (void) proxy_format_source(&h, src, sizeof(src));
+        snprintf(line, sizeof(line), "proxy v%d %s\n", h.version, src);
+        return write_all(fd, line, strlen(line)) < 0 ? -EIO : 0;
 }
 
 static void serve_tag(int fd) {
@@ -212,7 +243,7 @@ static bool wait_for_connection(int lfd) {
 
 static int parse_args(int argc, char **argv) {
         enum { ARG_LISTEN = 0x100, ARG_MODE, ARG_READY_DELAY, ARG_NOTIFY, ARG_NEVER_READY, ARG_FAIL_START,
-               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON, ARG_BURN_CPU, ARG_TAG };
+               ARG_CRASH_AFTER, ARG_IGNORE_SIGTERM, ARG_PIDFILE, ARG_PID_LOG, ARG_NOTIFY_DELAY, ARG_EXIT_ON, ARG_BURN_CPU, ARG_TAG, ARG_EXPECT_PROXY };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -229,6 +260,7 @@ static int parse_args(int argc, char **argv) {
                 { "exit-on", required_argument, NULL, ARG_EXIT_ON },
                 { "burn-cpu", required_argument, NULL, ARG_BURN_CPU },
                 { "tag", required_argument, NULL, ARG_TAG },
+                { "expect-proxy", no_argument, NULL, ARG_EXPECT_PROXY },
                 {}
         };
         int c;
@@ -297,6 +329,9 @@ static int parse_args(int argc, char **argv) {
                         break;
                 case ARG_TAG:
                         arg_tag = optarg;
+                        break;
+                case ARG_EXPECT_PROXY:
+                        arg_expect_proxy = true;
                         break;
                 case ARG_BURN_CPU:
                         if (parse_duration(optarg, &arg_burn_cpu) < 0 || arg_burn_cpu == USEC_INFINITY) {
@@ -439,6 +474,10 @@ int main(int argc, char **argv) {
                         if (getppid() != main_pid)
                                 _exit(0);
                         close(lfd);
+                        if (arg_expect_proxy && read_proxy_header(cfd) < 0) {
+                                close(cfd);
+                                _exit(0);
+                        }
                         switch (arg_mode) {
                         case MODE_ECHO:
                                 serve_echo(cfd);
