@@ -25,28 +25,14 @@
 #include "buf.h"
 #include "unit-quote.h"
 #include "user.h"
+#include "new.h"
 
-#define MAX_CONNECTIONS_DEFAULT 1024
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
 #define N_SUBSTS 17
-#define ENV_MAX 64
 
 #define N_UNITS N_APP_UNITS
-
-/* What the command line asks for. */
-typedef struct new_args {
-        const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
-        const char *proxy_protocol; /* v1, v2 or NULL */
-        uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
-        bool force, now, accept_proxy_protocol;
-        char **command;
-        int command_argc;
-        /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
-        const char *env[ENV_MAX], *env_files[ENV_MAX], *working_directory;
-        size_t n_env, n_env_files;
-} new_args;
 
 /* What it resolves to, checked. */
 typedef struct new_plan {
@@ -151,226 +137,13 @@ static int check_policy(const char *spec, char **ret) {
 }
 
 /* A unix socket path must survive systemd's parsing of ListenStream= (which trims whitespace). */
-static bool listen_path_is_ok(const char *s) {
+bool listen_path_is_ok(const char *s) {
         if (!utf8_is_valid(s))
                 return false;
         for (; *s; s++)
                 if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == '\\' || *s == '"' || *s == '\'')
                         return false;
         return true;
-}
-
-static void help_new(FILE *f) {
-        fprintf(f,
-                "Usage: emberctl new NAME --listen=ADDR --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
-                "Write the systemd units for app NAME: NAME.socket, NAME@.service, NAME-backend.socket and\n"
-                "NAME-backend.service.\n\n"
-                "  --listen=ADDR           where clients connect: HOST:PORT, [V6]:PORT, PORT (all addresses) or /path\n"
-                "  --backend=ADDR          where COMMAND listens: HOST:PORT, [V6]:PORT, PORT (127.0.0.1) or /path;\n"
-                "                          HOST:auto picks a free port for each run (needed for emberctl upgrade\n"
-                "                          without a pause): COMMAND gets it as $PORT and in {port}\n"
-                "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
-                "  --policy=SPEC           seccomp policy: default, strict, none or a .policy file (default: default)\n"
-                "  --start-on=connect|data wake the backend on connect (default) or on the first byte\n"
-                "  --hardening=lean|strict the per-connection unit's sandboxing (default lean: the launcher\n"
-                "                          confines itself; strict adds systemd's, ~5x the cost per connection)\n"
-                "  --ready=connect|notify  backend is ready when it accepts (default) or sends READY=1\n"
-                "  --user=USER             run COMMAND as USER\n"
-                "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
-                "  --stop-timeout=DUR      SIGKILL a backend DUR after SIGTERM (default 10s)\n"
-                "  --client-idle-timeout=DUR  close a connection silent for DUR both ways (default infinity)\n"
-                "  --max-connections=N     concurrent connections (default %d)\n"
-                "  --unit-dir=DIR          where to write the units (default " UNIT_DIR_DEFAULT ")\n"
-                "  --force                 overwrite existing units (drop-ins from systemctl edit stay)\n"
-                "  --now                   then daemon-reload, enable and start NAME.socket\n"
-                "  --env=NAME=VALUE        set NAME in the backend's environment (repeatable)\n"
-                "  --env-file=PATH         read the backend's environment from PATH (repeatable)\n"
-                "  --working-directory=DIR the backend's working directory\n"
-                "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
-                "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n",
-                MAX_CONNECTIONS_DEFAULT);
-}
-
-
-enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
-       ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
-       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
-
-/* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
-static bool env_assignment_is_valid(const char *s) {
-        const char *eq = strchr(s, '=');
-
-        if (!eq || eq == s || isdigit((unsigned char) s[0]) || !utf8_is_valid(eq + 1))
-                return false;
-        for (const char *p = s; p < eq; p++)
-                if (!isalnum((unsigned char) *p) && *p != '_')
-                        return false;
-        for (const char *p = eq + 1; *p; p++)
-                if ((unsigned char) *p < ' ' || *p == 0x7f)
-                        return false;
-        return true;
-}
-
-/* A path systemd reads back unchanged from EnvironmentFile= or WorkingDirectory= (and no leading "-" or "~"). */
-static bool setting_path_is_ok(const char *s) {
-        return listen_path_is_ok(s);
-}
-
-static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
-        int r = parse_duration_opt(name, s, zero_ok, ret);
-        return r != 0 ? r : GO_ON;
-}
-
-/* One option; GO_ON, or the exit code. */
-/* --NAME=ARG that must be ONE or TWO: GO_ON, or the usage error. */
-static int choice_opt(const char *name, const char *arg, const char *one, const char *two, const char **ret) {
-        if (strcmp(arg, one) != 0 && strcmp(arg, two) != 0)
-                return usage_fail("invalid --%s '%s': use %s or %s", name, arg, one, two);
-        *ret = arg;
-        return GO_ON;
-}
-
-/* The options that say where things are and what the backend's environment holds. */
-static int new_setting_option(int c, const char *arg, new_args *a) {
-        switch (c) {
-        case ARG_MAX_CONNECTIONS:
-                if (parse_uint64(arg, &a->max_connections) < 0 || strchr(arg, '\n') ||
-                    a->max_connections == 0 || a->max_connections > 65536)
-                        return usage_fail("invalid --max-connections '%s': use a number from 1 to 65536", arg);
-                return GO_ON;
-        case ARG_UNIT_DIR:
-                if (arg[0] != '/')
-                        return usage_fail("invalid --unit-dir '%s': use an absolute path", arg);
-                a->unit_dir = arg;
-                return GO_ON;
-        case ARG_ENV:
-                if (!env_assignment_is_valid(arg))
-                        return usage_fail("invalid --env '%s': use NAME=VALUE, NAME of [A-Za-z0-9_] not starting with a "
-                                          "digit, VALUE valid UTF-8 without control characters", arg);
-                if (a->n_env == ENV_MAX)
-                        return usage_fail("too many --env (at most %d)", ENV_MAX);
-                a->env[a->n_env++] = arg;
-                return GO_ON;
-        case ARG_ENV_FILE:
-                if (arg[0] != '/' || !setting_path_is_ok(arg))
-                        return usage_fail("invalid --env-file '%s': use an absolute path without whitespace or quotes", arg);
-                if (a->n_env_files == ENV_MAX)
-                        return usage_fail("too many --env-file (at most %d)", ENV_MAX);
-                a->env_files[a->n_env_files++] = arg;
-                return GO_ON;
-        case ARG_WORKING_DIRECTORY:
-                if (arg[0] != '/' || !setting_path_is_ok(arg))
-                        return usage_fail("invalid --working-directory '%s': use an absolute path without whitespace or quotes", arg);
-                a->working_directory = arg;
-                return GO_ON;
-        default:
-                return EXIT_SOFTWARE;
-        }
-}
-
-static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
-        switch (c) {
-        case 'h':
-                help_new(stdout);
-                return EXIT_SUCCESS;
-        case ARG_LISTEN:
-                a->listen = arg;
-                return GO_ON;
-        case ARG_BACKEND:
-                a->backend = arg;
-                return GO_ON;
-        case ARG_IDLE:
-                return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
-        case ARG_POLICY:
-                a->policy = arg;
-                return GO_ON;
-        case ARG_HARDENING:
-                return choice_opt("hardening", arg, "lean", "strict", &a->hardening);
-        case ARG_START_ON:
-                return choice_opt("start-on", arg, "connect", "data", &a->start_on);
-        case ARG_READY:
-                return choice_opt("ready", arg, "connect", "notify", &a->ready);
-        case ARG_PROXY_PROTOCOL:
-                return choice_opt("proxy-protocol", arg, "v1", "v2", &a->proxy_protocol);
-        case ARG_ACCEPT_PROXY_PROTOCOL:
-                a->accept_proxy_protocol = true;
-                return GO_ON;
-        case ARG_USER:
-                a->user = arg;
-                return GO_ON;
-        case ARG_START_TIMEOUT:
-                return parse_duration_opt_or_go_on("start-timeout", arg, false, &a->start_timeout);
-        case ARG_STOP_TIMEOUT:
-                return parse_duration_opt_or_go_on("stop-timeout", arg, false, &a->stop_timeout);
-        case ARG_CLIENT_IDLE_TIMEOUT:
-                return parse_duration_opt_or_go_on("client-idle-timeout", arg, false, &a->client_idle);
-        case ARG_FORCE:
-                a->force = true;
-                return GO_ON;
-        case ARG_NOW:
-                a->now = true;
-                return GO_ON;
-        case '?':
-                if (optopt > 0 && optopt < 0x100 && isprint(optopt))
-                        return usage_fail("new: option '-%c' is not known", optopt);
-                return usage_fail("new: option '%s' is not known or lacks its value", argv[optind - 1]);
-        default:
-                return new_setting_option(c, arg, a);
-        }
-}
-
-/* Returns GO_ON, or the exit code (EXIT_SUCCESS after --help). */
-static int new_parse(int argc, char *argv[], new_args *a) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "listen", required_argument, NULL, ARG_LISTEN },
-                { "backend", required_argument, NULL, ARG_BACKEND },
-                { "idle", required_argument, NULL, ARG_IDLE },
-                { "policy", required_argument, NULL, ARG_POLICY },
-                { "start-on", required_argument, NULL, ARG_START_ON },
-                { "ready", required_argument, NULL, ARG_READY },
-                { "user", required_argument, NULL, ARG_USER },
-                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
-                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
-                { "client-idle-timeout", required_argument, NULL, ARG_CLIENT_IDLE_TIMEOUT },
-                { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
-                { "unit-dir", required_argument, NULL, ARG_UNIT_DIR },
-                { "force", no_argument, NULL, ARG_FORCE },
-                { "now", no_argument, NULL, ARG_NOW },
-                { "env", required_argument, NULL, ARG_ENV },
-                { "env-file", required_argument, NULL, ARG_ENV_FILE },
-                { "working-directory", required_argument, NULL, ARG_WORKING_DIRECTORY },
-                { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
-                { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
-                { "hardening", required_argument, NULL, ARG_HARDENING },
-                {}
-        };
-        int dd, c, r = GO_ON;
-
-        *a = (new_args){
-                .policy = "default", .start_on = "connect", .ready = "connect", .unit_dir = UNIT_DIR_DEFAULT,
-                .hardening = "lean", .idle = 60 * USEC_PER_SEC, .start_timeout = 30 * USEC_PER_SEC,
-                .stop_timeout = 10 * USEC_PER_SEC, .max_connections = MAX_CONNECTIONS_DEFAULT,
-                .client_idle = USEC_INFINITY,
-        };
-        /* Everything after the first "--" is COMMAND; getopt_long only sees what comes before it. */
-        for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
-                ;
-        a->command = argv + (dd < argc ? dd + 1 : argc);
-        a->command_argc = dd < argc ? argc - dd - 1 : 0;
-
-        optind = 0;
-        opterr = 0;
-        while (r == GO_ON && (c = getopt_long(dd, argv, "h", options, NULL)) >= 0)
-                r = new_option(c, optarg, a, argv);
-        if (r != GO_ON)
-                return r;
-        if (optind >= dd)
-                return usage_fail("new: missing NAME");
-        if (optind + 1 < dd)
-                return usage_fail("new: unexpected argument '%s' (COMMAND goes after '--')", argv[optind + 1]);
-        a->name = argv[optind];
-        return GO_ON;
 }
 
 static int validate_name(const char *name) {

@@ -1,0 +1,26 @@
+#pragma once
+/* emberctl new: what the command line asks for (new-options.c parses it; new.c validates, renders and writes). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_CONNECTIONS_DEFAULT 1024
+#define ENV_MAX 64
+
+/* What the command line asks for. */
+typedef struct new_args {
+        const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
+        const char *proxy_protocol; /* v1, v2 or NULL */
+        uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
+        bool force, now, accept_proxy_protocol;
+        char **command;
+        int command_argc;
+        /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
+        const char *env[ENV_MAX], *env_files[ENV_MAX], *working_directory;
+        size_t n_env, n_env_files;
+} new_args;
+
+/* GO_ON, or the exit code (EXIT_SUCCESS after --help). */
+int new_parse(int argc, char *argv[], new_args *a);
+/* A path for a unit setting or ListenStream=: no whitespace, quotes, backslashes or control characters. */
+bool listen_path_is_ok(const char *s);
