@@ -73,9 +73,46 @@ static int check_argv(int argc, char *argv[], bool have_backend) {
         return 1;
 }
 
+enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE,
+       ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
+
+/* One option: 0, 1 after --help, or usage_error()'s -EINVAL. */
+static int parse_option(int c, char *argv[], bool *have_backend) {
+        switch (c) {
+        case 'h':
+                help(stdout);
+                return 1;
+        case ARG_APP:
+                return usage_parse_app(optarg, &arg_app);
+        case ARG_BACKEND:
+                *have_backend = true;
+                return usage_parse_backend_addr(optarg, &arg_backend);
+        case ARG_START_TIMEOUT:
+                return usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
+        case ARG_IDLE_TIMEOUT:
+                return usage_parse_duration("idle-timeout", optarg, false, &arg_idle_timeout);
+        case ARG_START_ON:
+                if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "data") != 0)
+                        return usage_error("invalid --start-on '%s': use connect or data", optarg);
+                arg_start_on_data = strcmp(optarg, "data") == 0;
+                return 0;
+        case ARG_NO_CONFINE:
+                arg_confine = false;
+                return 0;
+        case ARG_PROXY_PROTOCOL:
+                if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0)
+                        return usage_error("invalid --proxy-protocol '%s': use v1 or v2", optarg);
+                arg_proxy_version = optarg[1] - '0';
+                return 0;
+        case ARG_ACCEPT_PROXY_PROTOCOL:
+                arg_accept_proxy = true;
+                return 0;
+        default:
+                return usage_bad_option(c, argv);
+        }
+}
+
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE,
-               ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "app", required_argument, NULL, ARG_APP },
@@ -89,51 +126,14 @@ static int parse_argv(int argc, char *argv[]) {
                 {}
         };
         bool have_backend = false;
-        int c, r = 0;
+        int c, r;
 
         opterr = 0;
-        while (r >= 0 && (c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help(stdout);
-                        return 0;
-                case ARG_APP:
-                        r = usage_parse_app(optarg, &arg_app);
-                        break;
-                case ARG_BACKEND:
-                        r = usage_parse_backend_addr(optarg, &arg_backend);
-                        have_backend = true;
-                        break;
-                case ARG_START_TIMEOUT:
-                        r = usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
-                        break;
-                case ARG_IDLE_TIMEOUT:
-                        r = usage_parse_duration("idle-timeout", optarg, false, &arg_idle_timeout);
-                        break;
-                case ARG_START_ON:
-                        if (strcmp(optarg, "connect") == 0)
-                                arg_start_on_data = false;
-                        else if (strcmp(optarg, "data") == 0)
-                                arg_start_on_data = true;
-                        else
-                                return usage_error("invalid --start-on '%s': use connect or data", optarg);
-                        break;
-                case ARG_NO_CONFINE:
-                        arg_confine = false;
-                        break;
-                case ARG_PROXY_PROTOCOL:
-                        if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0)
-                                return usage_error("invalid --proxy-protocol '%s': use v1 or v2", optarg);
-                        arg_proxy_version = optarg[1] - '0';
-                        break;
-                case ARG_ACCEPT_PROXY_PROTOCOL:
-                        arg_accept_proxy = true;
-                        break;
-                default:
-                        return usage_bad_option(c, argv);
-                }
-        if (r < 0)
-                return r;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+                r = parse_option(c, argv, &have_backend);
+                if (r != 0)
+                        return r > 0 ? 0 : r;
+        }
         return check_argv(argc, argv, have_backend);
 }
 
