@@ -289,6 +289,8 @@ int anchor_wait(supervisor *s) {
         closep(&s->lifetime_fd);
         s->lifetime_fd = -1;
         supervisor_lock_forget();
+        if (supervisor_find(s->dirfd, NULL) <= 0)
+                return 0;
         log_info("Staying as the unit's main process while later generations run");
         while (supervisor_find(s->dirfd, NULL) > 0) {
                 struct pollfd p = { .fd = s->signal_fd, .events = POLLIN };
