@@ -135,7 +135,8 @@ static int check_policy(const char *spec, char **ret) {
                 *ret = abs;
                 return 0;
         }
-        if (strcmp(spec, "default") != 0 && strcmp(spec, "strict") != 0 && strcmp(spec, "none") != 0) {
+        if (strcmp(spec, "default") != 0 && strcmp(spec, "strict") != 0 && strcmp(spec, "container") != 0 &&
+            strcmp(spec, "none") != 0) {
                 _cleanup_free_ char *p = NULL;
 
                 /* another named policy: it must be installed as NAME.policy */
@@ -170,7 +171,8 @@ static void help_new(FILE *f) {
                 "                          HOST:auto picks a free port for each run (needed for emberctl upgrade\n"
                 "                          without a pause): COMMAND gets it as $PORT and in {port}\n"
                 "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
-                "  --policy=SPEC           seccomp policy: default, strict, none or a .policy file (default: default)\n"
+                "  --policy=SPEC           seccomp policy: default, strict, container (a podman/docker\n"
+                "                          run backend), none or a .policy file (default: default)\n"
                 "  --start-on=connect|data wake the backend on connect (default) or on the first byte\n"
                 "  --hardening=lean|strict the per-connection unit's sandboxing (default lean: the launcher\n"
                 "                          confines itself; strict adds systemd's, ~5x the cost per connection)\n"
@@ -438,7 +440,7 @@ static int validate_policy(const new_args *a, new_plan *p) {
         if (strchr(a->policy, '/'))
                 log_error("invalid --policy '%s': %s", a->policy, r == -EBADFD ? "not a readable regular file" : strerror(-r));
         else
-                log_error("invalid --policy '%s': use default, strict, none, a policy installed in %s or a path",
+                log_error("invalid --policy '%s': use default, strict, container, none, a policy installed in %s or a path",
                           a->policy, policy_dir());
         return EXIT_CONFIG;
 }
