@@ -121,7 +121,8 @@ static int check_policy(const char *spec, char **ret) {
                 *ret = abs;
                 return 0;
         }
-        if (strcmp(spec, "default") != 0 && strcmp(spec, "strict") != 0 && strcmp(spec, "none") != 0) {
+        if (strcmp(spec, "default") != 0 && strcmp(spec, "strict") != 0 && strcmp(spec, "container") != 0 &&
+            strcmp(spec, "none") != 0) {
                 _cleanup_free_ char *p = NULL;
 
                 /* another named policy: it must be installed as NAME.policy */
@@ -211,7 +212,7 @@ static int validate_policy(const new_args *a, new_plan *p) {
         if (strchr(a->policy, '/'))
                 log_error("invalid --policy '%s': %s", a->policy, r == -EBADFD ? "not a readable regular file" : strerror(-r));
         else
-                log_error("invalid --policy '%s': use default, strict, none, a policy installed in %s or a path",
+                log_error("invalid --policy '%s': use default, strict, container, none, a policy installed in %s or a path",
                           a->policy, policy_dir());
         return EXIT_CONFIG;
 }

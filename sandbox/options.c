@@ -30,7 +30,8 @@ void help(FILE *f) {
                 "  --backend=ADDR          address the backend listens on (readiness probe)\n"
                 "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
                 "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
-                "  --policy=SPEC           default, strict, none or a .policy file (default: default)\n"
+                "  --policy=SPEC           default, strict, container, none or a .policy file\n"
+                "                          (default: default)\n"
                 "  --user=USER             run the backend as USER\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
@@ -87,7 +88,7 @@ static int parse_option(int c, char *argv[]) {
                 break;
         case ARG_POLICY:
                 if (!*optarg)
-                        return usage_error("%s", "--policy needs default, strict, none or a file");
+                        return usage_error("%s", "--policy needs default, strict, container, none or a file");
                 arg_policy = optarg;
                 break;
         case ARG_USER:

@@ -3,7 +3,7 @@
 
 typedef struct ember_policy ember_policy;
 
-/* spec is "default", "strict", "none", or a path to a .policy file (anything containing a '/').
+/* spec is "default", "strict", "container", "none", or a path to a .policy file (anything containing a '/').
  * Named policies are read from $EMBER_POLICY_DIR, else PKGDATADIR "/policies", as NAME.policy.
  * A parse error returns -EINVAL with *ret_error = "FILE:LINE: message" (malloc'd, caller frees);
  * other failures return -errno with *ret_error describing them. */

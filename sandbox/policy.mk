@@ -11,6 +11,7 @@ policiesdir = $(pkgdatadir)/policies
 dist_policies_DATA = \
 	sandbox/policies/default.policy \
 	sandbox/policies/strict.policy \
+	sandbox/policies/container.policy \
 	sandbox/policies/none.policy
 
 

@@ -37,6 +37,7 @@ inetd_tests = \
 	tests/inetd/sigkill-heal.sh \
 	tests/inetd/sigkill-random.sh \
 	tests/inetd/backend-crash.sh \
+	tests/inetd/podman.sh \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
 	tests/inetd/unix-backend.sh \

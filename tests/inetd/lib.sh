@@ -29,7 +29,7 @@ if [ -z "${EMBER_SANITIZED:-}" ] && grep -qa -e __asan_init -e __ubsan_handle "$
         EMBER_SANITIZED=1
 fi
 export EMBER_DEBUG=1
-# uninstalled: the shipped policies (default, strict, none) are read from the source tree
+# uninstalled: the shipped policies (default, strict, container, none) are read from the source tree
 export EMBER_POLICY_DIR=${EMBER_POLICY_DIR:-$top_srcdir/sandbox/policies}
 export LC_ALL=C
 
@@ -194,6 +194,7 @@ _ember_watchdog() {
 LAUNCH_ARGS=(--start-timeout=10s)
 SANDBOX_ARGS=(--idle=2s --policy=none)
 BACKEND_ARGS=(--mode=echo)
+BACKEND_CMD=() # a backend command of its own instead of ember-test-backend ({port}: the backend port)
 SA_ENV=() # more -E NAME=VALUE for the launchers and what they start
 # ember_start: systemd-socket-activate in its own session, launching ember-launch per connection (inetd mode).
 ember_start() {
@@ -206,11 +207,13 @@ ember_start() {
                 # BACKEND_SPEC=127.0.0.1:auto: a port per backend run, which the backend learns from {port}
                 local spec=${BACKEND_SPEC:-$BADDR} listen=$BADDR
                 [ -n "${BACKEND_SPEC:-}" ] && listen=${BACKEND_SPEC%:auto}:{port}
+                local cmd=("$BACKEND" --listen="$listen" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
+                [ "${#BACKEND_CMD[@]}" -gt 0 ] && cmd=("${BACKEND_CMD[@]//\{port\}/$BPORT}")
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"
                         "$LAUNCH" --app="$APP" --backend="$spec" "${LAUNCH_ARGS[@]}" --
                         "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" --
-                        "$BACKEND" --listen="$listen" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
+                        "${cmd[@]}")
                 setsid "${SA_CMD[@]}" >>"$LOG" 2>&1 </dev/null &
                 SA_PID=$!
                 if wait_until 5 _sa_listening; then

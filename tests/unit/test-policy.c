@@ -245,6 +245,25 @@ static void test_shipped(void) {
 
         error = NULL;
 
+        r = policy_load("container", &p, &error);
+        is_int(r, 0, "the shipped container policy loads");
+        if (r < 0)
+                diag("%s", error);
+        ok(p && policy_allows(p, "mount") == 1 && policy_allows(p, "pivot_root") == 1 && policy_allows(p, "setns") == 1 &&
+                   policy_allows(p, "unshare") == 1 && policy_allows(p, "keyctl") == 1 && policy_allows(p, "seccomp") == 1,
+           "container allows what a runtime builds a container with: mount, pivot_root, setns, unshare, keyctl, seccomp");
+        ok(p && policy_allows(p, "init_module") == 0 && policy_allows(p, "kexec_load") == 0 &&
+                   policy_allows(p, "reboot") == 0 && policy_allows(p, "swapon") == 0 &&
+                   policy_allows(p, "settimeofday") == 0 && policy_allows(p, "iopl") == 0,
+           "container denies the host as a whole: modules, kexec, reboot, swap, clock, raw I/O");
+        is_str(p ? policy_get_action(p) : NULL, "errno EPERM", "container answers EPERM");
+        policy_free(p);
+        p = NULL;
+
+        free(error);
+
+        error = NULL;
+
         r = policy_load("none", &p, &error);
         is_int(r, 0, "the shipped none policy loads");
         ok(p && policy_get_mode(p) == POLICY_MODE_NONE && policy_n_filters(p) == 0, "none has no filter");
