@@ -69,7 +69,6 @@ static int parse_option(int c, char *argv[]) {
         case ARG_BACKEND:
                 arg_have_backend = true;
                 return usage_parse_backend_addr(optarg, &arg_backend);
-                break;
         case ARG_IDLE:
                 return usage_parse_duration("idle", optarg, true, &arg_idle);
         case ARG_START_TIMEOUT:

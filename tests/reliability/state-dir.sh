@@ -13,6 +13,8 @@ mkdir "$TEST_DIR/elsewhere"
 
 ln -s "$TEST_DIR/elsewhere" "$STATE"
 client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
+# the client is closed before systemd-socket-activate has reaped the launcher and said how it ended
+wait_until 10 grep -qi 'died with code' "$LOG"
 like "a symlinked app dir is refused with a message" "$(lowercase <"$LOG")" \
         'refusing state directory .*(too many levels of symbolic links|symbolic link loop|not a directory)'
 like "exit code 77" "$(lowercase <"$LOG")" 'died with code 77'
@@ -24,6 +26,7 @@ if [ "$(id -u)" = 0 ]; then
         chown 65534 "$STATE"
         : >"$LOG"
         client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
+        wait_until 10 grep -qi 'died with code' "$LOG"
         like "a dir owned by another user is refused" "$(lowercase <"$LOG")" 'refusing state directory .*operation not permitted'
         like "exit code 77" "$(lowercase <"$LOG")" 'died with code 77'
         rmdir "$STATE"
