@@ -334,6 +334,55 @@ static int command_line(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+static int setting_line(buf *b, const char *key, const char *value) {
+        int r = buf_puts(b, key);
+        if (r >= 0)
+                r = unit_escape_specifiers(b, value);
+        if (r >= 0)
+                r = buf_putc(b, '\n');
+        return r;
+}
+
+/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), --state-dir=
+ * (StateDirectory=, made the --user's by a privileged ExecStartPre=: systemd would make it the unit's, root's), and
+ * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
+ * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
+                r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
+        if (r >= 0 && a->state_dir) {
+                r = setting_line(b, "StateDirectory=", a->state_dir);
+                if (r >= 0 && a->user) {
+                        struct passwd *pw = user_lookup(a->user);
+                        if (!pw)
+                                return -ENOENT;
+                        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                                       (unsigned) pw->pw_gid);
+                        if (r >= 0)
+                                r = setting_line(b, "/var/lib/", a->state_dir);
+                }
+        }
+        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
+                char dir[sizeof(p->backend)];
+                char *slash;
+
+                snprintf(dir, sizeof(dir), "%s", p->backend);
+                slash = strrchr(dir, '/');
+                if (slash == dir)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                r = setting_line(b, "ReadWritePaths=-", dir);
+                if (r >= 0 && (strncmp(dir, "/tmp", 4) == 0 && (dir[4] == '\0' || dir[4] == '/')))
+                        r = buf_puts(b, "PrivateTmp=no\n");
+                if (r >= 0 && (strncmp(dir, "/var/tmp", 8) == 0 && (dir[8] == '\0' || dir[8] == '/')))
+                        r = buf_puts(b, "PrivateTmp=no\n");
+        }
+        return r;
+}
+
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
@@ -352,8 +401,11 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && a->working_directory)
                 if ((r = buf_puts(b, "WorkingDirectory=")) >= 0 && (r = unit_escape_specifiers(b, a->working_directory)) >= 0)
                         r = buf_putc(b, '\n');
+        if (r >= 0)
+                r = backend_writable(a, p, b);
         if (r >= 0 && b->len == 0)
-                r = buf_puts(b, "# (none: emberctl new --env=, --env-file=, --working-directory=, or a drop-in)\n");
+                r = buf_puts(b, "# (none: emberctl new --rw-path=, --state-dir=, --env=, --env-file=, --working-directory=, "
+                                "or a drop-in)\n");
         return r;
 }
 
