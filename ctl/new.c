@@ -344,7 +344,8 @@ static int setting_line(buf *b, const char *key, const char *value) {
 }
 
 /* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), --state-dir=
- * (StateDirectory=, made the --user's by a privileged ExecStartPre=: systemd would make it the unit's, root's), and
+ * (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
+ * StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start), and
  * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
  * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
 static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
@@ -352,17 +353,18 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
 
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
                 r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
-        if (r >= 0 && a->state_dir) {
+        if (r >= 0 && a->state_dir && !a->user)
                 r = setting_line(b, "StateDirectory=", a->state_dir);
-                if (r >= 0 && a->user) {
-                        struct passwd *pw = user_lookup(a->user);
-                        if (!pw)
-                                return -ENOENT;
-                        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
-                                       (unsigned) pw->pw_gid);
-                        if (r >= 0)
-                                r = setting_line(b, "/var/lib/", a->state_dir);
-                }
+        else if (r >= 0 && a->state_dir) {
+                struct passwd *pw = user_lookup(a->user);
+                if (!pw)
+                        return -ENOENT;
+                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                               (unsigned) pw->pw_gid);
+                if (r >= 0)
+                        r = setting_line(b, "/var/lib/", a->state_dir);
+                if (r >= 0)
+                        r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
         }
         if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
                 char dir[sizeof(p->backend)];
