@@ -421,9 +421,19 @@ static int add_subst_from(new_plan *p, const char *key, int (*make)(const new_ar
         return r;
 }
 
+/* The one IP address a launcher may talk to (IPAddressAllow= of the per-connection unit): the backend's, or none
+ * for a unix backend. The client's connection is not filtered: PID 1 accepted it, outside the instance's cgroup. */
+static const char *backend_ip(const new_plan *p, char *out, size_t n) {
+        const void *src = p->backend_a.sa.sa_family == AF_INET ? (const void *) &p->backend_a.in.sin_addr :
+                          p->backend_a.sa.sa_family == AF_INET6 ? (const void *) &p->backend_a.in6.sin6_addr : NULL;
+        if (!src || !inet_ntop(p->backend_a.sa.sa_family, src, out, (socklen_t) n))
+                out[0] = '\0';
+        return out;
+}
+
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -450,6 +460,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst(p, "TIMEOUT_START_SEC", tstart);
         if (r >= 0)
                 r = add_subst(p, "TIMEOUT_STOP_SEC", tstop);
+        if (r >= 0)
+                r = add_subst(p, "BACKEND_IP", backend_ip(p, ip, sizeof(ip)));
         if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)
