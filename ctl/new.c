@@ -349,6 +349,7 @@ static int setting_line(buf *b, const char *key, const char *value) {
  * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
  * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
 static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+        bool run_dir = false;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
@@ -377,11 +378,16 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
                 else
                         *slash = '\0';
                 r = setting_line(b, "ReadWritePaths=-", dir);
+                run_dir = strcmp(dir, "/run") == 0;
                 if (r >= 0 && (strncmp(dir, "/tmp", 4) == 0 && (dir[4] == '\0' || dir[4] == '/')))
                         r = buf_puts(b, "PrivateTmp=no\n");
                 if (r >= 0 && (strncmp(dir, "/var/tmp", 8) == 0 && (dir[8] == '\0' || dir[8] == '/')))
                         r = buf_puts(b, "PrivateTmp=no\n");
         }
+        /* /run too (systemd 252 left it writable under ProtectSystem=strict, seen in tests/system/security.sh): a root
+         * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run. */
+        if (r >= 0 && !run_dir)
+                r = buf_puts(b, "ReadOnlyPaths=/run\n");
         return r;
 }
 
