@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SIDES 16
+#define MAX_SIDES 48 /* the settings phase measures ~30 unit variants side by side */
 #define IO_TIMEOUT_MS 30000
 
 typedef struct side {

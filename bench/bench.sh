@@ -21,6 +21,8 @@
 #                        transaction as the instance, instead of after the launcher's connect to wake.sock
 #   direct       PT[11]  the backend itself, no proxy at all
 #   ember_strict_profile PT[13] ember app "benchstrict" made by `emberctl new --hardening=strict` (backend on PT[14])
+#   (cold only) PT[15] ember app "benchns": bench with the backend unit's systemd sandbox undone by a drop-in (backend PT[16])
+# The settings phase adds one socket per unit variant on ports of its own (see phase_settings).
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
 # The realclients phases (Debian's own servers and clients, see "real clients" below) use PT[21..32]: for each of
 # realpg, realredis, realtls, realhttp in turn the ember app's port, its backend's port and a socket-proxyd's port.
@@ -103,6 +105,16 @@ app_up benchrc --listen=127.0.0.1:${PT[2]} --backend=127.0.0.1:${PT[12]} --idle=
 
 app_up benchstrict --listen=127.0.0.1:${PT[13]} --backend=127.0.0.1:${PT[14]} --idle="$IDLE" --ready=notify \
         --hardening=strict -- $BB --listen=127.0.0.1:${PT[14]} --notify || bail "emberctl new benchstrict failed"
+
+# The same app once more with the backend unit's systemd sandbox undone by a drop-in: what that sandbox costs a
+# cold start (cold_overhead_ms_backend_sandbox), measured side by side with the real thing.
+app_up benchns --listen=127.0.0.1:${PT[15]} --backend=127.0.0.1:${PT[16]} --idle="$IDLE" --ready=notify \
+        -- $BB --listen=127.0.0.1:${PT[16]} --notify || bail "emberctl new benchns failed"
+c mkdir -p /etc/systemd/system/benchns-backend.service.d
+# BENCH_BACKEND_DROPIN (SETTING[;SETTING...]) replaces the drop-in, to measure what part of the sandbox costs what.
+BACKEND_DROPIN_DEFAULT="NoNewPrivileges=no;ProtectSystem=no;ReadWritePaths=;ReadOnlyPaths=;ProtectHome=no;PrivateTmp=no;PrivateDevices=no;ProtectKernelTunables=no;ProtectKernelModules=no;ProtectKernelLogs=no;ProtectControlGroups=no;ProtectClock=no;ProtectHostname=no;RestrictSUIDSGID=no;RestrictRealtime=no;RestrictNamespaces=no;LockPersonality=no;SystemCallArchitectures=;RestrictAddressFamilies=;CapabilityBoundingSet=~"
+{ echo "[Service]"; tr ';' '\n' <<<"${BENCH_BACKEND_DROPIN:-$BACKEND_DROPIN_DEFAULT}"; } |
+        unit_file benchns-backend.service.d/no-sandbox.conf
 
 c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
 launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
@@ -245,6 +257,7 @@ EOF
 }
 R_EMBER=$(reset_script bench bench-backend.service)
 R_EMBER_RC=$(reset_script benchrc benchrc-backend.service)
+R_EMBER_NS=$(reset_script benchns benchns-backend.service)
 R_PROBE=$(reset_script rprobe rprobe.service rprobe-backend.service)
 R_NOTIFY=$(reset_script rnotify rnotify.service rnotify-backend.service)
 
@@ -277,6 +290,7 @@ phase_cold() { # connect -> first byte on a cold backend, and the backend's own 
                 --exec-ready="$BACKEND" --exec-listen=$A:${PT[20]} \
                 "ember=$A:${PT[1]}=$R_EMBER" "ember_rc=$A:${PT[2]}=$R_EMBER_RC" "ember_lean=$A:${PT[9]}=$R_EMBER" \
                 "ember_lean_wants=$A:${PT[10]}=$R_EMBER" \
+                "ember_no_backend_sandbox=$A:${PT[15]}=$R_EMBER_NS" \
                 "ref_probe=$A:${PT[7]}=$R_PROBE" "ref_notify=$A:${PT[8]}=$R_NOTIFY"
 }
 
@@ -305,6 +319,110 @@ phase_connect() { # fresh connection + 1-byte echo + close
                 "launch_bare=$A:${PT[5]}" "launch_lean=$A:${PT[9]}" \
                 "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_strict_profile=$A:${PT[13]}"
 }
+
+# The settings phase (BENCH_PHASES=settings, issue 15): what each systemd setting of the per-connection unit costs
+# on the warm path, one setting at a time. Every candidate is a copy of ember's own bench@.service (the unit emberctl
+# new writes) with that setting appended, behind a socket of its own, serving app "bench" with the same launcher;
+# all are measured interleaved with the unit as it is (ember) and the bare Accept=yes /bin/cat (accept_cat). User=
+# cannot be measured on the launcher (its state files and the 0600 wake socket are root's), so it is measured on
+# /bin/cat in ember's unit settings (cat_ember_unit) against the same plus User=nobody. Each side's exposure
+# (systemd-analyze security on an instance of the variant) goes into the results too. The candidates are
+# BENCH_SETTINGS (default below): NAME:SETTING[;SETTING...] separated by newlines; "cat_" names run /bin/cat.
+SCF_LL='SystemCallFilter=landlock_create_ruleset landlock_add_rule landlock_restrict_self'
+SETTINGS_CHEAP='LockPersonality=yes;MemoryDenyWriteExecute=yes;RestrictRealtime=yes;RestrictSUIDSGID=yes;SystemCallArchitectures=native;SystemCallFilter=@system-service;SystemCallFilter=~@privileged @resources;'"$SCF_LL"';SystemCallErrorNumber=EPERM;RestrictNamespaces=yes;RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6'
+BENCH_SETTINGS_DEFAULT="lockpersonality:LockPersonality=yes
+mdwe:MemoryDenyWriteExecute=yes
+restrictrealtime:RestrictRealtime=yes
+restrictsuidsgid:RestrictSUIDSGID=yes
+archnative:SystemCallArchitectures=native
+syscallfilter:SystemCallFilter=@system-service;SystemCallFilter=~@privileged @resources;$SCF_LL;SystemCallErrorNumber=EPERM
+syscallfilter_native:SystemCallArchitectures=native;SystemCallFilter=@system-service;SystemCallFilter=~@privileged @resources;$SCF_LL;SystemCallErrorNumber=EPERM
+restrictnamespaces:RestrictNamespaces=yes
+restrictaf:RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+protectclock:ProtectClock=yes
+protecthostname:ProtectHostname=yes
+umask:UMask=0077
+ipaddressdeny:IPAddressDeny=any;IPAddressAllow=localhost
+devicepolicy:DevicePolicy=closed
+privateusers:PrivateUsers=yes
+privatedevices:PrivateDevices=yes
+kernelmodules:ProtectKernelModules=yes
+kernellogs:ProtectKernelLogs=yes
+kerneltunables:ProtectKernelTunables=yes
+controlgroups:ProtectControlGroups=yes
+protectproc:ProtectProc=invisible
+procsubset:ProcSubset=pid
+protectsystem:ProtectSystem=strict;ReadWritePaths=/run/ember/bench
+privatetmp:PrivateTmp=yes
+privatemounts:PrivateMounts=yes
+cheap_filters:$SETTINGS_CHEAP
+cheap_all:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes
+cheap_nousers:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed
+cheap_all_tunables:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;ProtectKernelTunables=yes
+cheap_all_devices:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;PrivateDevices=yes
+cheap_all_mounts:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;PrivateDevices=yes;ProtectKernelTunables=yes;ProtectKernelModules=yes;ProtectKernelLogs=yes;ProtectControlGroups=yes;ProtectProc=invisible;ProcSubset=pid;PrivateMounts=yes
+cat_user:User=nobody"
+
+phase_settings() {
+        local list=${BENCH_SETTINGS:-$BENCH_SETTINGS_DEFAULT} line name settings n=0 base score u p
+        local -a names=() sides=() socks=()
+        local -a ports=()
+        while IFS= read -r line; do [ -n "$line" ] && names+=("${line%%:*}"); done <<<"$list"
+        # free ports that are none of PT[] (some of those are not bound during this phase)
+        pick_ports $((${#names[@]} + NPORTS))
+        for p in "${PORTS[@]}"; do [[ " ${PT[*]} " == *" $p "* ]] || ports+=("$p"); done
+        PORTS=("${ports[@]}")
+        sed -e 's|^ExecStart=.*|ExecStart=/bin/cat\nStandardInput=socket|' -e 's|^StandardOutput=.*|StandardOutput=socket|' \
+                "$T_TMP/bench@.service" >"$T_TMP/bcatu@.service"
+        while IFS= read -r line; do
+                [ -n "$line" ] || continue
+                name=${line%%:*} settings=${line#*:}
+                base=$T_TMP/bench@.service
+                case $name in cat_*) base=$T_TMP/bcatu@.service ;; esac
+                unit_file bs$name.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:${PORTS[n]}
+Accept=yes
+MaxConnections=1024
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=20000
+EOF
+                { cat "$base"; printf '# the setting measured\n'; tr ';' '\n' <<<"$settings"; } | unit_file bs$name@.service
+                sides+=("s_$name=$A:${PORTS[n]}")
+                socks+=("bs$name.socket")
+                n=$((n + 1))
+        done <<<"$list"
+        c systemctl daemon-reload
+        c systemctl start "${socks[@]}" || bail "cannot start the settings sockets"
+        for name in ember "${names[@]}"; do
+                case $name in ember) u=bench@0.service ;; *) u=bs$name@0.service ;; esac
+                score=$(c systemd-analyze security --no-pager "$u" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\) .*/\1/p')
+                K[settings_${name}_exposure]=${score:-nan}
+                echo "settings_${name}_exposure=${score:-nan}" >>"$RESULTS"
+        done
+        say "settings: $CONNECT_SAMPLES samples per side, ${#sides[@]} unit variants, interleaved, ${CONNECT_GAP_MS} ms apart"
+        collect "$CLIENT" connect --samples="$CONNECT_SAMPLES" --warmup=20 --gap-ms="$CONNECT_GAP_MS" \
+                "ember=$A:${PT[1]}" "accept_cat=$A:${PT[3]}" "cat_ember_unit=$A:${PT[4]}" "${sides[@]}"
+        SETTINGS_NAMES=("${names[@]}")
+}
+
+# The settings table: p50 and ratio vs accept_cat per variant, its exposure, the difference to ember's unit as is.
+settings_table() {
+        local name ref p50 d
+        [ ${#SETTINGS_NAMES[@]} -gt 0 ] || return 0
+        echo "  unit settings, one at a time (warm connect p50; ratio vs accept_cat; vs the unit as is; exposure):"
+        printf '    %-22s %9s %7s %9s %8s\n' side p50_us ratio delta_us exposure
+        printf '    %-22s %9s %7s %9s %8s\n' ember "$(g connect_ember_p50_us)" "$(calc "$(g connect_ember_p50_us) / $(g connect_accept_cat_p50_us)")" 0 "$(g settings_ember_exposure)"
+        for name in "${SETTINGS_NAMES[@]}"; do
+                ref=ember
+                case $name in cat_*) ref=cat_ember_unit ;; esac
+                p50=$(g "connect_s_${name}_p50_us")
+                d=$(calc "$p50 - $(g "connect_${ref}_p50_us")")
+                printf '    %-22s %9s %7s %9s %8s\n' "$name" "$p50" "$(calc "$p50 / $(g connect_accept_cat_p50_us)")" "$d" "$(g "settings_${name}_exposure")"
+                echo "settings_${name}_ratio=$(calc "$p50 / $(g connect_accept_cat_p50_us)")" >>"$RESULTS"
+        done
+}
+SETTINGS_NAMES=()
 
 keeper_open() { # a live ember connection keeps the backend warm while the other sides are measured
         exec 5<>/dev/tcp/$A/${PT[1]} && printf k >&5 && read -r -n 1 -t 30 -u 5 _ || bail "keeper connection failed"
@@ -359,7 +477,7 @@ idle_done() {
         [ "${s1:-cold}" = cold ] && [ "${s2:-cold}" = cold ] &&
                 [ "$(state benchstrict state)" != warm ] && [ "$(instances benchstrict)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
-                ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service
+                ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service benchns-backend.service
 }
 phase_idle() { # once the idle period is over nothing of ember or its backend may be left
         say "idle: waiting for the idle stop ($IDLE)"
@@ -387,6 +505,8 @@ K[cold_overhead_ms]=$(calc "$(g cold_ember_p50_ms) - $exec_ready")
 K[cold_overhead_ms_ready_connect]=$(calc "$(g cold_ember_rc_p50_ms) - $exec_ready")
 K[cold_overhead_ms_lean_unit]=$(calc "$(g cold_ember_lean_p50_ms) - $exec_ready")
 K[cold_overhead_ms_lean_wants]=$(calc "$(g cold_ember_lean_wants_p50_ms) - $exec_ready")
+K[cold_overhead_ms_no_backend_sandbox]=$(calc "$(g cold_ember_no_backend_sandbox_p50_ms) - $exec_ready")
+K[cold_overhead_ms_backend_sandbox]=$(calc "$(g cold_ember_p50_ms) - $(g cold_ember_no_backend_sandbox_p50_ms)")
 K[idle_floor_ms]=$(calc "$(g connect_idle_accept_cat_p50_us) / 1000")
 # what ember adds to a cold start beyond the one spawn PID 1 needs after a quiet period anyway
 K[cold_overhead_ms_beyond_idle_floor]=$(calc "$(g cold_overhead_ms) - $(g idle_floor_ms)")
@@ -406,7 +526,8 @@ counted=${K[storm_cold_starts_counted]:-nan}
 keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_strict cold_overhead_ms bulk_ratio_vs_direct bulk_ratio_vs_socket_proxyd
         rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
         cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify
-        cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor "${REAL_KEYS[@]}")
+        cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor
+        cold_overhead_ms_no_backend_sandbox cold_overhead_ms_backend_sandbox "${REAL_KEYS[@]}")
 for k in "${keys[@]}"; do
         echo "$k=$(g "$k")"
 done
@@ -475,6 +596,7 @@ done
 cat <<EOF
   all figures: $RESULTS
 EOF
+settings_table
 awk -v a="$(g loadavg_start)" -v b="$(g loadavg_end)" -v n="$(nproc)" 'BEGIN { if (a > n || b > n)
         printf "  note: load average %s at the start, %s at the end, on %d CPUs: something else ran too; the\n" \
                "  sides are interleaved, so ratios stay fair, but absolute times are inflated\n", a, b, n }'

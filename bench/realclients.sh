@@ -48,7 +48,8 @@ real_ports() {
 real_app() {
         local kind=$1
         shift
-        app_up "real$kind" --listen=$A:$RP_EMBER --backend=$A:$RP_BACKEND --idle=1h "$@" ||
+        # the backend unit's file system is read-only but what --rw-path= names: the servers' files are in $RDIR
+        app_up "real$kind" --listen=$A:$RP_EMBER --backend=$A:$RP_BACKEND --idle=1h --rw-path="$RDIR" "$@" ||
                 { diag_file "$T_TMP/new.out" >&2; say "emberctl new real$kind failed"; return 1; }
         unit_file "real${kind}pxy.socket" <<EOF
 [Socket]

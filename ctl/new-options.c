@@ -36,6 +36,8 @@ static void help_new(FILE *f) {
                 "  --env=NAME=VALUE        set NAME in the backend's environment (repeatable)\n"
                 "  --env-file=PATH         read the backend's environment from PATH (repeatable)\n"
                 "  --working-directory=DIR the backend's working directory\n"
+                "  --rw-path=PATH          let the backend write PATH (repeatable; all else is read-only to it)\n"
+                "  --state-dir=NAME        a writable /var/lib/NAME for the backend, kept across runs (owned by --user)\n"
                 "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
                 "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n",
                 MAX_CONNECTIONS_DEFAULT);
@@ -44,7 +46,8 @@ static void help_new(FILE *f) {
 
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
-       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
+       ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
+       ARG_RW_PATH, ARG_STATE_DIR };
 
 /* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
 static bool env_assignment_is_valid(const char *s) {
@@ -64,6 +67,22 @@ static bool env_assignment_is_valid(const char *s) {
 /* A path systemd reads back unchanged from EnvironmentFile= or WorkingDirectory= (and no leading "-" or "~"). */
 static bool setting_path_is_ok(const char *s) {
         return listen_path_is_ok(s);
+}
+
+bool state_dir_is_ok(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 255 || s[0] == '/' || s[n - 1] == '/' || s[0] == '-')
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isalnum((unsigned char) *p) && !strchr("._-/", *p))
+                        return false;
+        for (const char *c = s; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL) {
+                size_t len = strcspn(c, "/");
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+        }
+        return true;
 }
 
 static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
@@ -112,6 +131,19 @@ static int new_setting_option(int c, const char *arg, new_args *a) {
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --working-directory '%s': use an absolute path without whitespace or quotes", arg);
                 a->working_directory = arg;
+                return GO_ON;
+        case ARG_RW_PATH:
+                if (arg[0] != '/' || !setting_path_is_ok(arg))
+                        return usage_fail("invalid --rw-path '%s': use an absolute path without whitespace or quotes", arg);
+                if (a->n_rw_paths == ENV_MAX)
+                        return usage_fail("too many --rw-path (at most %d)", ENV_MAX);
+                a->rw_paths[a->n_rw_paths++] = arg;
+                return GO_ON;
+        case ARG_STATE_DIR:
+                if (!state_dir_is_ok(arg))
+                        return usage_fail("invalid --state-dir '%s': use a relative name under /var/lib of "
+                                          "[A-Za-z0-9._-] and '/', without . or .. components", arg);
+                a->state_dir = arg;
                 return GO_ON;
         default:
                 return EXIT_SOFTWARE;
@@ -193,6 +225,8 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
                 { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
                 { "hardening", required_argument, NULL, ARG_HARDENING },
+                { "rw-path", required_argument, NULL, ARG_RW_PATH },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
         int dd, c, r = GO_ON;

@@ -335,6 +335,63 @@ static int command_line(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+static int setting_line(buf *b, const char *key, const char *value) {
+        int r = buf_puts(b, key);
+        if (r >= 0)
+                r = unit_escape_specifiers(b, value);
+        if (r >= 0)
+                r = buf_putc(b, '\n');
+        return r;
+}
+
+/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), --state-dir=
+ * (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
+ * StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start), and
+ * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
+ * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+        bool run_dir = false;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
+                r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
+        if (r >= 0 && a->state_dir && !a->user)
+                r = setting_line(b, "StateDirectory=", a->state_dir);
+        else if (r >= 0 && a->state_dir) {
+                struct passwd *pw = user_lookup(a->user);
+                if (!pw)
+                        return -ENOENT;
+                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                               (unsigned) pw->pw_gid);
+                if (r >= 0)
+                        r = setting_line(b, "/var/lib/", a->state_dir);
+                if (r >= 0)
+                        r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
+        }
+        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
+                char dir[sizeof(p->backend)];
+                char *slash;
+
+                snprintf(dir, sizeof(dir), "%s", p->backend);
+                slash = strrchr(dir, '/');
+                if (slash == dir)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                r = setting_line(b, "ReadWritePaths=-", dir);
+                run_dir = strcmp(dir, "/run") == 0;
+                if (r >= 0 && (strncmp(dir, "/tmp", 4) == 0 && (dir[4] == '\0' || dir[4] == '/')))
+                        r = buf_puts(b, "PrivateTmp=no\n");
+                if (r >= 0 && (strncmp(dir, "/var/tmp", 8) == 0 && (dir[8] == '\0' || dir[8] == '/')))
+                        r = buf_puts(b, "PrivateTmp=no\n");
+        }
+        /* /run too (systemd 252 left it writable under ProtectSystem=strict, seen in tests/system/security.sh): a root
+         * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run. */
+        if (r >= 0 && !run_dir)
+                r = buf_puts(b, "ReadOnlyPaths=/run\n");
+        return r;
+}
+
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
@@ -353,8 +410,11 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && a->working_directory)
                 if ((r = buf_puts(b, "WorkingDirectory=")) >= 0 && (r = unit_escape_specifiers(b, a->working_directory)) >= 0)
                         r = buf_putc(b, '\n');
+        if (r >= 0)
+                r = backend_writable(a, p, b);
         if (r >= 0 && b->len == 0)
-                r = buf_puts(b, "# (none: emberctl new --env=, --env-file=, --working-directory=, or a drop-in)\n");
+                r = buf_puts(b, "# (none: emberctl new --rw-path=, --state-dir=, --env=, --env-file=, --working-directory=, "
+                                "or a drop-in)\n");
         return r;
 }
 
@@ -368,9 +428,19 @@ static int add_subst_from(new_plan *p, const char *key, int (*make)(const new_ar
         return r;
 }
 
+/* The one IP address a launcher may talk to (IPAddressAllow= of the per-connection unit): the backend's, or none
+ * for a unix backend. The client's connection is not filtered: PID 1 accepted it, outside the instance's cgroup. */
+static const char *backend_ip(const new_plan *p, char *out, size_t n) {
+        const void *src = p->backend_a.sa.sa_family == AF_INET ? (const void *) &p->backend_a.in.sin_addr :
+                          p->backend_a.sa.sa_family == AF_INET6 ? (const void *) &p->backend_a.in6.sin6_addr : NULL;
+        if (!src || !inet_ntop(p->backend_a.sa.sa_family, src, out, (socklen_t) n))
+                out[0] = '\0';
+        return out;
+}
+
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -397,6 +467,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst(p, "TIMEOUT_START_SEC", tstart);
         if (r >= 0)
                 r = add_subst(p, "TIMEOUT_STOP_SEC", tstop);
+        if (r >= 0)
+                r = add_subst(p, "BACKEND_IP", backend_ip(p, ip, sizeof(ip)));
         if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)

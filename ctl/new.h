@@ -18,9 +18,15 @@ typedef struct new_args {
         /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
         const char *env[ENV_MAX], *env_files[ENV_MAX], *working_directory;
         size_t n_env, n_env_files;
+        /* what the sandboxed backend may write: --rw-path=PATH (repeatable, ReadWritePaths=), --state-dir=NAME
+         * (StateDirectory=, /var/lib/NAME) */
+        const char *rw_paths[ENV_MAX], *state_dir;
+        size_t n_rw_paths;
 } new_args;
 
 /* GO_ON, or the exit code (EXIT_SUCCESS after --help). */
 int new_parse(int argc, char *argv[], new_args *a);
 /* A path for a unit setting or ListenStream=: no whitespace, quotes, backslashes or control characters. */
 bool listen_path_is_ok(const char *s);
+/* A StateDirectory= name: relative, [A-Za-z0-9._/-], no empty, . or .. component. */
+bool state_dir_is_ok(const char *s);

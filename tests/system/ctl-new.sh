@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 153
+plan 166
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -89,6 +89,30 @@ expect_exit "--env with a name starting with a digit is refused" 64 ectl new app
 expect_exit "--env with a newline in the value is refused" 64 ectl new app "${new_ok[@]}" --env="$(printf 'A=b\nc')" -- /bin/cat
 expect_exit "a relative --env-file is refused" 64 ectl new app "${new_ok[@]}" --env-file=env -- /bin/cat
 expect_exit "a relative --working-directory is refused" 64 ectl new app "${new_ok[@]}" --working-directory=tmp -- /bin/cat
+
+# ---- what the sandboxed backend may write: --rw-path, --state-dir -------------------------------------------
+ectl new wr "${new_ok[@]}" --rw-path=/srv/a%b --rw-path=/var/cache/wr --state-dir=wr/db --user=nobody -- /bin/cat \
+        >"$T_TMP/out" 2>&1
+is "--rw-path (twice) and --state-dir are accepted" "$?" 0
+wr=$(cat "$UNITS/wr-backend.service")
+like "the backend's file system is read-only by default" "$wr" '^ProtectSystem=strict$'
+like "but its state directory" "$wr" '^ReadWritePaths=/run/ember/wr$'
+like "each --rw-path becomes ReadWritePaths= (% escaped)" "$wr" '^ReadWritePaths=/srv/a%%b$'
+like "the second one too" "$wr" '^ReadWritePaths=/var/cache/wr$'
+like "--state-dir with --user: /var/lib/NAME made the user's before each start" "$wr" '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
+like "and writable" "$wr" '^ReadWritePaths=-/var/lib/wr/db$'
+ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
+like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
+rm -f "$UNITS"/wd*
+rm -f "$UNITS"/wr*
+ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+ux=$(cat "$UNITS/ux-backend.service")
+like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ReadWritePaths=-/tmp/ux$'
+like "and under /tmp shared with the launchers (no PrivateTmp=)" "$ux" '^PrivateTmp=no$'
+rm -f "$UNITS"/ux*
+expect_exit "a relative --rw-path is refused" 64 ectl new app "${new_ok[@]}" --rw-path=srv -- /bin/cat
+expect_exit "an absolute --state-dir is refused (it is under /var/lib)" 64 ectl new app "${new_ok[@]}" --state-dir=/var/lib/x -- /bin/cat
+expect_exit "a --state-dir with .. is refused" 64 ectl new app "${new_ok[@]}" --state-dir=a/../b -- /bin/cat
 
 # the same rules as ember-sandbox's (common/): a hidden name is no policy, a numeric uid with a passwd entry is a user
 mkdir -p "$T_TMP/pol" && touch "$T_TMP/pol/.hidden.policy"

@@ -25,15 +25,16 @@ is "and again (warm)" "$(c "$TC" --send='again\n' /run/echo.sock 2>&1)" again
 is "one cold start" "$(state echo cold-starts)" 1
 
 # ---- COMMAND arguments arrive exactly ---------------------------------------------------------------------------
-script='printf "<%s>\n" "$@" >/run/args.out; exec "$0" --listen=127.0.0.1:'"$P2"' --mode=http'
-ok "app 'args' with awkward arguments" app_up args --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 -- \
+c mkdir -p /run/args # the backend unit's file system is read-only but what --rw-path= names
+script='printf "<%s>\n" "$@" >/run/args/out; exec "$0" --listen=127.0.0.1:'"$P2"' --mode=http'
+ok "app 'args' with awkward arguments" app_up args --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --rw-path=/run/args -- \
         /bin/sh -c "$script" "$TB" 'two words' '$HOME' '${PATH}' '%n %i %%' 'say "hi"' "it's" 'back\slash' '' ';' \
         "$(printf 'tab\there')" "$(printf 'new\nline')" 'ünï'
 like "the backend answers" "$(get $P1)" '^hello from'
 expected=$(printf '<%s>\n' 'two words' '$HOME' '${PATH}' '%n %i %%' 'say "hi"' "it's" 'back\slash' '' ';' \
         "$(printf 'tab\there')" "$(printf 'new\nline')" 'ünï')
 is "every argument reached the backend unchanged (quoting, \$, %, backslash, empty, newline, UTF-8)" \
-        "$(c cat /run/args.out)" "$expected"
+        "$(c cat /run/args/out)" "$expected"
 
 # ---- --start-on=data -------------------------------------------------------------------------------------------
 ok "app 'lazy' with --start-on=data" app_up lazy --listen=127.0.0.1:$P3 --backend=127.0.0.1:$P4 --start-on=data \

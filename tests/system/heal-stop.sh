@@ -52,12 +52,14 @@ for what in "restart $APP.socket" "daemon-reload"; do
 done
 
 # ---- a backend that exits 0 by itself ----------------------------------------------------------------------------
-# It exits 0 by itself once /run/quit exists (the container's /run is its own).
-echo_app quitter -- --exit-on=/run/quit
+# It exits 0 by itself once /run/quit/now exists, and removes it (the container's /run is its own; the backend
+# unit's file system is read-only, so the directory is given to it with --rw-path).
+c mkdir -p /run/quit
+echo_app quitter --rw-path=/run/quit -- --exit-on=/run/quit/now
 cold() { [ "$(state $APP state)" = cold ]; }
 
 before=$(journal_events $APP exit)
-c touch /run/quit
+c touch /run/quit/now
 ok "exit 0 while idle: the supervisor records cold" wait_until 5 cold
 is "exit 0 while idle: not counted as a crash" "$(state $APP crashes)" 0
 journal_once "exit 0 while idle" exit "$before"
@@ -71,7 +73,7 @@ held=$!
 _three() { [ "$(state $APP refcount)" = 3 ]; }
 ok "3 live connections" wait_until 20 _three
 before=$(journal_events $APP exit)
-c touch /run/quit
+c touch /run/quit/now
 ok "exit 0 with live connections: they are closed" wait_until 10 gone "$held"
 ok "exit 0 with live connections: the supervisor records cold" wait_until 5 cold
 journal_once "exit 0 with live connections" exit "$before"

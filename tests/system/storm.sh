@@ -6,9 +6,10 @@
 plan 25
 
 APP=storm
-PIDLOG=/run/storm-backend.pids
+PIDLOG=/run/storm/backend.pids # in a directory the backend is given with --rw-path=
 
 sys_boot
+c mkdir -p /run/storm
 pick_ports 3
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]} CONTROL_PORT=${PORTS[2]}
 [ -x "$TOOLS/ember-test-backend" ] && [ -x "$TOOLS/ember-test-client" ] || bail "test tools not built in $TOOLS"
@@ -18,8 +19,8 @@ instances_all() { c systemctl list-units --all --no-legend --plain "$APP@*" | gr
 no_instances() { [ "$(instances_all)" = 0 ]; }
 
 ok "app with the HTTP test backend is up" app_up $APP --listen=127.0.0.1:$LISTEN_PORT --backend=127.0.0.1:$BACKEND_PORT \
-        --idle=60s -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=http --ready-delay=300ms \
-        --pid-log=$PIDLOG
+        --idle=60s --rw-path=/run/storm -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$BACKEND_PORT --mode=http \
+        --ready-delay=300ms --pid-log=$PIDLOG
 is "cold before the storm" "$(unit_prop $APP-backend.service ActiveState)" inactive
 
 # ---- 50 concurrent cold connections: one backend ------------------------------------------------------------
