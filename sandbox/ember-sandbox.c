@@ -97,7 +97,7 @@ static void became_ready(supervisor *s) {
         if (s->role == ROLE_PENDING) {
                 /* the switch must not go ahead unlocked: a launcher could lease the old generation after it counted */
                 if (state_lock_until(s->dirfd, deadline_in(arg_start_timeout), &lock) >= 0)
-                        take_over(s);
+                        take_over(s, APP_WARM);
                 else
                         log_error("The state lock could not be had within the start timeout; generation %" PRIu64
                                   " keeps serving", s->previous);

@@ -80,8 +80,9 @@ int check_state_dir(supervisor *s);
 /* upgrade.c */
 /* Under the lock, for --upgrade: an exit code, or -1 to run. */
 int begin_upgrade(supervisor *s);
-/* Under the lock: an upgrade's generation, ready, becomes the serving one. */
-void take_over(supervisor *s);
+/* Under the lock: an upgrade's generation becomes the serving one, in STATE (warm once ready; starting for a
+ * fixed port, whose backend waits for the old one to go). The old one notices at once (SIGUSR1) and drains. */
+void take_over(supervisor *s, app_state state);
 void announce_upgrade(supervisor *s, uint64_t ms);
 
 /* wake.c */

@@ -21,16 +21,15 @@
 #include "supervisor.h"
 #include "timeutil.h"
 
-/* Under the lock: an upgrade's generation, ready, becomes the serving one. The one it replaces notices at once
- * (SIGUSR1), hands us the unit's main process and drains. */
-void take_over(supervisor *s) {
+void take_over(supervisor *s, app_state state) {
         pid_t previous = 0;
 
         (void) serving_write(s->dirfd, s->generation, &s->address);
-        set_state(s, APP_WARM);
+        set_state(s, state);
         s->role = ROLE_SERVING;
         (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
-        (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
+        if (s->backend > 0)
+                (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
         (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
         if (watch_idle_since(s) < 0)
@@ -131,16 +130,9 @@ int begin_upgrade(supervisor *s) {
         s->started = now_usec(CLOCK_MONOTONIC);
         if (arg_backend.port_auto)
                 return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
-        /* fixed port: ours from now on; launchers wait on the wake socket as on a cold start */
-        s->role = ROLE_SERVING;
+        /* fixed port: ours from now on; launchers wait on the wake socket as on a cold start, and our backend
+         * starts once the old generation is gone */
         s->wait_previous = true;
-        (void) serving_write(s->dirfd, s->generation, &s->address);
-        set_state(s, APP_STARTING);
-        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
-        (void) watch_idle_since(s);
-        generation_record(s);
-        if (open_handoff_socket(s) < 0)
-                log_warning("Failed to create the upgrade hand-off socket: the next upgrade will fail");
-        (void) kill(pid, SIGUSR1);
+        take_over(s, APP_STARTING);
         return -1;
 }
