@@ -14,6 +14,25 @@ exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is 
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
+# The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and the test backends live in this tree: a
+# tree there (a fresh clone in /tmp) is reached as /run/ember-tree-PID-*, a symlink here and a bind mount inside.
+TREE_ALIASES=()
+_tree_alias() { # VAR: points VAR at an alias of its directory if that is under /tmp or /var/tmp
+        local d a
+        d=$(cd "${!1}" && pwd -P) || return 0
+        case $d in
+        /tmp/* | /var/tmp/*)
+                a=/run/ember-tree-$$-${1#top_}
+                ln -sfn "$d" "$a" && TREE_ALIASES+=("$a") && printf -v "$1" '%s' "$a" ;;
+        esac
+}
+if [ "$(cd "$top_srcdir" && pwd -P)" = "$(cd "$top_builddir" && pwd -P)" ]; then
+        _tree_alias top_builddir
+        top_srcdir=$top_builddir
+else
+        _tree_alias top_builddir
+        _tree_alias top_srcdir
+fi
 T_NAME=$(basename "$0" .sh)
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-system-$T_NAME.XXXXXX")
 NSPAWN_PID=
@@ -196,6 +215,7 @@ sys_cgroup_remove() {
 
 sys_cleanup() {
         local i
+        rm -f "${TREE_ALIASES[@]}"
         # first the clients this test started in the background
         for i in $(jobs -p); do
                 [ "$i" = "$NSPAWN_PID" ] || kill "$i" 2>/dev/null
