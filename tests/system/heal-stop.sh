@@ -28,12 +28,20 @@ served_within 2000 "backend stop"
 
 # ---- systemctl restart NAME.socket and daemon-reload under load -----------------------------------------------
 # Load: 4 workers making connection after connection, and 3 long conversations (a line every 100 ms for 3 s) that
-# must survive the restart with every byte echoed.
+# must survive the restart with every byte echoed. A restart closes the listening socket for a moment (systemd
+# does; a daemon-reload keeps it): a connect() in that window is refused, and one that completed just before the close
+# but was still in the kernel's queue is reset. Nobody accepted those, and the client may retry; every connection
+# systemd accepted (its NAccepted counter) must be answered.
+_load_tally() { # ERRFILE: "answered refused reset" of the load's connections (--report: one line each)
+        echo "$(grep -c ' end=eof$' "$1") $(grep -c '^ember-test-client: connect: Connection refused$' "$1")" \
+                "$(grep -c '^sent=[0-9]* received=0 ms=[0-9]* end=reset$' "$1")"
+}
 for what in "restart $APP.socket" "daemon-reload"; do
+        accepted_before=$(unit_prop $APP.socket NAccepted)
         "$CLIENT" --parallel=3 --send="$(printf 'line %s\n' $(seq 30))" --interval=100ms --expect-echo --output=none \
                 --timeout=30s 127.0.0.1:$LISTEN_PORT >/dev/null 2>"$T_TMP/talk.err" &
         talkers=$!
-        "$CLIENT" --parallel=4 --repeat=150 --send='x' --expect-echo --output=none --timeout=30s \
+        "$CLIENT" --parallel=4 --repeat=150 --send='x' --expect-echo --output=none --report --timeout=30s \
                 127.0.0.1:$LISTEN_PORT >/dev/null 2>"$T_TMP/load.err" &
         load=$!
         sleep 1
@@ -43,8 +51,16 @@ for what in "restart $APP.socket" "daemon-reload"; do
         is "$what under load: 3 conversations across it, every byte echoed" "$?" 0
         diag_file "$T_TMP/talk.err"
         wait "$load"
-        is "$what under load: every one of 600 connections answered" "$?" 0
-        diag_file "$T_TMP/load.err"
+        accepted=$(($(unit_prop $APP.socket NAccepted) - accepted_before - 3))
+        read -r answered refused reset <<<"$(_load_tally "$T_TMP/load.err")"
+        if [ "$what" = daemon-reload ]; then # the listening socket stays open: nothing may be refused either
+                is "$what under load: all 600 connections accepted and answered" "$answered:$accepted" 600:600
+        else
+                is "$what under load: of 600 connections $accepted accepted, all answered ($refused refused, $reset reset while closed)" \
+                        "$answered:$((answered + refused + reset))" "$accepted:600"
+        fi
+        grep -v ' end=eof$' "$T_TMP/load.err" >"$T_TMP/load.bad"
+        diag_file "$T_TMP/load.bad"
         is "$what: both sockets are active" "$(unit_prop $APP.socket ActiveState):$(unit_prop $APP-backend.socket ActiveState)" active:active
         counts_exact "$what"
         no_orphan "$what"
