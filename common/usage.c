@@ -32,6 +32,37 @@ int usage_bad_option(int c, char *const argv[]) {
         return usage_error("unknown option '%s'", opt);
 }
 
+int usage_parse_options(int argc, char *argv[], const struct option *options, const usage_options *u) {
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        u->help(stdout);
+                        return 0;
+                case '?':
+                case ':':
+                        return usage_bad_option(c, argv);
+                case USAGE_ARG_APP:
+                        r = usage_parse_app(optarg, u->app);
+                        break;
+                case USAGE_ARG_BACKEND:
+                        *u->have_backend = true;
+                        r = usage_parse_backend_addr(optarg, u->backend);
+                        break;
+                case USAGE_ARG_START_TIMEOUT:
+                        r = usage_parse_duration("start-timeout", optarg, false, u->start_timeout);
+                        break;
+                default:
+                        r = u->own(c, optarg);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
 int usage_parse_app(const char *s, const char **ret) {
         if (!app_name_is_valid(s))
                 return usage_error("invalid --app name '%s': use 1-64 of [A-Za-z0-9_.-], not starting with '-'", s);

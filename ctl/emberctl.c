@@ -21,15 +21,58 @@ int usage_fail(const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
-int app_arg(const char *verb, int argc, char *argv[], bool required, const char **ret) {
-        *ret = NULL;
+int verb_options(const verb_spec *v, int argc, char *argv[], void *ctx) {
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, v->short_options, v->options, NULL)) >= 0) {
+                if (c == 'h') {
+                        v->help(stdout);
+                        return EXIT_SUCCESS;
+                }
+                if (c == '?' || !v->on_option)
+                        return usage_fail("%s: option '%s' is not known or lacks its value", v->name,
+                                          argv[optind - 1]);
+                r = v->on_option(c, optarg, ctx);
+                if (r != GO_ON)
+                        return r;
+        }
+        return GO_ON;
+}
+
+int view_option(int c, const char *arg, void *ctx) {
+        view_args *a = ctx;
+
+        if (c == 'j')
+                a->json = true;
+        else
+                a->since = arg;
+        return GO_ON;
+}
+
+int unit_dir_opt(const char *arg, const char **ret) {
+        if (arg[0] != '/')
+                return usage_fail("invalid --unit-dir '%s': use an absolute path", arg);
+        *ret = arg;
+        return GO_ON;
+}
+
+int verb_parse(const verb_spec *v, int argc, char *argv[], void *ctx, const char **app) {
+        int r = verb_options(v, argc, argv, ctx);
+
+        if (r != GO_ON)
+                return r;
+        if (app)
+                *app = NULL;
         if (optind >= argc)
-                return required ? usage_fail("%s: missing NAME", verb) : GO_ON;
-        if (optind + 1 < argc)
-                return usage_fail("%s: unexpected argument '%s'", verb, argv[optind + 1]);
+                return v->name_arg == VERB_NAME_REQUIRED ? usage_fail("%s: missing NAME", v->name) : GO_ON;
+        if (v->name_arg == VERB_NO_NAME || optind + 1 < argc)
+                return usage_fail("%s: unexpected argument '%s'", v->name,
+                                  argv[v->name_arg == VERB_NO_NAME ? optind : optind + 1]);
         if (!app_name_is_valid(argv[optind]))
                 return usage_fail("invalid NAME '%s'", argv[optind]);
-        *ret = argv[optind++];
+        *app = argv[optind++];
         return GO_ON;
 }
 

@@ -88,6 +88,10 @@ static void print_app(sd_bus *bus, const char *app) {
         printf("%-24s %-12s %-14s %-14s %s\n", app, sock, backend, state, conns);
 }
 
+static int list_option(_unused_ int c, const char *arg, void *unit_dir) { /* --unit-dir, the only one */
+        return unit_dir_opt(arg, unit_dir);
+}
+
 int verb_list(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -97,24 +101,16 @@ int verb_list(int argc, char *argv[]) {
         const char *unit_dir = UNIT_DIR_DEFAULT;
         char **names, **dirs = NULL;
         size_t n = 0, n_dirs = 0;
+        static const verb_spec spec = {
+                .name = "list", .short_options = "h", .options = options, .help = help_list,
+                .on_option = list_option, .name_arg = VERB_NO_NAME,
+        };
         sd_bus *bus = NULL;
-        int c;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_list(stdout);
-                        return EXIT_SUCCESS;
-                case 'u':
-                        unit_dir = optarg;
-                        break;
-                default:
-                        return usage_fail("list: option '%s' is not known or lacks its value", argv[optind - 1]);
-                }
-        if (optind < argc)
-                return usage_fail("list: unexpected argument '%s'", argv[optind]);
+        r = verb_parse(&spec, argc, argv, &unit_dir, NULL);
+        if (r != GO_ON)
+                return r;
 
         names = calloc(LIST_MAX, sizeof(char *));
         if (!names)

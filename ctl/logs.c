@@ -19,6 +19,25 @@ static void help_logs(FILE *f) {
                 "  -n, --lines=N           the last N entries (journalctl -n)\n");
 }
 
+typedef struct logs_args {
+        const char *lines;
+        bool follow;
+} logs_args;
+
+static int logs_option(int c, const char *arg, void *ctx) {
+        logs_args *a = ctx;
+        uint64_t v;
+
+        if (c == 'f') {
+                a->follow = true;
+                return GO_ON;
+        }
+        if (parse_uint64(arg, &v) < 0) /* -n, --lines */
+                return usage_fail("invalid --lines '%s': use a number", arg);
+        a->lines = arg;
+        return GO_ON;
+}
+
 int verb_logs(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -27,30 +46,15 @@ int verb_logs(int argc, char *argv[]) {
                 {}
         };
         char u[4][APP_NAME_MAX + 32];
-        const char *jargv[16], *lines = NULL, *app;
-        bool follow = false;
-        uint64_t v;
-        int c, r, n = 0;
+        const char *jargv[16], *app;
+        static const verb_spec spec = {
+                .name = "logs", .short_options = "hfn:", .options = options, .help = help_logs,
+                .on_option = logs_option, .name_arg = VERB_NAME_REQUIRED,
+        };
+        logs_args a = {};
+        int r, n = 0;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "hfn:", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_logs(stdout);
-                        return EXIT_SUCCESS;
-                case 'f':
-                        follow = true;
-                        break;
-                case 'n':
-                        if (parse_uint64(optarg, &v) < 0)
-                                return usage_fail("invalid --lines '%s': use a number", optarg);
-                        lines = optarg;
-                        break;
-                default:
-                        return usage_fail("logs: option '%s' is not known or lacks its value", argv[optind - 1]);
-                }
-        r = app_arg("logs", argc, argv, true, &app);
+        r = verb_parse(&spec, argc, argv, &a, &app);
         if (r != GO_ON)
                 return r;
 
@@ -63,11 +67,11 @@ int verb_logs(int argc, char *argv[]) {
                 jargv[n++] = "-u";
                 jargv[n++] = u[i];
         }
-        if (follow)
+        if (a.follow)
                 jargv[n++] = "-f";
-        if (lines) {
+        if (a.lines) {
                 jargv[n++] = "-n";
-                jargv[n++] = lines;
+                jargv[n++] = a.lines;
         }
         jargv[n] = NULL;
         fflush(stdout);

@@ -228,6 +228,13 @@ static int collect(const char *app, app_metrics **ret, size_t *ret_n) {
         return GO_ON;
 }
 
+static int metrics_option(_unused_ int c, const char *arg, void *textfile) { /* --textfile, the only one */
+        if (arg[0] != '/')
+                return usage_fail("invalid --textfile '%s': use an absolute directory", arg);
+        *(const char **) textfile = arg;
+        return GO_ON;
+}
+
 int verb_metrics(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -237,27 +244,14 @@ int verb_metrics(int argc, char *argv[]) {
         _cleanup_free_ app_metrics *apps = NULL;
         const char *app = NULL, *textfile = NULL;
         size_t n = 0;
+        static const verb_spec spec = {
+                .name = "metrics", .short_options = "h", .options = options, .help = help_metrics,
+                .on_option = metrics_option, .name_arg = VERB_NAME_OPTIONAL,
+        };
         buf b = {};
-        int c, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_metrics(stdout);
-                        return EXIT_SUCCESS;
-                case 't':
-                        if (optarg[0] != '/')
-                                return usage_fail("invalid --textfile '%s': use an absolute directory", optarg);
-                        textfile = optarg;
-                        break;
-                case '?':
-                        return usage_fail("metrics: option '%s' is not known or lacks its value", argv[optind - 1]);
-                default:
-                        return EXIT_SOFTWARE;
-                }
-        r = app_arg("metrics", argc, argv, false, &app);
+        r = verb_parse(&spec, argc, argv, &textfile, &app);
         if (r != GO_ON)
                 return r;
 

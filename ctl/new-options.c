@@ -108,10 +108,7 @@ static int new_setting_option(int c, const char *arg, new_args *a) {
                         return usage_fail("invalid --max-connections '%s': use a number from 1 to 65536", arg);
                 return GO_ON;
         case ARG_UNIT_DIR:
-                if (arg[0] != '/')
-                        return usage_fail("invalid --unit-dir '%s': use an absolute path", arg);
-                a->unit_dir = arg;
-                return GO_ON;
+                return unit_dir_opt(arg, &a->unit_dir);
         case ARG_ENV:
                 if (!env_assignment_is_valid(arg))
                         return usage_fail("invalid --env '%s': use NAME=VALUE, NAME of [A-Za-z0-9_] not starting with a "
@@ -150,11 +147,10 @@ static int new_setting_option(int c, const char *arg, new_args *a) {
         }
 }
 
-static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
+static int new_option(int c, const char *arg, void *ctx) {
+        new_args *a = ctx;
+
         switch (c) {
-        case 'h':
-                help_new(stdout);
-                return EXIT_SUCCESS;
         case ARG_LISTEN:
                 a->listen = arg;
                 return GO_ON;
@@ -192,10 +188,6 @@ static int new_option(int c, const char *arg, new_args *a, char *argv[]) {
         case ARG_NOW:
                 a->now = true;
                 return GO_ON;
-        case '?':
-                if (optopt > 0 && optopt < 0x100 && isprint(optopt))
-                        return usage_fail("new: option '-%c' is not known", optopt);
-                return usage_fail("new: option '%s' is not known or lacks its value", argv[optind - 1]);
         default:
                 return new_setting_option(c, arg, a);
         }
@@ -229,7 +221,10 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
-        int dd, c, r = GO_ON;
+        static const verb_spec spec = {
+                .name = "new", .short_options = "h", .options = options, .help = help_new, .on_option = new_option,
+        };
+        int dd, r;
 
         *a = (new_args){
                 .policy = "default", .start_on = "connect", .ready = "connect", .unit_dir = UNIT_DIR_DEFAULT,
@@ -243,10 +238,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
         a->command = argv + (dd < argc ? dd + 1 : argc);
         a->command_argc = dd < argc ? argc - dd - 1 : 0;
 
-        optind = 0;
-        opterr = 0;
-        while (r == GO_ON && (c = getopt_long(dd, argv, "h", options, NULL)) >= 0)
-                r = new_option(c, optarg, a, argv);
+        r = verb_options(&spec, dd, argv, a);
         if (r != GO_ON)
                 return r;
         if (optind >= dd)

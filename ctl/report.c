@@ -249,44 +249,30 @@ int verb_report(int argc, char *argv[]) {
                 { "json", no_argument, NULL, 'j' },
                 {}
         };
-        const char *app = NULL, *since = NULL;
-        bool json = false;
+        static const verb_spec spec = {
+                .name = "report", .short_options = "hj", .options = options, .help = help_report,
+                .on_option = view_option, .name_arg = VERB_NAME_OPTIONAL,
+        };
+        const char *app = NULL;
+        view_args a = {};
         report *rep;
-        int c, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_report(stdout);
-                        return EXIT_SUCCESS;
-                case 's':
-                        since = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case '?':
-                        return usage_fail("report: option '%s' is not known or lacks its value", argv[optind - 1]);
-                default:
-                        return EXIT_SOFTWARE;
-                }
-        r = app_arg("report", argc, argv, false, &app);
+        r = verb_parse(&spec, argc, argv, &a, &app);
         if (r != GO_ON)
                 return r;
 
         rep = calloc(1, sizeof(*rep));
         if (!rep)
                 return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
-        r = read_journal(app, since, rep);
+        r = read_journal(app, a.since, rep);
         for (size_t i = 0; i < rep->n; i++)
                 qsort(rep->apps[i].ready_ms, rep->apps[i].n_ready, sizeof(uint64_t), cmp_u64);
         if (r >= 0) {
-                if (json)
+                if (a.json)
                         print_json(rep);
                 else if (rep->n == 0)
-                        printf("No backend runs in the journal%s.\n", since ? " for that time" : "");
+                        printf("No backend runs in the journal%s.\n", a.since ? " for that time" : "");
                 else
                         print_table(rep);
         }

@@ -102,6 +102,20 @@ static int remove_state(const char *app) {
         return 0;
 }
 
+typedef struct rm_args {
+        const char *unit_dir;
+        bool keep_state;
+} rm_args;
+
+static int rm_option(int c, const char *arg, void *ctx) {
+        rm_args *a = ctx;
+
+        if (c == 'u')
+                return unit_dir_opt(arg, &a->unit_dir);
+        a->keep_state = true; /* --keep-state */
+        return GO_ON;
+}
+
 int verb_rm(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -109,54 +123,41 @@ int verb_rm(int argc, char *argv[]) {
                 { "unit-dir", required_argument, NULL, 'u' },
                 {}
         };
-        const char *app, *unit_dir = UNIT_DIR_DEFAULT;
+        rm_args a = { .unit_dir = UNIT_DIR_DEFAULT };
         _cleanup_close_ int udirfd = -1;
-        bool keep_state = false, any;
+        const char *app;
+        bool any;
+        static const verb_spec spec = {
+                .name = "rm", .short_options = "h", .options = options, .help = help_rm,
+                .on_option = rm_option, .name_arg = VERB_NAME_REQUIRED,
+        };
         sd_bus *bus = NULL;
-        int c, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_rm(stdout);
-                        return EXIT_SUCCESS;
-                case 'k':
-                        keep_state = true;
-                        break;
-                case 'u':
-                        if (optarg[0] != '/')
-                                return usage_fail("invalid --unit-dir '%s': use an absolute path", optarg);
-                        unit_dir = optarg;
-                        break;
-                default:
-                        return usage_fail("rm: option '%s' is not known or lacks its value", argv[optind - 1]);
-                }
-        r = app_arg("rm", argc, argv, true, &app);
+        r = verb_parse(&spec, argc, argv, &a, &app);
         if (r != GO_ON)
                 return r;
 
-        udirfd = open(unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        udirfd = open(a.unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (udirfd < 0)
-                return log_error_errno(-errno, "cannot open unit directory %s", unit_dir), EXIT_CANTCREAT;
-        r = check_units(udirfd, app, unit_dir, &any);
+                return log_error_errno(-errno, "cannot open unit directory %s", a.unit_dir), EXIT_CANTCREAT;
+        r = check_units(udirfd, app, a.unit_dir, &any);
         if (r != GO_ON)
                 return r;
         if (!any) {
-                log_error("no units of '%s' in %s", app, unit_dir);
+                log_error("no units of '%s' in %s", app, a.unit_dir);
                 return EXIT_UNAVAILABLE;
         }
         if (bus_open(&bus) < 0)
                 return EXIT_UNAVAILABLE;
         stop_units(bus, app);
-        r = remove_units(udirfd, app, unit_dir);
+        r = remove_units(udirfd, app, a.unit_dir);
         if (r == GO_ON && bus_daemon_reload(bus) < 0)
                 r = EXIT_OSERR;
         sd_bus_flush_close_unref(bus);
         if (r != GO_ON)
                 return r;
-        if (!keep_state && remove_state(app) < 0)
+        if (!a.keep_state && remove_state(app) < 0)
                 return EXIT_OSERR;
         return EXIT_SUCCESS;
 }

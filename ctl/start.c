@@ -17,24 +17,6 @@ static void help_start(FILE *f) {
                 "stops after its idle period unless connections come.\n");
 }
 
-/* NAME from argv after the options, checked; GO_ON or the exit code. */
-int verb_name_arg(const char *verb, int argc, char *argv[], void (*help)(FILE *), const char **ret) {
-        static const struct option options[] = { { "help", no_argument, NULL, 'h' }, {} };
-        int c;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help(stdout);
-                        return EXIT_SUCCESS;
-                default:
-                        return usage_fail("%s: option '%s' is not known", verb, argv[optind - 1]);
-                }
-        return app_arg(verb, argc, argv, true, ret);
-}
-
 /* The app's units must be loaded in systemd: GO_ON, or the exit code after saying why. */
 int require_systemd_app(sd_bus *bus, const char *app) {
         char unit[APP_NAME_MAX + 32];
@@ -49,12 +31,17 @@ int require_systemd_app(sd_bus *bus, const char *app) {
 }
 
 int verb_start(int argc, char *argv[]) {
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' }, {} };
+        static const verb_spec spec = {
+                .name = "start", .short_options = "h", .options = options, .help = help_start,
+                .name_arg = VERB_NAME_REQUIRED,
+        };
         char unit[APP_NAME_MAX + 32];
         const char *app = NULL, *result = NULL;
         sd_bus *bus = NULL;
         int r;
 
-        r = verb_name_arg("start", argc, argv, help_start, &app);
+        r = verb_parse(&spec, argc, argv, NULL, &app);
         if (r != GO_ON)
                 return r;
         if (bus_open(&bus) < 0)

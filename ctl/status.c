@@ -342,29 +342,18 @@ int verb_status(int argc, char *argv[]) {
                 { "json", no_argument, NULL, 'j' },
                 {}
         };
+        static const verb_spec spec = {
+                .name = "status", .short_options = "hj", .options = options, .help = help_status,
+                .on_option = view_option, .name_arg = VERB_NAME_OPTIONAL,
+        };
         const char *app = NULL;
-        bool json = false;
-        int c, r;
+        view_args a = {};
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_status(stdout);
-                        return EXIT_SUCCESS;
-                case 'j':
-                        json = true;
-                        break;
-                case '?':
-                        return usage_fail("status: option '%s' is not known", argv[optind - 1]);
-                default:
-                        return EXIT_SOFTWARE;
-                }
-        r = app_arg("status", argc, argv, false, &app);
+        r = verb_parse(&spec, argc, argv, &a, &app);
         if (r != GO_ON)
                 return r;
         if (app)
-                return print_one(app, json, (uint64_t) time(NULL));
-        return print_all(json, (uint64_t) time(NULL));
+                return print_one(app, a.json, (uint64_t) time(NULL));
+        return print_all(a.json, (uint64_t) time(NULL));
 }

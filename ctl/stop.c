@@ -155,6 +155,10 @@ static int stop_app(const char *app, uint64_t timeout) {
         return signal_and_wait(dirfd, app, pidfd, pid, timeout);
 }
 
+static int stop_option(_unused_ int c, const char *arg, void *timeout) { /* -t, --timeout, the only one */
+        return parse_duration_opt("timeout", arg, false, timeout) == 0 ? GO_ON : EXIT_USAGE;
+}
+
 int verb_stop(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -162,26 +166,14 @@ int verb_stop(int argc, char *argv[]) {
                 {}
         };
         uint64_t timeout = STOP_TIMEOUT_DEFAULT;
+        static const verb_spec spec = {
+                .name = "stop", .short_options = "ht:", .options = options, .help = help_stop,
+                .on_option = stop_option, .name_arg = VERB_NAME_REQUIRED,
+        };
         const char *app;
-        int c, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "ht:", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_stop(stdout);
-                        return EXIT_SUCCESS;
-                case 't':
-                        if ((r = parse_duration_opt("timeout", optarg, false, &timeout)) != 0)
-                                return r;
-                        break;
-                case '?':
-                        return usage_fail("stop: option '%s' is not known or lacks its value", argv[optind - 1]);
-                default:
-                        return EXIT_SOFTWARE;
-                }
-        r = app_arg("stop", argc, argv, true, &app);
+        r = verb_parse(&spec, argc, argv, &timeout, &app);
         if (r != GO_ON)
                 return r;
         return stop_app(app, timeout);

@@ -38,6 +38,19 @@ typedef struct upgrade_args {
         bool have_drain, wait;
 } upgrade_args;
 
+static int upgrade_option(int c, const char *arg, void *ctx) {
+        upgrade_args *a = ctx;
+
+        if (c == 'w') {
+                a->wait = true;
+                return GO_ON;
+        }
+        if (parse_duration_opt("drain-timeout", arg, true, &a->drain_usec) != 0)
+                return EXIT_USAGE;
+        a->have_drain = true;
+        return GO_ON;
+}
+
 static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -45,27 +58,12 @@ static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
                 { "wait", no_argument, NULL, 'w' },
                 {}
         };
-        int c;
+        static const verb_spec spec = {
+                .name = "upgrade", .short_options = "h", .options = options, .help = help_upgrade,
+                .on_option = upgrade_option, .name_arg = VERB_NAME_REQUIRED,
+        };
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help_upgrade(stdout);
-                        return EXIT_SUCCESS;
-                case 'd':
-                        if (parse_duration_opt("drain-timeout", optarg, true, &a->drain_usec) != 0)
-                                return EXIT_USAGE;
-                        a->have_drain = true;
-                        break;
-                case 'w':
-                        a->wait = true;
-                        break;
-                default:
-                        return usage_fail("upgrade: option '%s' is not known or needs a value", argv[optind - 1]);
-                }
-        return app_arg("upgrade", argc, argv, true, &a->app);
+        return verb_parse(&spec, argc, argv, a, &a->app);
 }
 
 /* Under the state lock: what there is to upgrade. GO_ON with the serving generation, or the exit code. */

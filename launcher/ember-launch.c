@@ -73,51 +73,39 @@ static int check_argv(int argc, char *argv[], bool have_backend) {
         return 1;
 }
 
-enum { ARG_APP = 0x100, ARG_BACKEND, ARG_START_TIMEOUT, ARG_START_ON, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE,
-       ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
+enum { ARG_START_ON = USAGE_ARG_OWN, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
 
-/* One option: 0, 1 after --help, or usage_error()'s -EINVAL. */
-static int parse_option(int c, char *argv[], bool *have_backend) {
+/* One of ember-launch's own options: 0 or usage_error()'s -EINVAL. */
+static int parse_option(int c, const char *arg) {
         switch (c) {
-        case 'h':
-                help(stdout);
-                return 1;
-        case ARG_APP:
-                return usage_parse_app(optarg, &arg_app);
-        case ARG_BACKEND:
-                *have_backend = true;
-                return usage_parse_backend_addr(optarg, &arg_backend);
-        case ARG_START_TIMEOUT:
-                return usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
         case ARG_IDLE_TIMEOUT:
-                return usage_parse_duration("idle-timeout", optarg, false, &arg_idle_timeout);
+                return usage_parse_duration("idle-timeout", arg, false, &arg_idle_timeout);
         case ARG_START_ON:
-                if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "data") != 0)
-                        return usage_error("invalid --start-on '%s': use connect or data", optarg);
-                arg_start_on_data = strcmp(optarg, "data") == 0;
+                if (strcmp(arg, "connect") != 0 && strcmp(arg, "data") != 0)
+                        return usage_error("invalid --start-on '%s': use connect or data", arg);
+                arg_start_on_data = strcmp(arg, "data") == 0;
                 return 0;
         case ARG_NO_CONFINE:
                 arg_confine = false;
                 return 0;
         case ARG_PROXY_PROTOCOL:
-                if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0)
-                        return usage_error("invalid --proxy-protocol '%s': use v1 or v2", optarg);
-                arg_proxy_version = optarg[1] - '0';
+                if (strcmp(arg, "v1") != 0 && strcmp(arg, "v2") != 0)
+                        return usage_error("invalid --proxy-protocol '%s': use v1 or v2", arg);
+                arg_proxy_version = arg[1] - '0';
                 return 0;
         case ARG_ACCEPT_PROXY_PROTOCOL:
                 arg_accept_proxy = true;
                 return 0;
-        default:
-                return usage_bad_option(c, argv);
         }
+        return 0;
 }
 
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
-                { "app", required_argument, NULL, ARG_APP },
-                { "backend", required_argument, NULL, ARG_BACKEND },
-                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
+                { "app", required_argument, NULL, USAGE_ARG_APP },
+                { "backend", required_argument, NULL, USAGE_ARG_BACKEND },
+                { "start-timeout", required_argument, NULL, USAGE_ARG_START_TIMEOUT },
                 { "start-on", required_argument, NULL, ARG_START_ON },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
                 { "no-confine", no_argument, NULL, ARG_NO_CONFINE },
@@ -126,15 +114,10 @@ static int parse_argv(int argc, char *argv[]) {
                 {}
         };
         bool have_backend = false;
-        int c, r;
+        const usage_options u = { help, parse_option, &arg_app, &arg_backend, &have_backend, &arg_start_timeout };
+        int r = usage_parse_options(argc, argv, options, &u);
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
-                r = parse_option(c, argv, &have_backend);
-                if (r != 0)
-                        return r > 0 ? 0 : r;
-        }
-        return check_argv(argc, argv, have_backend);
+        return r <= 0 ? r : check_argv(argc, argv, have_backend);
 }
 
 static bool fd_is_stream_socket(int fd) {

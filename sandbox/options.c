@@ -55,48 +55,35 @@ static int check_argv(int argc, char *argv[]) {
         return 1;
 }
 
-enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
-       ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT };
+enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT };
 
-/* One option: 0, 1 after --help, or usage_error()'s -EINVAL. */
-static int parse_option(int c, char *argv[]) {
+/* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
+static int parse_option(int c, const char *arg) {
         switch (c) {
-        case 'h':
-                help(stdout);
-                return 1;
-        case ARG_APP:
-                return usage_parse_app(optarg, &arg_app);
-        case ARG_BACKEND:
-                arg_have_backend = true;
-                return usage_parse_backend_addr(optarg, &arg_backend);
         case ARG_IDLE:
-                return usage_parse_duration("idle", optarg, true, &arg_idle);
-        case ARG_START_TIMEOUT:
-                return usage_parse_duration("start-timeout", optarg, false, &arg_start_timeout);
+                return usage_parse_duration("idle", arg, true, &arg_idle);
         case ARG_STOP_TIMEOUT:
-                return usage_parse_duration("stop-timeout", optarg, false, &arg_stop_timeout);
+                return usage_parse_duration("stop-timeout", arg, false, &arg_stop_timeout);
         case ARG_DRAIN_TIMEOUT:
-                return usage_parse_duration("drain-timeout", optarg, true, &arg_drain_timeout);
+                return usage_parse_duration("drain-timeout", arg, true, &arg_drain_timeout);
         case ARG_UPGRADE:
                 arg_upgrade = true;
                 break;
         case ARG_READY:
-                if (strcmp(optarg, "connect") != 0 && strcmp(optarg, "notify") != 0)
-                        return usage_error("invalid --ready '%s': use connect or notify", optarg);
-                arg_ready_notify = strcmp(optarg, "notify") == 0;
+                if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
+                        return usage_error("invalid --ready '%s': use connect or notify", arg);
+                arg_ready_notify = strcmp(arg, "notify") == 0;
                 break;
         case ARG_POLICY:
-                if (!*optarg)
+                if (!*arg)
                         return usage_error("%s", "--policy needs default, strict, container, none or a file");
-                arg_policy = optarg;
+                arg_policy = arg;
                 break;
         case ARG_USER:
-                if (!*optarg)
+                if (!*arg)
                         return usage_error("%s", "--user needs a user name or uid");
-                arg_user = optarg;
+                arg_user = arg;
                 break;
-        default:
-                return usage_bad_option(c, argv);
         }
         return 0;
 }
@@ -104,25 +91,20 @@ static int parse_option(int c, char *argv[]) {
 int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
-                { "app", required_argument, NULL, ARG_APP },
-                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "app", required_argument, NULL, USAGE_ARG_APP },
+                { "backend", required_argument, NULL, USAGE_ARG_BACKEND },
                 { "idle", required_argument, NULL, ARG_IDLE },
                 { "ready", required_argument, NULL, ARG_READY },
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "user", required_argument, NULL, ARG_USER },
-                { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
+                { "start-timeout", required_argument, NULL, USAGE_ARG_START_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "upgrade", no_argument, NULL, ARG_UPGRADE },
                 { "drain-timeout", required_argument, NULL, ARG_DRAIN_TIMEOUT },
                 {}
         };
-        int c, r;
+        const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };
+        int r = usage_parse_options(argc, argv, options, &u);
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
-                r = parse_option(c, argv);
-                if (r != 0)
-                        return r > 0 ? 0 : r;
-        }
-        return check_argv(argc, argv);
+        return r <= 0 ? r : check_argv(argc, argv);
 }
