@@ -1,4 +1,4 @@
-# bench/realclients.sh: the realclients phases of `make bench` (issue 14), sourced by bench/bench.sh after its set-up.
+# bench/realclients.sh: the realclients phases of `make bench`, sourced by bench/bench.sh after its set-up.
 # shellcheck shell=bash
 # Debian's own servers behind ember, measured with Debian's own clients: pgbench against PostgreSQL 15,
 # redis-benchmark against redis-server, `openssl s_time -new` against `openssl s_server`, wrk against nginx.
