@@ -2,7 +2,8 @@
 # A container backend: ember-sandbox runs `podman run --rm --init --network=host IMAGE busybox httpd` under the
 # shipped `container` policy, in inetd mode (ember-launch under systemd-socket-activate; no systemd as PID 1 here).
 # The first connection cold-starts a container, the next reuses it, the idle stop removes the container (not just
-# the podman CLI), and after `podman kill` the next connection gets a fresh container. The image is built here
+# the podman CLI), and after `podman kill` the next connection gets a fresh container; a SIGKILLed supervisor
+# leaves an orphan container, which the recipe removes before the next supervisor starts. The image is built here
 # from busybox-static (tar + podman import; no registry is needed) in a private storage that is removed at the end.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "rootful podman needs root"
@@ -12,7 +13,7 @@ need podman curl
         skip_all "/bin/busybox with httpd not installed (package busybox-static)"
 command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] ||
         skip_all "catatonit not installed (podman run --init needs it)"
-plan 19
+plan 23
 ember_setup
 EMBER_TEST_DEADLINE=${EMBER_TEST_DEADLINE:-180}
 
@@ -59,8 +60,14 @@ IMAGE=localhost/ember-test-httpd:latest
 SA_ENV=(-E PATH -E CONTAINERS_CONF)
 SANDBOX_ARGS=(--idle=2s --policy=container --stop-timeout=10s)
 LAUNCH_ARGS=(--start-timeout=30s)
-BACKEND_CMD=("${PODMAN[@]}" run --rm --init --network=host "$IMAGE"
+BACKEND_CMD=("${PODMAN[@]}" run --rm --init --replace --name=ember-$APP --network=host "$IMAGE"
         /bin/busybox httpd -f -p "127.0.0.1:{port}" -h /www)
+# No cgroup ends what a SIGKILLed supervisor leaves in inetd mode: conmon and the container run on, holding the
+# backend's address, and the next supervisor refuses to start beside them. So the recipe removes a container of the
+# app's name before each supervisor starts (under systemd that is NAME-backend.service's ExecStartPre=; --replace
+# would come too late, after the supervisor's check that the address is free).
+printf -v rm_orphan '%q ' "${PODMAN[@]}" rm --force --time 0 --ignore "ember-$APP"
+SANDBOX_PRE=(bash -c "$rm_orphan 3>&- >/dev/null 2>&1; exec \"\$@\"" ember-rm-orphan)
 ember_start
 get() { curl -sS --max-time 30 "http://$ADDR/"; }
 
@@ -101,6 +108,22 @@ cid3=$(containers)
 is "the next connection is served" "$out" "hello from a container"
 ok "by a fresh container ($cid3, was $cid2)" test -n "$cid3" -a "$cid3" != "$cid2"
 is "cold-starts is 3" "$(st cold-starts)" 3
+
+# the supervisor SIGKILLed: its podman CLI dies with it (PR_SET_PDEATHSIG), conmon and the container do not
+exec 5<>"/dev/tcp/127.0.0.1/$PORT" # a live connection: no idle stop comes first
+wait_until 10 st_is refcount 1
+spid=$(st supervisor.pid)
+kill -KILL "$spid"
+wait_until 10 dead "$spid"
+exec 5>&-
+sleep 1
+conmon_alive() { podman_procs | xargs -r ps -o comm= -p | grep -qx conmon; }
+ok "after the supervisor's SIGKILL its container is an orphan: still there, with its conmon" eval 'one_container && conmon_alive'
+out=$(get 2>&1)
+cid4=$(containers)
+is "after the supervisor's SIGKILL the next connection is served" "$out" "hello from a container"
+ok "by a fresh container ($cid4, was $cid3)" test -n "$cid4" -a "$cid4" != "$cid3"
+ok "the orphan is gone: one container, one conmon" eval 'one_container && [ "$(podman_procs | xargs -r ps -o comm= -p | grep -cx conmon)" = 1 ]'
 
 # the end: the last container goes at the idle stop like the first, and nothing of podman stays
 ok "at the end the idle stop removes the last container" wait_until 20 no_container
