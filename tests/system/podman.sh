@@ -69,8 +69,9 @@ ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LIST
         podman run --rm --init --replace --name=ember-$APP --network=host --cgroups=disabled --runtime=crun \
         "$IMAGE" /bin/busybox httpd -f -p 127.0.0.1:$BACKEND_PORT -h /www
 
-diag "systemd-analyze security $APP-backend.service: $(c systemd-analyze security --no-pager $APP-backend.service 2>/dev/null |
-        sed -n 's/.*Overall exposure level for .*: //p') (the default policy's unit: at most 5.0, tests/system/security.sh)"
+exposure=$(c systemd-analyze security --no-pager $APP-backend.service 2>/dev/null |
+        sed -n 's/.*Overall exposure level for .*: //p')
+diag "systemd-analyze security $APP-backend.service: $exposure (the default policy's unit: at most 5.0, security.sh)"
 
 # ---- cold start and reuse -------------------------------------------------------------------------------------
 t0=$(ms_now)
