@@ -1,6 +1,6 @@
 # tests/inetd/container-lib.sh: the container backend's story in inetd mode, told once for every engine; sourced by
-# podman.sh and docker.sh, which build the image from image_tar's file, set up their engine and call container_story
-# (this file is no test of its own, hence no #!):
+# podman.sh and docker.sh, which build the image from image_tar's file (tests/lib/containers.sh), set up their
+# engine and call container_story (this file is no test of its own, hence no #!):
 #   ENGINE=(CLI GLOBAL-OPTIONS...)   the engine's CLI, pointed at the test's private storage or daemon
 #   ENGINE_ROOT                      a directory every engine process of this test names on its command line
 #   ENGINE_COMMS                     the comm names of those processes (CLI, monitor, runtime), an ERE
@@ -12,12 +12,7 @@
 # the CLI process), after `kill` the next connection gets a fresh container, and a SIGKILLed supervisor leaves an
 # orphan container, which the recipe removes before the next supervisor starts. 23 results.
 
-# image_tar DIR: DIR/img.tar, the image's file system (busybox-static, and a page to serve)
-image_tar() {
-        mkdir -p "$1/img/bin" "$1/img/www" && cp /bin/busybox "$1/img/bin/busybox" &&
-                echo "hello from a container" >"$1/img/www/index.html" && tar -C "$1/img" -cf "$1/img.tar" . ||
-                bail "cannot make the image's tar file in $1"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/containers.sh"
 containers() { "${ENGINE[@]}" ps --all --quiet --no-trunc 2>/dev/null; }
 no_container() { [ -z "$(containers)" ]; }
 one_container() { [ "$(containers | wc -l)" -eq 1 ]; }

@@ -34,9 +34,10 @@ IMAGE=localhost/ember-test-httpd:latest
 # the image: busybox's httpd serving one page, imported into the booted container's own podman storage
 c sh -c 'mkdir -p /etc/containers && printf "%s\n" "{ \"default\": [ { \"type\": \"insecureAcceptAnything\" } ] }" \
         >/etc/containers/policy.json'
-c sh -c 'd=/var/lib/ember-image && mkdir -p $d/bin $d/www && cp /bin/busybox $d/bin/ &&
-        echo "hello from a container" >$d/www/index.html && tar -C $d -cf $d.tar . && podman import $d.tar '"$IMAGE" \
-        >"$T_TMP/import.log" 2>&1 || { diag_file "$T_TMP/import.log"; bail "podman import failed in the container"; }
+. "$(dirname "$0")/../lib/containers.sh"
+image_tar "$T_TMP"
+c podman import - "$IMAGE" <"$T_TMP/img.tar" >"$T_TMP/import.log" 2>&1 ||
+        { diag_file "$T_TMP/import.log"; bail "podman import failed in the container"; }
 
 containers() { c podman ps --all --quiet --no-trunc 2>/dev/null; }
 n_containers() { containers | grep -c .; }
