@@ -5,6 +5,7 @@ system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/security.sh \
 	tests/system/podman.sh \
+	tests/system/docker.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/storm.sh \

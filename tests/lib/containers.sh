@@ -15,7 +15,8 @@ image_tar() {
 dockerd_start() {
         local why
         [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || skip_all "dockerd is not installed (package docker.io)"
-        [ -x /usr/bin/docker-init ] || skip_all "docker-init is not installed (docker run --init needs it; package tini)"
+        [ -x /usr/bin/docker-init ] ||
+                skip_all "docker-init is not installed (docker run --init needs it; package tini)"
         DD=$(mktemp -d "${TMPDIR:-/tmp}/ember-docker.XXXXXX") || bail "mktemp failed"
         DOCKER=(/usr/bin/docker -H "unix://$DD/docker.sock")
         tap_at_exit dockerd_cleanup
