@@ -15,11 +15,9 @@ EMBER_TEST_DEADLINE=${EMBER_TEST_DEADLINE:-180}
 
 . "$(dirname "$0")/container-lib.sh"
 dockerd_start
-plan 23
-
-image_tar "$DD"
 IMAGE=ember-test-httpd:latest
-"${DOCKER[@]}" import "$DD/img.tar" "$IMAGE" >>"$LOG" 2>&1 || bail "docker import failed (see $LOG)"
+docker_image "$IMAGE"
+plan 23
 
 # comm names: the CLI, containerd's shim (the container's monitor; 15 characters of containerd-shim-runc-v2), runc
 ENGINE=("${DOCKER[@]}") ENGINE_ROOT=$DD ENGINE_COMMS='docker|containerd-shim|runc' ENGINE_MONITOR=containerd-shim

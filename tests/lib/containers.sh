@@ -43,3 +43,16 @@ dockerd_cleanup() {
         rm -rf "$DD"
 }
 _dockerd_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# docker_image IMAGE: imports image_tar's file (in DD) as IMAGE and runs it once; skips the test, saying why, if
+# dockerd cannot run a container here (in an nspawn container runc finds the cgroups read-only)
+docker_image() {
+        local why
+        image_tar "$DD"
+        "${DOCKER[@]}" import "$DD/img.tar" "$1" >"$DD/import.log" 2>&1 ||
+                { diag_file "$DD/import.log"; bail "docker import failed"; }
+        if ! "${DOCKER[@]}" run --rm --network=host "$1" /bin/busybox true >"$DD/probe.log" 2>&1; then
+                why=$(grep -m 1 . "$DD/probe.log")
+                skip_all "dockerd cannot run a container here: ${why:-docker run failed}"
+        fi
+}

@@ -16,13 +16,11 @@ command -v curl >/dev/null || skip_all "curl is not installed"
         skip_all "/bin/busybox with httpd not installed (package busybox-static)"
 . "$(dirname "$0")/../lib/containers.sh"
 dockerd_start
+IMAGE=ember-test-httpd:latest
+docker_image "$IMAGE"
 plan 27
 
 APP=dock
-IMAGE=ember-test-httpd:latest
-image_tar "$DD"
-"${DOCKER[@]}" import "$DD/img.tar" "$IMAGE" >"$T_TMP/import.log" 2>&1 ||
-        { diag_file "$T_TMP/import.log"; bail "docker import failed"; }
 binds+=(--bind="$DD/docker.sock:/run/docker.sock")
 sys_boot
 pick_ports 2
@@ -53,7 +51,7 @@ served_fresh() {
 
 ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
         --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container -- \
-        docker run --rm --init --name=ember-$APP --network=host "$IMAGE" \
+        /usr/bin/docker run --rm --init --name=ember-$APP --network=host "$IMAGE" \
         /bin/busybox httpd -f -p 127.0.0.1:$BACKEND_PORT -h /www
 c sh -c "mkdir -p /etc/systemd/system/$APP-backend.service.d && printf '%s\n' '[Service]' \
         'ExecStartPre=-/usr/bin/docker rm --force ember-$APP' >/etc/systemd/system/$APP-backend.service.d/orphan.conf &&
