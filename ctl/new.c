@@ -551,6 +551,20 @@ static int write_units(const new_args *a, int udirfd, const new_plan *p) {
         return GO_ON;
 }
 
+/* docker runs the container under dockerd, outside the backend unit: after a SIGKILL of the unit it keeps the
+ * backend's address, and the next supervisor refuses to start beside it (tests/system/docker.sh). */
+static void print_container_hint(const new_args *a, const new_plan *p) {
+        const char *slash = strrchr(p->command0, '/');
+
+        if (!policy_is_container(p) || strcmp(slash ? slash + 1 : p->command0, "docker") != 0)
+                return;
+        printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of the "
+               "unit cannot block the next start, name it (--name=ember-%s) and add\n"
+               "  ExecStartPre=-%s rm --force ember-%s\n"
+               "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+               a->name, a->name, p->command0, a->name, a->name);
+}
+
 static void print_next_steps(const new_args *a, const new_plan *p) {
         char idle[32];
 
@@ -562,6 +576,7 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
                a->name);
+        print_container_hint(a, p);
 }
 
 /* --now: what the two printed commands would do, over the bus. */

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 179
+plan 181
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -222,6 +222,13 @@ is "--policy=container leaves /run writable (the engine's state is there)" "$(gr
 for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes ProtectKernelModules=yes; do
         ok "--policy=container keeps $opt" grep -qx -- "$opt" "$UNITS/k-backend.service"
 done
+mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP/bin/docker" "$T_TMP/bin/podman" &&
+        chmod +x "$T_TMP/bin/docker" "$T_TMP/bin/podman"
+like "--policy=container with docker: new says how to remove a leftover container before each start" \
+        "$(ectl new kd --listen=18013 --backend=18014 --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG)" \
+        "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
+is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
+        --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG | grep -c ExecStartPre)" 0
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
 
