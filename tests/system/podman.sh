@@ -22,7 +22,7 @@ command -v catatonit >/dev/null || skip_all "catatonit not installed (podman run
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd ||
         skip_all "/bin/busybox with httpd not installed (package busybox-static)"
 command -v curl >/dev/null || skip_all "curl is not installed"
-plan 37
+plan 38
 
 NSPAWN_SYSCALLS='keyctl add_key request_key'
 sys_boot
@@ -70,6 +70,8 @@ ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LIST
         podman run --rm --init --replace --name=ember-$APP --network=host --cgroups=disabled --runtime=crun \
         "$IMAGE" /bin/busybox httpd -f -p 127.0.0.1:$BACKEND_PORT -h /www
 
+ok "systemd-analyze verify passes on the container policy's backend unit" \
+        verify_units /etc/systemd/system/$APP-backend.service
 exposure=$(c systemd-analyze security --no-pager $APP-backend.service 2>/dev/null |
         sed -n 's/.*Overall exposure level for .*: //p')
 diag "systemd-analyze security $APP-backend.service: $exposure (the default policy's unit: at most 5.0, security.sh)"
