@@ -4,8 +4,8 @@
 # Cold start, reuse of the same container, the idle stop that removes the container and leaves no podman, conmon or
 # runtime process behind, `systemctl kill -s KILL` of the backend unit (and of its supervisor alone) and a crash of
 # the container (`podman kill`): the next connection gets a fresh container and no orphan remains.
-# The image is built inside the booted container (its /var and /run are its own) from busybox-static: tar and
-# podman import, no registry.
+# The image (busybox-static's httpd, tests/lib/containers.sh) is imported into the booted container's own podman
+# storage (its /var and /run are its own): no registry, and nothing of this machine's podman is touched.
 # Why these flags, under systemd (see README.md, "A container as the backend"):
 # - --cgroups=disabled keeps conmon and the container in NAME-backend.service's cgroup, where systemd's stop and
 #   kill reach them; the container's cgroup v1 controllers are read-only here, so podman could not make its own
