@@ -89,7 +89,7 @@ NSPAWN_LANDLOCK='landlock_create_ruleset landlock_add_rule landlock_restrict_sel
 NSPAWN_SYSCALLS=${NSPAWN_SYSCALLS:-}
 # The container's first boot enables every unit the host has installed (its empty /etc gets the presets): with
 # docker.io on the host that is containerd and docker.socket in every test container, which no test wants.
-NSPAWN_MASKS='systemd.mask=docker.service systemd.mask=docker.socket systemd.mask=containerd.service'
+NSPAWN_MASKS=(systemd.mask=docker.service systemd.mask=docker.socket systemd.mask=containerd.service)
 
 # c CMD...: run CMD inside the container (all its namespaces, a clean environment).
 c() {
@@ -139,7 +139,7 @@ sys_boot_container() {
                 # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
                 exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
                         --system-call-filter="$NSPAWN_LANDLOCK${NSPAWN_SYSCALLS:+ $NSPAWN_SYSCALLS}" \
-                        -b systemd.mask=systemd-firstboot.service $NSPAWN_MASKS </dev/null >"$T_TMP/nspawn.log" 2>&1
+                        -b systemd.mask=systemd-firstboot.service "${NSPAWN_MASKS[@]}" </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!
         for i in $(seq 300); do
