@@ -30,7 +30,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 17
+#define N_SUBSTS 18
 
 #define N_UNITS N_APP_UNITS
 
@@ -51,6 +51,11 @@ static void new_plan_done(new_plan *p) {
         substs_free(p->substs, p->n_substs);
         for (size_t i = 0; i < N_UNITS; i++)
                 buf_done(&p->rendered[i]);
+}
+
+/* --policy=container: a container engine runs in the backend unit, whose sandbox backend-container.conf relaxes */
+static bool policy_is_container(const new_plan *p) {
+        return strcmp(p->policy, "container") == 0;
 }
 
 static const char *policy_dir(void) {
@@ -386,8 +391,9 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
                         r = buf_puts(b, "PrivateTmp=no\n");
         }
         /* /run too (systemd 252 left it writable under ProtectSystem=strict, seen in tests/system/security.sh): a root
-         * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run. */
-        if (r >= 0 && !run_dir)
+         * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run, nor for
+         * a container engine, whose state is there. */
+        if (r >= 0 && !run_dir && !policy_is_container(p))
                 r = buf_puts(b, "ReadOnlyPaths=/run\n");
         return r;
 }
@@ -501,20 +507,29 @@ static int render_template(int tdirfd, const char *file, const new_plan *p, buf 
         return GO_ON;
 }
 
-/* The per-connection unit's hardening block is a template of its own, rendered with the same values; then all
- * units, so that a broken template writes nothing. */
-static int render_units(const new_args *a, int tdirfd, new_plan *p) {
-        char file[64];
+/* FILE, a fragment template rendered with the same values, becomes KEY's value (FILE NULL: KEY is empty). */
+static int render_fragment(int tdirfd, const char *file, const char *key, new_plan *p) {
         buf b = {};
-        int r;
+        int r = file ? render_template(tdirfd, file, p, &b) : GO_ON;
 
-        snprintf(file, sizeof(file), "hardening-%s.conf", a->hardening);
-        r = render_template(tdirfd, file, p, &b);
-        if (r == GO_ON && add_subst_buf(p, "HARDENING", &b) < 0) {
+        if (r == GO_ON && add_subst_buf(p, key, &b) < 0) {
                 log_error_errno(-ENOMEM, "cannot prepare the units");
                 r = EXIT_OSERR;
         }
         buf_done(&b);
+        return r;
+}
+
+/* The per-connection unit's hardening block and the container policy's changes to the backend unit's sandbox are
+ * templates of their own; then all units, so that a broken template writes nothing. */
+static int render_units(const new_args *a, int tdirfd, new_plan *p) {
+        char file[64];
+        int r;
+
+        snprintf(file, sizeof(file), "hardening-%s.conf", a->hardening);
+        r = render_fragment(tdirfd, file, "HARDENING", p);
+        if (r == GO_ON)
+                r = render_fragment(tdirfd, policy_is_container(p) ? "backend-container.conf" : NULL, "POLICY_SANDBOX", p);
         for (size_t i = 0; r == GO_ON && i < N_UNITS; i++)
                 r = render_template(tdirfd, unit_templates[i], p, &p->rendered[i]);
         return r;
@@ -536,6 +551,20 @@ static int write_units(const new_args *a, int udirfd, const new_plan *p) {
         return GO_ON;
 }
 
+/* docker runs the container under dockerd, outside the backend unit: after a SIGKILL of the unit it keeps the
+ * backend's address, and the next supervisor refuses to start beside it (tests/system/docker.sh). */
+static void print_container_hint(const new_args *a, const new_plan *p) {
+        const char *slash = strrchr(p->command0, '/');
+
+        if (!policy_is_container(p) || strcmp(slash ? slash + 1 : p->command0, "docker") != 0)
+                return;
+        printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of the "
+               "unit cannot block the next start, name it (--name=ember-%s) and add\n"
+               "  ExecStartPre=-%s rm --force ember-%s\n"
+               "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+               a->name, a->name, p->command0, a->name, a->name);
+}
+
 static void print_next_steps(const new_args *a, const new_plan *p) {
         char idle[32];
 
@@ -547,6 +576,7 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
                a->name);
+        print_container_hint(a, p);
 }
 
 /* --now: what the two printed commands would do, over the bus. */

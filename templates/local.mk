@@ -7,4 +7,5 @@ dist_templates_DATA = \
 	templates/NAME-backend.socket \
 	templates/NAME-backend.service \
 	templates/hardening-strict.conf \
-	templates/hardening-lean.conf
+	templates/hardening-lean.conf \
+	templates/backend-container.conf

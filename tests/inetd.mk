@@ -38,6 +38,7 @@ inetd_tests = \
 	tests/inetd/sigkill-random.sh \
 	tests/inetd/backend-crash.sh \
 	tests/inetd/podman.sh \
+	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
 	tests/inetd/unix-backend.sh \
@@ -49,4 +50,4 @@ inetd_tests = \
 	tests/inetd/bad-args-sandbox.sh
 
 TESTS += $(inetd_tests)
-EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh
+EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh

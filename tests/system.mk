@@ -4,6 +4,8 @@
 system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/security.sh \
+	tests/system/podman.sh \
+	tests/system/docker.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/storm.sh \

@@ -196,6 +196,7 @@ SANDBOX_ARGS=(--idle=2s --policy=none)
 BACKEND_ARGS=(--mode=echo)
 BACKEND_CMD=() # a backend command of its own instead of ember-test-backend ({port}: the backend port)
 SA_ENV=() # more -E NAME=VALUE for the launchers and what they start
+SANDBOX_PRE=() # a command that starts ember-sandbox, given it as its arguments (a wrapper that execs them)
 # ember_start: systemd-socket-activate in its own session, launching ember-launch per connection (inetd mode).
 ember_start() {
         local attempt
@@ -212,7 +213,7 @@ ember_start() {
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"
                         "$LAUNCH" --app="$APP" --backend="$spec" "${LAUNCH_ARGS[@]}" --
-                        "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" --
+                        "${SANDBOX_PRE[@]}" "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" --
                         "${cmd[@]}")
                 setsid "${SA_CMD[@]}" >>"$LOG" 2>&1 </dev/null &
                 SA_PID=$!

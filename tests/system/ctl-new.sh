@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 166
+plan 181
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -207,6 +207,30 @@ for opt in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict ReadW
         ok "--hardening=strict adds systemd's sandbox: $opt" grep -qx -- "$opt" "$UNITS/h@.service"
 done
 expect_exit "--hardening=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --hardening=other --unit-dir="$UNITS" -- /bin/cat
+
+# ---- --policy=container: the backend unit's sandbox relaxed for a container engine, and only then ---------------
+rm -f "$UNITS"/*
+ectl new k --listen=18009 --backend=18010 --policy=container --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+ectl new d --listen=18011 --backend=18012 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d)$'
+is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths)" \
+        "$(grep -cE "$relaxed" "$UNITS/k-backend.service")" 6
+for opt in RestrictNamespaces PrivateDevices ProtectHostname RestrictSUIDSGID; do
+        is "--policy=container: the last $opt= (the one systemd keeps) is no" "$(grep "^$opt=" "$UNITS/k-backend.service" | tail -n 1)" "$opt=no"
+done
+is "--policy=container leaves /run writable (the engine's state is there)" "$(grep -c "^ReadOnlyPaths=/run$" "$UNITS/k-backend.service")" 0
+for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes ProtectKernelModules=yes; do
+        ok "--policy=container keeps $opt" grep -qx -- "$opt" "$UNITS/k-backend.service"
+done
+mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP/bin/docker" "$T_TMP/bin/podman" &&
+        chmod +x "$T_TMP/bin/docker" "$T_TMP/bin/podman"
+like "--policy=container with docker: new says how to remove a leftover container before each start" \
+        "$(ectl new kd --listen=18013 --backend=18014 --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG)" \
+        "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
+is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
+        --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG | grep -c ExecStartPre)" 0
+is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
+ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
 
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*

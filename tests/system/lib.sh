@@ -85,6 +85,11 @@ sys_require() {
 
 SANITIZED=
 NSPAWN_LANDLOCK='landlock_create_ruleset landlock_add_rule landlock_restrict_self'
+# more system calls a test lets through nspawn's filter, which a host's systemd would not have filtered
+NSPAWN_SYSCALLS=${NSPAWN_SYSCALLS:-}
+# The container's first boot enables every unit the host has installed (its empty /etc gets the presets): with
+# docker.io on the host that is containerd and docker.socket in every test container, which no test wants.
+NSPAWN_MASKS=(systemd.mask=docker.service systemd.mask=docker.socket systemd.mask=containerd.service)
 
 # c CMD...: run CMD inside the container (all its namespaces, a clean environment).
 c() {
@@ -133,8 +138,8 @@ sys_boot_container() {
                 sys_cgroup_enter "$C_CGROUP"
                 # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
                 exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
-                        --system-call-filter="$NSPAWN_LANDLOCK" \
-                        -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1
+                        --system-call-filter="$NSPAWN_LANDLOCK${NSPAWN_SYSCALLS:+ $NSPAWN_SYSCALLS}" \
+                        -b systemd.mask=systemd-firstboot.service "${NSPAWN_MASKS[@]}" </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!
         for i in $(seq 300); do
