@@ -96,7 +96,9 @@ open_long c
 is "a long-lived connection on the serving generation (5: the refused upgrade took no number)" "$(talk c c1)" "v6-5 c1"
 UP_SANDBOX_ARGS=()
 upgrade --mode=tag --tag=v7-{generation}
-kill -KILL "$(st supervisor.pid)"
+gen6_sup=$(st supervisor.pid)
+kill -KILL "$gen6_sup"
+wait_until 5 dead "$gen6_sup" # kill(2) returns before the process is gone: until then it still serves
 is "generation 6's supervisor SIGKILLed: the next connection is served, by a fresh generation" \
         "$(client --send='after-kill\n' "$ADDR")" "v1-7 after-kill"
 is "and generation 5 still serves its long-lived connection" "$(talk c c2)" "v6-5 c2"

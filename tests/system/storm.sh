@@ -44,8 +44,16 @@ c sh -c 'printf "[Socket]\nListenStream=127.0.0.1:%s\nAccept=yes\n" "$1" >/etc/s
         systemctl daemon-reload && systemctl start control.socket' sh "$CONTROL_PORT"
 python3 "$(dirname "$0")/burst.py" 127.0.0.1 $CONTROL_PORT 2000 2 64 10 >"$T_TMP/control.out" 2>&1
 diag "control burst: $(head -n 1 "$T_TMP/control.out")"
-is "control: the same burst puts a socket with systemd's default limits into trigger-limit-hit" \
-        "$(unit_prop control.socket Result)" trigger-limit-hit
+# The limit trips at 200 triggers in 2 s. A PID 1 that, on a loaded machine, accepts fewer than 100 a second
+# (the 2000 take 20 s or more) cannot trip it, and then the control shows nothing either way.
+control_secs=$(sed -n 's/.* seconds=\([0-9]*\)\..*/\1/p' "$T_TMP/control.out" | head -n 1)
+control_result=$(unit_prop control.socket Result)
+if [ "$control_result" != trigger-limit-hit ] && [ "${control_secs:-0}" -ge 20 ]; then
+        skip 1 "control: PID 1 took ${control_secs} s for the 2000 (a loaded machine), too slow to trip systemd's default limit"
+else
+        is "control: the same burst puts a socket with systemd's default limits into trigger-limit-hit" \
+                "$control_result" trigger-limit-hit
+fi
 
 # ---- 2000 connections in 2 s --------------------------------------------------------------------------------
 accepted0=$(unit_prop $APP.socket NAccepted)
