@@ -13,3 +13,5 @@ int usage_bad_option(int c, char *const argv[]);
 int usage_parse_app(const char *s, const char **ret);
 int usage_parse_backend_addr(const char *s, ember_addr *ret);
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret);
+/* --relay=splice|kernel: *ret_kernel tells which. */
+int usage_parse_relay(const char *s, bool *ret_kernel);

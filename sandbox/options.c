@@ -19,6 +19,7 @@ const char *arg_user;
 char **arg_command;
 bool arg_upgrade;
 uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
+bool arg_relay_kernel;
 
 void help(FILE *f) {
         fprintf(f,
@@ -38,6 +39,8 @@ void help(FILE *f) {
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
                 "                          ready; returns when it serves (systemd's ExecReload=)\n"
                 "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
+                "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n"
+                "                          and CAP_NET_ADMIN, else logged once and they splice)\n"
                 "  -h, --help              show this help\n");
 }
 
@@ -56,7 +59,7 @@ static int check_argv(int argc, char *argv[]) {
 }
 
 enum { ARG_APP = 0x100, ARG_BACKEND, ARG_IDLE, ARG_READY, ARG_POLICY, ARG_USER, ARG_START_TIMEOUT,
-       ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT };
+       ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT, ARG_RELAY };
 
 /* One option: 0, 1 after --help, or usage_error()'s -EINVAL. */
 static int parse_option(int c, char *argv[]) {
@@ -77,6 +80,8 @@ static int parse_option(int c, char *argv[]) {
                 return usage_parse_duration("stop-timeout", optarg, false, &arg_stop_timeout);
         case ARG_DRAIN_TIMEOUT:
                 return usage_parse_duration("drain-timeout", optarg, true, &arg_drain_timeout);
+        case ARG_RELAY:
+                return usage_parse_relay(optarg, &arg_relay_kernel);
         case ARG_UPGRADE:
                 arg_upgrade = true;
                 break;
@@ -114,6 +119,7 @@ int parse_argv(int argc, char *argv[]) {
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "upgrade", no_argument, NULL, ARG_UPGRADE },
                 { "drain-timeout", required_argument, NULL, ARG_DRAIN_TIMEOUT },
+                { "relay", required_argument, NULL, ARG_RELAY },
                 {}
         };
         int c, r;
