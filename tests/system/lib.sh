@@ -119,6 +119,8 @@ sys_boot_stage() {
         [ "$(cd "$top_srcdir" && pwd)" = "$(cd "$top_builddir" && pwd)" ] || binds+=(--bind-ro="$top_srcdir")
 }
 
+# More systemd-nspawn options for a script's container, e.g. what the in-kernel relay needs (bench/bench.sh).
+SYS_NSPAWN_ARGS=()
 sys_boot_container() {
         local machine i state deadline
         # a valid hostname: at most 64 characters of [a-z0-9-]
@@ -133,7 +135,7 @@ sys_boot_container() {
                 sys_cgroup_enter "$C_CGROUP"
                 # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
                 exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
-                        --system-call-filter="$NSPAWN_LANDLOCK" \
+                        --system-call-filter="$NSPAWN_LANDLOCK" "${SYS_NSPAWN_ARGS[@]}" \
                         -b systemd.mask=systemd-firstboot.service </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!
