@@ -25,8 +25,10 @@
 /* How long the supervisor may take to answer: it answers at once unless it is stuck. We do not splice after a
  * timeout, as the kernel might relay the same bytes: the connection ends instead. */
 #define HANDOVER_TIMEOUT_MS 5000
-/* Between two looks at a direction whose EOF waits for the kernel to send the rest. */
-#define DELIVERY_POLL_NSEC (200 * 1000)
+/* Between two looks at a direction whose EOF waits for the kernel to send the rest: from 200 µs (the kernel's worker
+ * is usually done by then), doubling up to 50 ms while a slow reader holds the rest back. */
+#define DELIVERY_STEP_MIN_USEC 200
+#define DELIVERY_STEP_MAX_USEC (50 * USEC_PER_MSEC)
 
 typedef kernel_relay_side side;
 
@@ -161,31 +163,38 @@ static int pass_eofs(kernel_relay *k) {
         return waiting;
 }
 
-/* Some traffic since the last look? For the idle timeout, which sees no byte go by. */
+/* Some traffic since the last look, either way, received or taken by a reader (acked)? For the idle timeout, which
+ * sees no byte go by. */
 static bool traffic(kernel_relay *k) {
         struct tcp_info a, b;
         uint64_t total;
 
         if (tcp_info_of(k->s[0].fd, &a) < 0 || tcp_info_of(k->s[1].fd, &b) < 0)
                 return true;
-        total = a.tcpi_bytes_received + b.tcpi_bytes_received;
+        total = a.tcpi_bytes_received + b.tcpi_bytes_received + a.tcpi_bytes_acked + b.tcpi_bytes_acked;
         bool moved = total != k->seen;
         k->seen = total;
         return moved;
 }
 
-/* 0 on a timeout, 1 when the connection is over, 2 with REV set, -errno. */
-static int wait_events(kernel_relay *k, bool waiting, uint64_t idle_deadline, short rev[2]) {
+/* Until an event, the idle deadline or, with STEP, STEP µs at most. 0 on a timeout, 1 when the connection is
+ * over, 2 with REV set, -errno. */
+static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, short rev[2]) {
         struct pollfd p[2];
-        const struct timespec step = { .tv_nsec = DELIVERY_POLL_NSEC };
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t until = step && usec_add(now, step) < idle_deadline ? usec_add(now, step) : idle_deadline;
         int r;
 
         for (int i = 0; i < 2; i++)
                 p[i] = (struct pollfd){ .fd = k->s[i].fd, .events = k->s[i].eof ? 0 : POLLIN | POLLRDHUP };
-        if (waiting)
-                r = ppoll(p, 2, &step, NULL);
-        else
-                r = poll(p, 2, poll_ms_until(idle_deadline));
+        if (until == USEC_INFINITY)
+                r = ppoll(p, 2, NULL, NULL);
+        else {
+                uint64_t left = until > now ? until - now : 0;
+                struct timespec ts = { .tv_sec = (time_t) (left / USEC_PER_SEC),
+                                       .tv_nsec = (long) (left % USEC_PER_SEC) * 1000 };
+                r = ppoll(p, 2, &ts, NULL);
+        }
         if (r < 0)
                 return errno == EINTR ? 2 : -errno;
         for (int i = 0; i < 2 && r > 0; i++) {
@@ -200,7 +209,7 @@ static int wait_events(kernel_relay *k, bool waiting, uint64_t idle_deadline, sh
 }
 
 int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
-        uint64_t idle_deadline = deadline_in(idle_timeout);
+        uint64_t idle_deadline = deadline_in(idle_timeout), step = 0;
         int r;
 
         (void) traffic(k);
@@ -208,15 +217,17 @@ int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomi
                 int waiting = pass_eofs(k);
                 if (waiting < 0)
                         return waiting;
+                step = !waiting ? 0 : step == 0 ? DELIVERY_STEP_MIN_USEC
+                                     : step * 2 > DELIVERY_STEP_MAX_USEC ? DELIVERY_STEP_MAX_USEC : step * 2;
                 if (k->s[0].done && k->s[1].done)
                         return 0;
                 if (*stop)
                         return -EINTR;
                 short rev[2] = { 0, 0 };
-                r = wait_events(k, waiting, idle_deadline, rev);
+                r = wait_events(k, step, idle_deadline, rev);
                 if (r < 0 || r == 1)
                         return r < 0 ? r : 0;
-                if (r == 0 && !waiting && now_usec(CLOCK_MONOTONIC) >= idle_deadline) {
+                if (r == 0 && now_usec(CLOCK_MONOTONIC) >= idle_deadline) {
                         if (!traffic(k))
                                 return -ETIMEDOUT;
                         idle_deadline = deadline_in(idle_timeout);

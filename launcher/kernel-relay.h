@@ -12,7 +12,7 @@ typedef struct kernel_relay_side {
 
 typedef struct kernel_relay {
         kernel_relay_side s[2]; /* client, backend */
-        uint64_t seen;          /* bytes received on both at the last look, for the idle timeout */
+        uint64_t seen;          /* bytes received and acked on both at the last look, for the idle timeout */
 } kernel_relay;
 
 /* Hands both sockets to the app's supervisor (relay.sock), to be relayed in the kernel from now on. 1 if they are,

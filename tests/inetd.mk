@@ -52,7 +52,8 @@ inetd_tests = \
 	tests/inetd/kernel-relay.sh \
 	tests/inetd/kernel-half-close.sh \
 	tests/inetd/kernel-backend-crash.sh \
-	tests/inetd/kernel-sigkill-heal.sh
+	tests/inetd/kernel-sigkill-heal.sh \
+	tests/inetd/kernel-idle-timeout.sh
 # Not run by make check: on Linux 6.18 the sockmap's egress redirect loses data under backpressure (the psock's
 # send worker takes a send that moved nothing for an error, sets EPIPE on the receiving socket and drops the rest),
 # so these fail 1 time in 2 or more (see bench/README.md). Run them by hand with TESTS=... .
