@@ -23,6 +23,7 @@
 #   ember_strict_profile PT[13] ember app "benchstrict" made by `emberctl new --hardening=strict` (backend on PT[14])
 #   (cold only) PT[15] ember app "benchns": bench with the backend unit's systemd sandbox undone by a drop-in (backend PT[16])
 #   ember_kernel PT[19]  ember app "benchk": bench with `emberctl new --relay=kernel` (BPF sockmap; backend on PT[33])
+#   (realpg) PT[34]      the realpg app's launcher with --relay=kernel (realclients.sh: real_kernel_side)
 # The settings phase adds one socket per unit variant on ports of its own (see phase_settings).
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
 # The realclients phases (Debian's own servers and clients, see "real clients" below) use PT[21..32]: for each of
@@ -81,7 +82,7 @@ unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
 # client connection, and so no TIME-WAIT, can take them; lib.sh's pick_ports), unless BENCH_PORT_BASE fixes them
 # to BASE+1..BASE+32. Each is also reserved in the inetd tests' port directory while the benchmark runs.
 declare -a PT
-NPORTS=33
+NPORTS=34
 PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
 if [ -n "${BENCH_PORT_BASE:-}" ]; then
         for i in $(seq $NPORTS); do PT[i]=$((BENCH_PORT_BASE + i)); done
@@ -597,7 +598,7 @@ if [ ${#REAL_KEYS[@]} -gt 0 ]; then
         echo "  real clients and servers (BENCH_PHASES=realclients), ember / the same server:"
         for k in "${REAL_KEYS[@]}"; do
                 case $k in
-                pgbench_connect_ratio_vs_direct | pgbench_persistent_ratio_vs_direct) row "$k" ">=" 0.80 ;;
+                pgbench_connect_ratio_vs_direct* | pgbench_persistent_ratio_vs_direct*) row "$k" ">=" 0.80 ;;
                 *_vs_socket_proxyd) row "$k" ">=" 1.0 ;;
                 *) printf '  %-40s %10s   (no goal)\n' "$k" "$(g "$k")" ;;
                 esac
@@ -626,7 +627,7 @@ EOF
 for f in $REAL_FIGURES; do
         fig=${f%:*} unit=${f#*:}
         [ -n "${K[${fig}_ember_p50_$unit]:-}" ] &&
-                echo "  $fig $unit (median): ember $(g "${fig}_ember_p50_$unit"), direct $(g "${fig}_direct_p50_$unit"), socket-proxyd $(g "${fig}_socket_proxyd_p50_$unit")"
+                echo "  $fig $unit (median): ember $(g "${fig}_ember_p50_$unit")${K[${fig}_ember_kernel_p50_$unit]:+, in the kernel (offered: $(g realpg_kernel_relay_offered)) ${K[${fig}_ember_kernel_p50_$unit]}}, direct $(g "${fig}_direct_p50_$unit"), socket-proxyd $(g "${fig}_socket_proxyd_p50_$unit")"
 done
 cat <<EOF
   all figures: $RESULTS

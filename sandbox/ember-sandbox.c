@@ -625,8 +625,7 @@ static int begin_cold(supervisor *s) {
         r = open_handoff_socket(s);
         if (r < 0) /* not fatal: only an upgrade needs it, and says so */
                 log_warning_errno(r, "Failed to create the upgrade hand-off socket");
-        if (arg_relay_kernel) /* ours for the unit's life: later generations' connections come here too */
-                kernel_relay_open(s);
+        kernel_relay_open(s); /* ours for the unit's life: later generations' connections come here too */
         return begin_run(s);
 }
 
@@ -683,10 +682,8 @@ static int supervise(void) {
         upgrade_report(&s, 'F', "generation %" PRIu64 " ended before it was ready; see the journal", s.generation);
         if (s.anchor && s.stop_asked)
                 stop_other_generations(&s);
-        else if (s.anchor && r == 0) {
-                kernel_relay_stop(&s); /* nobody answers relay.sock while we wait */
+        else if (s.anchor && r == 0)
                 (void) anchor_wait(&s);
-        }
         return r;
 }
 

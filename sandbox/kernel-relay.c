@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "options.h"
 #include "state.h"
 #include "supervisor.h"
 
@@ -123,8 +124,11 @@ static int relay_socket_open(supervisor *s) {
 }
 
 void kernel_relay_open(supervisor *s) {
-        int r = relay_maps_open(s);
+        int r;
 
+        if (!arg_relay_kernel)
+                return;
+        r = relay_maps_open(s);
         if (r >= 0)
                 r = relay_socket_open(s);
         if (r < 0) {

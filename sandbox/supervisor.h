@@ -98,7 +98,7 @@ int open_wake_socket(supervisor *s);
 int open_notify_socket(supervisor *s, char *path, size_t size);
 
 /* kernel-relay.c */
-/* --relay=kernel: the BPF program, its maps and relay.sock; unavailable is logged once, and launchers splice. */
+/* With --relay=kernel: the BPF program, its maps and relay.sock; unavailable is logged once, and launchers splice. */
 void kernel_relay_open(supervisor *s);
 /* No new relays (relay.sock gone); the maps and what they relay stay until we exit. */
 void kernel_relay_stop(supervisor *s);
