@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 166
+plan 171
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -207,6 +207,17 @@ for opt in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict ReadW
         ok "--hardening=strict adds systemd's sandbox: $opt" grep -qx -- "$opt" "$UNITS/h@.service"
 done
 expect_exit "--hardening=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --hardening=other --unit-dir="$UNITS" -- /bin/cat
+
+# ---- --relay ----------------------------------------------------------------------------------------------------
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+is "splice is the default: no --relay anywhere, no CAP_BPF" "$(cat "$UNITS"/h* | grep -cE -- '--relay=|CAP_BPF')" 0
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
+like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel -- '
+ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --relay=other --unit-dir="$UNITS" -- /bin/cat
 
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
