@@ -22,6 +22,8 @@
 #   direct       PT[11]  the backend itself, no proxy at all
 #   ember_strict_profile PT[13] ember app "benchstrict" made by `emberctl new --hardening=strict` (backend on PT[14])
 #   (cold only) PT[15] ember app "benchns": bench with the backend unit's systemd sandbox undone by a drop-in (backend PT[16])
+#   ember_kernel PT[19]  ember app "benchk": bench with `emberctl new --relay=kernel` (BPF sockmap; backend on PT[33])
+#   (realpg) PT[34]      the realpg app's launcher with --relay=kernel (realclients.sh: real_kernel_side)
 # The settings phase adds one socket per unit variant on ports of its own (see phase_settings).
 # Exec -> ready of the backend alone is measured on this machine, outside the container, on PT[20].
 # The realclients phases (Debian's own servers and clients, see "real clients" below) use PT[21..32]: for each of
@@ -80,7 +82,7 @@ unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
 # client connection, and so no TIME-WAIT, can take them; lib.sh's pick_ports), unless BENCH_PORT_BASE fixes them
 # to BASE+1..BASE+32. Each is also reserved in the inetd tests' port directory while the benchmark runs.
 declare -a PT
-NPORTS=32
+NPORTS=34
 PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
 if [ -n "${BENCH_PORT_BASE:-}" ]; then
         for i in $(seq $NPORTS); do PT[i]=$((BENCH_PORT_BASE + i)); done
@@ -95,6 +97,11 @@ trap 'release_ports; sys_cleanup' EXIT
 for i in $(seq $NPORTS); do port_free "${PT[i]}" || bail "port ${PT[i]} is in use on this machine"; done
 : >"$RESULTS"
 : >"$SAMPLES"
+# The in-kernel relay's side (benchk) loads a BPF program and socket maps: nspawn's container has neither CAP_BPF
+# nor bpf(2) by default. Never CAP_NET_ADMIN: the container shares this machine's network namespace, and its own
+# units (nftables.service) would rewrite the machine's firewall. Socket maps take CAP_NET_ADMIN or CAP_SYS_ADMIN,
+# which the container has: benchk's backend unit gets it below.
+SYS_NSPAWN_ARGS=(--capability=CAP_BPF --system-call-filter=bpf)
 sys_boot >&2
 BB="$BACKEND --ready-delay=$READY_DELAY_MS"
 
@@ -115,6 +122,14 @@ c mkdir -p /etc/systemd/system/benchns-backend.service.d
 BACKEND_DROPIN_DEFAULT="NoNewPrivileges=no;ProtectSystem=no;ReadWritePaths=;ReadOnlyPaths=;ProtectHome=no;PrivateTmp=no;PrivateDevices=no;ProtectKernelTunables=no;ProtectKernelModules=no;ProtectKernelLogs=no;ProtectControlGroups=no;ProtectClock=no;ProtectHostname=no;RestrictSUIDSGID=no;RestrictRealtime=no;RestrictNamespaces=no;LockPersonality=no;SystemCallArchitectures=;RestrictAddressFamilies=;CapabilityBoundingSet=~"
 { echo "[Service]"; tr ';' '\n' <<<"${BENCH_BACKEND_DROPIN:-$BACKEND_DROPIN_DEFAULT}"; } |
         unit_file benchns-backend.service.d/no-sandbox.conf
+
+# The same app relayed in the kernel (issue 18): the rr and bulk phases measure it beside splice.
+app_up benchk --listen=127.0.0.1:${PT[19]} --backend=127.0.0.1:${PT[33]} --idle="$IDLE" --ready=notify --relay=kernel \
+        -- $BB --listen=127.0.0.1:${PT[33]} --notify || bail "emberctl new benchk failed"
+c mkdir -p /etc/systemd/system/benchk-backend.service.d
+printf '[Service]\n# in this container, in place of CAP_NET_ADMIN (see SYS_NSPAWN_ARGS)\nCapabilityBoundingSet=CAP_SYS_ADMIN\n' |
+        unit_file benchk-backend.service.d/bench-caps.conf
+c systemctl daemon-reload
 
 c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
 launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
@@ -317,7 +332,8 @@ phase_connect() { # fresh connection + 1-byte echo + close
         collect "$CLIENT" connect --samples="$CONNECT_SAMPLES" --warmup=20 --gap-ms="$CONNECT_GAP_MS" \
                 "ember=$A:${PT[1]}" "accept_cat=$A:${PT[3]}" "cat_ember_unit=$A:${PT[4]}" \
                 "launch_bare=$A:${PT[5]}" "launch_lean=$A:${PT[9]}" \
-                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_strict_profile=$A:${PT[13]}"
+                "lean_wants=$A:${PT[10]}" "direct=$A:${PT[11]}" "ember_strict_profile=$A:${PT[13]}" \
+                "ember_kernel=$A:${PT[19]}"
 }
 
 # The settings phase (BENCH_PHASES=settings, issue 15): what each systemd setting of the per-connection unit costs
@@ -426,24 +442,26 @@ SETTINGS_NAMES=()
 
 keeper_open() { # a live ember connection keeps the backend warm while the other sides are measured
         exec 5<>/dev/tcp/$A/${PT[1]} && printf k >&5 && read -r -n 1 -t 30 -u 5 _ || bail "keeper connection failed"
+        exec 7<>/dev/tcp/$A/${PT[19]} && printf k >&7 && read -r -n 1 -t 30 -u 7 _ || bail "keeper connection (kernel relay) failed"
+        K[kernel_relay_offered]=$(c test -S /run/ember/benchk/relay.sock && echo yes || echo no)
 }
 
 phase_rr() { # request/response on one open connection
         keeper_open
         say "rr: $RR_SAMPLES round trips per side, interleaved"
         collect "$CLIENT" rr --samples="$RR_SAMPLES" --warmup=1000 \
-                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
-        exec 5>&-
+                "ember=$A:${PT[1]}" "ember_kernel=$A:${PT[19]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+        exec 5>&- 7>&-
 }
 
 phase_bulk() { # 1 GiB through one connection
         keeper_open
         say "bulk: $BULK_BYTES per connection, $BULK_ROUNDS rounds per side, interleaved (download, then upload)"
         collect "$CLIENT" bulk --bytes="$BULK_BYTES" --rounds="$BULK_ROUNDS" \
-                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+                "ember=$A:${PT[1]}" "ember_kernel=$A:${PT[19]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
         collect "$CLIENT" bulk --dir=up --bytes="$BULK_BYTES" --rounds="$BULK_ROUNDS" \
-                "ember=$A:${PT[1]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
-        exec 5>&-
+                "ember=$A:${PT[1]}" "ember_kernel=$A:${PT[19]}" "proxyd=$A:${PT[6]}" "direct=$A:${PT[11]}"
+        exec 5>&- 7>&-
 }
 
 private_kib() { # PID (in the container): Private_Clean + Private_Dirty of smaps_rollup
@@ -472,12 +490,13 @@ phase_memory() { # one launcher holding a live connection; a cat instance and so
 
 # (an app no connection ever woke has no state file yet: that is cold too)
 idle_done() {
-        local s1 s2
-        s1=$(state bench state) s2=$(state benchrc state)
-        [ "${s1:-cold}" = cold ] && [ "${s2:-cold}" = cold ] &&
+        local s1 s2 s3
+        s1=$(state bench state) s2=$(state benchrc state) s3=$(state benchk state)
+        [ "${s1:-cold}" = cold ] && [ "${s2:-cold}" = cold ] && [ "${s3:-cold}" = cold ] &&
                 [ "$(state benchstrict state)" != warm ] && [ "$(instances benchstrict)" = 0 ] &&
                 [ "$(instances bench)" = 0 ] && [ "$(instances benchrc)" = 0 ] &&
-                ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service benchns-backend.service
+                ! c systemctl is-active --quiet bench-backend.service benchrc-backend.service benchns-backend.service \
+                        benchk-backend.service
 }
 phase_idle() { # once the idle period is over nothing of ember or its backend may be left
         say "idle: waiting for the idle stop ($IDLE)"
@@ -499,6 +518,8 @@ done
 K[loadavg_end]=$(cut -d' ' -f1 /proc/loadavg)
 g() { echo "${K[$1]:-nan}"; }
 K[warm_connect_p50_ratio_vs_accept_cat]=$(calc "$(g connect_ember_p50_us) / $(g connect_accept_cat_p50_us)")
+# what the in-kernel relay's hand-over (one more round trip, to the supervisor) costs a connection
+K[warm_connect_p50_ratio_vs_accept_cat_kernel]=$(calc "$(g connect_ember_kernel_p50_us) / $(g connect_accept_cat_p50_us)")
 K[warm_connect_p50_ratio_vs_accept_cat_strict]=$(calc "$(g connect_ember_strict_profile_p50_us) / $(g connect_accept_cat_p50_us)")
 exec_ready=$(g cold_exec_ready_notify_p50_ms)
 K[cold_overhead_ms]=$(calc "$(g cold_ember_p50_ms) - $exec_ready")
@@ -518,6 +539,11 @@ K[bulk_ratio_vs_socket_proxyd]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_prox
 K[bulk_up_ratio_vs_direct]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_direct_p50_mibps)")
 K[bulk_up_ratio_vs_socket_proxyd]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_proxyd_p50_mibps)")
 K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p50_us)")
+# splice beside the in-kernel relay (issue 18), each against the direct path
+K[rr_p50_ratio_vs_direct]=$(calc "$(g rr_ember_p50_us) / $(g rr_direct_p50_us)")
+K[rr_p50_ratio_vs_direct_kernel]=$(calc "$(g rr_ember_kernel_p50_us) / $(g rr_direct_p50_us)")
+K[bulk_ratio_vs_direct_kernel]=$(calc "$(g bulk_ember_kernel_p50_mibps) / $(g bulk_direct_p50_mibps)")
+K[bulk_up_ratio_vs_direct_kernel]=$(calc "$(g bulk_up_ember_kernel_p50_mibps) / $(g bulk_up_direct_p50_mibps)")
 real_derive
 pids=$(g storm_backend_pids)
 counted=${K[storm_cold_starts_counted]:-nan}
@@ -527,7 +553,9 @@ keys=(warm_connect_p50_ratio_vs_accept_cat warm_connect_p50_ratio_vs_accept_cat_
         rr_p50_ratio_vs_socket_proxyd storm_backend_starts storm_failed launcher_private_kib idle_processes
         cold_overhead_ms_ready_connect cold_overhead_ms_socket_proxyd_probe cold_overhead_ms_socket_proxyd_notify
         cold_overhead_ms_beyond_idle_floor cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor
-        cold_overhead_ms_no_backend_sandbox cold_overhead_ms_backend_sandbox "${REAL_KEYS[@]}")
+        cold_overhead_ms_no_backend_sandbox cold_overhead_ms_backend_sandbox
+        warm_connect_p50_ratio_vs_accept_cat_kernel rr_p50_ratio_vs_direct rr_p50_ratio_vs_direct_kernel bulk_up_ratio_vs_direct bulk_ratio_vs_direct_kernel
+        bulk_up_ratio_vs_direct_kernel kernel_relay_offered "${REAL_KEYS[@]}")
 for k in "${keys[@]}"; do
         echo "$k=$(g "$k")"
 done
@@ -554,6 +582,14 @@ row cold_overhead_ms "<=" 5
 row bulk_ratio_vs_direct ">=" 0.90
 row bulk_ratio_vs_socket_proxyd ">=" 1.0
 row rr_p50_ratio_vs_socket_proxyd "<=" 1.0
+echo "  relay, splice beside in the kernel (--relay=kernel, issue 18; offered by the supervisor: $(g kernel_relay_offered)):"
+row warm_connect_p50_ratio_vs_accept_cat_kernel "<=" 1.10
+row rr_p50_ratio_vs_direct "<=" 1.5
+row rr_p50_ratio_vs_direct_kernel "<=" 1.5
+row bulk_ratio_vs_direct ">=" 0.90
+row bulk_ratio_vs_direct_kernel ">=" 0.90
+row bulk_up_ratio_vs_direct ">=" 0.90
+row bulk_up_ratio_vs_direct_kernel ">=" 0.90
 row storm_backend_starts "==" 1
 row storm_failed "==" 0
 row launcher_private_kib "<=" 256
@@ -562,7 +598,7 @@ if [ ${#REAL_KEYS[@]} -gt 0 ]; then
         echo "  real clients and servers (BENCH_PHASES=realclients), ember / the same server:"
         for k in "${REAL_KEYS[@]}"; do
                 case $k in
-                pgbench_connect_ratio_vs_direct | pgbench_persistent_ratio_vs_direct) row "$k" ">=" 0.80 ;;
+                pgbench_connect_ratio_vs_direct* | pgbench_persistent_ratio_vs_direct*) row "$k" ">=" 0.80 ;;
                 *_vs_socket_proxyd) row "$k" ">=" 1.0 ;;
                 *) printf '  %-40s %10s   (no goal)\n' "$k" "$(g "$k")" ;;
                 esac
@@ -583,15 +619,15 @@ cat <<EOF
     ember-launch in a lean unit $(calc "$(g connect_idle_launch_lean_p50_us) / 1000") ms (every cold start pays this first)
   cold overhead: ember $(g cold_overhead_ms) ms, --ready=connect $(g cold_overhead_ms_ready_connect) ms, lean unit $(g cold_overhead_ms_lean_unit) ms, lean + Wants= $(g cold_overhead_ms_lean_wants) ms, socket-proxyd + probe $(g cold_overhead_ms_socket_proxyd_probe) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify) ms;
     beyond the idle floor: ember $(g cold_overhead_ms_beyond_idle_floor) ms, socket-proxyd + notify $(g cold_overhead_ms_socket_proxyd_notify_beyond_idle_floor) ms
-  bulk $BULK_BYTES down MiB/s: ember $(g bulk_ember_p50_mibps), socket-proxyd $(g bulk_proxyd_p50_mibps), direct $(g bulk_direct_p50_mibps); up: ember $(g bulk_up_ember_p50_mibps), socket-proxyd $(g bulk_up_proxyd_p50_mibps), direct $(g bulk_up_direct_p50_mibps)
-  rr p50: ember $(g rr_ember_p50_us) us, socket-proxyd $(g rr_proxyd_p50_us) us, direct $(g rr_direct_p50_us) us
+  bulk $BULK_BYTES down MiB/s: ember $(g bulk_ember_p50_mibps), in the kernel $(g bulk_ember_kernel_p50_mibps), socket-proxyd $(g bulk_proxyd_p50_mibps), direct $(g bulk_direct_p50_mibps); up: ember $(g bulk_up_ember_p50_mibps), in the kernel $(g bulk_up_ember_kernel_p50_mibps), socket-proxyd $(g bulk_up_proxyd_p50_mibps), direct $(g bulk_up_direct_p50_mibps)
+  rr p50: ember $(g rr_ember_p50_us) us, in the kernel $(g rr_ember_kernel_p50_us) us, socket-proxyd $(g rr_proxyd_p50_us) us, direct $(g rr_direct_p50_us) us
   storm: $(g storm_ok)/$(g storm_conns) answered, backend pids seen $(g storm_backend_pids), cold starts counted $(g storm_cold_starts_counted), all done in $(g storm_total_ms) ms
   private memory: launcher $(g launcher_private_kib) KiB (RSS $(g launcher_rss_kib) KiB), cat $(g cat_private_kib) KiB, socket-proxyd $(g proxyd_private_kib) KiB
 EOF
 for f in $REAL_FIGURES; do
         fig=${f%:*} unit=${f#*:}
         [ -n "${K[${fig}_ember_p50_$unit]:-}" ] &&
-                echo "  $fig $unit (median): ember $(g "${fig}_ember_p50_$unit"), direct $(g "${fig}_direct_p50_$unit"), socket-proxyd $(g "${fig}_socket_proxyd_p50_$unit")"
+                echo "  $fig $unit (median): ember $(g "${fig}_ember_p50_$unit")${K[${fig}_ember_kernel_p50_$unit]:+, in the kernel (offered: $(g realpg_kernel_relay_offered)) ${K[${fig}_ember_kernel_p50_$unit]}}, direct $(g "${fig}_direct_p50_$unit"), socket-proxyd $(g "${fig}_socket_proxyd_p50_$unit")"
 done
 cat <<EOF
   all figures: $RESULTS

@@ -40,7 +40,25 @@ real_ports() {
         pg) i=21 ;; redis) i=24 ;; tls) i=27 ;; http) i=30 ;;
         *) bail "real_ports: unknown kind $1" ;;
         esac
-        RP_KIND=$1 RP_EMBER=${PT[i]} RP_BACKEND=${PT[i + 1]} RP_PROXYD=${PT[i + 2]}
+        RP_KIND=$1 RP_EMBER=${PT[i]} RP_BACKEND=${PT[i + 1]} RP_PROXYD=${PT[i + 2]} RP_KERNEL=
+        [ "$1" = pg ] && RP_KERNEL=${PT[34]}
+}
+
+# real_kernel_side KIND: a fourth side, ember_kernel on RP_KERNEL, for the same app and the same server: its
+# supervisor offers the in-kernel relay (a drop-in adds --relay=kernel and the capability, see SYS_NSPAWN_ARGS in
+# bench.sh), and realKINDk.socket starts a copy of the app's launcher unit with --relay=kernel; the app's own port
+# keeps splicing. Before the backend's first start.
+real_kernel_side() {
+        local kind=$1 exec
+        exec=$(c systemctl cat "real$kind-backend.service" | grep -m1 '^ExecStart=' | sed 's| -- | --relay=kernel -- |')
+        c mkdir -p "/etc/systemd/system/real$kind-backend.service.d"
+        printf '[Service]\nExecStart=\n%s\nCapabilityBoundingSet=CAP_SYS_ADMIN\n' "$exec" |
+                unit_file "real$kind-backend.service.d/kernel-relay.conf"
+        c cat "/etc/systemd/system/real$kind.socket" | sed "s|^ListenStream=.*|ListenStream=$A:$RP_KERNEL|" |
+                unit_file "real${kind}k.socket"
+        c cat "/etc/systemd/system/real$kind@.service" | sed '/^ExecStart=/ s|$| --relay=kernel|' |
+                unit_file "real${kind}k@.service"
+        c systemctl daemon-reload && c systemctl start "real${kind}k.socket"
 }
 
 # real_app KIND EMBERCTL-NEW-ARGS... -- COMMAND...: the app realKIND on RP_EMBER, backend on RP_BACKEND, plus the
@@ -92,6 +110,7 @@ real_setup_pg() {
         # postgres speaks sd_notify (Debian builds it --with-systemd): READY=1 once it accepts logins
         real_app pg --ready=notify --user=postgres -- "$PGBIN/postgres" -D "$RDIR/pg/data" -p "$RP_BACKEND" -k /tmp \
                 -c listen_addresses=127.0.0.1 || return 1
+        real_kernel_side pg || { say "realpg: the in-kernel relay's side could not be set up"; return 1; }
         wait_until 60 pg_isready -q -h $A -p "$RP_EMBER" -U postgres || { say "postgres not ready through ember"; return 1; }
         PGPASSWORD=$PG_PASSWORD timeout -k 5 "$REAL_TIMEOUT" pgbench -i -q -s "$PG_SCALE" -h $A -p "$RP_BACKEND" \
                 -U postgres postgres >"$T_TMP/pgbench-init.out" 2>&1 ||
@@ -242,14 +261,15 @@ real_http() { # PORT warm|run: requests per second, keep-alive
 real_measure() {
         local fig=$1 unit=$2 client=$3 r side v sides
         shift 3
-        local -A port=([ember]=$RP_EMBER [direct]=$RP_BACKEND [socket_proxyd]=$RP_PROXYD) vals=() fails=()
-        for side in ember direct socket_proxyd; do
+        local -A port=([ember]=$RP_EMBER [direct]=$RP_BACKEND [socket_proxyd]=$RP_PROXYD [ember_kernel]=$RP_KERNEL) vals=() fails=()
+        local all="ember direct socket_proxyd${RP_KERNEL:+ ember_kernel}"
+        for side in $all; do
                 "$client" "${port[$side]}" warm "$@" >/dev/null </dev/null && continue
                 say "$fig: warm-up on $side failed: $(tail -n 3 "$T_TMP/real.out" | tr '\n' ' ')"
                 [ "$side" = ember ] && { diag_journal "real${RP_KIND}" >&2; return 1; }
         done
         for r in $(seq "$REAL_ROUNDS"); do
-                sides=$(printf '%s\n' ember direct socket_proxyd | shuf | tr '\n' ' ')
+                sides=$(printf '%s\n' $all | shuf | tr '\n' ' ')
                 for side in $sides; do
                         if v=$("$client" "${port[$side]}" run "$@" </dev/null); then
                                 vals[$side]+="$v "
@@ -261,10 +281,10 @@ real_measure() {
                         echo "sample ${fig}_$side $v" >>"$SAMPLES"
                         { echo "=== $fig $side round $r: $v"; cat "$T_TMP/real.out"; } >>"$REAL_LOG"
                 done
-                say "$fig round $r (order: $sides): $(for side in ember direct socket_proxyd; do
+                say "$fig round $r (order: $sides): $(for side in $all; do
                         printf '%s %s  ' "$side" "$(echo ${vals[$side]:-} | awk '{ print $NF }')"; done)"
         done
-        for side in ember direct socket_proxyd; do
+        for side in $all; do
                 # shellcheck disable=SC2086
                 K[${fig}_${side}_p50_$unit]=$(real_median ${vals[$side]:-})
                 {
@@ -281,12 +301,15 @@ real_median() { printf '%s\n' "$@" | grep . | sort -g | awk '{ a[NR] = $1 } END 
 real_done() {
         c "$EMBERCTL" stop "real$1" >/dev/null 2>&1
         c systemctl stop "real${1}pxy.service" >/dev/null 2>&1
+        c systemctl stop "real${1}k.socket" >/dev/null 2>&1
         wait_until 30 test "$(state "real$1" state)" = cold || say "real$1 not cold 30 s after emberctl stop"
 }
 
 phase_realpg() {
         real_setup_pg || return 0
         real_ports pg
+        K[realpg_kernel_relay_offered]=$(c test -S /run/ember/realpg/relay.sock && echo yes || echo no)
+        echo "realpg_kernel_relay_offered=${K[realpg_kernel_relay_offered]}" >>"$RESULTS"
         say "realpg: pgbench -S, $REAL_CLIENTS clients, ${REAL_SECS}s per run, $REAL_ROUNDS rounds; scram-sha-256"
         real_measure pgbench_connect tps real_pgbench -C &&
                 real_measure pgbench_persistent tps real_pgbench persistent
@@ -339,5 +362,8 @@ real_derive() {
                 K[${fig}_ratio_vs_direct]=$(real_ratio "${fig}_ember_p50_$unit" "${fig}_direct_p50_$unit")
                 K[${fig}_ratio_vs_socket_proxyd]=$(real_ratio "${fig}_ember_p50_$unit" "${fig}_socket_proxyd_p50_$unit")
                 REAL_KEYS+=("${fig}_ratio_vs_direct" "${fig}_ratio_vs_socket_proxyd")
+                [ -n "${K[${fig}_ember_kernel_p50_$unit]:-}" ] || continue
+                K[${fig}_ratio_vs_direct_kernel]=$(real_ratio "${fig}_ember_kernel_p50_$unit" "${fig}_direct_p50_$unit")
+                REAL_KEYS+=("${fig}_ratio_vs_direct_kernel")
         done
 }

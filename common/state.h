@@ -39,6 +39,7 @@
 #define STATE_MEMORY_PEAK "memory-peak-bytes"
 #define STATE_WAKE_SOCK "wake.sock"
 #define STATE_NOTIFY_SOCK "notify.sock"
+#define STATE_RELAY_SOCK "relay.sock"   /* --relay=kernel: launchers hand the supervisor their sockets here */
 
 const char *runtime_dir(void);
 int state_dir_path(const char *app, char *buf, size_t size);

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "usage.h"
 
@@ -80,5 +81,12 @@ int usage_parse_backend_addr(const char *s, ember_addr *ret) {
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret) {
         if (parse_duration(s, ret) < 0 || (!zero_ok && *ret == 0))
                 return usage_error("invalid --%s '%s': use a duration such as 30s, 500ms, 1m30s or infinity", option, s);
+        return 0;
+}
+
+int usage_parse_relay(const char *s, bool *ret_kernel) {
+        if (strcmp(s, "splice") != 0 && strcmp(s, "kernel") != 0)
+                return usage_error("invalid --relay '%s': use splice or kernel", s);
+        *ret_kernel = strcmp(s, "kernel") == 0;
         return 0;
 }

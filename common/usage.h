@@ -15,6 +15,8 @@ int usage_bad_option(int c, char *const argv[]);
 int usage_parse_app(const char *s, const char **ret);
 int usage_parse_backend_addr(const char *s, ember_addr *ret);
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret);
+/* --relay=splice|kernel: *ret_kernel tells which. */
+int usage_parse_relay(const char *s, bool *ret_kernel);
 
 /* The options ember-launch and ember-sandbox both take (their getopt values; a program's own start at
  * USAGE_ARG_OWN), where their values go, and what reads the program's own options: OWN(c, optarg) returns 0 or

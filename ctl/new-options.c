@@ -39,7 +39,9 @@ static void help_new(FILE *f) {
                 "  --rw-path=PATH          let the backend write PATH (repeatable; all else is read-only to it)\n"
                 "  --state-dir=NAME        a writable /var/lib/NAME for the backend, kept across runs (owned by --user)\n"
                 "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
-                "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n",
+                "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n"
+                "  --relay=splice|kernel   relay with splice (default) or in the kernel (a BPF sockmap the backend\n"
+                "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused)\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 
@@ -47,7 +49,7 @@ static void help_new(FILE *f) {
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
        ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
-       ARG_RW_PATH, ARG_STATE_DIR };
+       ARG_RW_PATH, ARG_STATE_DIR, ARG_RELAY };
 
 /* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
 static bool env_assignment_is_valid(const char *s) {
@@ -173,6 +175,8 @@ static int new_option(int c, const char *arg, void *ctx) {
         case ARG_ACCEPT_PROXY_PROTOCOL:
                 a->accept_proxy_protocol = true;
                 return GO_ON;
+        case ARG_RELAY:
+                return choice_opt("relay", arg, "splice", "kernel", &a->relay);
         case ARG_USER:
                 a->user = arg;
                 return GO_ON;
@@ -219,6 +223,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 { "hardening", required_argument, NULL, ARG_HARDENING },
                 { "rw-path", required_argument, NULL, ARG_RW_PATH },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "relay", required_argument, NULL, ARG_RELAY },
                 {}
         };
         static const verb_spec spec = {
@@ -228,7 +233,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
 
         *a = (new_args){
                 .policy = "default", .start_on = "connect", .ready = "connect", .unit_dir = UNIT_DIR_DEFAULT,
-                .hardening = "lean", .idle = 60 * USEC_PER_SEC, .start_timeout = 30 * USEC_PER_SEC,
+                .hardening = "lean", .relay = "splice", .idle = 60 * USEC_PER_SEC, .start_timeout = 30 * USEC_PER_SEC,
                 .stop_timeout = 10 * USEC_PER_SEC, .max_connections = MAX_CONNECTIONS_DEFAULT,
                 .client_idle = USEC_INFINITY,
         };

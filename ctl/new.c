@@ -303,6 +303,8 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "proxy-protocol", a->proxy_protocol);
         if (r >= 0 && a->accept_proxy_protocol)
                 r = buf_puts(b, " \"--accept-proxy-protocol\"");
+        if (r >= 0 && strcmp(a->relay, "kernel") == 0)
+                r = exec_option(b, "relay", a->relay);
         return r;
 }
 
@@ -329,6 +331,8 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0)
                 r = exec_option(b, "stop-timeout", stop);
+        if (r >= 0 && strcmp(a->relay, "kernel") == 0)
+                r = exec_option(b, "relay", a->relay);
         return r;
 }
 
@@ -418,6 +422,9 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                         r = buf_putc(b, '\n');
         if (r >= 0)
                 r = backend_writable(a, p, b);
+        /* merged with the bounding set above: what loading the relay's BPF program and socket maps takes */
+        if (r >= 0 && strcmp(a->relay, "kernel") == 0)
+                r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
         if (r >= 0 && b->len == 0)
                 r = buf_puts(b, "# (none: emberctl new --rw-path=, --state-dir=, --env=, --env-file=, --working-directory=, "
                                 "or a drop-in)\n");

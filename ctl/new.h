@@ -11,6 +11,7 @@
 typedef struct new_args {
         const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
         const char *proxy_protocol; /* v1, v2 or NULL */
+        const char *relay;          /* splice or kernel */
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
         bool force, now, accept_proxy_protocol;
         char **command;

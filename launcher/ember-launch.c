@@ -24,6 +24,7 @@
 #include "session.h"
 #include "lockdown.h"
 #include "client.h"
+#include "kernel-relay.h"
 
 static const char *arg_app;
 static ember_addr arg_backend;
@@ -34,6 +35,7 @@ static bool arg_confine = true;
 static char **arg_command;
 static int arg_proxy_version;  /* --proxy-protocol=v1|v2: 1 or 2; 0: none */
 static bool arg_accept_proxy;  /* --accept-proxy-protocol */
+static bool arg_relay_kernel;  /* --relay=kernel */
 
 /* how long an upstream balancer may take to send its PROXY header */
 #define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
@@ -52,6 +54,8 @@ static void help(FILE *f) {
                 "  --idle-timeout=DUR     close the connection after DUR without traffic (default infinity)\n"
                 "  --proxy-protocol=v1|v2 tell the backend the client's address in a PROXY header first\n"
                 "  --accept-proxy-protocol  expect a PROXY v1 or v2 header from an upstream balancer first\n"
+                "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n"
+                "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n"
                 "  --no-confine           skip the built-in seccomp and Landlock confinement (debugging)\n"
                 "  -h, --help             show this help\n"
                 "With COMMAND (inetd mode) a cold backend is started by running COMMAND detached;\n"
@@ -73,7 +77,8 @@ static int check_argv(int argc, char *argv[], bool have_backend) {
         return 1;
 }
 
-enum { ARG_START_ON = USAGE_ARG_OWN, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL };
+enum { ARG_START_ON = USAGE_ARG_OWN, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
+       ARG_RELAY };
 
 /* One of ember-launch's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -96,6 +101,8 @@ static int parse_option(int c, const char *arg) {
         case ARG_ACCEPT_PROXY_PROTOCOL:
                 arg_accept_proxy = true;
                 return 0;
+        case ARG_RELAY:
+                return usage_parse_relay(arg, &arg_relay_kernel);
         }
         return 0;
 }
@@ -111,6 +118,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-confine", no_argument, NULL, ARG_NO_CONFINE },
                 { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
                 { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
+                { "relay", required_argument, NULL, ARG_RELAY },
                 {}
         };
         bool have_backend = false;
@@ -188,6 +196,23 @@ static void on_terminate(int sig) {
         terminating = 1;
 }
 
+/* In the kernel where asked for and offered, else with splice. */
+static int relay_connection(int client, int backend) {
+        kernel_relay k;
+        int r = 0;
+
+        if (arg_relay_kernel) {
+                relay_nodelay(client, backend);
+                r = kernel_relay_begin(arg_app, client, backend, &k);
+        }
+        if (r > 0)
+                return kernel_relay_wait(&k, arg_idle_timeout, &terminating);
+        if (r < 0)
+                return log_error_errno(r, "The supervisor did not take the connection for the in-kernel relay; "
+                                       "closing it");
+        return relay(client, backend, arg_idle_timeout, &terminating);
+}
+
 static int session_run(int dirfd, int client, const proxy_header *who) {
         _cleanup_close_ int lease = -1;
         backend_conn backend = { .fd = -1, .lease = -1 };
@@ -217,7 +242,7 @@ static int session_run(int dirfd, int client, const proxy_header *who) {
                 if (r < 0)
                         log_error_errno(r, "Failed to send the PROXY header to the backend");
                 else
-                        r = relay(client, backend.fd, arg_idle_timeout, &terminating);
+                        r = relay_connection(client, backend.fd);
                 closep(&backend.fd);
                 closep(&backend.lease); /* this generation may stop now, as far as we are concerned */
                 if (r == -ETIMEDOUT || r == -EINTR)

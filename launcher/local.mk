@@ -3,13 +3,14 @@ pkglibexec_PROGRAMS += launcher/ember-launch
 launcher_sources = \
 	launcher/ember-launch.c \
 	launcher/relay.c launcher/relay.h \
+	launcher/kernel-relay.c launcher/kernel-relay.h \
 	launcher/session.c launcher/session.h \
 	launcher/lockdown.c launcher/lockdown.h \
 	launcher/client.c launcher/client.h
 if MUSL_LAUNCHER
 # Compiled and linked in one step by musl-gcc: automake has no per-program compiler, so the link command is it.
 launcher_musl_sources = \
-	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/session.c $(srcdir)/launcher/lockdown.c \
+	$(srcdir)/launcher/ember-launch.c $(srcdir)/launcher/relay.c $(srcdir)/launcher/kernel-relay.c $(srcdir)/launcher/session.c $(srcdir)/launcher/lockdown.c \
 	$(srcdir)/launcher/client.c $(srcdir)/common/proxy.c \
 	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c \
 	$(srcdir)/common/protocol.c $(srcdir)/common/timeutil.c $(srcdir)/common/events.c \

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -188,6 +189,16 @@ static void emit_setsockopt_rule(filter *f) {
         emit(f, RET_ERRNO(EPERM));
 }
 
+/* ioctl(): FIONREAD only, which the in-kernel relay asks of its sockets as it hands them over (what is still queued
+ * is for the kernel to relay); any other request (terminal, device, socket configuration) is EPERM. */
+static void emit_ioctl_rule(filter *f) {
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4));
+        emit(f, LOAD(ARG_LOW(1)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONREAD, 0, 1));
+        emit(f, RET_ALLOW);
+        emit(f, RET_ERRNO(EPERM));
+}
+
 int lockdown_seccomp(void) {
 #ifndef NATIVE_ARCH
         return -EOPNOTSUPP;
@@ -206,6 +217,7 @@ int lockdown_seccomp(void) {
                 emit_return_if(&f, (uint32_t) allowed_syscalls[i], RET_ALLOW);
         emit_socket_rule(&f);
         emit_setsockopt_rule(&f);
+        emit_ioctl_rule(&f);
         emit_deny_flag(&f, __NR_mmap, 2, PROT_EXEC);
 #ifdef __NR_mmap2
         emit_deny_flag(&f, __NR_mmap2, 2, PROT_EXEC);

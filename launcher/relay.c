@@ -194,12 +194,16 @@ static void socket_nodelay(int fd, const char *side) {
                 log_full(LOG_DEBUG, -errno, NULL, "Could not set TCP_NODELAY on the %s connection", side);
 }
 
+void relay_nodelay(int client, int backend) {
+        socket_nodelay(client, "client");
+        socket_nodelay(backend, "backend");
+}
+
 int relay(int client, int backend, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
         direction d[2];
         int r;
 
-        socket_nodelay(client, "client");
-        socket_nodelay(backend, "backend");
+        relay_nodelay(client, backend);
         if (fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) < 0 ||
             fcntl(backend, F_SETFL, fcntl(backend, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;

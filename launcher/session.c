@@ -76,7 +76,7 @@ int session_leave(int dirfd, int lease) {
         return r;
 }
 
-static int wake_address(const char *app, struct sockaddr_un *sa, socklen_t *len) {
+static int state_socket_address(const char *app, const char *name, struct sockaddr_un *sa, socklen_t *len) {
         char dir[sizeof(sa->sun_path)];
         int n, r;
 
@@ -84,22 +84,34 @@ static int wake_address(const char *app, struct sockaddr_un *sa, socklen_t *len)
         if (r < 0)
                 return r;
         *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
-        n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/" STATE_WAKE_SOCK, dir);
+        n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", dir, name);
         if (n < 0 || (size_t) n >= sizeof(sa->sun_path))
                 return -ENAMETOOLONG;
         *len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + (size_t) n + 1);
         return 0;
 }
 
-static int connect_to(const struct sockaddr *sa, socklen_t len) {
+static int connect_type(const struct sockaddr *sa, socklen_t len, int type) {
         _cleanup_close_ int fd = -1;
 
-        fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, sa, len) < 0)
                 return -errno;
         return take_fd(&fd);
+}
+
+static int connect_to(const struct sockaddr *sa, socklen_t len) {
+        return connect_type(sa, len, SOCK_STREAM);
+}
+
+int state_socket_connect(const char *app, const char *name, int type) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        int r = state_socket_address(app, name, &sa, &len);
+
+        return r < 0 ? r : connect_type((const struct sockaddr *) &sa, len, type);
 }
 
 /* inetd mode: play systemd's part. Bind wake.sock and start COMMAND detached with it as LISTEN_FDS=1. */
@@ -166,7 +178,7 @@ static int wake_connect(int dirfd, const char *app, char **command, acquire_step
         int fd, r;
 
         *step = STEP_WAKE;
-        r = wake_address(app, &sa, &len);
+        r = state_socket_address(app, STATE_WAKE_SOCK, &sa, &len);
         if (r < 0)
                 return r;
         fd = connect_to((const struct sockaddr *) &sa, len);

@@ -8,6 +8,8 @@
 int session_join(int dirfd, uint64_t deadline, int *ret_lease);
 /* Under the lock: drop the lease and the count; the last one out records idle-since. Closes lease. */
 int session_leave(int dirfd, int lease);
+/* A socket of TYPE connected to NAME in the app's state directory. */
+int state_socket_connect(const char *app, const char *name, int type);
 /* The backend connection of a session: its socket, the lease on its generation (-1 from a supervisor of an older
  * ember) and the address reached (a HOST:auto backend's is known only now). */
 typedef struct backend_conn {

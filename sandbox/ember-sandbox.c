@@ -142,6 +142,7 @@ static void mark_cold(supervisor *s) {
                 (void) unlinkat(s->dirfd, s->notify_name, 0);
         if (s->owns_wake)
                 (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
+        kernel_relay_stop(s);
         closep(&s->listen_fd);
         s->listen_fd = -1;
         tell_waiters(s, false);
@@ -393,14 +394,15 @@ static int run(supervisor *s) {
 
                 next = next_deadline(s);
                 t = now();
-                struct pollfd p[5] = {
+                struct pollfd p[6] = {
                         { .fd = s->signal_fd, .events = POLLIN },
                         { .fd = s->role == ROLE_SERVING ? s->listen_fd : -1, .events = POLLIN },
                         { .fd = s->notify_fd, .events = POLLIN },
                         { .fd = s->inotify_fd, .events = POLLIN },
                         { .fd = s->handoff_fd, .events = POLLIN },
+                        { .fd = s->relay_fd, .events = POLLIN },
                 };
-                r = poll(p, 5, poll_ms_until(next));
+                r = poll(p, ELEMENTSOF(p), poll_ms_until(next));
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed"), EXIT_OSERR;
                 if (p[0].revents) {
@@ -414,6 +416,8 @@ static int run(supervisor *s) {
                         read_notify(s);
                 if (p[4].revents)
                         hand_off_wake_socket(s);
+                if (p[5].revents)
+                        accept_relays(s);
                 if (p[3].revents) {
                         drain(s->inotify_fd);
                         s->idle_deadline = USEC_INFINITY; /* the last one just left: a fresh idle period */
@@ -621,6 +625,7 @@ static int begin_cold(supervisor *s) {
         r = open_handoff_socket(s);
         if (r < 0) /* not fatal: only an upgrade needs it, and says so */
                 log_warning_errno(r, "Failed to create the upgrade hand-off socket");
+        kernel_relay_open(s); /* ours for the unit's life: later generations' connections come here too */
         return begin_run(s);
 }
 
@@ -628,6 +633,7 @@ static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
                 .cgroup_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
+                .relay_fd = -1, .relay_peers = -1, .relay_sources = -1,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
                 .drain_check_at = USEC_INFINITY,
         };

@@ -286,6 +286,7 @@ int drain_step(supervisor *s) {
 int anchor_wait(supervisor *s) {
         struct signalfd_siginfo si;
 
+        kernel_relay_stop(s); /* nobody would answer relay.sock while we wait; the maps stay for what they relay */
         closep(&s->lifetime_fd);
         s->lifetime_fd = -1;
         supervisor_lock_forget();

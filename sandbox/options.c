@@ -19,6 +19,7 @@ const char *arg_user;
 char **arg_command;
 bool arg_upgrade;
 uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
+bool arg_relay_kernel;
 
 void help(FILE *f) {
         fprintf(f,
@@ -38,6 +39,8 @@ void help(FILE *f) {
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
                 "                          ready; returns when it serves (systemd's ExecReload=)\n"
                 "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
+                "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n"
+                "                          and CAP_NET_ADMIN, else logged once and they splice)\n"
                 "  -h, --help              show this help\n");
 }
 
@@ -55,7 +58,8 @@ static int check_argv(int argc, char *argv[]) {
         return 1;
 }
 
-enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT };
+enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
+       ARG_RELAY };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -66,6 +70,8 @@ static int parse_option(int c, const char *arg) {
                 return usage_parse_duration("stop-timeout", arg, false, &arg_stop_timeout);
         case ARG_DRAIN_TIMEOUT:
                 return usage_parse_duration("drain-timeout", arg, true, &arg_drain_timeout);
+        case ARG_RELAY:
+                return usage_parse_relay(arg, &arg_relay_kernel);
         case ARG_UPGRADE:
                 arg_upgrade = true;
                 break;
@@ -101,6 +107,7 @@ int parse_argv(int argc, char *argv[]) {
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "upgrade", no_argument, NULL, ARG_UPGRADE },
                 { "drain-timeout", required_argument, NULL, ARG_DRAIN_TIMEOUT },
+                { "relay", required_argument, NULL, ARG_RELAY },
                 {}
         };
         const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };

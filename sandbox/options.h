@@ -18,6 +18,7 @@ extern const char *arg_user;
 extern char **arg_command;
 extern bool arg_upgrade;
 extern uint64_t arg_drain_timeout;
+extern bool arg_relay_kernel;
 
 void help(FILE *f);
 /* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */

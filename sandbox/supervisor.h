@@ -32,6 +32,8 @@ typedef struct supervisor {
         int inotify_fd;    /* idle-since written: the last connection just left */
         int handoff_fd;    /* handoff-G.sock, while we serve */
         int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
+        int relay_fd;      /* --relay=kernel: relay.sock, where launchers hand us their two sockets */
+        int relay_peers, relay_sources; /* its socket maps (kernel-relay.c) */
         char dir_path[PATH_MAX];
         char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
         int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */
@@ -94,6 +96,14 @@ void accept_waiters(supervisor *s);
 int open_wake_socket(supervisor *s);
 /* notify.sock for --ready=notify; its path into PATH. */
 int open_notify_socket(supervisor *s, char *path, size_t size);
+
+/* kernel-relay.c */
+/* With --relay=kernel: the BPF program, its maps and relay.sock; unavailable is logged once, and launchers splice. */
+void kernel_relay_open(supervisor *s);
+/* No new relays (relay.sock gone); the maps and what they relay stay until we exit. */
+void kernel_relay_stop(supervisor *s);
+/* The launchers on relay.sock: each pair of sockets is relayed in the kernel from then on. */
+void accept_relays(supervisor *s);
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */

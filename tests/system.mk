@@ -19,6 +19,7 @@ system_tests = \
 	tests/system/cli.sh \
 	tests/system/upgrade.sh \
 	tests/system/multihost.sh \
+	tests/system/kernel-relay.sh \
 	tests/system/deb.sh
 TESTS += $(system_tests)
 EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py tests/system/upgrade-load.py

@@ -210,10 +210,13 @@ ember_start() {
                 [ -n "${BACKEND_SPEC:-}" ] && listen=${BACKEND_SPEC%:auto}:{port}
                 local cmd=("$BACKEND" --listen="$listen" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
                 [ "${#BACKEND_CMD[@]}" -gt 0 ] && cmd=("${BACKEND_CMD[@]//\{port\}/$BPORT}")
+                # EMBER_TEST_RELAY=kernel: the same test through the in-kernel relay (tests/inetd/kernel-*.sh)
+                local relay=()
+                [ -n "${EMBER_TEST_RELAY:-}" ] && relay=(--relay="$EMBER_TEST_RELAY")
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"
-                        "$LAUNCH" --app="$APP" --backend="$spec" "${LAUNCH_ARGS[@]}" --
-                        "${SANDBOX_PRE[@]}" "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" --
+                        "$LAUNCH" --app="$APP" --backend="$spec" "${LAUNCH_ARGS[@]}" "${relay[@]}" --
+                        "${SANDBOX_PRE[@]}" "$SANDBOX" --app="$APP" --backend="$spec" "${SANDBOX_ARGS[@]}" "${relay[@]}" --
                         "${cmd[@]}")
                 setsid "${SA_CMD[@]}" >>"$LOG" 2>&1 </dev/null &
                 SA_PID=$!

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 181
+plan 186
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -231,6 +231,17 @@ is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl
         --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG | grep -c ExecStartPre)" 0
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
+
+# ---- --relay ----------------------------------------------------------------------------------------------------
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+is "splice is the default: no --relay anywhere, no CAP_BPF" "$(cat "$UNITS"/h* | grep -cE -- '--relay=|CAP_BPF')" 0
+rm -f "$UNITS"/*
+ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
+like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel -- '
+ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --relay=other --unit-dir="$UNITS" -- /bin/cat
 
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*

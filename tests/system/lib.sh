@@ -85,8 +85,6 @@ sys_require() {
 
 SANITIZED=
 NSPAWN_LANDLOCK='landlock_create_ruleset landlock_add_rule landlock_restrict_self'
-# more system calls a test lets through nspawn's filter, which a host's systemd would not have filtered
-NSPAWN_SYSCALLS=${NSPAWN_SYSCALLS:-}
 # The container's first boot enables every unit the host has installed (its empty /etc gets the presets): with
 # docker.io on the host that is containerd and docker.socket in every test container, which no test wants.
 NSPAWN_MASKS=(systemd.mask=docker.service systemd.mask=docker.socket systemd.mask=containerd.service)
@@ -124,6 +122,9 @@ sys_boot_stage() {
         [ "$(cd "$top_srcdir" && pwd)" = "$(cd "$top_builddir" && pwd)" ] || binds+=(--bind-ro="$top_srcdir")
 }
 
+# More systemd-nspawn options for a script's container, set after sourcing this file: what the in-kernel relay
+# needs (bench/bench.sh), system calls that nspawn's filter denies and a host's systemd would not (podman.sh).
+SYS_NSPAWN_ARGS=()
 sys_boot_container() {
         local machine i state deadline
         # a valid hostname: at most 64 characters of [a-z0-9-]
@@ -138,7 +139,7 @@ sys_boot_container() {
                 sys_cgroup_enter "$C_CGROUP"
                 # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
                 exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
-                        --system-call-filter="$NSPAWN_LANDLOCK${NSPAWN_SYSCALLS:+ $NSPAWN_SYSCALLS}" \
+                        --system-call-filter="$NSPAWN_LANDLOCK" "${SYS_NSPAWN_ARGS[@]}" \
                         -b systemd.mask=systemd-firstboot.service "${NSPAWN_MASKS[@]}" </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!

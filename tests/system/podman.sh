@@ -13,7 +13,7 @@
 # - --replace --name=ember-pod: a container whose conmon was SIGKILLed with the unit stays in podman's records,
 #   and the next start replaces it.
 # - nspawn's own system call filter denies keyrings (they are not namespaced), which crun joins for every container;
-#   a host's systemd does not filter them, so the container lets keyctl through (NSPAWN_SYSCALLS).
+#   a host's systemd does not filter them, so the container lets keyctl through (SYS_NSPAWN_ARGS).
 . "$(dirname "$0")/lib.sh"
 sys_require
 command -v podman >/dev/null || skip_all "podman is not installed"
@@ -24,7 +24,7 @@ command -v catatonit >/dev/null || skip_all "catatonit not installed (podman run
 command -v curl >/dev/null || skip_all "curl is not installed"
 plan 38
 
-NSPAWN_SYSCALLS='keyctl add_key request_key'
+SYS_NSPAWN_ARGS=(--system-call-filter='keyctl add_key request_key')
 sys_boot
 pick_ports 2
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}

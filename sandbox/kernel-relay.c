@@ -1,0 +1,247 @@
+/* The in-kernel relay (--relay=kernel): a BPF sk_skb verdict program that hands every skb arriving on one socket of
+ * a connection to the send path of the other, and relay.sock, where launchers hand us their two sockets.
+ *
+ * Two socket hashes, both keyed by socket cookies. "peers" holds each socket under its peer's cookie, so that the
+ * program finds where an skb goes by its own socket's cookie, with no second lookup. "sources" carries the program:
+ * a socket inserted there starts being relayed. Both sockets go into peers first, so that neither can be relayed
+ * before its peer can be found; then into sources. Data that arrived before that sits in the receive queue, which the
+ * verdict path reads only when more arrives: SO_RCVLOWAT wakes it at once (tcp_set_rcvlowat calls sk_data_ready).
+ *
+ * The kernel takes a socket out of every map when it is closed, so nothing is ever deleted here: we close our copies
+ * right after inserting, and the launcher's close ends the entries. The program is loaded from a struct bpf_insn
+ * array with bpf(2), as lockdown.c builds its seccomp filter: no compiler, no libbpf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+#include "log.h"
+#include "macro.h"
+#include "options.h"
+#include "state.h"
+#include "supervisor.h"
+
+#define RELAY_MAP_ENTRIES 65536
+/* how long a launcher that connected may take to send its sockets */
+#define RELAY_REQUEST_MS 200
+
+static long sys_bpf(int cmd, union bpf_attr *attr) {
+        return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int sockhash_create(const char *name) {
+        union bpf_attr a = { .map_type = BPF_MAP_TYPE_SOCKHASH, .key_size = sizeof(uint64_t),
+                             .value_size = sizeof(uint64_t), .max_entries = RELAY_MAP_ENTRIES };
+        snprintf(a.map_name, sizeof(a.map_name), "%s", name);
+        int fd = (int) sys_bpf(BPF_MAP_CREATE, &a);
+        return fd < 0 ? -errno : fd;
+}
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+
+/* if (skb->len == 0) return SK_PASS;   the FIN's empty skb: redirected, the peer's send path takes it for an error
+ *                                        (EPIPE) and stops; passed, it lets recv() on this socket say EOF
+ * key = bpf_get_socket_cookie(skb);
+ * bpf_sk_redirect_hash(skb, peers, &key, 0);   to the peer's egress; no peer (it is closing): stays with us
+ * return SK_PASS;                              a redirect counts only with SK_PASS; without one the skb stays */
+static int verdict_load(int peers) {
+        const struct bpf_insn prog[] = {
+                INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
+                INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct __sk_buff, len), 0),
+                INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_2, 0, 9, 0),
+                INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie),
+                INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
+                INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+                INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, peers),
+                INSN(0, 0, 0, 0, 0),
+                INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),
+                INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -8),
+                INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+                INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash),
+                INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
+                INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+        };
+        union bpf_attr a = { .prog_type = BPF_PROG_TYPE_SK_SKB, .insns = (uintptr_t) prog,
+                             .insn_cnt = ELEMENTSOF(prog), .license = (uintptr_t) "GPL" };
+        snprintf(a.prog_name, sizeof(a.prog_name), "ember_relay");
+        int fd = (int) sys_bpf(BPF_PROG_LOAD, &a);
+        return fd < 0 ? -errno : fd;
+}
+
+static int verdict_attach(int map, int prog) {
+        union bpf_attr a = { .target_fd = (uint32_t) map, .attach_bpf_fd = (uint32_t) prog,
+                             .attach_type = BPF_SK_SKB_STREAM_VERDICT };
+        return sys_bpf(BPF_PROG_ATTACH, &a) < 0 ? -errno : 0;
+}
+
+/* The maps and the program; -errno where BPF is unavailable or refused (no CAP_BPF, CAP_NET_ADMIN, old kernel). */
+static int relay_maps_open(supervisor *s) {
+        _cleanup_close_ int peers = -1, sources = -1, prog = -1;
+        int r;
+
+        peers = sockhash_create("ember_peers");
+        if (peers < 0)
+                return peers;
+        sources = sockhash_create("ember_sources");
+        if (sources < 0)
+                return sources;
+        prog = verdict_load(peers);
+        if (prog < 0)
+                return prog;
+        r = verdict_attach(sources, prog);
+        if (r < 0)
+                return r;
+        s->relay_peers = take_fd(&peers);
+        s->relay_sources = take_fd(&sources);
+        return 0; /* the program lives as long as the map it is attached to */
+}
+
+static int relay_socket_open(supervisor *s) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+
+        if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_RELAY_SOCK, s->dir_path) >= (int) sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        (void) unlinkat(s->dirfd, STATE_RELAY_SOCK, 0);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        if (fchmodat(s->dirfd, STATE_RELAY_SOCK, 0600, 0) < 0)
+                return -errno;
+        s->relay_fd = take_fd(&fd);
+        return 0;
+}
+
+void kernel_relay_open(supervisor *s) {
+        int r;
+
+        if (!arg_relay_kernel)
+                return;
+        r = relay_maps_open(s);
+        if (r >= 0)
+                r = relay_socket_open(s);
+        if (r < 0) {
+                kernel_relay_stop(s);
+                closep(&s->relay_peers);
+                closep(&s->relay_sources);
+                s->relay_peers = s->relay_sources = -1;
+                log_warning_errno(r, "In-kernel relay unavailable (BPF sockmap: needs CAP_BPF and CAP_NET_ADMIN); "
+                                  "connections are relayed with splice");
+                return;
+        }
+        log_info("In-kernel relay ready: connections are relayed by a BPF sockmap");
+}
+
+/* The maps stay until we exit: what the kernel is still sending of a connection that ends gets there. */
+void kernel_relay_stop(supervisor *s) {
+        if (s->relay_fd >= 0)
+                (void) unlinkat(s->dirfd, STATE_RELAY_SOCK, 0);
+        closep(&s->relay_fd);
+        s->relay_fd = -1;
+}
+
+static int map_insert(int map, uint64_t key, int fd) {
+        uint64_t value = (uint64_t) fd;
+        union bpf_attr a = { .map_fd = (uint32_t) map, .key = (uintptr_t) &key, .value = (uintptr_t) &value,
+                             .flags = BPF_ANY };
+        return sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0 ? -errno : 0;
+}
+
+static void map_delete(int map, uint64_t key) {
+        union bpf_attr a = { .map_fd = (uint32_t) map, .key = (uintptr_t) &key };
+        (void) sys_bpf(BPF_MAP_DELETE_ELEM, &a);
+}
+
+static int socket_cookie(int fd, uint64_t *ret) {
+        socklen_t len = sizeof(*ret);
+        return getsockopt(fd, SOL_SOCKET, SO_COOKIE, ret, &len) < 0 ? -errno : 0;
+}
+
+/* Only connected TCP sockets are relayed: the keys come from the sockets themselves, never from the launcher. */
+static int check_tcp(int fd) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &len) < 0)
+                return -errno;
+        return v == IPPROTO_TCP ? 0 : -EPROTOTYPE;
+}
+
+/* Peers first (both findable), then sources (relayed from now on), then the wake-up for what was queued before. */
+static int relay_pair(supervisor *s, const int fd[2]) {
+        static const int one = 1;
+        uint64_t cookie[2];
+        int r;
+
+        for (int i = 0; i < 2; i++) {
+                r = check_tcp(fd[i]);
+                if (r < 0)
+                        return r;
+                r = socket_cookie(fd[i], &cookie[i]);
+                if (r < 0)
+                        return r;
+        }
+        for (int i = 0; i < 2; i++)
+                if ((r = map_insert(s->relay_peers, cookie[1 - i], fd[i])) < 0)
+                        return r;
+        r = map_insert(s->relay_sources, cookie[0], fd[0]);
+        if (r < 0)
+                return r;
+        r = map_insert(s->relay_sources, cookie[1], fd[1]);
+        if (r < 0) { /* the launcher splices then: the first must not be relayed by us as well */
+                map_delete(s->relay_sources, cookie[0]);
+                return r;
+        }
+        for (int i = 0; i < 2; i++)
+                (void) setsockopt(fd[i], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+        return 0;
+}
+
+/* One request: a byte and the two sockets (client, backend); the answer is "1" (relayed in the kernel from now on)
+ * or "0" (not: the launcher splices). */
+static void serve_request(supervisor *s, int conn) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } control;
+        char c;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct pollfd p = { .fd = conn, .events = POLLIN };
+        int fd[2] = { -1, -1 }, r = -EBADMSG;
+
+        if (poll(&p, 1, RELAY_REQUEST_MS) <= 0 || recvmsg(conn, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+                return;
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(fd))) {
+                memcpy(fd, CMSG_DATA(h), sizeof(fd));
+                r = relay_pair(s, fd);
+        } else if (h && h->cmsg_type == SCM_RIGHTS) /* the wrong number of fds: close what came */
+                for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                        close(((int *) CMSG_DATA(h))[i]);
+        if (r < 0 && r != -EPROTOTYPE)
+                log_debug("In-kernel relay refused a connection: %s", strerror(-r));
+        (void) send(conn, r >= 0 ? "1" : "0", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        closep(&fd[0]);
+        closep(&fd[1]);
+}
+
+void accept_relays(supervisor *s) {
+        for (;;) {
+                _cleanup_close_ int conn = accept4(s->relay_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (conn < 0)
+                        return;
+                serve_request(s, conn);
+        }
+}

@@ -1,0 +1,3 @@
+#!/bin/bash
+# bulk-64mib.sh through the in-kernel relay (--relay=kernel; splice where BPF is unavailable, as without root).
+EMBER_TEST_RELAY=kernel exec "$(dirname "$0")/bulk-64mib.sh"
