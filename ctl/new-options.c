@@ -41,7 +41,8 @@ static void help_new(FILE *f) {
                 "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
                 "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n"
                 "  --relay=splice|kernel   relay with splice (default) or in the kernel (a BPF sockmap the backend\n"
-                "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused)\n",
+                "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused).\n"
+                "                          Experimental: it lost bytes of bulk transfers on Linux 6.18\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 

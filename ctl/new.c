@@ -584,6 +584,9 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
                a->name);
         print_container_hint(a, p);
+        if (strcmp(a->relay, "kernel") == 0)
+                printf("--relay=kernel is experimental: on Linux 6.18 the kernel dropped bytes of bulk transfers under "
+                       "backpressure in ember's tests, and splice was faster; see ember-sandbox(8).\n");
 }
 
 /* --now: what the two printed commands would do, over the bus. */
