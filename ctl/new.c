@@ -30,7 +30,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 17
+#define N_SUBSTS 19
 
 #define N_UNITS N_APP_UNITS
 
@@ -438,6 +438,26 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
+/* Who the launchers run as (ember-launch(8)): their own user LAUNCH_USER, but a unix --backend's socket is
+ * reachable only by its owner, the backend's --user (or root), so then they run as that user. The group, numeric
+ * where known: a user's primary group need not have its name (nobody's is nogroup). */
+static const char *launch_user(const new_args *a, const new_plan *p) {
+        return p->backend_a.sa.sa_family != AF_UNIX ? LAUNCH_USER : a->user ? a->user : "root";
+}
+
+static int add_launch_user(const new_args *a, new_plan *p) {
+        const char *user = launch_user(a, p);
+        struct passwd *pw = user_lookup(user);
+        char gid[24];
+        int r;
+
+        snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
+        r = add_subst(p, "LAUNCH_USER", user);
+        if (r >= 0)
+                r = add_subst(p, "LAUNCH_GROUP", pw ? gid : user);
+        return r;
+}
+
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
         char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
@@ -457,6 +477,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_escaped(p, "RUNTIME_DIR", RUNTIME_DIR_DEFAULT);
         if (r >= 0)
                 r = add_subst_escaped(p, "LIBEXECDIR", LIBEXECDIR);
+        if (r >= 0)
+                r = add_launch_user(a, p);
         if (r >= 0)
                 r = add_subst(p, "TEMPLATE_DIR", template_dir());
         if (r >= 0)
@@ -590,6 +612,11 @@ int verb_new(int argc, char *argv[]) {
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
+        if (r == GO_ON) {
+                if (strcmp(launch_user(&a, &p), LAUNCH_USER) == 0)
+                        launch_user_ensure();
+                launch_user_hand_over(a.name, launch_user(&a, &p));
+        }
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {
