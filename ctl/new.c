@@ -30,7 +30,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 19
+#define N_SUBSTS 20
 
 #define N_UNITS N_APP_UNITS
 
@@ -202,6 +202,27 @@ static int validate_command(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
+/* --dynamic-user: systemd allocates the user "NAME-backend" for each run (DynamicUser=; the supervisor stays root
+ * through "!" and drops the backend to it). That name must be a valid user name, and a unix backend's socket, the
+ * user's of the moment, could not be reached by the launchers. */
+static int validate_dynamic_user(const new_args *a, const new_plan *p) {
+        const char *n = a->name;
+
+        if (!a->dynamic_user)
+                return GO_ON;
+        if (a->user)
+                return usage_fail("--dynamic-user and --user=%s exclude each other: the backend runs either as a user "
+                                  "systemd allocates for each run or as USER", a->user);
+        if (p->backend_a.sa.sa_family == AF_UNIX)
+                return usage_fail("--dynamic-user needs a TCP --backend: the launchers could not reach a unix socket "
+                                  "owned by a user allocated for each run; use --user=USER");
+        if (strlen(n) + strlen("-backend") > 31 || !(islower((unsigned char) n[0]) || n[0] == '_') ||
+            n[strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return usage_fail("--dynamic-user: NAME '%s' must make a valid user name '%s-backend': [a-z0-9_-], "
+                                  "starting with a letter or _, at most 23 characters", n, n);
+        return GO_ON;
+}
+
 static int validate_policy(const new_args *a, new_plan *p) {
         int r = check_policy(a->policy, &p->policy);
 
@@ -223,6 +244,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_addresses(a, p);
         if (r == GO_ON)
                 r = validate_command(a, p);
+        if (r == GO_ON)
+                r = validate_dynamic_user(a, p);
         if (r == GO_ON)
                 r = validate_policy(a, p);
         return r;
@@ -320,6 +343,11 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "policy", p->policy);
         if (r >= 0 && a->user)
                 r = exec_option(b, "user", a->user);
+        if (r >= 0 && a->dynamic_user) {
+                char dyn[APP_NAME_MAX + 16];
+                snprintf(dyn, sizeof(dyn), "%s-backend", a->name);
+                r = exec_option(b, "user", dyn);
+        }
         if (r >= 0)
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0)
@@ -395,7 +423,7 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
-        int r = 0;
+        int r = a->dynamic_user ? buf_puts(b, "DynamicUser=yes\n") : 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_env; i++) {
                 r = buf_puts(b, "Environment=\"");
@@ -477,6 +505,9 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_escaped(p, "RUNTIME_DIR", RUNTIME_DIR_DEFAULT);
         if (r >= 0)
                 r = add_subst_escaped(p, "LIBEXECDIR", LIBEXECDIR);
+        /* "!": with DynamicUser= the supervisor keeps root, and drops the backend to the allocated user itself */
+        if (r >= 0)
+                r = add_subst_escaped(p, "SANDBOX", a->dynamic_user ? "!" LIBEXECDIR "/ember-sandbox" : LIBEXECDIR "/ember-sandbox");
         if (r >= 0)
                 r = add_launch_user(a, p);
         if (r >= 0)
@@ -562,9 +593,9 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         char idle[32];
 
         format_duration(a->idle, idle, sizeof(idle));
-        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s).\n", a->name, p->listen,
+        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s%s).\n", a->name, p->listen,
                p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
-               a->user ? ", user " : "", a->user ? a->user : "");
+               a->user ? ", user " : "", a->user ? a->user : "", a->dynamic_user ? ", a dynamic user" : "");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",

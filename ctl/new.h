@@ -12,7 +12,7 @@ typedef struct new_args {
         const char *name, *listen, *backend, *policy, *start_on, *ready, *user, *unit_dir, *hardening;
         const char *proxy_protocol; /* v1, v2 or NULL */
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
-        bool force, now, accept_proxy_protocol;
+        bool force, now, accept_proxy_protocol, dynamic_user;
         char **command;
         int command_argc;
         /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */

@@ -4,6 +4,7 @@
 system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/security.sh \
+	tests/system/dynamic-user.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/storm.sh \
