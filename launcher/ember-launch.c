@@ -300,6 +300,7 @@ int main(int argc, char *argv[]) {
         bool health_check = false;
         int client, r;
 
+        log_setup("ember-launch", NULL); /* usage errors too go to the journal where the unit has no stderr */
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
