@@ -7,6 +7,7 @@ system_tests = \
 	tests/system/dynamic-user.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
+	tests/system/postgres.sh \
 	tests/system/storm.sh \
 	tests/system/emberctl.sh \
 	tests/system/sigkill.sh \
