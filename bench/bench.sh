@@ -133,6 +133,8 @@ c systemctl daemon-reload
 
 c cat /etc/systemd/system/bench@.service >"$T_TMP/bench@.service"
 launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
+# without capabilities the launcher can use the state directory only as the user it belongs to (the launchers')
+launch_user=$(grep '^User=' "$T_TMP/bench@.service")
 
 unit_file bcat.socket <<EOF
 [Socket]
@@ -186,6 +188,7 @@ CollectMode=inactive-or-failed
 $wants
 [Service]
 $launch_exec
+$launch_user
 NoNewPrivileges=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
@@ -339,11 +342,12 @@ phase_connect() { # fresh connection + 1-byte echo + close
 # The settings phase (BENCH_PHASES=settings, issue 15): what each systemd setting of the per-connection unit costs
 # on the warm path, one setting at a time. Every candidate is a copy of ember's own bench@.service (the unit emberctl
 # new writes) with that setting appended, behind a socket of its own, serving app "bench" with the same launcher;
-# all are measured interleaved with the unit as it is (ember) and the bare Accept=yes /bin/cat (accept_cat). User=
-# cannot be measured on the launcher (its state files and the 0600 wake socket are root's), so it is measured on
-# /bin/cat in ember's unit settings (cat_ember_unit) against the same plus User=nobody. Each side's exposure
+# all are measured interleaved with the unit as it is (ember) and the bare Accept=yes /bin/cat (accept_cat). The
+# unit runs the launcher as its own user (User=); "cat_root" measures what that costs, on /bin/cat in ember's unit
+# settings (the launcher as root without capabilities could not use the launchers' files). Each side's exposure
 # (systemd-analyze security on an instance of the variant) goes into the results too. The candidates are
-# BENCH_SETTINGS (default below): NAME:SETTING[;SETTING...] separated by newlines; "cat_" names run /bin/cat.
+# BENCH_SETTINGS (default below, or "frontier"): NAME:SETTING[;SETTING...] separated by newlines; "cat_" names run
+# /bin/cat.
 SCF_LL='SystemCallFilter=landlock_create_ruleset landlock_add_rule landlock_restrict_self'
 SETTINGS_CHEAP='LockPersonality=yes;MemoryDenyWriteExecute=yes;RestrictRealtime=yes;RestrictSUIDSGID=yes;SystemCallArchitectures=native;SystemCallFilter=@system-service;SystemCallFilter=~@privileged @resources;'"$SCF_LL"';SystemCallErrorNumber=EPERM;RestrictNamespaces=yes;RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6'
 BENCH_SETTINGS_DEFAULT="lockpersonality:LockPersonality=yes
@@ -377,10 +381,33 @@ cheap_nousers:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IP
 cheap_all_tunables:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;ProtectKernelTunables=yes
 cheap_all_devices:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;PrivateDevices=yes
 cheap_all_mounts:$SETTINGS_CHEAP;ProtectClock=yes;ProtectHostname=yes;UMask=0077;IPAddressDeny=any;IPAddressAllow=localhost;DevicePolicy=closed;PrivateUsers=yes;PrivateDevices=yes;ProtectKernelTunables=yes;ProtectKernelModules=yes;ProtectKernelLogs=yes;ProtectControlGroups=yes;ProtectProc=invisible;ProcSubset=pid;PrivateMounts=yes
-cat_user:User=nobody"
+cat_root:User=root
+removeipc:RemoveIPC=yes"
+# The frontier (BENCH_SETTINGS=frontier): cumulative sets on the default unit, best exposure per microsecond first
+# (exposures from systemd-analyze security --offline, bench/README.md). "before" approximates the unit before the
+# launchers had a user: root (with CAP_DAC_OVERRIDE alone, to use their files) and journal streams.
+FRONT1='RestrictNamespaces=yes'
+FRONT2="$FRONT1;RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"
+FRONT3="$FRONT2;RemoveIPC=yes;RestrictSUIDSGID=yes"
+FRONT4="$FRONT3;ProtectClock=yes;RestrictRealtime=yes"
+FRONT5="$FRONT4;ProtectHostname=yes;LockPersonality=yes;MemoryDenyWriteExecute=yes"
+FRONT6="$FRONT5;PrivateUsers=yes"
+FRONT7="$FRONT6;SystemCallFilter=@system-service;SystemCallFilter=~@privileged @resources;$SCF_LL;SystemCallErrorNumber=EPERM"
+BENCH_SETTINGS_FRONTIER="before:User=root;CapabilityBoundingSet=CAP_DAC_OVERRIDE;StandardOutput=journal;StandardError=journal
+cat_root:User=root
+streams:StandardOutput=journal;StandardError=journal
+removeipc:RemoveIPC=yes
+front1:$FRONT1
+front2:$FRONT2
+front3:$FRONT3
+front4:$FRONT4
+front5:$FRONT5
+front6:$FRONT6
+front7:$FRONT7"
 
 phase_settings() {
         local list=${BENCH_SETTINGS:-$BENCH_SETTINGS_DEFAULT} line name settings n=0 base score u p
+        [ "$list" != frontier ] || list=$BENCH_SETTINGS_FRONTIER
         local -a names=() sides=() socks=()
         local -a ports=()
         while IFS= read -r line; do [ -n "$line" ] && names+=("${line%%:*}"); done <<<"$list"

@@ -16,10 +16,15 @@ static int journal_fd = -1;
 static bool debug_enabled;
 static char log_field[64];
 
+/* The journal's native socket: where stderr is the journal stream, or where the unit asks for it (EMBER_LOG=journal:
+ * an instance with no output streams at all spares journald a stream connection per connection). */
 static bool stderr_is_journal(void) {
-        const char *e = getenv("JOURNAL_STREAM");
+        const char *e = getenv("JOURNAL_STREAM"), *l = getenv("EMBER_LOG");
         unsigned long long dev, ino;
         struct stat st;
+
+        if (l && strcmp(l, "journal") == 0)
+                return true;
 
         if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
                 return false;

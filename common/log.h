@@ -5,8 +5,9 @@
 
 #include "macro.h"
 
-/* Logging for all ember programs. Under systemd (JOURNAL_STREAM set) each line goes to the journal as one
- * structured entry through the native protocol, so the warm path needs no libsystemd; otherwise to stderr. */
+/* Logging for all ember programs. Under systemd (JOURNAL_STREAM set, or EMBER_LOG=journal) each line goes to the
+ * journal as one structured entry through the native protocol, so the warm path needs no libsystemd; otherwise to
+ * stderr. */
 void log_setup(const char *ident, const char *app);
 /* After closing every fd (a daemon's fork): the journal socket again. */
 void log_reopen(void);

@@ -28,31 +28,43 @@ int state_dir_path(const char *app, char *buf, size_t size) {
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int check_owned(int fd, mode_t type) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if ((st.st_mode & S_IFMT) != type)
+/* Trusted owners of a state file or directory: us, root, or OTHER (the user root handed the directory to; -1: none).
+ * Nothing group- or world-writable, and a regular file has one name only: a hard link planted in a directory that
+ * is not root's would have root write wherever it points. */
+static int check_stat(const struct stat *st, mode_t type, uid_t other) {
+        if ((st->st_mode & S_IFMT) != type)
                 return type == S_IFDIR ? -ENOTDIR : -EBADFD;
         /* ours, or root's: emberctl reads root's state unprivileged, and root's files are trusted anyway */
-        if (st.st_uid != geteuid() && st.st_uid != 0)
+        if (st->st_uid != geteuid() && st->st_uid != 0 && st->st_uid != other)
                 return -EPERM;
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
                 return -EACCES;
+        if (type == S_IFREG && st->st_nlink != 1)
+                return -EPERM;
         return 0;
+}
+
+/* A directory nobody but its owner (us or root) may write: whoever owns an entry in it was given it by that owner. */
+static bool dir_hands_out(int fd) {
+        struct stat st;
+        return fstat(fd, &st) == 0 && (st.st_uid == geteuid() || st.st_uid == 0) && !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 static int open_dir_at(int parent, const char *name, bool create) {
         _cleanup_close_ int fd = -1;
+        struct stat st;
         int r;
 
-        if (create && mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+        /* EACCES: not ours to create (a launcher's user under /run/ember); whether it exists is openat()'s to say */
+        if (create && mkdirat(parent, name, 0755) < 0 && errno != EEXIST && errno != EACCES)
                 return -errno;
         fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ELOOP ? -ELOOP : -errno;
-        r = check_owned(fd, S_IFDIR);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        bool foreign = st.st_uid != geteuid() && st.st_uid != 0;
+        r = check_stat(&st, S_IFDIR, foreign && dir_hands_out(parent) ? st.st_uid : (uid_t) -1);
         if (r < 0)
                 return r;
         return take_fd(&fd);
@@ -80,15 +92,46 @@ int state_open(const char *app, bool create, int *ret_dirfd) {
         return 0;
 }
 
+const char *const state_launcher_files[] = { STATE_LOCK, STATE_LEASES, STATE_GEN_LEASES, STATE_REFCOUNT,
+                                             STATE_CONNECTIONS, STATE_IDLE_SINCE, STATE_STATE, NULL };
+
+static bool launcher_writes(const char *name) {
+        for (const char *const *n = state_launcher_files; *n; n++)
+                if (strcmp(name, *n) == 0)
+                        return true;
+        return false;
+}
+
+/* FD (NAME in DIRFD, stat ST) must be trusted. In a directory root handed to the launchers' user, root gives the
+ * files a launcher writes to that user as it opens them; every other file stays root's, for launchers to read. */
+static int check_file(int dirfd, const char *name, int fd, const struct stat *st) {
+        bool give = geteuid() == 0 && st->st_uid == 0 && launcher_writes(name);
+        struct stat dir;
+        int r;
+
+        if ((st->st_uid == geteuid() || st->st_uid == 0) && !give)
+                return check_stat(st, S_IFREG, (uid_t) -1);
+        /* the rarer paths (root, or someone reading the launchers' files) pay for the directory's owner */
+        if (fstat(dirfd, &dir) < 0)
+                return -errno;
+        r = check_stat(st, S_IFREG, dir.st_uid);
+        if (r < 0 || !give || dir.st_uid == 0)
+                return r;
+        return fchown(fd, dir.st_uid, dir.st_gid) < 0 ? -errno : 0;
+}
+
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
         _cleanup_close_ int fd = -1;
+        struct stat st;
         int r;
 
         /* O_NONBLOCK: a FIFO planted here must be refused, not block us; it changes nothing for regular files. */
         fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
         if (fd < 0)
                 return -errno;
-        r = check_owned(fd, S_IFREG);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        r = check_file(dirfd, name, fd, &st);
         if (r < 0)
                 return r;
         return take_fd(&fd);

@@ -4,9 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "usage.h"
 
 int usage_errorv(const char *fmt, va_list ap) {
+        /* a unit with no output streams (the launcher's) has only the journal to say it in */
+        if (log_to_journal()) {
+                char msg[1024];
+                vsnprintf(msg, sizeof(msg), fmt, ap);
+                log_error("%s (try '%s --help')", msg, program_invocation_short_name);
+                return -EINVAL;
+        }
         fprintf(stderr, "%s: ", program_invocation_short_name);
         vfprintf(stderr, fmt, ap);
         fprintf(stderr, "\nTry '%s --help'.\n", program_invocation_short_name);

@@ -26,6 +26,7 @@ static void help_new(FILE *f) {
                 "                          confines itself; strict adds systemd's, ~5x the cost per connection)\n"
                 "  --ready=connect|notify  backend is ready when it accepts (default) or sends READY=1\n"
                 "  --user=USER             run COMMAND as USER\n"
+                "  --dynamic-user          run COMMAND as a user systemd allocates for each run (DynamicUser=)\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend DUR after SIGTERM (default 10s)\n"
                 "  --client-idle-timeout=DUR  close a connection silent for DUR both ways (default infinity)\n"
@@ -50,7 +51,7 @@ static void help_new(FILE *f) {
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
        ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
-       ARG_RW_PATH, ARG_STATE_DIR, ARG_RELAY };
+       ARG_RW_PATH, ARG_STATE_DIR, ARG_RELAY, ARG_DYNAMIC_USER };
 
 /* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
 static bool env_assignment_is_valid(const char *s) {
@@ -181,6 +182,9 @@ static int new_option(int c, const char *arg, void *ctx) {
         case ARG_USER:
                 a->user = arg;
                 return GO_ON;
+        case ARG_DYNAMIC_USER:
+                a->dynamic_user = true;
+                return GO_ON;
         case ARG_START_TIMEOUT:
                 return parse_duration_opt_or_go_on("start-timeout", arg, false, &a->start_timeout);
         case ARG_STOP_TIMEOUT:
@@ -209,6 +213,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 { "start-on", required_argument, NULL, ARG_START_ON },
                 { "ready", required_argument, NULL, ARG_READY },
                 { "user", required_argument, NULL, ARG_USER },
+                { "dynamic-user", no_argument, NULL, ARG_DYNAMIC_USER },
                 { "start-timeout", required_argument, NULL, ARG_START_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "client-idle-timeout", required_argument, NULL, ARG_CLIENT_IDLE_TIMEOUT },

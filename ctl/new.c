@@ -30,7 +30,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 18
+#define N_SUBSTS 21
 
 #define N_UNITS N_APP_UNITS
 
@@ -207,6 +207,27 @@ static int validate_command(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
+/* --dynamic-user: systemd allocates the user "NAME-backend" for each run (DynamicUser=; the supervisor stays root
+ * through "!" and drops the backend to it). That name must be a valid user name, and a unix backend's socket, the
+ * user's of the moment, could not be reached by the launchers. */
+static int validate_dynamic_user(const new_args *a, const new_plan *p) {
+        const char *n = a->name;
+
+        if (!a->dynamic_user)
+                return GO_ON;
+        if (a->user)
+                return usage_fail("--dynamic-user and --user=%s exclude each other: the backend runs either as a user "
+                                  "systemd allocates for each run or as USER", a->user);
+        if (p->backend_a.sa.sa_family == AF_UNIX)
+                return usage_fail("--dynamic-user needs a TCP --backend: the launchers could not reach a unix socket "
+                                  "owned by a user allocated for each run; use --user=USER");
+        if (strlen(n) + strlen("-backend") > 31 || !(islower((unsigned char) n[0]) || n[0] == '_') ||
+            n[strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return usage_fail("--dynamic-user: NAME '%s' must make a valid user name '%s-backend': [a-z0-9_-], "
+                                  "starting with a letter or _, at most 23 characters", n, n);
+        return GO_ON;
+}
+
 static int validate_policy(const new_args *a, new_plan *p) {
         int r = check_policy(a->policy, &p->policy);
 
@@ -228,6 +249,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_addresses(a, p);
         if (r == GO_ON)
                 r = validate_command(a, p);
+        if (r == GO_ON)
+                r = validate_dynamic_user(a, p);
         if (r == GO_ON)
                 r = validate_policy(a, p);
         return r;
@@ -327,6 +350,11 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "policy", p->policy);
         if (r >= 0 && a->user)
                 r = exec_option(b, "user", a->user);
+        if (r >= 0 && a->dynamic_user) {
+                char dyn[APP_NAME_MAX + 16];
+                snprintf(dyn, sizeof(dyn), "%s-backend", a->name);
+                r = exec_option(b, "user", dyn);
+        }
         if (r >= 0)
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0)
@@ -405,7 +433,7 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
-        int r = 0;
+        int r = a->dynamic_user ? buf_puts(b, "DynamicUser=yes\n") : 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_env; i++) {
                 r = buf_puts(b, "Environment=\"");
@@ -451,6 +479,26 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
+/* Who the launchers run as (ember-launch(8)): their own user LAUNCH_USER, but a unix --backend's socket is
+ * reachable only by its owner, the backend's --user (or root), so then they run as that user. The group, numeric
+ * where known: a user's primary group need not have its name (nobody's is nogroup). */
+static const char *launch_user(const new_args *a, const new_plan *p) {
+        return p->backend_a.sa.sa_family != AF_UNIX ? LAUNCH_USER : a->user ? a->user : "root";
+}
+
+static int add_launch_user(const new_args *a, new_plan *p) {
+        const char *user = launch_user(a, p);
+        struct passwd *pw = user_lookup(user);
+        char gid[24];
+        int r;
+
+        snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
+        r = add_subst(p, "LAUNCH_USER", user);
+        if (r >= 0)
+                r = add_subst(p, "LAUNCH_GROUP", pw ? gid : user);
+        return r;
+}
+
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
         char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
@@ -470,6 +518,11 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_escaped(p, "RUNTIME_DIR", RUNTIME_DIR_DEFAULT);
         if (r >= 0)
                 r = add_subst_escaped(p, "LIBEXECDIR", LIBEXECDIR);
+        /* "!": with DynamicUser= the supervisor keeps root, and drops the backend to the allocated user itself */
+        if (r >= 0)
+                r = add_subst_escaped(p, "SANDBOX", a->dynamic_user ? "!" LIBEXECDIR "/ember-sandbox" : LIBEXECDIR "/ember-sandbox");
+        if (r >= 0)
+                r = add_launch_user(a, p);
         if (r >= 0)
                 r = add_subst(p, "TEMPLATE_DIR", template_dir());
         if (r >= 0)
@@ -576,9 +629,9 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         char idle[32];
 
         format_duration(a->idle, idle, sizeof(idle));
-        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s).\n", a->name, p->listen,
+        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s%s).\n", a->name, p->listen,
                p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
-               a->user ? ", user " : "", a->user ? a->user : "");
+               a->user ? ", user " : "", a->user ? a->user : "", a->dynamic_user ? ", a dynamic user" : "");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
@@ -630,6 +683,11 @@ int verb_new(int argc, char *argv[]) {
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
+        if (r == GO_ON) {
+                if (strcmp(launch_user(&a, &p), LAUNCH_USER) == 0)
+                        launch_user_ensure();
+                launch_user_hand_over(a.name, launch_user(&a, &p));
+        }
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {

@@ -13,7 +13,7 @@ typedef struct new_args {
         const char *proxy_protocol; /* v1, v2 or NULL */
         const char *relay;          /* splice or kernel */
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
-        bool force, now, accept_proxy_protocol;
+        bool force, now, accept_proxy_protocol, dynamic_user;
         char **command;
         int command_argc;
         /* the backend unit's own settings: --env=K=V, --env-file=PATH (each repeatable), --working-directory= */
@@ -31,3 +31,7 @@ int new_parse(int argc, char *argv[], new_args *a);
 bool listen_path_is_ok(const char *s);
 /* A StateDirectory= name: relative, [A-Za-z0-9._/-], no empty, . or .. component. */
 bool state_dir_is_ok(const char *s);
+/* The launchers' user exists (made with systemd-sysusers if it can be; a warning if not). */
+void launch_user_ensure(void);
+/* A live state directory of APP still root's (made before its launchers had a user) is handed to USER. */
+void launch_user_hand_over(const char *app, const char *user);

@@ -1,5 +1,5 @@
 # The unit templates `emberctl new` fills in (@PLACEHOLDERS@ replaced, "NAME" in the file name becomes the app).
-# No tmpfiles.d snippet: NAME-backend.socket creates /run/ember/NAME (DirectoryMode=0755) before anything needs it.
+# No tmpfiles.d snippet: NAME-backend.socket creates /run/ember/NAME (its ExecStartPre=) before anything needs it.
 templatesdir = $(pkgdatadir)/templates
 dist_templates_DATA = \
 	templates/NAME.socket \

@@ -6,8 +6,10 @@ system_tests = \
 	tests/system/security.sh \
 	tests/system/podman.sh \
 	tests/system/docker.sh \
+	tests/system/dynamic-user.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
+	tests/system/postgres.sh \
 	tests/system/storm.sh \
 	tests/system/emberctl.sh \
 	tests/system/sigkill.sh \

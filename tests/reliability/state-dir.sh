@@ -1,6 +1,6 @@
 #!/bin/bash
 # A hostile or damaged state directory is refused (never followed) or recovered, with a clear message and a
-# documented exit code: symlinked app dir, wrong owner, group-writable, garbage/huge/truncated refcount, symlinked
+# documented exit code: symlinked app dir, wrong owner (where root cannot have handed it over), group-writable, garbage/huge/truncated refcount, symlinked
 # state file.
 . "$(dirname "$0")/../inetd/lib.sh"
 plan 14
@@ -22,14 +22,19 @@ is "nothing was written through the symlink" "$(ls "$TEST_DIR/elsewhere" | wc -l
 rm "$STATE"
 
 if [ "$(id -u)" = 0 ]; then
+        # In a runtime dir only root may write, another user's dir was handed over by root (ember-state(7)); in one
+        # anybody may write (as /tmp), anybody could have planted it.
         mkdir -m 0755 "$STATE"
         chown 65534 "$STATE"
+        chmod 1777 "$EMBER_RUNTIME_DIR"
         : >"$LOG"
         client --timeout=10s --send='x\n' "$ADDR" >/dev/null 2>&1
         wait_until 10 grep -qi 'died with code' "$LOG"
-        like "a dir owned by another user is refused" "$(lowercase <"$LOG")" 'refusing state directory .*operation not permitted'
+        like "a dir owned by another user, in a runtime dir anybody may write, is refused" "$(lowercase <"$LOG")" \
+                'refusing state directory .*operation not permitted'
         like "exit code 77" "$(lowercase <"$LOG")" 'died with code 77'
-        rmdir "$STATE"
+        chmod 0755 "$EMBER_RUNTIME_DIR"
+        rm -rf "$STATE"
 else
         skip 2 "needs root to chown"
 fi

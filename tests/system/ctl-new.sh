@@ -142,7 +142,7 @@ is "NAME.socket accepts connections itself" "$(grep '^Accept=' "$UNITS/web.socke
 like "NAME.socket has an explicit trigger limit" "$(grep '^TriggerLimit' "$UNITS/web.socket")" 'TriggerLimitBurst=[0-9]{4,}'
 like "NAME.socket has an explicit MaxConnections" "$(grep '^MaxConnections=' "$UNITS/web.socket")" '^MaxConnections=1024$'
 is "the wake socket is the app's wake.sock" "$(grep '^ListenStream=' "$UNITS/web-backend.socket")" "ListenStream=/run/ember/web/wake.sock"
-is "the wake socket is root's alone" "$(grep '^SocketMode=' "$UNITS/web-backend.socket")" "SocketMode=0600"
+is "the wake socket is the launchers' alone" "$(grep '^SocketMode=' "$UNITS/web-backend.socket")" "SocketMode=0600"
 like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
 like "the backend runs ember-sandbox with the resolved COMMAND" "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \

@@ -107,12 +107,19 @@ static void test_open(void) {
         path_of(p, sizeof(p), "other", NULL);
         mkdir(p, 0755);
         if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
+                /* handed over: only the runtime dir's owner (us) could have made it or given it away */
                 r = open_app("other", true);
-                is_int(r, -EPERM, "an app dir owned by another uid is refused with -EPERM");
+                ok(r >= 0, "an app dir root handed to another uid is accepted (the runtime dir is root's alone)");
                 if (r >= 0)
                         close(r);
+                chmod(root, 0777);
+                r = open_app("other", true);
+                is_int(r, -EPERM, "an app dir owned by another uid in a world-writable runtime dir is refused with -EPERM");
+                if (r >= 0)
+                        close(r);
+                chmod(root, 0755);
         } else
-                skip(1, "changing a dir's owner needs root");
+                skip(2, "changing a dir's owner needs root");
 
         /* group- and world-writable dirs */
         path_of(p, sizeof(p), "gw", NULL);
@@ -129,6 +136,39 @@ static void test_open(void) {
         is_int(r, -EACCES, "a world-writable app dir is refused with -EACCES");
         if (r >= 0)
                 close(r);
+}
+
+/* A directory root handed to the launchers' user: root trusts that user's files there, and gives it the files a
+ * launcher writes as root opens them; its own stay root's. A hard link is refused. */
+static void test_handed_over(void) {
+        char p[PATH_MAX], q[PATH_MAX];
+        struct stat st;
+        uint64_t v = 0;
+        int dfd, fd;
+
+        if (geteuid() != 0) {
+                skip(6, "handing a dir over needs root");
+                return;
+        }
+        path_of(p, sizeof(p), "handed", NULL);
+        mkdir(p, 0755);
+        if (chown(p, 65534, 65534) < 0 || (dfd = open_app("handed", false)) < 0) {
+                skip(6, "cannot hand a dir over");
+                return;
+        }
+        ok(state_write_u64(dfd, STATE_REFCOUNT, 2) == 0, "root writes a launcher's file in a handed-over dir");
+        path_of(p, sizeof(p), "handed", STATE_REFCOUNT);
+        ok(stat(p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "and gives it to the dir's owner");
+        ok(state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 2, "which root then trusts");
+        ok(state_write_u64(dfd, STATE_BACKEND_PID, 42) == 0, "root writes a file of its own there");
+        path_of(p, sizeof(p), "handed", STATE_BACKEND_PID);
+        ok(stat(p, &st) == 0 && st.st_uid == 0, "which stays root's");
+        path_of(q, sizeof(q), "handed", STATE_STATE);
+        fd = link(p, q) == 0 ? state_open_file(dfd, STATE_STATE, O_RDONLY, 0) : -ENOSYS;
+        is_int(fd, -EPERM, "a file with a second name (a hard link) is refused with -EPERM");
+        if (fd >= 0)
+                close(fd);
+        close(dfd);
 }
 
 static void test_read_write(void) {
@@ -518,6 +558,7 @@ int main(void) {
         setenv("EMBER_RUNTIME_DIR", root, 1);
 
         test_open();
+        test_handed_over();
         test_read_write();
         test_symlinks();
         test_fifo();

@@ -1,0 +1,43 @@
+#!/bin/bash
+# emberctl new --dynamic-user (issue 15): the backend runs as a user systemd allocates for each run (DynamicUser=),
+# its --state-dir is that user's (StateDirectory=), the supervisor stays root ("!") and drops the backend to it; the
+# app serves cold and warm. --dynamic-user with --user= or a unix backend is a usage error (64) that writes nothing.
+. "$(dirname "$0")/lib.sh"
+plan 13
+
+sys_boot
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+# Debian's /etc/nsswitch.conf asks systemd for users it allocates (libnss-systemd); the container's /etc is empty
+c sh -c 'test -e /etc/nsswitch.conf || printf "passwd: files systemd\ngroup: files systemd\n" >/etc/nsswitch.conf'
+
+# ---- refused combinations -----------------------------------------------------------------------------------------
+out=$(c "$EMBERCTL" new dynu --dynamic-user --user=nobody --listen=127.0.0.1:$LISTEN_PORT \
+        --backend=127.0.0.1:$BACKEND_PORT --unit-dir=/run -- /bin/true 2>&1)
+is "--dynamic-user with --user= is a usage error (64)" "$?" 64
+like "which says why" "$out" 'dynamic-user and --user=nobody exclude each other'
+out=$(c "$EMBERCTL" new dynx --dynamic-user --listen=127.0.0.1:$LISTEN_PORT --backend=/run/dynx.sock \
+        --unit-dir=/run -- /bin/true 2>&1)
+is "--dynamic-user with a unix backend is a usage error (64)" "$?" 64
+is "and neither wrote a unit" "$(c sh -c 'ls /run/dynu* /run/dynx* 2>/dev/null')" ""
+
+# ---- a backend as a dynamic user ----------------------------------------------------------------------------------
+# the backend says who it runs as, in its state directory and in the app's, then serves
+probe='id -u >/var/lib/dyn-state/uid; exec "$0" --listen=127.0.0.1:'$BACKEND_PORT' --mode=echo'
+ok "app dyn is up with --dynamic-user --state-dir=dyn-state" app_up dyn --listen=127.0.0.1:$LISTEN_PORT \
+        --backend=127.0.0.1:$BACKEND_PORT --dynamic-user --state-dir=dyn-state -- /bin/sh -c "$probe" "$TOOLS/ember-test-backend"
+like "its backend unit has DynamicUser=yes" "$(unit_prop dyn-backend.service DynamicUser)" yes
+is "it serves (cold)" "$("$TOOLS/ember-test-client" --timeout=10s --send=cold 127.0.0.1:$LISTEN_PORT 2>&1)" cold
+is "and warm" "$("$TOOLS/ember-test-client" --timeout=10s --send=warm 127.0.0.1:$LISTEN_PORT 2>&1)" warm
+uid=$(c cat /var/lib/dyn-state/uid 2>/dev/null)
+diag "the backend ran as uid ${uid:-?} ($(c getent passwd "${uid:-x}"))"
+# systemd's dynamic range (systemd.exec(5)): 61184-65519
+ok "the backend ran as a dynamically allocated uid ($uid)" test -n "$uid" -a "${uid:-0}" -ge 61184 -a "${uid:-0}" -le 65519
+bpid=$(state dyn backend.pid)
+is "the running backend's process is that uid" "$(proc_status "$bpid" Uid | awk '{ print $1 }')" "$uid"
+is "the supervisor stays root" "$(proc_status "$(unit_prop dyn-backend.service MainPID)" Uid | awk '{ print $1 }')" 0
+is "its state directory is that user's" "$(c stat -L -c %u /var/lib/dyn-state)" "$uid"
+is "the launchers' files are still the launchers' user's" "$(c stat -c %U /run/ember/dyn/refcount)" ember
+
+tap_passing || diag_journal dyn
+finish

@@ -1,0 +1,40 @@
+#!/bin/bash
+# PostgreSQL 15 (Debian's postgresql-15) behind ember with --user=postgres, under the sandboxed backend unit
+# (issue 15): its cluster in --state-dir, READY=1 from postgres itself (--ready=notify), psql answered cold and warm
+# through ember, the server running as postgres, the launchers as theirs, and the backend unit still rated at
+# most 5.0 by systemd-analyze security.
+. "$(dirname "$0")/lib.sh"
+plan 9
+
+PGBIN=/usr/lib/postgresql/15/bin
+[ -x "$PGBIN/postgres" ] && command -v psql >/dev/null 2>&1 ||
+        skip_all "PostgreSQL 15 is not installed here (apt-get install postgresql-15 postgresql-client-15)"
+sys_boot
+pick_ports 2
+LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
+DATA=/var/lib/ember-pg/data
+
+# a postgres user and a throwaway cluster (the container's /etc and /var are volatile); trust on loopback only
+c systemd-sysusers --inline 'u postgres - "PostgreSQL (ember test)" /var/lib/ember-pg' >/dev/null 2>&1
+c install -d -m 0750 -o postgres -g postgres /var/lib/ember-pg
+c setpriv --reuid=postgres --regid=postgres --init-groups "$PGBIN/initdb" --no-sync -D $DATA -U postgres -A trust \
+        >"$T_TMP/initdb.out" 2>&1
+ok "initdb as postgres" c test -f $DATA/PG_VERSION || diag_file "$T_TMP/initdb.out"
+
+ok "app pg is up with --user=postgres --ready=notify --state-dir=ember-pg" app_up pg --listen=127.0.0.1:$LISTEN_PORT \
+        --backend=127.0.0.1:$BACKEND_PORT --user=postgres --ready=notify --state-dir=ember-pg --idle=60s -- \
+        "$PGBIN/postgres" -D $DATA -p $BACKEND_PORT -k /tmp -c listen_addresses=127.0.0.1
+q() { timeout 60 psql -X -q -At -h 127.0.0.1 -p $LISTEN_PORT -U postgres -d postgres -c "$1" 2>&1; }
+is "psql through ember (cold): the server answers" "$(q 'select 40 + 2')" 42
+is "and warm, as postgres" "$(q 'select current_user')" postgres
+is "a table written and read back" "$(q 'create table t (v int); insert into t values (7); select v from t')" 7
+is "one cold start for all of them" "$(state pg cold-starts)" 1
+bpid=$(state pg backend.pid)
+is "the server runs as postgres" "$(c ps -o user= -p "$bpid" 2>&1)" postgres
+is "the state directory's launcher files are the launchers' user's" "$(c stat -c %U /run/ember/pg/refcount)" ember
+e=$(c systemd-analyze security --no-pager pg-backend.service 2>/dev/null |
+        sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\) .*/\1/p')
+ok "its backend unit is rated at most 5.0 ($e)" awk -v e="${e:-99}" 'BEGIN { exit !(e <= 5.0) }'
+
+tap_passing || diag_journal pg
+finish
