@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -105,9 +106,29 @@ static int relay_maps_open(supervisor *s) {
         return 0; /* the program lives as long as the map it is attached to */
 }
 
+/* relay.sock is the state directory owner's (the launchers' user, or root) and 0600 from the moment it exists:
+ * created with that owner's file system ids, never chown'ed by name in a directory that user may write. */
+static int bind_as_dir_owner(supervisor *s, int fd, const struct sockaddr_un *sa) {
+        struct stat dir;
+        mode_t old_umask;
+        int r;
+
+        if (fstat(s->dirfd, &dir) < 0)
+                return -errno;
+        old_umask = umask(0177);
+        (void) setfsgid(dir.st_gid);
+        (void) setfsuid(dir.st_uid);
+        r = bind(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0 ? -errno : 0;
+        (void) setfsuid(geteuid());
+        (void) setfsgid(getegid());
+        umask(old_umask);
+        return r;
+}
+
 static int relay_socket_open(supervisor *s) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
+        int r;
 
         if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_RELAY_SOCK, s->dir_path) >= (int) sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -115,9 +136,10 @@ static int relay_socket_open(supervisor *s) {
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
-                return -errno;
-        if (fchmodat(s->dirfd, STATE_RELAY_SOCK, 0600, 0) < 0)
+        r = bind_as_dir_owner(s, fd, &sa);
+        if (r < 0)
+                return r;
+        if (listen(fd, SOMAXCONN) < 0)
                 return -errno;
         s->relay_fd = take_fd(&fd);
         return 0;
