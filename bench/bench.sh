@@ -123,7 +123,7 @@ BACKEND_DROPIN_DEFAULT="NoNewPrivileges=no;ProtectSystem=no;ReadWritePaths=;Read
 { echo "[Service]"; tr ';' '\n' <<<"${BENCH_BACKEND_DROPIN:-$BACKEND_DROPIN_DEFAULT}"; } |
         unit_file benchns-backend.service.d/no-sandbox.conf
 
-# The same app relayed in the kernel (issue 18): the rr and bulk phases measure it beside splice.
+# The same app relayed in the kernel: the rr and bulk phases measure it beside splice.
 app_up benchk --listen=127.0.0.1:${PT[19]} --backend=127.0.0.1:${PT[33]} --idle="$IDLE" --ready=notify --relay=kernel \
         -- $BB --listen=127.0.0.1:${PT[33]} --notify || bail "emberctl new benchk failed"
 c mkdir -p /etc/systemd/system/benchk-backend.service.d
@@ -339,7 +339,7 @@ phase_connect() { # fresh connection + 1-byte echo + close
                 "ember_kernel=$A:${PT[19]}"
 }
 
-# The settings phase (BENCH_PHASES=settings, issue 15): what each systemd setting of the per-connection unit costs
+# The settings phase (BENCH_PHASES=settings): what each systemd setting of the per-connection unit costs
 # on the warm path, one setting at a time. Every candidate is a copy of ember's own bench@.service (the unit emberctl
 # new writes) with that setting appended, behind a socket of its own, serving app "bench" with the same launcher;
 # all are measured interleaved with the unit as it is (ember) and the bare Accept=yes /bin/cat (accept_cat). The
@@ -566,7 +566,7 @@ K[bulk_ratio_vs_socket_proxyd]=$(calc "$(g bulk_ember_p50_mibps) / $(g bulk_prox
 K[bulk_up_ratio_vs_direct]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_direct_p50_mibps)")
 K[bulk_up_ratio_vs_socket_proxyd]=$(calc "$(g bulk_up_ember_p50_mibps) / $(g bulk_up_proxyd_p50_mibps)")
 K[rr_p50_ratio_vs_socket_proxyd]=$(calc "$(g rr_ember_p50_us) / $(g rr_proxyd_p50_us)")
-# splice beside the in-kernel relay (issue 18), each against the direct path
+# splice beside the in-kernel relay, each against the direct path
 K[rr_p50_ratio_vs_direct]=$(calc "$(g rr_ember_p50_us) / $(g rr_direct_p50_us)")
 K[rr_p50_ratio_vs_direct_kernel]=$(calc "$(g rr_ember_kernel_p50_us) / $(g rr_direct_p50_us)")
 K[bulk_ratio_vs_direct_kernel]=$(calc "$(g bulk_ember_kernel_p50_mibps) / $(g bulk_direct_p50_mibps)")
@@ -609,7 +609,7 @@ row cold_overhead_ms "<=" 5
 row bulk_ratio_vs_direct ">=" 0.90
 row bulk_ratio_vs_socket_proxyd ">=" 1.0
 row rr_p50_ratio_vs_socket_proxyd "<=" 1.0
-echo "  relay, splice beside in the kernel (--relay=kernel, issue 18; offered by the supervisor: $(g kernel_relay_offered)):"
+echo "  relay, splice beside in the kernel (--relay=kernel; offered by the supervisor: $(g kernel_relay_offered)):"
 row warm_connect_p50_ratio_vs_accept_cat_kernel "<=" 1.10
 row rr_p50_ratio_vs_direct "<=" 1.5
 row rr_p50_ratio_vs_direct_kernel "<=" 1.5

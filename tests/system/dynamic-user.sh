@@ -1,5 +1,5 @@
 #!/bin/bash
-# emberctl new --dynamic-user (issue 15): the backend runs as a user systemd allocates for each run (DynamicUser=),
+# emberctl new --dynamic-user: the backend runs as a user systemd allocates for each run (DynamicUser=),
 # its --state-dir is that user's (StateDirectory=), the supervisor stays root ("!") and drops the backend to it; the
 # app serves cold and warm. --dynamic-user with --user= or a unix backend is a usage error (64) that writes nothing.
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# PostgreSQL 15 (Debian's postgresql-15) behind ember with --user=postgres, under the sandboxed backend unit
-# (issue 15): its cluster in --state-dir, READY=1 from postgres itself (--ready=notify), psql answered cold and warm
+# PostgreSQL 15 (Debian's postgresql-15) behind ember with --user=postgres, under the sandboxed backend unit:
+# its cluster in --state-dir, READY=1 from postgres itself (--ready=notify), psql answered cold and warm
 # through ember, the server running as postgres, the launchers as theirs, and the backend unit still rated at
 # most 5.0 by systemd-analyze security.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Secure by default where auditors look (issue 15): `systemd-analyze security`, in a real systemd, of the units
+# Secure by default where auditors look: `systemd-analyze security`, in a real systemd, of the units
 # `emberctl new` writes. The backend unit (sandboxed by systemd: it costs only at a cold start) at most 5.0 on the
 # defaults. The per-connection unit cannot have both at once under systemd 252: below its default every further
 # setting is a seccomp filter or a namespace PID 1 builds per connection (+0.5 ms and more each, the warm ratio
