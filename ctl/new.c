@@ -479,11 +479,11 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
-/* Who the launchers run as (ember-launch(8)): their own user LAUNCH_USER, but a unix --backend's socket is
- * reachable only by its owner, the backend's --user (or root), so then they run as that user. The group, numeric
+/* Who the launchers run as (ember-launch(8)): LAUNCH_USER, root for now (configure.ac says why). Never the
+ * backend's --user: that would hand the state directory to the very user the sandbox confines. The group, numeric
  * where known: a user's primary group need not have its name (nobody's is nogroup). */
-static const char *launch_user(const new_args *a, const new_plan *p) {
-        return p->backend_a.sa.sa_family != AF_UNIX ? LAUNCH_USER : a->user ? a->user : "root";
+static const char *launch_user(_unused_ const new_args *a, _unused_ const new_plan *p) {
+        return LAUNCH_USER;
 }
 
 static int add_launch_user(const new_args *a, new_plan *p) {

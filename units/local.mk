@@ -11,7 +11,8 @@ units/ember-metrics.service: units/ember-metrics.service.in Makefile
 # The launchers' user (LAUNCH_USER, configure --with-launch-user): systemd-sysusers makes it at boot, the package's
 # postinst at install, and emberctl new when it is missing.
 sysusersdir = $(prefix)/lib/sysusers.d
-sysusers_DATA = units/ember.conf
+# (none while the launchers run as root, see configure.ac's --with-launch-user)
+sysusers_DATA =
 EXTRA_DIST += units/ember.sysusers.in
 CLEANFILES += units/ember.conf
 units/ember.conf: units/ember.sysusers.in Makefile

@@ -37,8 +37,8 @@ c systemctl set-environment EMBER_DEBUG=1
 ok "nothing runs: $APP-backend.service is inactive" backend_inactive
 ok "nothing listens on the backend port" port_free $BACKEND_PORT
 is "no connection instances" "$(instances $APP)" 0
-is "the state dir is 0755 and the launchers' user's" "$(c stat -c '%a %U' /run/ember/$APP)" "755 ember"
-is "the wake socket is theirs alone" "$(c stat -c '%a %U' /run/ember/$APP/wake.sock)" "600 ember"
+is "the state dir is 0755 and root's" "$(c stat -c '%a %U' /run/ember/$APP)" "755 root"
+is "the wake socket is root's alone" "$(c stat -c '%a %U' /run/ember/$APP/wake.sock)" "600 root"
 
 # ---- cold, then warm ---------------------------------------------------------------------------------------------
 t0=$(ms_now)
@@ -129,7 +129,7 @@ is "journal: EMBER_READY_MS of the last start equals ready-ms" "$(journal_field 
 held=$!
 ok "a connection is held open" wait_until 15 refcount_is 1
 live=$(c systemctl list-units --no-legend --plain --state=running "$APP@*" | awk 'NR == 1 { print $1 }')
-is "its launcher runs as the launchers' user, not root" "$(c ps -o user= -p "$(unit_prop "$live" MainPID)" 2>&1)" ember
+is "its launcher runs as root (without capabilities)" "$(c ps -o user= -p "$(unit_prop "$live" MainPID)" 2>&1)" root
 out=$(c "$EMBERCTL" status)
 like "emberctl status lists the app: warm, 1 connection, the backend pid" "$out" "^$APP +warm +1 +$(state $APP backend.pid) "
 json=$(c "$EMBERCTL" status $APP --json)
@@ -148,9 +148,9 @@ diag "status --json: $json"
 ok "emberctl status works as nobody (state files are world-readable)" \
         c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" status $APP --json
 ok "the lock and the leases are not world-readable" test "$(c stat -c %a /run/ember/$APP/lock /run/ember/$APP/leases | sort -u)" = 600
-# who owns what (ember-state(7)): the launchers' files are their user's, the supervisor's stay root's
+# who owns what (ember-state(7)): all of it is root's
 owners() { c sh -c 'cd /run/ember/'$APP' && stat -c %U "$@"' - "$@" | sort -u | tr '\n' ' '; }
-is "the files a launcher writes are the launchers' user's" "$(owners lock leases gen-leases refcount connections idle-since state)" "ember "
+is "the files a launcher writes are root's" "$(owners lock leases gen-leases refcount connections idle-since state)" "root "
 is "the supervisor's own files are root's" "$(owners supervisor.lock supervisor.pid backend.pid serving generation cold-starts)" "root "
 c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" stop $APP >"$T_TMP/out" 2>&1
 is "emberctl stop as nobody is refused (77)" "$?" 77

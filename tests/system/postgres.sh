@@ -1,7 +1,7 @@
 #!/bin/bash
 # PostgreSQL 15 (Debian's postgresql-15) behind ember with --user=postgres, under the sandboxed backend unit:
 # its cluster in --state-dir, READY=1 from postgres itself (--ready=notify), psql answered cold and warm
-# through ember, the server running as postgres, the launchers as theirs, and the backend unit still rated at
+# through ember, the server running as postgres, the launchers as root, and the backend unit still rated at
 # most 5.0 by systemd-analyze security.
 . "$(dirname "$0")/lib.sh"
 plan 9
@@ -31,7 +31,7 @@ is "a table written and read back" "$(q 'create table t (v int); insert into t v
 is "one cold start for all of them" "$(state pg cold-starts)" 1
 bpid=$(state pg backend.pid)
 is "the server runs as postgres" "$(c ps -o user= -p "$bpid" 2>&1)" postgres
-is "the state directory's launcher files are the launchers' user's" "$(c stat -c %U /run/ember/pg/refcount)" ember
+is "the state directory's launcher files are root's, not postgres's" "$(c stat -c %U /run/ember/pg/refcount)" root
 e=$(c systemd-analyze security --no-pager pg-backend.service 2>/dev/null |
         sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\) .*/\1/p')
 ok "its backend unit is rated at most 5.0 ($e)" awk -v e="${e:-99}" 'BEGIN { exit !(e <= 5.0) }'
