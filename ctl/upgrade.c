@@ -20,6 +20,9 @@
 #include "state.h"
 #include "timeutil.h"
 
+/* A launcher holds the state lock for microseconds; one frozen with it (stopped, traced) must not hang upgrade. */
+#define UPGRADE_LOCK_WAIT_USEC (10 * USEC_PER_SEC)
+
 static void help_upgrade(FILE *f) {
         fprintf(f,
                 "Usage: emberctl upgrade NAME [--drain-timeout=DUR] [--wait]\n"
@@ -187,7 +190,10 @@ int verb_upgrade(int argc, char *argv[]) {
                 return status_error(a.app, r);
         {
                 _cleanup_close_ int lock = -1;
-                r = state_lock(dirfd, &lock);
+                r = state_lock_until(dirfd, deadline_in(UPGRADE_LOCK_WAIT_USEC), &lock);
+                if (r == -ETIMEDOUT)
+                        return log_error("The state lock of %s has been held for %u s (a frozen launcher?); try again",
+                                         a.app, (unsigned) (UPGRADE_LOCK_WAIT_USEC / USEC_PER_SEC)), EXIT_TEMPFAIL;
                 if (r < 0)
                         return log_error_errno(r, "Failed to take the state lock of %s", a.app), EXIT_NOPERM;
                 r = check_upgradable(dirfd, &a, &previous);

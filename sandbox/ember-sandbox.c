@@ -2,12 +2,10 @@
  * when it is ready, stops it after the idle period, and records each run. See ember-sandbox(8). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +26,6 @@
 #include "log.h"
 #include "macro.h"
 #include "options.h"
-#include "usage.h"
 #include "parse.h"
 #include "protocol.h"
 #include "supervisor.h"
@@ -668,9 +665,10 @@ static int supervise(void) {
                 return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
         {
                 _cleanup_close_ int lock = -1;
-                r = state_lock(s.dirfd, &lock);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to take the state lock"), EXIT_CANTCREAT;
+                r = state_lock_until(s.dirfd, deadline_in(arg_start_timeout), &lock);
+                if (r < 0) /* -ETIMEDOUT: held for the whole start timeout, by a frozen launcher */
+                        return log_error_errno(r, "Failed to take the state lock"),
+                               r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_CANTCREAT;
                 r = arg_upgrade ? begin_upgrade(&s) : begin_cold(&s);
                 if (r >= 0)
                         return r;

@@ -1,10 +1,11 @@
 #!/bin/bash
 # A state lock that its holder never lets go of (a frozen or traced launcher): every wait for it is bounded. A new
 # connection gives up within its start timeout instead of hanging, the supervisor goes on ticking (and says so once),
-# and once the holder is gone everything is served again.
+# and once the holder is gone everything is served again. A supervisor that starts meanwhile gives up at its start
+# timeout (exit 75).
 . "$(dirname "$0")/lib.sh"
 need flock
-plan 7
+plan 9
 ember_setup
 LAUNCH_ARGS=(--start-timeout=2s)
 SANDBOX_ARGS=(--idle=30s --policy=none)
@@ -26,4 +27,19 @@ kill -KILL "$holder"
 wait "$holder" 2>/dev/null
 is "once the holder is gone the next connection is served" "$(client --send='free\n' "$ADDR")" free
 ok "and the counts are exact" wait_until 5 st_is refcount 0
+
+# a supervisor that starts while the lock is held gives up at its start timeout, and says so, instead of waiting
+flock -o "$STATE/lock" sleep 30 &
+holder=$!
+BG_PIDS+=("$holder")
+sleep 0.2
+t0=$(now_ms)
+"$SANDBOX" --app="$APP" --backend="$BADDR" --start-timeout=1s --policy=none -- /bin/true 2>"$TEST_DIR/sup.err"
+rc=$?
+t1=$(now_ms)
+is "a supervisor starting under a held lock exits 75 (try again) after its start timeout ($((t1 - t0)) ms)" \
+        "$rc:$((t1 - t0 < 4000))" 75:1
+like "saying why" "$(cat "$TEST_DIR/sup.err")" 'Failed to take the state lock: Connection timed out'
+kill -KILL "$holder"
+wait "$holder" 2>/dev/null
 finish
