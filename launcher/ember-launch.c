@@ -213,16 +213,17 @@ static int relay_connection(int client, int backend) {
         return relay(client, backend, arg_idle_timeout, &terminating);
 }
 
+/* In inetd mode a cold backend is started by fork and exec, and a HOST:auto backend's port is known only once it is
+ * reached: confine then. Otherwise at once, before a byte of the client's is read. */
+static bool confine_early(void) {
+        return !arg_command && !arg_backend.port_auto;
+}
+
 static int session_run(int dirfd, int client, const proxy_header *who) {
         _cleanup_close_ int lease = -1;
         backend_conn backend = { .fd = -1, .lease = -1 };
         int r;
 
-        /* In inetd mode a cold backend is started by fork and exec, and a HOST:auto backend's port is known only once
-         * it is reached: confine then. */
-        bool confine_early = !arg_command && !arg_backend.port_auto;
-        if (confine_early)
-                confine(dirfd, &arg_backend);
         /* one deadline for everything before the relay: waiting for the lock counts against the start timeout */
         uint64_t deadline = deadline_in(arg_start_timeout);
 
@@ -235,7 +236,7 @@ static int session_run(int dirfd, int client, const proxy_header *who) {
 
         r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, deadline, &backend);
         if (r >= 0) {
-                if (!confine_early)
+                if (!confine_early())
                         confine(dirfd, &backend.address);
                 if (arg_proxy_version)
                         r = client_send_proxy_header(backend.fd, who, arg_proxy_version);
@@ -325,17 +326,6 @@ int main(int argc, char *argv[]) {
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
 
-        r = identify_client(client, &who, &health_check);
-        if (r <= 0)
-                return r < 0 ? EXIT_DATAERR : 0;
-        if (arg_start_on_data || health_check) {
-                r = wait_first_byte(client);
-                if (r == 0 || r == -ETIMEDOUT || terminating)
-                        return 0; /* nothing was asked, nothing is started */
-                if (r < 0)
-                        return log_error_errno(r, "Failed to wait for the client's first byte"), EXIT_OSERR;
-        }
-
         r = open_state_dir(&dirfd);
         if (r == -ENOENT || r == -EAGAIN) {
                 log_error_errno(r, "State directory %s/%s %s%s", runtime_dir(), arg_app,
@@ -346,6 +336,20 @@ int main(int argc, char *argv[]) {
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
+        }
+
+        if (confine_early())
+                confine(dirfd, &arg_backend);
+
+        r = identify_client(client, &who, &health_check);
+        if (r <= 0)
+                return r < 0 ? EXIT_DATAERR : 0;
+        if (arg_start_on_data || health_check) {
+                r = wait_first_byte(client);
+                if (r == 0 || r == -ETIMEDOUT || terminating)
+                        return 0; /* nothing was asked, nothing is started */
+                if (r < 0)
+                        return log_error_errno(r, "Failed to wait for the client's first byte"), EXIT_OSERR;
         }
 
         r = session_run(dirfd, client, &who);
