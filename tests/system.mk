@@ -24,7 +24,7 @@ system_tests = \
 	tests/system/kernel-relay.sh \
 	tests/system/deb.sh
 TESTS += $(system_tests)
-EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/burst.py tests/system/upgrade-load.py
+EXTRA_DIST += $(system_tests) tests/system/lib.sh tests/system/container-lib.sh tests/system/burst.py tests/system/upgrade-load.py
 
 # The container must see the installed layout (compiled-in paths such as $(libexecdir)/ember): stage
 # `make install DESTDIR=...` and let lib.sh bind it read-only at $(prefix). Redone on every run.

@@ -33,21 +33,8 @@ no_container() { [ "$(n_containers)" = 0 ]; }
 server_pid() { pgrep -f "^/bin/busybox httpd -f -p 127\.0\.0\.1:$BACKEND_PORT " | head -n 1; }
 no_server() { [ -z "$(server_pid)" ]; }
 no_cli() { ! c pgrep -x docker >/dev/null; }
-get() { curl -sS --max-time 30 "http://127.0.0.1:$LISTEN_PORT/" 2>&1; }
-cold() { [ "$(state $APP state)" = cold ]; }
-unit_down() { [ "$(unit_prop $APP-backend.service ActiveState)" != active ]; }
-_held() { [ "$(state $APP refcount)" = 1 ]; }
-hold() { exec 5<>/dev/tcp/127.0.0.1/$LISTEN_PORT && wait_until 10 _held; }
-release() { exec 5>&-; }
-served_fresh() {
-        local out id
-        out=$(get)
-        id=$(containers)
-        is "$1: the next connection is served" "$out" "hello from a container"
-        ok "$1: by a fresh container (${id:0:12}, was ${2:0:12})" test -n "$id" -a "$id" != "$2"
-        is "$1: and it is the only container dockerd knows" "$(n_containers)" 1
-        CID=$id
-}
+ENGINE_NAME=dockerd
+. "$(dirname "$0")/container-lib.sh"
 
 ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
         --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container -- \
@@ -58,12 +45,7 @@ c sh -c "mkdir -p /etc/systemd/system/$APP-backend.service.d && printf '%s\n' '[
         systemctl daemon-reload"
 
 # ---- cold start and reuse -------------------------------------------------------------------------------------
-t0=$(ms_now)
-out=$(get)
-t1=$(ms_now)
-is "the first connection is served through a cold-started container ($((t1 - t0)) ms)" "$out" "hello from a container"
-CID=$(containers)
-is "one container runs" "$(n_containers)" 1
+first_connection # sets CID
 cg=$(grep name=systemd "/proc/$(server_pid)/cgroup" 2>&1)
 ok "the container runs under dockerd, outside the backend unit's cgroup ($cg)" \
         test -n "$cg" -a "${cg%$APP-backend.service}" = "$cg"

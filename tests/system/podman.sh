@@ -47,23 +47,8 @@ no_container() { [ "$(n_containers)" = 0 ]; }
 engine_procs() { c pgrep -x 'podman|conmon|crun|podman-init|catatonit|busybox' || true; }
 no_engine_procs() { [ -z "$(engine_procs)" ]; }
 n_conmon() { c pgrep -c -x conmon || true; }
-get() { curl -sS --max-time 30 "http://127.0.0.1:$LISTEN_PORT/" 2>&1; }
-cold() { [ "$(state $APP state)" = cold ]; }
-unit_down() { [ "$(unit_prop $APP-backend.service ActiveState)" != active ]; }
-# served_fresh DESC OLD-ID: a connection is served, by one container that is not OLD-ID
-served_fresh() {
-        local out id
-        out=$(get)
-        id=$(containers)
-        is "$1: the next connection is served" "$out" "hello from a container"
-        ok "$1: by a fresh container (${id:0:12}, was ${2:0:12})" test -n "$id" -a "$id" != "$2"
-        is "$1: and it is the only container podman knows" "$(n_containers)" 1
-        CID=$id
-}
-# hold: one live connection (fd 5), so that no idle stop comes before the fault; release closes it
-_held() { [ "$(state $APP refcount)" = 1 ]; }
-hold() { exec 5<>/dev/tcp/127.0.0.1/$LISTEN_PORT && wait_until 10 _held; }
-release() { exec 5>&-; }
+ENGINE_NAME=podman
+. "$(dirname "$0")/container-lib.sh"
 
 ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
         --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container -- \
@@ -77,12 +62,7 @@ exposure=$(c systemd-analyze security --no-pager $APP-backend.service 2>/dev/nul
 diag "systemd-analyze security $APP-backend.service: $exposure (the default policy's unit: at most 5.0, security.sh)"
 
 # ---- cold start and reuse -------------------------------------------------------------------------------------
-t0=$(ms_now)
-out=$(get)
-t1=$(ms_now)
-is "the first connection is served through a cold-started container ($((t1 - t0)) ms)" "$out" "hello from a container"
-CID=$(containers)
-is "one container runs" "$(n_containers)" 1
+first_connection # sets CID
 conmon=$(c pgrep -x conmon | head -n 1)
 like "conmon stays in the backend unit's cgroup (--cgroups=disabled)" \
         "$(c cat /proc/${conmon:-0}/cgroup 2>&1 | grep name=systemd)" "/$APP-backend\.service$"
