@@ -92,32 +92,16 @@ int state_open(const char *app, bool create, int *ret_dirfd) {
         return 0;
 }
 
-const char *const state_launcher_files[] = { STATE_LOCK, STATE_LEASES, STATE_GEN_LEASES, STATE_REFCOUNT,
-                                             STATE_CONNECTIONS, STATE_IDLE_SINCE, STATE_STATE, NULL };
-
-static bool launcher_writes(const char *name) {
-        for (const char *const *n = state_launcher_files; *n; n++)
-                if (strcmp(name, *n) == 0)
-                        return true;
-        return false;
-}
-
-/* FD (NAME in DIRFD, stat ST) must be trusted. In a directory root handed to the launchers' user, root gives the
- * files a launcher writes to that user as it opens them; every other file stays root's, for launchers to read. */
-static int check_file(int dirfd, const char *name, int fd, const struct stat *st) {
-        bool give = geteuid() == 0 && st->st_uid == 0 && launcher_writes(name);
+/* FD (stat ST, in DIRFD) must be trusted: ours or root's, or else its directory's owner's (a directory open_dir_at()
+ * accepted from another owner was handed to it by root). Only that rarer case pays for the directory's stat. */
+static int check_file(int dirfd, const struct stat *st) {
         struct stat dir;
-        int r;
 
-        if ((st->st_uid == geteuid() || st->st_uid == 0) && !give)
+        if (st->st_uid == geteuid() || st->st_uid == 0)
                 return check_stat(st, S_IFREG, (uid_t) -1);
-        /* the rarer paths (root, or someone reading the launchers' files) pay for the directory's owner */
         if (fstat(dirfd, &dir) < 0)
                 return -errno;
-        r = check_stat(st, S_IFREG, dir.st_uid);
-        if (r < 0 || !give || dir.st_uid == 0)
-                return r;
-        return fchown(fd, dir.st_uid, dir.st_gid) < 0 ? -errno : 0;
+        return check_stat(st, S_IFREG, dir.st_uid);
 }
 
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
@@ -131,7 +115,7 @@ int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        r = check_file(dirfd, name, fd, &st);
+        r = check_file(dirfd, &st);
         if (r < 0)
                 return r;
         return take_fd(&fd);

@@ -41,9 +41,6 @@
 #define STATE_NOTIFY_SOCK "notify.sock"
 #define STATE_RELAY_SOCK "relay.sock"   /* --relay=kernel: launchers hand the supervisor their sockets here */
 
-/* The files a launcher writes (NULL-terminated). Where the state directory belongs to the launchers' user, so do
- * they; the supervisor's other files stay root's. */
-extern const char *const state_launcher_files[];
 
 const char *runtime_dir(void);
 int state_dir_path(const char *app, char *buf, size_t size);
@@ -56,8 +53,7 @@ int state_lock(int dirfd, int *ret_lockfd);
 /* The same, giving up with -ETIMEDOUT at DEADLINE (CLOCK_MONOTONIC; USEC_INFINITY: never). Uses SIGALRM. */
 int state_lock_until(int dirfd, uint64_t deadline, int *ret_lockfd);
 /* A file in the state directory: O_NOFOLLOW, and it must be a regular file of one link owned by us, root or the
- * directory's owner, not writable by group or others. Root hands a launcher's file (state_launcher_files) to the
- * directory's owner. */
+ * directory's owner, not writable by group or others. */
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode);
 int state_read(int dirfd, const char *name, char *buf, size_t size);
 int state_read_u64(int dirfd, const char *name, uint64_t *ret);

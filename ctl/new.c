@@ -479,24 +479,10 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
-/* Who the launchers run as (ember-launch(8)): LAUNCH_USER, root for now (configure.ac says why). Never the
- * backend's --user: that would hand the state directory to the very user the sandbox confines. The group, numeric
- * where known: a user's primary group need not have its name (nobody's is nogroup). */
-static const char *launch_user(_unused_ const new_args *a, _unused_ const new_plan *p) {
-        return LAUNCH_USER;
-}
-
-static int add_launch_user(const new_args *a, new_plan *p) {
-        const char *user = launch_user(a, p);
-        struct passwd *pw = user_lookup(user);
-        char gid[24];
-        int r;
-
-        snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
-        r = add_subst(p, "LAUNCH_USER", user);
-        if (r >= 0)
-                r = add_subst(p, "LAUNCH_GROUP", pw ? gid : user);
-        return r;
+/* Who the launchers run as (ember-launch(8)): LAUNCH_USER, root for now (configure.ac says why); never the
+ * backend's --user, which would hand the state directory to the very user the sandbox confines. */
+static int add_launch_user(new_plan *p) {
+        return add_subst(p, "LAUNCH_USER", LAUNCH_USER);
 }
 
 /* The substitutions, each escaped for the place the templates use it. */
@@ -522,7 +508,7 @@ static int build_substitutions(const new_args *a, new_plan *p) {
         if (r >= 0)
                 r = add_subst_escaped(p, "SANDBOX", a->dynamic_user ? "!" LIBEXECDIR "/ember-sandbox" : LIBEXECDIR "/ember-sandbox");
         if (r >= 0)
-                r = add_launch_user(a, p);
+                r = add_launch_user(p);
         if (r >= 0)
                 r = add_subst(p, "TEMPLATE_DIR", template_dir());
         if (r >= 0)
@@ -683,11 +669,6 @@ int verb_new(int argc, char *argv[]) {
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
-        if (r == GO_ON) {
-                if (strcmp(launch_user(&a, &p), LAUNCH_USER) == 0)
-                        launch_user_ensure();
-                launch_user_hand_over(a.name, launch_user(&a, &p));
-        }
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {

@@ -31,7 +31,3 @@ int new_parse(int argc, char *argv[], new_args *a);
 bool listen_path_is_ok(const char *s);
 /* A StateDirectory= name: relative, [A-Za-z0-9._/-], no empty, . or .. component. */
 bool state_dir_is_ok(const char *s);
-/* The launchers' user exists (made with systemd-sysusers if it can be; a warning if not). */
-void launch_user_ensure(void);
-/* A live state directory of APP still root's (made before its launchers had a user) is handed to USER. */
-void launch_user_hand_over(const char *app, const char *user);

@@ -284,20 +284,15 @@ static int identify_client(int client, proxy_header *who, bool *health_check) {
         return 1;
 }
 
-/* Under systemd the state directory is made, and handed to the launchers' user, by the wake socket's unit: missing,
- * or still root's while we are not, it is that unit being (re)started. Wait for it as for a cold start. */
+/* Under systemd the state directory is made by the wake socket's unit: missing, it is that unit being (re)started.
+ * Wait for it as for a cold start. */
 static int open_state_dir(int *ret_dirfd) {
         uint64_t deadline = deadline_in(arg_start_timeout);
-        struct stat st;
         int r;
 
         for (;;) {
                 r = state_open(arg_app, true, ret_dirfd);
-                if (r >= 0 && geteuid() != 0 && (fstat(*ret_dirfd, &st) < 0 || st.st_uid != geteuid())) {
-                        closep(ret_dirfd);
-                        r = -EAGAIN; /* not handed over yet */
-                }
-                if (r >= 0 || arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
+                if (r >= 0 || arg_command || r != -ENOENT || now_usec(CLOCK_MONOTONIC) >= deadline)
                         return r;
                 (void) poll(NULL, 0, 20);
         }
@@ -327,9 +322,8 @@ int main(int argc, char *argv[]) {
         sigaction(SIGINT, &sa, NULL);
 
         r = open_state_dir(&dirfd);
-        if (r == -ENOENT || r == -EAGAIN) {
-                log_error_errno(r, "State directory %s/%s %s%s", runtime_dir(), arg_app,
-                                r == -ENOENT ? "missing" : "not ours (root's)",
+        if (r == -ENOENT) {
+                log_error_errno(r, "State directory %s/%s missing%s", runtime_dir(), arg_app,
                                 arg_command ? "" : "; is its wake socket unit active?");
                 return EXIT_CANTCREAT;
         }

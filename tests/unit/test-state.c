@@ -138,8 +138,8 @@ static void test_open(void) {
                 close(r);
 }
 
-/* A directory root handed to the launchers' user: root trusts that user's files there, and gives it the files a
- * launcher writes as root opens them; its own stay root's. A hard link is refused. */
+/* A directory root handed to another user: root trusts that user's files there; what root writes stays root's. A
+ * hard link is refused. */
 static void test_handed_over(void) {
         char p[PATH_MAX], q[PATH_MAX];
         struct stat st;
@@ -158,8 +158,9 @@ static void test_handed_over(void) {
         }
         ok(state_write_u64(dfd, STATE_REFCOUNT, 2) == 0, "root writes a launcher's file in a handed-over dir");
         path_of(p, sizeof(p), "handed", STATE_REFCOUNT);
-        ok(stat(p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "and gives it to the dir's owner");
-        ok(state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 2, "which root then trusts");
+        ok(stat(p, &st) == 0 && st.st_uid == 0, "and it stays root's: nothing is given away by name or by fd");
+        ok(chown(p, 65534, 65534) == 0 && state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 2,
+           "a file of the dir's owner there is trusted");
         ok(state_write_u64(dfd, STATE_BACKEND_PID, 42) == 0, "root writes a file of its own there");
         path_of(p, sizeof(p), "handed", STATE_BACKEND_PID);
         ok(stat(p, &st) == 0 && st.st_uid == 0, "which stays root's");
