@@ -56,15 +56,19 @@ static int own_lock_fd = -1;
 int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t) generation, .l_len = 1 };
         _cleanup_close_ int fd = -1;
+        struct stat st;
 
         if (generation > INT64_MAX)
                 return -EOVERFLOW;
-        /* 0600: whoever may open it may lock it, and a read lock would pass for a live supervisor and keep the
-         * next one from starting (fchmod: a file left by an older ember was 0644) */
+        /* 0600, or 0640 for the launchers' group (state_prepare_launchers()): whoever may open it may lock it, and
+         * a read lock would pass for a live supervisor and keep the next one from starting (a file left by an
+         * older ember was 0644) */
         fd = state_open_file(dirfd, STATE_SUPERVISOR_LOCK, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
-        if (fchmod(fd, 0600) < 0)
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_mode & 07777 & ~(mode_t) 0640) && fchmod(fd, st.st_mode & 0640) < 0)
                 return -errno;
         if (fcntl(fd, F_SETLK, &fl) < 0)
                 return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;

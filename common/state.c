@@ -45,9 +45,13 @@ static int check_stat(const struct stat *st, mode_t type, uid_t other) {
 }
 
 /* A directory nobody but its owner (us or root) may write: whoever owns an entry in it was given it by that owner. */
+static bool hands_out(const struct stat *dir) {
+        return (dir->st_uid == geteuid() || dir->st_uid == 0) && !(dir->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 static bool dir_hands_out(int fd) {
         struct stat st;
-        return fstat(fd, &st) == 0 && (st.st_uid == geteuid() || st.st_uid == 0) && !(st.st_mode & (S_IWGRP | S_IWOTH));
+        return fstat(fd, &st) == 0 && hands_out(&st);
 }
 
 static int open_dir_at(int parent, const char *name, bool create) {
@@ -92,8 +96,10 @@ int state_open(const char *app, bool create, int *ret_dirfd) {
         return 0;
 }
 
-/* FD (stat ST, in DIRFD) must be trusted: ours or root's, or else its directory's owner's (a directory open_dir_at()
- * accepted from another owner was handed to it by root). Only that rarer case pays for the directory's stat. */
+/* FD (stat ST, in DIRFD) must be trusted: ours or root's; or another user's in a directory nobody but us or root may
+ * write, where only we or root can have made it that user's (the launchers' files, state_prepare_launchers()); or
+ * its directory's owner's (a directory open_dir_at() accepted from another owner was handed to it by root). Only
+ * those rarer cases pay for the directory's stat. */
 static int check_file(int dirfd, const struct stat *st) {
         struct stat dir;
 
@@ -101,7 +107,7 @@ static int check_file(int dirfd, const struct stat *st) {
                 return check_stat(st, S_IFREG, (uid_t) -1);
         if (fstat(dirfd, &dir) < 0)
                 return -errno;
-        return check_stat(st, S_IFREG, dir.st_uid);
+        return check_stat(st, S_IFREG, hands_out(&dir) || st->st_uid == dir.st_uid ? st->st_uid : (uid_t) -1);
 }
 
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode) {
@@ -452,4 +458,121 @@ bool state_file_is_current(int dirfd, const char *name, int fd) {
         if (fstat(fd, &ours) < 0 || fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
                 return false;
         return ours.st_nlink > 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
+}
+
+/* What each launcher writes, with the value a new one starts with (NULL: empty). */
+static const struct {
+        const char *name;
+        mode_t mode;
+        const char *initial;
+} launcher_files[] = {
+        { STATE_LOCK, 0600, NULL },
+        { STATE_LEASES, 0600, NULL },
+        { STATE_GEN_LEASES, 0600, NULL },
+        { STATE_REFCOUNT, 0644, "0" },
+        { STATE_CONNECTIONS, 0644, "0" },
+        { STATE_STATE, 0644, "cold" },
+        { STATE_IDLE_SINCE, 0644, "" }, /* the time it was made: idle since the app's socket came up */
+};
+
+static int open_or_make(int dirfd, const char *name, mode_t mode, bool *ret_made) {
+        int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
+
+        *ret_made = fd >= 0;
+        if (fd >= 0 || errno != EEXIST)
+                return fd >= 0 ? fd : -errno;
+        return state_open_file(dirfd, name, O_RDWR, 0);
+}
+
+/* Made root's with its first value, then given: a launcher never sees it empty, and a file that exists already keeps
+ * what it says. A first value that does not fit (a full /run) is an error, but the file is given all the same, so
+ * that launchers find all their files and meet that error themselves, with its own name. */
+static int prepare_file(int dirfd, size_t i, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = -1;
+        mode_t mode = launcher_files[i].mode;
+        const char *initial = launcher_files[i].initial;
+        struct stat st;
+        bool made;
+        int r = 0;
+
+        fd = open_or_make(dirfd, launcher_files[i].name, mode, &made);
+        if (fd < 0)
+                return fd;
+        if (made && initial) {
+                char now[24];
+                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+                r = write_line(dirfd, launcher_files[i].name, *initial ? initial : now, STATE_VALUE_MAX);
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return -errno;
+        return r;
+}
+
+/* supervisor.lock: root's, and read-only for the launchers' group, who look for a live supervisor there. */
+static int supervisor_lock_share(int dirfd, gid_t gid) {
+        _cleanup_close_ int fd = -1;
+        mode_t mode = gid == 0 ? 0600 : 0640;
+        struct stat st;
+
+        fd = state_open_file(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY | O_CREAT, 0600);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A socket launchers connect to, root's: GID's too, 0660 (root's alone for GID 0). By name, which is safe only in a
+ * directory nobody but root may write (our caller's); one that is not there yet is made so by whoever binds it. */
+static int socket_share(int dirfd, const char *name, gid_t gid) {
+        mode_t mode = gid == 0 ? 0600 : 0660;
+        struct stat st;
+
+        if (!dir_hands_out(dirfd))
+                return -EPERM;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode) || st.st_uid != 0)
+                return 0; /* not one of ours */
+        if (st.st_gid != gid && fchownat(dirfd, name, 0, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && fchmodat(dirfd, name, mode, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+int state_prepare_launchers(int dirfd, uid_t uid, gid_t gid, const char **ret_failed) {
+        const char *failed = STATE_SUPERVISOR_LOCK;
+        int r = supervisor_lock_share(dirfd, gid);
+
+        /* a live app's, bound before its launchers had this user (emberctl new on it) */
+        if (r >= 0 && (r = socket_share(dirfd, STATE_WAKE_SOCK, gid)) < 0)
+                failed = STATE_WAKE_SOCK;
+        if (r >= 0 && (r = socket_share(dirfd, STATE_RELAY_SOCK, gid)) < 0)
+                failed = STATE_RELAY_SOCK;
+        /* all of them, whatever fails: the last one made tells launchers they may go on (state_launchers_prepared) */
+        for (size_t i = 0; i < ELEMENTSOF(launcher_files); i++) {
+                int k = prepare_file(dirfd, i, uid, gid);
+                if (k < 0 && r >= 0) {
+                        r = k;
+                        failed = launcher_files[i].name;
+                }
+        }
+        if (r < 0 && ret_failed)
+                *ret_failed = failed;
+        return r;
+}
+
+bool state_launchers_prepared(int dirfd) {
+        struct stat st;
+        /* the last one state_prepare_launchers() makes */
+        return fstatat(dirfd, launcher_files[ELEMENTSOF(launcher_files) - 1].name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }

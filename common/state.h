@@ -52,9 +52,15 @@ bool state_refused(int r);
 int state_lock(int dirfd, int *ret_lockfd);
 /* The same, giving up with -ETIMEDOUT at DEADLINE (CLOCK_MONOTONIC; USEC_INFINITY: never). Uses SIGALRM. */
 int state_lock_until(int dirfd, uint64_t deadline, int *ret_lockfd);
-/* A file in the state directory: O_NOFOLLOW, and it must be a regular file of one link owned by us, root or the
- * directory's owner, not writable by group or others. */
+/* A file in the state directory: O_NOFOLLOW, and it must be a regular file of one link, not writable by group or
+ * others, owned by us or root, or by anyone in a directory that only we or root may write. */
 int state_open_file(int dirfd, const char *name, int flags, mode_t mode);
+/* Root, for a launchers' user that may create nothing in root's state directory: makes each file a launcher
+ * writes (the lock, the leases, the counts, the state) UID:GID's, creating it where missing, and supervisor.lock
+ * readable by GID. On failure, the name of the file that failed in *RET_FAILED. */
+int state_prepare_launchers(int dirfd, uid_t uid, gid_t gid, const char **ret_failed);
+/* Whether state_prepare_launchers() has made them all (as far as a launcher can tell: the last one exists). */
+bool state_launchers_prepared(int dirfd);
 int state_read(int dirfd, const char *name, char *buf, size_t size);
 int state_read_u64(int dirfd, const char *name, uint64_t *ret);
 int state_write(int dirfd, const char *name, const char *value);

@@ -332,6 +332,13 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
 }
 
 /* ember-sandbox --app --backend --idle --ready --policy [--user] --start-timeout --stop-timeout */
+/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
+ * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
+ * --user, the very user the sandbox confines. */
+static const char *launch_user(const new_plan *p) {
+        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
+}
+
 static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         char idle[32], start[32], stop[32];
         int r;
@@ -361,6 +368,8 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "stop-timeout", stop);
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
+        if (r >= 0)
+                r = exec_option(b, "launch-user", launch_user(p));
         return r;
 }
 
@@ -479,10 +488,21 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
-/* Who the launchers run as (ember-launch(8)): LAUNCH_USER, root for now (configure.ac says why); never the
- * backend's --user, which would hand the state directory to the very user the sandbox confines. */
+/* LAUNCH_USER, LAUNCH_GROUP (numeric where known: a user's primary group need not have its name) and the mode of
+ * wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
-        return add_subst(p, "LAUNCH_USER", LAUNCH_USER);
+        const char *user = launch_user(p);
+        struct passwd *pw = user_lookup(user);
+        char gid[24];
+        int r;
+
+        snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
+        r = add_subst(p, "LAUNCH_USER", user);
+        if (r >= 0)
+                r = add_subst(p, "LAUNCH_GROUP", pw ? gid : user);
+        if (r >= 0)
+                r = add_subst(p, "WAKE_SOCKET_MODE", strcmp(user, "root") == 0 ? "0600" : "0660");
+        return r;
 }
 
 /* The substitutions, each escaped for the place the templates use it. */
@@ -663,12 +683,16 @@ int verb_new(int argc, char *argv[]) {
                 r = new_validate(&a, &p);
         if (r == GO_ON)
                 r = open_dirs(&a, &tdirfd, &udirfd);
-        if (r == GO_ON)
+        if (r == GO_ON) {
+                launch_user_ensure(launch_user(&p));
                 r = build_substitutions(&a, &p);
+        }
         if (r == GO_ON)
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
+        if (r == GO_ON)
+                launch_user_prepare(a.name, launch_user(&p));
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {

@@ -31,3 +31,7 @@ int new_parse(int argc, char *argv[], new_args *a);
 bool listen_path_is_ok(const char *s);
 /* A StateDirectory= name: relative, [A-Za-z0-9._/-], no empty, . or .. component. */
 bool state_dir_is_ok(const char *s);
+/* The launchers' user exists (made with systemd-sysusers if it can be; a warning if not). Nothing for root. */
+void launch_user_ensure(const char *user);
+/* The files a launcher writes in a live state directory of APP become USER's (ember-state(7), Ownership). */
+void launch_user_prepare(const char *app, const char *user);

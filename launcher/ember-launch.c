@@ -284,15 +284,23 @@ static int identify_client(int client, proxy_header *who, bool *health_check) {
         return 1;
 }
 
-/* Under systemd the state directory is made by the wake socket's unit: missing, it is that unit being (re)started.
- * Wait for it as for a cold start. */
+/* Under systemd the state directory is made by the wake socket's unit, and, for launchers that are not root, the
+ * files they write by its ExecStartPost= right after: missing, it is that unit being (re)started. Wait as for a cold
+ * start; for the files, only as long as making them can take. */
+#define PREPARE_WAIT_USEC (2 * USEC_PER_SEC)
 static int open_state_dir(int *ret_dirfd) {
-        uint64_t deadline = deadline_in(arg_start_timeout);
+        uint64_t deadline = deadline_in(arg_start_timeout), prepared_by = USEC_INFINITY;
         int r;
 
         for (;;) {
                 r = state_open(arg_app, true, ret_dirfd);
-                if (r >= 0 || arg_command || r != -ENOENT || now_usec(CLOCK_MONOTONIC) >= deadline)
+                if (r >= 0 && !arg_command && geteuid() != 0 && !state_launchers_prepared(*ret_dirfd)) {
+                        closep(ret_dirfd);
+                        if (prepared_by == USEC_INFINITY && (prepared_by = deadline_in(PREPARE_WAIT_USEC)) < deadline)
+                                deadline = prepared_by;
+                        r = -EAGAIN;
+                }
+                if (r >= 0 || arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
                         return r;
                 (void) poll(NULL, 0, 20);
         }
@@ -322,8 +330,9 @@ int main(int argc, char *argv[]) {
         sigaction(SIGINT, &sa, NULL);
 
         r = open_state_dir(&dirfd);
-        if (r == -ENOENT) {
-                log_error_errno(r, "State directory %s/%s missing%s", runtime_dir(), arg_app,
+        if (r == -ENOENT || r == -EAGAIN) {
+                log_error_errno(r, "State directory %s/%s %s%s", runtime_dir(), arg_app,
+                                r == -ENOENT ? "missing" : "has no files made for this launcher's user",
                                 arg_command ? "" : "; is its wake socket unit active?");
                 return EXIT_CANTCREAT;
         }

@@ -256,9 +256,13 @@ static void log_acquire_failure(int r, acquire_step step, const char *app, char 
 }
 
 /* Under systemd a missing wake socket is its unit being restarted (the supervisor asks for that when the state
- * directory was removed): it is back within moments, so wait for it as for any cold start. */
-static bool wake_socket_coming_back(int r, acquire_step step, char **command) {
-        return step == STEP_WAKE && !command && (r == -ENOENT || r == -ECONNREFUSED);
+ * directory was removed): it is back within moments, so wait for it as for any cold start. Bound again, it is root's
+ * alone for an instant before systemd gives it to the launchers' group. After the backend failed to start, a socket
+ * that refuses is its unit given up (start-limit-hit), not coming back. */
+static bool wake_socket_coming_back(int r, acquire_step step, char **command, unsigned failures) {
+        if (step != STEP_WAKE || command || failures > 0)
+                return false;
+        return r == -ENOENT || r == -ECONNREFUSED || (r == -EACCES && geteuid() != 0);
 }
 
 /* To the serving generation's backend, under a lease on that generation: while we hold it, a generation that was
@@ -299,7 +303,7 @@ int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char 
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         break;
-                if (wake_socket_coming_back(r, step, command)) {
+                if (wake_socket_coming_back(r, step, command, failures)) {
                         (void) poll(NULL, 0, 20);
                         continue;
                 }

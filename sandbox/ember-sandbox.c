@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "confine.h"
 #include "daemon.h"
+#include "launchers.h"
 #include "log.h"
 #include "macro.h"
 #include "options.h"
@@ -442,28 +443,6 @@ int watch_idle_since(supervisor *s) {
         return 0;
 }
 
-/* Under the lock: number this run and take its lifetime lock. */
-int allocate_generation(supervisor *s) {
-        uint64_t generation = 0;
-        char f[48];
-        int r;
-
-        (void) state_read_u64(s->dirfd, STATE_GENERATION, &generation);
-        generation = generation >= INT64_MAX - 1 ? 1 : generation + 1;
-        r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
-        r = state_write_u64(s->dirfd, STATE_GENERATION, generation);
-        if (r < 0)
-                log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
-        s->generation = generation;
-        snprintf(f, sizeof(f), "EMBER_GENERATION=%" PRIu64, generation);
-        log_set_field(f);
-        if (arg_upgrade) /* the serving generation's backend may still use notify.sock */
-                snprintf(s->notify_name, sizeof(s->notify_name), "notify-%" PRIu64 ".sock", generation);
-        return -1;
-}
-
 /* Under the lock: the first generation of a run from cold, unless the app's supervisor is alive (generations
  * still draining after theirs was killed keep their connections, and do not count). */
 static int take_lifetime_lock(supervisor *s) {
@@ -507,6 +486,9 @@ int launch_backend(supervisor *s, const char *notify_path) {
         s->started = now();
         if (r >= 0)
                 r = address_is_free(s);
+        /* before the fork: without it no launcher could find the backend (a full /run) */
+        if (r >= 0 && s->role == ROLE_SERVING)
+                r = serving_write(s->dirfd, s->generation, &s->address);
         if (r >= 0)
                 r = start_backend(s, notify_path);
         if (r < 0) {
@@ -515,16 +497,14 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 s->backend = 0;
                 if (s->role == ROLE_PENDING)
                         return end_unserving(s, "start-failed", LOG_ERR, strerror(-r));
-                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s: %s",
-                          arg_command[0], strerror(-r));
+                log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
+                          arg_command[0], s->dir_path, strerror(-r));
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;
         }
         (void) format_addr(&s->address, addr, sizeof(addr));
-        if (s->role == ROLE_SERVING) {
-                (void) serving_write(s->dirfd, s->generation, &s->address);
+        if (s->role == ROLE_SERVING)
                 (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
-        }
         generation_record(s);
         if (s->role == ROLE_SERVING && s->report_fd < 0)
                 log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d on %s",
@@ -642,7 +622,6 @@ static int supervise(void) {
         s.stop_timeout = arg_stop_timeout;
         s.default_drain_usec = arg_drain_timeout;
         s.role = arg_upgrade ? ROLE_PENDING : ROLE_SERVING;
-        log_setup("ember-sandbox", arg_app);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
         r = confine_or_report(&s.confine);
@@ -657,6 +636,8 @@ static int supervise(void) {
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
+        if (launchers_prepare(s.dirfd) < 0)
+                return EXIT_CANTCREAT;
         (void) bill_cgroup_open(&s.cgroup_fd);
         if (!arg_upgrade)
                 crash_backoff(s.dirfd);
@@ -694,5 +675,8 @@ int main(int argc, char *argv[]) {
                 log_setup("ember-sandbox", NULL);
                 return run_standalone();
         }
-        return supervise();
+        log_setup("ember-sandbox", arg_app);
+        if (launch_user_resolve() < 0)
+                return EXIT_USAGE;
+        return arg_prepare ? prepare_only() : supervise();
 }

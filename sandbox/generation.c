@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "options.h"
 #include "protocol.h"
 #include "state.h"
 #include "supervisor.h"
@@ -383,4 +384,26 @@ void upgrade_report(supervisor *s, char kind, const char *fmt, ...) {
         (void) !write(s->report_fd, line, strlen(line));
         closep(&s->report_fd);
         s->report_fd = -1;
+}
+
+/* Under the lock: number this run and take its lifetime lock. */
+int allocate_generation(supervisor *s) {
+        uint64_t generation = 0;
+        char f[48];
+        int r;
+
+        (void) state_read_u64(s->dirfd, STATE_GENERATION, &generation);
+        generation = generation >= INT64_MAX - 1 ? 1 : generation + 1;
+        r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
+        r = state_write_u64(s->dirfd, STATE_GENERATION, generation);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
+        s->generation = generation;
+        snprintf(f, sizeof(f), "EMBER_GENERATION=%" PRIu64, generation);
+        log_set_field(f);
+        if (arg_upgrade) /* the serving generation's backend may still use notify.sock */
+                snprintf(s->notify_name, sizeof(s->notify_name), "notify-%" PRIu64 ".sock", generation);
+        return -1;
 }

@@ -25,6 +25,7 @@
 
 #include <linux/bpf.h>
 
+#include "launchers.h"
 #include "log.h"
 #include "macro.h"
 #include "options.h"
@@ -106,20 +107,15 @@ static int relay_maps_open(supervisor *s) {
         return 0; /* the program lives as long as the map it is attached to */
 }
 
-/* relay.sock is the state directory owner's (the launchers' user, or root) and 0600 from the moment it exists:
- * created with that owner's file system ids, never chown'ed by name in a directory that user may write. */
-static int bind_as_dir_owner(supervisor *s, int fd, const struct sockaddr_un *sa) {
-        struct stat dir;
+/* relay.sock is root's and the launchers' group's (launch_group()), 0660, from the moment it exists: bound with that
+ * group as the file system group, never chown'ed by name. */
+static int bind_for_launchers(int fd, const struct sockaddr_un *sa) {
         mode_t old_umask;
         int r;
 
-        if (fstat(s->dirfd, &dir) < 0)
-                return -errno;
-        old_umask = umask(0177);
-        (void) setfsgid(dir.st_gid);
-        (void) setfsuid(dir.st_uid);
+        old_umask = umask(launch_group() == 0 ? 0177 : 0117);
+        (void) setfsgid(launch_group());
         r = bind(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0 ? -errno : 0;
-        (void) setfsuid(geteuid());
         (void) setfsgid(getegid());
         umask(old_umask);
         return r;
@@ -136,7 +132,7 @@ static int relay_socket_open(supervisor *s) {
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        r = bind_as_dir_owner(s, fd, &sa);
+        r = bind_for_launchers(fd, &sa);
         if (r < 0)
                 return r;
         if (listen(fd, SOMAXCONN) < 0)

@@ -20,11 +20,14 @@ char **arg_command;
 bool arg_upgrade;
 uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
 bool arg_relay_kernel;
+const char *arg_launch_user;
+bool arg_prepare;
 
 void help(FILE *f) {
         fprintf(f,
                 "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
                 "       ember-sandbox [--policy=SPEC] [--user=USER] -- COMMAND [ARG...]\n"
+                "       ember-sandbox --app=NAME --launch-user=USER --prepare\n"
                 "Supervise an ember backend: start COMMAND under the seccomp sandbox, report readiness to waiting\n"
                 "launchers, stop it after the idle period. Without --app, only confine and exec COMMAND.\n\n"
                 "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
@@ -41,11 +44,18 @@ void help(FILE *f) {
                 "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
                 "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n"
                 "                          and CAP_NET_ADMIN, else logged once and they splice)\n"
+                "  --launch-user=USER      the user NAME's launchers run as: the files they write are made its\n"
+                "  --prepare               only make them so (the wake socket unit's ExecStartPost=), then exit\n"
                 "  -h, --help              show this help\n");
 }
 
 /* What the options say together, and COMMAND after "--". */
 static int check_argv(int argc, char *argv[]) {
+        if (arg_prepare) {
+                if (!arg_app || !arg_launch_user || optind < argc)
+                        return usage_error("%s", "--prepare takes --app=NAME and --launch-user=USER, and no COMMAND");
+                return 1;
+        }
         if (optind >= argc)
                 return usage_error("%s", "missing COMMAND (put it after --)");
         if (strcmp(argv[optind - 1], "--") != 0)
@@ -59,7 +69,7 @@ static int check_argv(int argc, char *argv[]) {
 }
 
 enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
-       ARG_RELAY };
+       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -74,6 +84,14 @@ static int parse_option(int c, const char *arg) {
                 return usage_parse_relay(arg, &arg_relay_kernel);
         case ARG_UPGRADE:
                 arg_upgrade = true;
+                break;
+        case ARG_PREPARE:
+                arg_prepare = true;
+                break;
+        case ARG_LAUNCH_USER:
+                if (!*arg)
+                        return usage_error("%s", "--launch-user needs a user name or uid");
+                arg_launch_user = arg;
                 break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
@@ -108,6 +126,8 @@ int parse_argv(int argc, char *argv[]) {
                 { "upgrade", no_argument, NULL, ARG_UPGRADE },
                 { "drain-timeout", required_argument, NULL, ARG_DRAIN_TIMEOUT },
                 { "relay", required_argument, NULL, ARG_RELAY },
+                { "launch-user", required_argument, NULL, ARG_LAUNCH_USER },
+                { "prepare", no_argument, NULL, ARG_PREPARE },
                 {}
         };
         const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };

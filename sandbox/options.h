@@ -19,6 +19,8 @@ extern char **arg_command;
 extern bool arg_upgrade;
 extern uint64_t arg_drain_timeout;
 extern bool arg_relay_kernel;
+extern const char *arg_launch_user;
+extern bool arg_prepare;
 
 void help(FILE *f);
 /* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */

@@ -7,3 +7,12 @@ EXTRA_DIST += units/ember-metrics.service.in
 CLEANFILES += units/ember-metrics.service
 units/ember-metrics.service: units/ember-metrics.service.in Makefile
 	$(AM_V_GEN)mkdir -p units && sed -e 's|@BINDIR@|$(bindir)|g' $(srcdir)/units/ember-metrics.service.in > $@
+
+# The launchers' user (LAUNCH_USER, configure --with-launch-user): systemd-sysusers makes it at boot, the package's
+# postinst at install, and emberctl new when it is missing.
+sysusersdir = $(prefix)/lib/sysusers.d
+sysusers_DATA = units/ember.conf
+EXTRA_DIST += units/ember.sysusers.in
+CLEANFILES += units/ember.conf
+units/ember.conf: units/ember.sysusers.in Makefile
+	$(AM_V_GEN)mkdir -p units && sed -e 's|[@]LAUNCH_USER[@]|$(LAUNCH_USER)|g' $(srcdir)/units/ember.sysusers.in > $@

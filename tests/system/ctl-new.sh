@@ -142,11 +142,12 @@ is "NAME.socket accepts connections itself" "$(grep '^Accept=' "$UNITS/web.socke
 like "NAME.socket has an explicit trigger limit" "$(grep '^TriggerLimit' "$UNITS/web.socket")" 'TriggerLimitBurst=[0-9]{4,}'
 like "NAME.socket has an explicit MaxConnections" "$(grep '^MaxConnections=' "$UNITS/web.socket")" '^MaxConnections=1024$'
 is "the wake socket is the app's wake.sock" "$(grep '^ListenStream=' "$UNITS/web-backend.socket")" "ListenStream=/run/ember/web/wake.sock"
-is "the wake socket is the launchers' alone" "$(grep '^SocketMode=' "$UNITS/web-backend.socket")" "SocketMode=0600"
+is "the wake socket is root's and the launchers' alone" "$(grep -E '^Socket(User|Mode)=' "$UNITS/web-backend.socket" | tr '\n' ' ')" \
+        "SocketUser=root SocketMode=0660 "
 like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
 like "the backend runs ember-sandbox with the resolved COMMAND" "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
-        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --start-timeout=30s --stop-timeout=10s -- /(usr/)?bin/cat -u$'
+        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
         ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
@@ -239,7 +240,7 @@ is "splice is the default: no --relay anywhere, no CAP_BPF" "$(cat "$UNITS"/h* |
 rm -f "$UNITS"/*
 ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
-like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel -- '
+like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel( --[a-z-]+=[^ ]+)* -- '
 ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
 expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --relay=other --unit-dir="$UNITS" -- /bin/cat
 

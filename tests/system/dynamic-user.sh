@@ -37,7 +37,7 @@ bpid=$(state dyn backend.pid)
 is "the running backend's process is that uid" "$(proc_status "$bpid" Uid | awk '{ print $1 }')" "$uid"
 is "the supervisor stays root" "$(proc_status "$(unit_prop dyn-backend.service MainPID)" Uid | awk '{ print $1 }')" 0
 is "its state directory is that user's" "$(c stat -L -c %u /var/lib/dyn-state)" "$uid"
-is "the launchers' files are still root's, not the backend's user's" "$(c stat -c %U /run/ember/dyn/refcount)" root
+is "the launchers' files are the launchers' user's, not the backend's" "$(c stat -c %U /run/ember/dyn/refcount)" ember
 
 tap_passing || diag_journal dyn
 finish

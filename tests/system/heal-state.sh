@@ -40,9 +40,14 @@ c systemctl stop $APP.socket $APP-backend.socket $APP-backend.service
 c sh -c "mount -t tmpfs -o size=64k,mode=0755 ember-full /run/ember"
 c systemctl start $APP.socket
 c sh -c "dd if=/dev/zero of=/run/ember/filler bs=4k count=64 2>/dev/null; true"
-# the launchers' own lines, by the EMBER_APP= they carry: a launcher that fails exits at once, and journald, too late
-# to read its cgroup, may not know its unit (seen in a nested container: -u "$APP@*" found nothing)
-launch_log() { c journalctl --sync >/dev/null 2>&1; c journalctl -q --no-pager -o cat SYSLOG_IDENTIFIER=ember-launch "EMBER_APP=$APP"; }
+# ember's own lines, by the EMBER_APP= they carry: a launcher that fails exits at once, and journald, too late to read
+# its cgroup, may not know its unit (seen in a nested container: -u "$APP@*" found nothing). Whichever of the
+# launcher or the supervisor first meets the full /run says so (a launcher's files are made before /run fills).
+launch_log() {
+        c journalctl --sync >/dev/null 2>&1
+        c journalctl -q --no-pager -o cat SYSLOG_IDENTIFIER=ember-launch "EMBER_APP=$APP" + \
+                SYSLOG_IDENTIFIER=ember-sandbox "EMBER_APP=$APP"
+}
 before=$(launch_log | grep -c 'No space left on device')
 out=$("$TOOLS/ember-test-client" --timeout=10s --send=full 127.0.0.1:$LISTEN_PORT 2>&1)
 is "/run full: the connection is closed without an answer" "$out" ""

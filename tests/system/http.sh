@@ -3,7 +3,7 @@
 # and warm, one instance and one refcount per open connection, the idle stop and the re-wake, emberctl status
 # (as root and as nobody) and emberctl stop, and the journal's account of every backend run.
 . "$(dirname "$0")/lib.sh"
-plan 73
+plan 79
 
 APP=web
 IDLE=3
@@ -38,7 +38,7 @@ ok "nothing runs: $APP-backend.service is inactive" backend_inactive
 ok "nothing listens on the backend port" port_free $BACKEND_PORT
 is "no connection instances" "$(instances $APP)" 0
 is "the state dir is 0755 and root's" "$(c stat -c '%a %U' /run/ember/$APP)" "755 root"
-is "the wake socket is root's alone" "$(c stat -c '%a %U' /run/ember/$APP/wake.sock)" "600 root"
+is "the wake socket is root's and the launchers' group's alone" "$(c stat -c '%a %U %G' /run/ember/$APP/wake.sock)" "660 root ember"
 
 # ---- cold, then warm ---------------------------------------------------------------------------------------------
 t0=$(ms_now)
@@ -129,7 +129,7 @@ is "journal: EMBER_READY_MS of the last start equals ready-ms" "$(journal_field 
 held=$!
 ok "a connection is held open" wait_until 15 refcount_is 1
 live=$(c systemctl list-units --no-legend --plain --state=running "$APP@*" | awk 'NR == 1 { print $1 }')
-is "its launcher runs as root (without capabilities)" "$(c ps -o user= -p "$(unit_prop "$live" MainPID)" 2>&1)" root
+is "its launcher runs as the launchers' user" "$(c ps -o user= -p "$(unit_prop "$live" MainPID)" 2>&1)" ember
 out=$(c "$EMBERCTL" status)
 like "emberctl status lists the app: warm, 1 connection, the backend pid" "$out" "^$APP +warm +1 +$(state $APP backend.pid) "
 json=$(c "$EMBERCTL" status $APP --json)
@@ -147,12 +147,23 @@ assert o["last_cold_start_ms"] == int(sys.argv[4]), o
 diag "status --json: $json"
 ok "emberctl status works as nobody (state files are world-readable)" \
         c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" status $APP --json
-ok "the lock files are root's alone (a read lock by anyone else would count)" \
-        test "$(c sh -c 'cd /run/ember/'$APP' && stat -c %a lock leases gen-leases supervisor.lock' | sort -u)" = 600
-# who owns what (ember-state(7)): all of it is root's
+ok "the lock files are their owner's alone (a read lock by anyone else would count)" \
+        test "$(c sh -c 'cd /run/ember/'$APP' && stat -c %a lock leases gen-leases' | sort -u)" = 600
+is "supervisor.lock is root's, readable by the launchers' group only" \
+        "$(c stat -c '%a %U %G' /run/ember/$APP/supervisor.lock)" "640 root ember"
+# who owns what (ember-state(7)): the directory is root's, the files a launcher writes the launchers' user's
 owners() { c sh -c 'cd /run/ember/'$APP' && stat -c %U "$@"' - "$@" | sort -u | tr '\n' ' '; }
-is "the files a launcher writes are root's" "$(owners lock leases gen-leases refcount connections idle-since state)" "root "
+is "the files a launcher writes are the launchers' user's" "$(owners lock leases gen-leases refcount connections idle-since state)" "ember "
 is "the supervisor's own files are root's" "$(owners supervisor.lock supervisor.pid backend.pid serving generation cold-starts)" "root "
+# what the launchers' user can do in root's directory: write its own files, and create, remove or rename nothing
+as_launcher() { c setpriv --reuid=ember --regid=ember --clear-groups sh -c "cd /run/ember/$APP && $1" 2>/dev/null; }
+refused() { ! as_launcher "$1"; }
+ok "the launchers' user may write its own files, not the directory or root's files" as_launcher 'test -w refcount -a -w lock -a ! -w . -a ! -w serving'
+ok "the launchers' user cannot remove wake.sock" refused 'rm -f wake.sock'
+ok "the launchers' user cannot put a symlink in the state directory" refused 'ln -s /etc/shadow x'
+ok "the launchers' user cannot rename its own files" refused 'mv refcount x'
+is "wake.sock and refcount are still there" "$(c stat -c %F /run/ember/$APP/wake.sock /run/ember/$APP/refcount | tr '\n' ' ')" \
+        "socket regular file "
 c setpriv --reuid=65534 --regid=65534 --clear-groups "$EMBERCTL" stop $APP >"$T_TMP/out" 2>&1
 is "emberctl stop as nobody is refused (77)" "$?" 77
 

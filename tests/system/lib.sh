@@ -379,7 +379,7 @@ served_within() {
 
 # backend_procs: the backend processes of this app running in the container (pgrep's count)
 backend_procs() { c pgrep -c -f "^[^ ]*ember-test-backend --listen=127.0.0.1:$BACKEND_PORT" || true; }
-supervisor_procs() { c pgrep -c -f "^[^ ]*ember-sandbox --app=$APP " || true; }
+supervisor_procs() { c pgrep -c -f "^[^ ]*ember-sandbox --app=$APP --backend=" || true; }
 
 # counts_exact DESC [HELD]: refcount and the running instances both equal HELD (default 0), once the connections
 # that are closing have gone.

@@ -31,7 +31,7 @@ is "a table written and read back" "$(q 'create table t (v int); insert into t v
 is "one cold start for all of them" "$(state pg cold-starts)" 1
 bpid=$(state pg backend.pid)
 is "the server runs as postgres" "$(c ps -o user= -p "$bpid" 2>&1)" postgres
-is "the state directory's launcher files are root's, not postgres's" "$(c stat -c %U /run/ember/pg/refcount)" root
+is "the state directory's launcher files are the launchers' user's, not postgres's" "$(c stat -c %U /run/ember/pg/refcount)" ember
 e=$(c systemd-analyze security --no-pager pg-backend.service 2>/dev/null |
         sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\) .*/\1/p')
 ok "its backend unit is rated at most 5.0 ($e)" awk -v e="${e:-99}" 'BEGIN { exit !(e <= 5.0) }'

@@ -172,6 +172,47 @@ static void test_handed_over(void) {
         close(dfd);
 }
 
+/* Root's directory, the launchers' files made another user's: that user's files are trusted there, made with their
+ * first values, left alone when present, and refused in a directory someone else may write. */
+static void test_prepare_launchers(void) {
+        const char *failed = NULL;
+        char p[PATH_MAX], buf[64];
+        struct stat st;
+        uint64_t v = 7;
+        int dfd, fd;
+
+        if (geteuid() != 0) {
+                skip(9, "making files another user's needs root");
+                return;
+        }
+        dfd = open_app("prep", true);
+        if (dfd < 0)
+                bail_out("cannot make the app dir");
+        ok(state_prepare_launchers(dfd, 65534, 65534, &failed) == 0, "root makes the launchers' files another user's");
+        path_of(p, sizeof(p), "prep", STATE_LEASES);
+        ok(stat(p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534 && (st.st_mode & 07777) == 0600,
+           "leases: that user's, 0600");
+        ok(state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 0, "refcount starts at 0, and root trusts it there");
+        ok(state_read(dfd, STATE_STATE, buf, sizeof(buf)) == 0 && strcmp(buf, "cold") == 0, "state starts cold");
+        ok(state_launchers_prepared(dfd), "a launcher can tell they are made");
+        path_of(p, sizeof(p), "prep", STATE_SUPERVISOR_LOCK);
+        ok(stat(p, &st) == 0 && st.st_uid == 0 && st.st_gid == 65534 && (st.st_mode & 07777) == 0640,
+           "supervisor.lock: root's, readable by that user's group");
+        ok(state_write_u64(dfd, STATE_REFCOUNT, 3) == 0 && state_prepare_launchers(dfd, 65534, 65534, NULL) == 0 &&
+           state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 3, "made again, a file keeps its value");
+        path_of(p, sizeof(p), "prep", NULL);
+        chmod(p, 0757);
+        fd = state_open_file(dfd, STATE_REFCOUNT, O_RDONLY, 0);
+        is_int(fd, -EPERM, "that user's file in a directory others may write is refused with -EPERM");
+        if (fd >= 0)
+                close(fd);
+        chmod(p, 0755);
+        path_of(p, sizeof(p), "prep", STATE_LEASES);
+        ok(state_prepare_launchers(dfd, 0, 0, NULL) == 0 && stat(p, &st) == 0 && st.st_uid == 0,
+           "and they can be made root's again");
+        close(dfd);
+}
+
 static void test_read_write(void) {
         char buf[128], raw[128], big[70000];
         uint64_t v;
@@ -305,10 +346,13 @@ static void test_symlinks(void) {
                 (void) !write(fd, "3\n", 2);
                 close(fd);
         }
-        if (geteuid() == 0 && chown(p, 65534, 65534) == 0)
+        if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
+                path_of(target, sizeof(target), "ln", NULL);
+                chmod(target, 0757);
                 is_int(state_read_u64(dfd, STATE_CONNECTIONS, &v), -EPERM,
-                       "a state file owned by another uid is refused with -EPERM");
-        else
+                       "a state file owned by another uid, in a directory others may write, is refused with -EPERM");
+                chmod(target, 0755);
+        } else
                 skip(1, "changing a file's owner needs root");
 
         close(dfd);
@@ -560,6 +604,7 @@ int main(void) {
 
         test_open();
         test_handed_over();
+        test_prepare_launchers();
         test_read_write();
         test_symlinks();
         test_fifo();

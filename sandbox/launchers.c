@@ -1,0 +1,64 @@
+/* The launchers' user (--launch-user=): it may create nothing in root's state directory, so root makes the files each
+ * launcher writes that user's (state_prepare_launchers()), first at the wake socket's start (--prepare, its
+ * ExecStartPost=), then at each supervisor's; and lets that user's group reach what launchers read or connect to:
+ * supervisor.lock (0640) and relay.sock (0660). Root never works by name in a directory anyone else may write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launchers.h"
+#include "log.h"
+#include "macro.h"
+#include "options.h"
+#include "state.h"
+#include "user.h"
+
+static uid_t launch_uid;
+static gid_t launch_gid;
+
+int launch_user_resolve(void) {
+        struct passwd *pw;
+
+        if (!arg_launch_user)
+                return 0;
+        pw = user_lookup(arg_launch_user);
+        if (!pw) {
+                int r = errno != 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
+                if (r == -ESRCH)
+                        return log_error("Unknown --launch-user '%s'", arg_launch_user), r;
+                return log_error_errno(r, "Cannot look up --launch-user '%s'", arg_launch_user);
+        }
+        launch_uid = pw->pw_uid;
+        launch_gid = pw->pw_gid;
+        return 0;
+}
+
+gid_t launch_group(void) {
+        return launch_gid;
+}
+
+int launchers_prepare(int dirfd) {
+        const char *failed = NULL;
+        int r;
+
+        if (!arg_launch_user)
+                return 0;
+        r = state_prepare_launchers(dirfd, launch_uid, launch_gid, &failed);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make %s/%s/%s the launchers' (%s)", runtime_dir(), arg_app, failed,
+                                       arg_launch_user);
+        return 0;
+}
+
+int prepare_only(void) {
+        _cleanup_close_ int dirfd = -1;
+        int r;
+
+        r = state_open(arg_app, true, &dirfd);
+        if (r < 0) {
+                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
+                return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
+        }
+        return launchers_prepare(dirfd) < 0 ? EXIT_CANTCREAT : 0;
+}

@@ -1,0 +1,12 @@
+#pragma once
+/* The launchers' user and the files root makes for it (launchers.c). */
+#include <sys/types.h>
+
+/* Looks --launch-user= up: 0, or a logged -errno. */
+int launch_user_resolve(void);
+/* Its group (root's without --launch-user), for relay.sock. */
+gid_t launch_group(void);
+/* The files each launcher writes become its user's, supervisor.lock its group's; nothing without --launch-user. */
+int launchers_prepare(int dirfd);
+/* ember-sandbox --prepare: launchers_prepare() of --app's state directory; an exit code. */
+int prepare_only(void);
