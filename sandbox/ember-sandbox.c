@@ -499,6 +499,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                         return end_unserving(s, "start-failed", LOG_ERR, strerror(-r));
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           arg_command[0], s->dir_path, strerror(-r));
+                accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;
         }
