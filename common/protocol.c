@@ -53,6 +53,30 @@ int app_state_set(int dirfd, app_state s) {
  * the lock. */
 static int own_lock_fd = -1;
 
+#define SUPERVISOR_LOCK_NEW STATE_SUPERVISOR_LOCK ".new"
+
+/* A read lock (which the launchers' group may take) stands where ours must go, and no supervisor is alive: a fresh
+ * file, locked before it takes the name, leaves that lock behind on the old one. */
+static int supervisor_lock_renew(int dirfd, const struct stat *old, const struct flock *fl) {
+        _cleanup_close_ int fd = -1;
+        int r = 0;
+
+        (void) unlinkat(dirfd, SUPERVISOR_LOCK_NEW, 0);
+        fd = openat(dirfd, SUPERVISOR_LOCK_NEW, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fchown(fd, old->st_uid, old->st_gid) < 0 || fchmod(fd, old->st_mode & 0640) < 0 ||
+            fcntl(fd, F_SETLK, fl) < 0 || renameat(dirfd, SUPERVISOR_LOCK_NEW, dirfd, STATE_SUPERVISOR_LOCK) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dirfd, SUPERVISOR_LOCK_NEW, 0);
+                return r;
+        }
+        log_warning("A read lock on %s kept the supervisor's lock from its place (someone of the launchers' group): "
+                    "made a new one", STATE_SUPERVISOR_LOCK);
+        return take_fd(&fd);
+}
+
 int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t) generation, .l_len = 1 };
         _cleanup_close_ int fd = -1;
@@ -70,8 +94,19 @@ int supervisor_lock_take(int dirfd, uint64_t generation, int *ret_fd) {
                 return -errno;
         if ((st.st_mode & 07777 & ~(mode_t) 0640) && fchmod(fd, st.st_mode & 0640) < 0)
                 return -errno;
-        if (fcntl(fd, F_SETLK, &fl) < 0)
-                return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+        if (fcntl(fd, F_SETLK, &fl) < 0) {
+                if (errno != EAGAIN && errno != EACCES)
+                        return -errno;
+                own_lock_fd = fd; /* our own fd for the probe: no lock of ours to lose yet */
+                int alive = supervisor_find(dirfd, NULL);
+                own_lock_fd = -1;
+                if (alive != 0)
+                        return alive < 0 ? alive : -EBUSY;
+                closep(&fd);
+                fd = supervisor_lock_renew(dirfd, &st, &fl);
+                if (fd < 0)
+                        return fd == -EAGAIN || fd == -EACCES ? -EBUSY : fd;
+        }
         own_lock_fd = *ret_fd = take_fd(&fd);
         return 0;
 }
@@ -95,18 +130,42 @@ static int supervisor_lock_probe(int dirfd, off_t start, off_t len, struct flock
         return fcntl(fd, F_GETLK, ret) < 0 ? -errno : 0;
 }
 
+/* F_GETLK names one conflicting lock of a range, not the lowest: split around it until all are found. Only write
+ * locks are supervisors' (only root may open the file for writing): anyone who may read it, the launchers' group,
+ * can take a read lock, which must neither pass for a live supervisor nor name a pid for root to signal. */
+static int list_locks(int dirfd, off_t lo, off_t hi, uint64_t *gens, pid_t *pids, size_t n, size_t *found) {
+        while (lo <= hi && *found < n) {
+                struct flock fl;
+                int r = supervisor_lock_probe(dirfd, lo, hi - lo + 1, &fl);
+
+                if (r < 0)
+                        return r;
+                if (fl.l_type == F_UNLCK)
+                        return 0;
+                if (fl.l_type == F_WRLCK) {
+                        gens[*found] = (uint64_t) fl.l_start;
+                        pids[(*found)++] = fl.l_pid;
+                }
+                r = list_locks(dirfd, lo, fl.l_start - 1, gens, pids, n, found);
+                if (r < 0)
+                        return r;
+                lo = fl.l_len == 0 ? hi + 1 : fl.l_start + fl.l_len;
+        }
+        return 0;
+}
+
 /* 1 if a supervisor holds a lock in [start, start + len) (len 0: to the end), with its pid. */
 static int supervisor_holds(int dirfd, off_t start, off_t len, pid_t *ret_pid) {
-        struct flock fl;
-        int r = supervisor_lock_probe(dirfd, start, len, &fl);
+        uint64_t generation;
+        pid_t pid = 0;
+        size_t found = 0;
+        int r = list_locks(dirfd, start, len == 0 ? INT64_MAX - 1 : start + len - 1, &generation, &pid, 1, &found);
 
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 return r;
         if (ret_pid)
-                *ret_pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
-        return fl.l_type != F_UNLCK;
+                *ret_pid = found ? pid : 0;
+        return found > 0;
 }
 
 int supervisor_find(int dirfd, pid_t *ret_pid) {
@@ -117,26 +176,6 @@ int supervisor_find_generation(int dirfd, uint64_t generation, pid_t *ret_pid) {
         if (generation > INT64_MAX)
                 return -EOVERFLOW;
         return supervisor_holds(dirfd, (off_t) generation, 1, ret_pid);
-}
-
-/* F_GETLK names one conflicting lock of a range, not the lowest: split around it until all are found. */
-static int list_locks(int dirfd, off_t lo, off_t hi, uint64_t *gens, pid_t *pids, size_t n, size_t *found) {
-        while (lo <= hi && *found < n) {
-                struct flock fl;
-                int r = supervisor_lock_probe(dirfd, lo, hi - lo + 1, &fl);
-
-                if (r < 0)
-                        return r;
-                if (fl.l_type == F_UNLCK)
-                        return 0;
-                gens[*found] = (uint64_t) fl.l_start;
-                pids[(*found)++] = fl.l_pid;
-                r = list_locks(dirfd, lo, fl.l_start - 1, gens, pids, n, found);
-                if (r < 0)
-                        return r;
-                lo = fl.l_len == 0 ? hi + 1 : fl.l_start + fl.l_len;
-        }
-        return 0;
 }
 
 int supervisors_list(int dirfd, uint64_t *generations, pid_t *pids, size_t n) {

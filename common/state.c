@@ -475,13 +475,26 @@ static const struct {
         { STATE_IDLE_SINCE, 0644, "" }, /* the time it was made: idle since the app's socket came up */
 };
 
-static int open_or_make(int dirfd, const char *name, mode_t mode, bool *ret_made) {
-        int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
+/* NAME, made if missing. One that exists must be a regular file of one link, root's or UID's: its mode is not
+ * checked, since a launcher may have chmod'ed its own file and this is what sets it right. */
+static int open_or_make(int dirfd, const char *name, mode_t mode, uid_t uid, bool *ret_made) {
+        const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+        _cleanup_close_ int fd = openat(dirfd, name, flags | O_CREAT | O_EXCL, mode);
+        struct stat st;
 
         *ret_made = fd >= 0;
-        if (fd >= 0 || errno != EEXIST)
-                return fd >= 0 ? fd : -errno;
-        return state_open_file(dirfd, name, O_RDWR, 0);
+        if (fd >= 0)
+                return take_fd(&fd);
+        if (errno != EEXIST)
+                return -errno;
+        fd = openat(dirfd, name, flags);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_uid != 0 && st.st_uid != uid))
+                return -EPERM;
+        return take_fd(&fd);
 }
 
 /* Made root's with its first value, then given: a launcher never sees it empty, and a file that exists already keeps
@@ -495,7 +508,7 @@ static int prepare_file(int dirfd, size_t i, uid_t uid, gid_t gid) {
         bool made;
         int r = 0;
 
-        fd = open_or_make(dirfd, launcher_files[i].name, mode, &made);
+        fd = open_or_make(dirfd, launcher_files[i].name, mode, uid, &made);
         if (fd < 0)
                 return fd;
         if (made && initial) {
@@ -536,8 +549,6 @@ static int socket_share(int dirfd, const char *name, gid_t gid) {
         mode_t mode = gid == 0 ? 0600 : 0660;
         struct stat st;
 
-        if (!dir_hands_out(dirfd))
-                return -EPERM;
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISSOCK(st.st_mode) || st.st_uid != 0)
@@ -551,7 +562,7 @@ static int socket_share(int dirfd, const char *name, gid_t gid) {
 
 int state_prepare_launchers(int dirfd, uid_t uid, gid_t gid, const char **ret_failed) {
         const char *failed = STATE_SUPERVISOR_LOCK;
-        int r = supervisor_lock_share(dirfd, gid);
+        int r = dir_hands_out(dirfd) ? supervisor_lock_share(dirfd, gid) : -EPERM;
 
         /* a live app's, bound before its launchers had this user (emberctl new on it) */
         if (r >= 0 && (r = socket_share(dirfd, STATE_WAKE_SOCK, gid)) < 0)

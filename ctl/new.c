@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
@@ -56,6 +57,13 @@ static void new_plan_done(new_plan *p) {
 /* --policy=container: a container engine runs in the backend unit, whose sandbox backend-container.conf relaxes */
 static bool policy_is_container(const new_plan *p) {
         return strcmp(p->policy, "container") == 0;
+}
+
+/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
+ * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
+ * --user, the very user the sandbox confines. */
+static const char *launch_user(const new_plan *p) {
+        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
 }
 
 static const char *policy_dir(void) {
@@ -228,6 +236,28 @@ static int validate_dynamic_user(const new_args *a, const new_plan *p) {
         return GO_ON;
 }
 
+/* The launchers' user owns every app's launcher files and reaches every wake socket: it must be a system account of
+ * its own (made by systemd-sysusers, or one already there), and never the backend's. */
+static int validate_launch_user(const new_args *a, const new_plan *p) {
+        const char *user = launch_user(p);
+        struct passwd *pw = strcmp(user, "root") == 0 ? NULL : user_lookup(user);
+        struct group *gr;
+        uid_t uid;
+
+        if (!pw)
+                return GO_ON; /* root, or not there yet: launch_user_ensure() makes it */
+        uid = pw->pw_uid;
+        gr = getgrgid(pw->pw_gid);
+        if (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0])
+                return log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its "
+                                 "group without other members): remove it and let systemd-sysusers make it, or "
+                                 "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
+        if (a->user && (pw = user_lookup(a->user)) && pw->pw_uid == uid)
+                return usage_fail("--user=%s is the launchers' user: the backend would own every app's launcher files; "
+                                  "run it as another user", a->user);
+        return GO_ON;
+}
+
 static int validate_policy(const new_args *a, new_plan *p) {
         int r = check_policy(a->policy, &p->policy);
 
@@ -251,6 +281,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_command(a, p);
         if (r == GO_ON)
                 r = validate_dynamic_user(a, p);
+        if (r == GO_ON)
+                r = validate_launch_user(a, p);
         if (r == GO_ON)
                 r = validate_policy(a, p);
         return r;
@@ -332,13 +364,6 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
 }
 
 /* ember-sandbox --app --backend --idle --ready --policy [--user] --start-timeout --stop-timeout */
-/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
- * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
- * --user, the very user the sandbox confines. */
-static const char *launch_user(const new_plan *p) {
-        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
-}
-
 static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         char idle[32], start[32], stop[32];
         int r;
@@ -488,18 +513,19 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
-/* LAUNCH_USER, LAUNCH_GROUP (numeric where known: a user's primary group need not have its name) and the mode of
+/* LAUNCH_USER, LAUNCH_GROUP (its primary group by name, a gid only where that has none) and the mode of
  * wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
         const char *user = launch_user(p);
         struct passwd *pw = user_lookup(user);
+        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
         char gid[24];
         int r;
 
         snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
         r = add_subst(p, "LAUNCH_USER", user);
         if (r >= 0)
-                r = add_subst(p, "LAUNCH_GROUP", pw ? gid : user);
+                r = add_subst(p, "LAUNCH_GROUP", gr ? gr->gr_name : pw ? gid : user);
         if (r >= 0)
                 r = add_subst(p, "WAKE_SOCKET_MODE", strcmp(user, "root") == 0 ? "0600" : "0660");
         return r;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -312,6 +313,8 @@ int main(int argc, char *argv[]) {
         bool health_check = false;
         int client, r;
 
+        /* First: all apps' launchers share one user, and none may ptrace, pidfd_getfd or read /proc of another. */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         log_setup("ember-launch", NULL); /* usage errors too go to the journal where the unit has no stderr */
         r = parse_argv(argc, argv);
         if (r <= 0)

@@ -31,6 +31,10 @@ int launch_user_resolve(void) {
         }
         launch_uid = pw->pw_uid;
         launch_gid = pw->pw_gid;
+        /* it owns the launchers' files: a backend that ran as it could rewrite them, lock them, fill /run */
+        if (arg_user && launch_uid != 0 && (pw = user_lookup(arg_user)) && pw->pw_uid == launch_uid)
+                return log_error("--user=%s is the launchers' user (--launch-user=%s): run the backend as another",
+                                 arg_user, arg_launch_user), -EINVAL;
         return 0;
 }
 

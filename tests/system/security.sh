@@ -9,7 +9,7 @@
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 30
 
 BACKEND_MAX=5.0
 LAUNCH_MAX=5.8
@@ -49,6 +49,41 @@ exec 5<>/dev/tcp/127.0.0.1/${PORTS[0]} && printf x >&5 && read -r -n 1 -t 10 -u 
 live=$(c systemctl list-units --no-legend --plain --state=running 'sec@*' | awk 'NR == 1 { print $1 }')
 ok "a running connection instance ($live) scores the same" test -n "$live" -a -n "$e_launch" -a "$(exposure "$live")" = "$e_launch"
 exec 5>&-
+
+# ---- what the launchers' user may do: its own files only, and nothing that holds up or misleads root ---------------
+# (the app is warm, with the live connection above closed)
+is "a running launcher is not dumpable: its /proc is root's (no ptrace, pidfd_getfd or environ by the same user)" \
+        "$(exec 6<>/dev/tcp/127.0.0.1/${PORTS[0]}; printf x >&6; read -r -n 1 -t 10 -u 6 _
+        p=$(unit_prop "$(c systemctl list-units --no-legend --plain --state=running 'sec@*' | awk 'NR == 1 { print $1 }')" MainPID)
+        c stat -c %U /proc/$p/environ; exec 6>&-)" root
+like "and may write no file over 64 KiB (LimitFSIZE=)" "$(c cat /etc/systemd/system/sec@.service)" '^LimitFSIZE=64K$'
+out=$(c "$EMBERCTL" new secx --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} --user=ember \
+        --unit-dir=/run -- /bin/true 2>&1)
+is "--user=ember, the launchers' user, is refused (64)" "$?" 64
+like "which says why" "$out" "is the launchers' user"
+c systemctl stop sec-backend.service
+# a read lock on supervisor.lock, as the launchers' user, held while the app starts again
+c systemd-run --quiet --unit=sec-rlock -p User=ember -p Group=ember python3 -c '
+import fcntl, os, time
+fd = os.open("/run/ember/sec/supervisor.lock", os.O_RDONLY)
+fcntl.lockf(fd, fcntl.LOCK_SH)
+print("locked", flush=True)
+time.sleep(120)'
+rlocked() { c journalctl -q --no-pager -o cat -u sec-rlock.service | grep -q locked; }
+ok "the launchers' user holds a read lock on the whole of supervisor.lock" wait_until 10 rlocked
+is "with the launchers' user's read lock on supervisor.lock, a cold start still serves" \
+        "$("$TOOLS/ember-test-client" --timeout=10s --send=rl 127.0.0.1:${PORTS[0]} 2>&1)" rl
+like "emberctl status shows the real supervisor only" "$(c "$EMBERCTL" status sec 2>&1)" "^sec +warm"
+like "the supervisor said it left the read lock behind on a new file" \
+        "$(c journalctl -q --no-pager -o cat -u sec-backend.service | grep 'read lock on supervisor.lock')" 'made a new one'
+c systemctl stop sec-rlock.service
+# a launcher file chmod'ed 0666 by its owner is set right at the next start
+c systemctl stop sec-backend.service
+c setpriv --reuid=ember --regid=ember --clear-groups chmod 0666 /run/ember/sec/refcount
+c systemctl restart sec-backend.socket
+is "refcount chmod'ed 0666 by the launchers' user is 0644 again after the wake socket's restart" \
+        "$(c stat -c %a /run/ember/sec/refcount)" 644
+is "and the app serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=cm 127.0.0.1:${PORTS[0]} 2>&1)" cm
 
 # --hardening=strict: the audited profile, and it still serves
 ok "app secs is up with --hardening=strict" app_up secs --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} \

@@ -95,6 +95,29 @@ static void test_liveness(void) {
         close(dirfd);
 }
 
+/* A read lock on supervisor.lock (the launchers' group may take one): no supervisor, no pid to signal, and it keeps
+ * no supervisor from its lock. */
+static void test_read_lock(void) {
+        int dirfd = open_app("rlock"), reader;
+        pid_t pid, seen = -1;
+        uint64_t gens[4];
+        pid_t pids[4];
+
+        pid = spawn_supervisor(dirfd, 1);
+        kill_supervisor(pid); /* leaves the file */
+        reader = openat(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY | O_CLOEXEC);
+        struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+        ok(reader >= 0 && fcntl(reader, F_OFD_SETLK, &fl) == 0, "a reader read-locks the whole of supervisor.lock");
+        is_int(supervisor_find(dirfd, &seen), 0, "a read lock is no supervisor");
+        is_int(supervisors_list(dirfd, gens, pids, 4), 0, "and no generation to signal");
+        pid = spawn_supervisor(dirfd, 2);
+        is_int(supervisor_find(dirfd, &seen), 1, "the next supervisor takes its lock all the same (on a new file)");
+        is_int(seen, pid, "and is the one found");
+        kill_supervisor(pid);
+        close(reader);
+        close(dirfd);
+}
+
 static void test_settle(void) {
         int dirfd = open_app("settle");
         app_state s;
@@ -183,6 +206,7 @@ int main(void) {
         test_names();
         test_state_file();
         test_liveness();
+        test_read_lock();
         test_settle();
         test_generations();
         test_status();
