@@ -49,16 +49,23 @@ static int sockhash_create(const char *name) {
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
-/* if (skb->len == 0) return SK_PASS;   the FIN's empty skb: redirected, the peer's send path takes it for an error
- *                                        (EPIPE) and stops; passed, it lets recv() on this socket say EOF
+/* if (skb->len == 0) return SK_DROP;   the FIN's empty skb, see below
  * key = bpf_get_socket_cookie(skb);
  * bpf_sk_redirect_hash(skb, peers, &key, 0);   to the peer's egress; no peer (it is closing): stays with us
- * return SK_PASS;                              a redirect counts only with SK_PASS; without one the skb stays */
+ * return SK_PASS;                              a redirect counts only with SK_PASS; without one the skb stays
+ *
+ * The FIN's skb carries no byte, and its meaning lives in the socket (RCV_SHUTDOWN, SOCK_DONE: recv() says EOF
+ * without it), so it is dropped. Redirected, the peer's send path would take its zero length for an error; passed,
+ * it joins this socket's backlog whenever bytes redirected to this socket wait there for send space, and the
+ * backlog worker (sk_psock_backlog) takes the 0 its ingress returns for a hard error: EPIPE on this socket, and
+ * every byte redirected to it from then on dropped. */
 static int verdict_load(int peers) {
         const struct bpf_insn prog[] = {
                 INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
                 INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct __sk_buff, len), 0),
-                INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_2, 0, 9, 0),
+                INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 2, 0),
+                INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
+                INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
                 INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie),
                 INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
                 INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
