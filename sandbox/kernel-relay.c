@@ -62,9 +62,9 @@ static int next_seq_create(void) {
 #define LD_MAP(reg, which) INSN(BPF_LD | BPF_IMM | BPF_DW, reg, BPF_PSEUDO_MAP_FD, 0, which), INSN(0, 0, 0, 0, 0)
 #define MAP_PEERS 1
 #define MAP_NEXT 2
-/* skb_adjust_room takes at most 4095 bytes off at a time: an overlap of up to 64 of those is cut off */
+/* skb_adjust_room takes at most 4095 bytes off at a time; up to 160 times (640 KiB, twice the largest skb seen here) */
 #define TRIM_STEP 4095
-#define TRIM_STEPS 64
+#define TRIM_STEPS 160
 
 /* The verdict on each skb read off a relayed socket (tcp_read_skb hands over whole skbs, in order):
  *
@@ -75,7 +75,8 @@ static int next_seq_create(void) {
  *   if (next) {
  *           d = *next - cb[0];            bytes at its head that were relayed already
  *           if (d >= len) return SK_DROP;
- *           while (d > 0) cut min(d, 4095) off its head (bpf_skb_adjust_room), or return SK_DROP;
+ *           if (d > 0) cut d bytes off its head: d / 4095 times 4095, then d % 4095 (bpf_skb_adjust_room takes
+ *                      4095 at most), or return SK_DROP;
  *           *next = end;
  *   } else update(next_seq, key, end);
  *   bpf_sk_redirect_hash(skb, peers, &key, 0);   to the peer's egress; no peer (it is closing): stays with us
@@ -115,43 +116,49 @@ static const struct bpf_insn verdict_prog[] = {
         /* 22 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -16),
         /* 23 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, BPF_ANY),
         /* 24 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem),
-        /* 25 */ INSN(BPF_JMP | BPF_JA, 0, 0, 26, 0),
+        /* 25 */ INSN(BPF_JMP | BPF_JA, 0, 0, 32, 0),
         /* 26 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_0, 0, 0),
         /* 27 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_9, BPF_REG_7, 0, 0),
         /* 28 */ INSN(BPF_ALU | BPF_SUB | BPF_X, BPF_REG_9, BPF_REG_8, 0, 0),
         /* 29 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
         /* 30 */ INSN(BPF_ALU | BPF_ADD | BPF_X, BPF_REG_9, BPF_REG_2, 0, 0),
-        /* 31 */ INSN(BPF_JMP32 | BPF_JSLE | BPF_K, BPF_REG_9, 0, 19, 0),
-        /* 32 */ INSN(BPF_JMP32 | BPF_JGE | BPF_X, BPF_REG_9, BPF_REG_2, 28, 0),
-        /* 33 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, TRIM_STEPS),
-        /* 34 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
-        /* 35 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_10, -24, 0),
-        /* 36 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 24, 0),
-        /* 37 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, -1),
-        /* 38 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
-        /* 39 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_9, 0, 0),
-        /* 40 */ INSN(BPF_JMP | BPF_JLE | BPF_K, BPF_REG_3, 0, 1, TRIM_STEP),
-        /* 41 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, TRIM_STEP),
-        /* 42 */ INSN(BPF_ALU | BPF_SUB | BPF_X, BPF_REG_9, BPF_REG_3, 0, 0),
-        /* 43 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_3, 0, 0),
-        /* 44 */ INSN(BPF_ALU64 | BPF_NEG, BPF_REG_2, 0, 0, 0),
-        /* 45 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-        /* 46 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0),
-        /* 47 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-        /* 48 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_adjust_room),
-        /* 49 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 11, 0),
-        /* 50 */ INSN(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_9, 0, -16, 0),
-        /* 51 */ INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_8, 0, 0),
-        /* 52 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-        /* 53 */ LD_MAP(BPF_REG_2, MAP_PEERS),
-        /* 55 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),
-        /* 56 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -8),
-        /* 57 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-        /* 58 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash),
-        /* 59 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
-        /* 60 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-        /* 61 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
-        /* 62 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+        /* 31 */ INSN(BPF_JMP32 | BPF_JSLE | BPF_K, BPF_REG_9, 0, 25, 0),
+        /* 32 */ INSN(BPF_JMP32 | BPF_JGE | BPF_X, BPF_REG_9, BPF_REG_2, 34, 0),
+        /* 33 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_9, 0, 0),
+        /* 34 */ INSN(BPF_ALU | BPF_DIV | BPF_K, BPF_REG_1, 0, 0, TRIM_STEP),
+        /* 35 */ INSN(BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0, 31, TRIM_STEPS),
+        /* 36 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
+        /* 37 */ INSN(BPF_ALU | BPF_MOD | BPF_K, BPF_REG_9, 0, 0, TRIM_STEP),
+        /* 38 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_10, -24, 0),
+        /* 39 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 9, 0),
+        /* 40 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, -1),
+        /* 41 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
+        /* 42 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+        /* 43 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, -TRIM_STEP),
+        /* 44 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0),
+        /* 45 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+        /* 46 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_adjust_room),
+        /* 47 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 19, 0),
+        /* 48 */ INSN(BPF_JMP | BPF_JA, 0, 0, -11, 0),
+        /* 49 */ INSN(BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_9, 0, 7, 0),
+        /* 50 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+        /* 51 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_9, 0, 0),
+        /* 52 */ INSN(BPF_ALU64 | BPF_NEG, BPF_REG_2, 0, 0, 0),
+        /* 53 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0),
+        /* 54 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+        /* 55 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_adjust_room),
+        /* 56 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 10, 0),
+        /* 57 */ INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_8, 0, 0),
+        /* 58 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+        /* 59 */ LD_MAP(BPF_REG_2, MAP_PEERS),
+        /* 61 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),
+        /* 62 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -8),
+        /* 63 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+        /* 64 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash),
+        /* 65 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
+        /* 66 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+        /* 67 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
+        /* 68 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 };
 
 static int prog_load(const struct bpf_insn *prog, size_t n, char *log, size_t log_size) {
