@@ -200,18 +200,17 @@ static bool traffic(kernel_relay *k) {
         return moved;
 }
 
-/* A peer's reset (ECONNRESET; EPIPE once the socket is closed by it), or -EPROTO for the EPIPE the kernel sets on a
- * socket it stops relaying to (sk_psock_report_error: what comes for it from then on is dropped). */
+/* -EPROTO for the EPIPE the kernel sets on a socket it stops relaying to (sk_psock_report_error: what comes for it
+ * from then on is dropped); anything else, a peer's reset among them (EPIPE too, in CLOSE_WAIT, but that closes the
+ * socket), -ECONNRESET as before. */
 static int socket_error(int fd) {
         struct tcp_info ti;
         int e = 0;
         socklen_t len = sizeof(e);
 
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || tcp_info_of(fd, &ti) < 0)
-                return -errno;
-        if (e == EPIPE && ti.tcpi_state != TCPI_STATE_CLOSE)
-                return -EPROTO;
-        return e > 0 ? -e : -ECONNRESET;
+                return -ECONNRESET;
+        return e == EPIPE && ti.tcpi_state != TCPI_STATE_CLOSE ? -EPROTO : -ECONNRESET;
 }
 
 /* Until an event, the idle deadline or, with STEP, STEP µs at most. 0 on a timeout, 1 when the connection is
