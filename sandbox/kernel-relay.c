@@ -7,8 +7,9 @@
  * before its peer can be found; then into sources. Data that arrived before that sits in the receive queue, which the
  * verdict path reads only when more arrives: SO_RCVLOWAT wakes it at once (tcp_set_rcvlowat calls sk_data_ready).
  *
- * The kernel takes a socket out of every map when it is closed, so nothing is ever deleted here: we close our copies
- * right after inserting, and the launcher's close ends the entries. The program is loaded from a struct bpf_insn
+ * The kernel takes a socket out of every socket map when it is closed, so nothing is ever deleted here: we close our
+ * copies right after inserting, and the launcher's close ends the entries. A third map, "next_seq", is the program's
+ * own (where each socket's relayed bytes end: see verdict_prog). The program is loaded from a struct bpf_insn
  * array with bpf(2), as lockdown.c builds its seccomp filter: no compiler, no libbpf. */
 #include <errno.h>
 #include <fcntl.h>
