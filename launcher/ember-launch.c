@@ -206,8 +206,13 @@ static int relay_connection(int client, int backend) {
                 relay_nodelay(client, backend);
                 r = kernel_relay_begin(arg_app, client, backend, &k);
         }
-        if (r > 0)
-                return kernel_relay_wait(&k, arg_idle_timeout, &terminating);
+        if (r > 0) {
+                r = kernel_relay_wait(&k, arg_idle_timeout, &terminating);
+                if (r == -EPROTO)
+                        log_error_errno(r, "The in-kernel relay lost or repeated bytes of this connection; "
+                                        "resetting it");
+                return r;
+        }
         if (r < 0)
                 return log_error_errno(r, "The supervisor did not take the connection for the in-kernel relay; "
                                        "closing it");

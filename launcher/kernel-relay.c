@@ -2,7 +2,12 @@
  * over relay.sock and only wait for the end. The kernel does not pass a FIN on, so we do: when one side says EOF and
  * all it sent has left through the other (the kernel sends redirected data from a work queue, later), we shut the
  * other's write side, as the splice relay does. "All it sent" is counted by TCP itself: the bytes received on one
- * socket (TCP_INFO, less the FIN and what we read ourselves before) against those written into the other since. */
+ * socket (TCP_INFO, less the FIN and what we read ourselves before) against those written into the other since.
+ *
+ * The same counters tell when the kernel got it wrong: more bytes written than received (repeated), or fewer while
+ * TCP has nothing left to send and the kernel nothing more for a while (lost), or the kernel's EPIPE on a socket (its
+ * worker gave up and drops what comes). Then the connection is reset, never ended with a FIN, so that neither side
+ * takes a damaged stream for a complete one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,6 +34,9 @@
  * is usually done by then), doubling up to 50 ms while a slow reader holds the rest back. */
 #define DELIVERY_STEP_MIN_USEC 200
 #define DELIVERY_STEP_MAX_USEC (50 * USEC_PER_MSEC)
+/* How long a direction may stay short of bytes while TCP has sent and had acked all it was given */
+#define LOSS_GRACE_USEC (2 * USEC_PER_SEC)
+#define TCPI_STATE_CLOSE 7 /* tcpi_state of a closed socket (TCP_CLOSE in netinet/tcp.h) */
 
 typedef kernel_relay_side side;
 
@@ -65,14 +73,25 @@ static int side_init(side *s, int fd) {
         return 0;
 }
 
-/* Has everything FROM received (less its FIN) left through TO? */
-static int delivered(const side *from, const side *to) {
+/* Has everything FROM received (less its FIN) left through TO? 1 yes, 0 not yet, -EPROTO if the kernel repeated
+ * bytes or lost them (TO has sent all it was given and had it acked, and nothing more came for LOSS_GRACE_USEC). */
+static int delivered(const side *from, side *to) {
         struct tcp_info in, out;
         int r;
 
         if ((r = tcp_info_of(from->fd, &in)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
                 return r;
-        return written(&out) - to->wrote_before >= in.tcpi_bytes_received - 1 - from->read_before;
+        uint64_t got = in.tcpi_bytes_received - 1 - from->read_before, put = written(&out) - to->wrote_before;
+        if (put > got)
+                return -EPROTO;
+        if (put == got)
+                return 1;
+        if (out.tcpi_notsent_bytes > 0 || out.tcpi_unacked > 0 || put != to->short_at || to->short_since == 0) {
+                to->short_at = put;
+                to->short_since = now_usec(CLOCK_MONOTONIC);
+                return 0;
+        }
+        return now_usec(CLOCK_MONOTONIC) - to->short_since >= LOSS_GRACE_USEC ? -EPROTO : 0;
 }
 
 static int handover(const char *app, int client, int backend) {
@@ -113,6 +132,10 @@ int kernel_relay_begin(const char *app, int client, int backend, kernel_relay *r
         if (r >= 0)
                 r = side_init(&ret->s[1], backend);
         if (r < 0)
+                return 0;
+        /* The kernel relays whole skbs from where it first sees a socket: one we took a PROXY header from may still
+         * hold an skb we read part of, which it would relay again. */
+        if (ret->s[0].read_before > 0 || ret->s[1].read_before > 0)
                 return 0;
         return handover(app, client, backend);
 }
@@ -177,6 +200,19 @@ static bool traffic(kernel_relay *k) {
         return moved;
 }
 
+/* -EPROTO for the EPIPE the kernel sets on a socket it stops relaying to (sk_psock_report_error: what comes for it
+ * from then on is dropped); anything else, a peer's reset among them (EPIPE too, in CLOSE_WAIT, but that closes the
+ * socket), -ECONNRESET as before. */
+static int socket_error(int fd) {
+        struct tcp_info ti;
+        int e = 0;
+        socklen_t len = sizeof(e);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || tcp_info_of(fd, &ti) < 0)
+                return -ECONNRESET;
+        return e == EPIPE && ti.tcpi_state != TCPI_STATE_CLOSE ? -EPROTO : -ECONNRESET;
+}
+
 /* Until an event, the idle deadline or, with STEP, STEP µs at most. 0 on a timeout, 1 when the connection is
  * over, 2 with REV set, -errno. */
 static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, short rev[2]) {
@@ -199,8 +235,10 @@ static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, s
                 return errno == EINTR ? 2 : -errno;
         for (int i = 0; i < 2 && r > 0; i++) {
                 rev[i] = p[i].revents;
-                if (p[i].revents & (POLLERR | POLLNVAL))
-                        return p[i].revents & POLLNVAL ? -EBADF : -ECONNRESET;
+                if (p[i].revents & POLLNVAL)
+                        return -EBADF;
+                if (p[i].revents & POLLERR)
+                        return socket_error(k->s[i].fd);
                 /* Fully closed peer: once all it sent is through, nothing more can reach it. */
                 if ((p[i].revents & POLLHUP) && k->s[i].done)
                         return 1;
@@ -208,7 +246,7 @@ static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, s
         return r == 0 ? 0 : 2;
 }
 
-int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
+static int wait_end(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
         uint64_t idle_deadline = deadline_in(idle_timeout), step = 0;
         int r;
 
@@ -237,4 +275,14 @@ int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomi
                             (r = side_read(&k->s[i], &k->s[1 - i], stop)) < 0)
                                 return r;
         }
+}
+
+int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
+        static const struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+        int r = wait_end(k, idle_timeout, stop);
+
+        if (r == -EPROTO) /* closed with a reset, not a FIN */
+                for (int i = 0; i < 2; i++)
+                        (void) setsockopt(k->s[i].fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        return r;
 }

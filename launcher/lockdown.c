@@ -176,15 +176,18 @@ static void emit_socket_rule(filter *f) {
         emit(f, RET_ERRNO(EPERM));
 }
 
-/* setsockopt(): TCP_NODELAY only, which the relay sets on both its connections once locked down (under systemd the
- * backend's is made only then); any other level or option (buffer sizes, SO_BINDTODEVICE, socket filters, …) is
- * EPERM. */
+/* setsockopt(): TCP_NODELAY, which the relay sets on both its connections once locked down (under systemd the
+ * backend's is made only then), and SO_LINGER, with which the in-kernel relay resets a connection the kernel damaged;
+ * any other level or option (buffer sizes, SO_BINDTODEVICE, socket filters, …) is EPERM. */
 static void emit_setsockopt_rule(filter *f) {
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 6));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 9));
         emit(f, LOAD(ARG_LOW(1)));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 3));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 2));
         emit(f, LOAD(ARG_LOW(2)));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NODELAY, 0, 1));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NODELAY, 3, 4));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 3));
+        emit(f, LOAD(ARG_LOW(2)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_LINGER, 0, 1));
         emit(f, RET_ALLOW);
         emit(f, RET_ERRNO(EPERM));
 }

@@ -54,14 +54,9 @@ inetd_tests = \
 	tests/inetd/kernel-half-close.sh \
 	tests/inetd/kernel-backend-crash.sh \
 	tests/inetd/kernel-sigkill-heal.sh \
-	tests/inetd/kernel-idle-timeout.sh
-# Not run by make check: on Linux 6.18 the sockmap's egress redirect loses data under backpressure (the psock's
-# send worker takes a send that moved nothing for an error, sets EPIPE on the receiving socket and drops the rest),
-# so these fail 1 time in 2 or more (see bench/README.md). Run them by hand with TESTS=... .
-kernel_known_failing = \
+	tests/inetd/kernel-idle-timeout.sh \
 	tests/inetd/kernel-bulk-64mib.sh \
 	tests/inetd/kernel-load-bulk.sh
-EXTRA_DIST += $(kernel_known_failing)
 
 TESTS += $(inetd_tests)
 EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh

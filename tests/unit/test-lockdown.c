@@ -89,6 +89,16 @@ static int nodelay_on_backend(void) {
         /* the kernel really set it: a filter's SECCOMP_RET_ERRNO could fake a 0 */
         return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) < 0 ? errno : on == 1 ? 0 : EIO;
 }
+/* the in-kernel relay's reset of a connection the kernel damaged: linger on, 0 s */
+static int linger_on_backend(void) {
+        struct linger l = { .l_onoff = 1, .l_linger = 0 }, got = { 0, 0 };
+        socklen_t len = sizeof(got);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, &backend.sa, backend.len) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+                return errno;
+        return getsockopt(fd, SOL_SOCKET, SO_LINGER, &got, &len) < 0 ? errno : got.l_onoff == 1 ? 0 : EIO;
+}
 static int anonymous_memory(void) {
         return mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? errno : 0;
 }
@@ -199,6 +209,7 @@ static const probe probes[] = {
         { "opens an AF_UNIX datagram socket (journal)", unix_datagram_socket, BOTH, 0, 0 },
         { "opens an IPv6 stream socket", tcp6_socket, BOTH, 0, 0 },
         { "sets TCP_NODELAY on the backend connection", nodelay_on_backend, BOTH, 0, 0 },
+        { "sets SO_LINGER on the backend connection", linger_on_backend, BOTH, 0, 0 },
         { "maps anonymous memory", anonymous_memory, BOTH, 0, 0 },
         { "cannot open a directory outside the state directory", read_outside, LANDLOCK, EACCES, 1 },
         { "cannot read /etc/passwd", read_etc, LANDLOCK, EACCES, 1 },
