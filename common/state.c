@@ -475,9 +475,10 @@ static const struct {
         { STATE_IDLE_SINCE, 0644, "" }, /* the time it was made: idle since the app's socket came up */
 };
 
-/* NAME, made if missing. One that exists must be a regular file of one link, root's or UID's: its mode is not
- * checked, since a launcher may have chmod'ed its own file and this is what sets it right. */
-static int open_or_make(int dirfd, const char *name, mode_t mode, uid_t uid, bool *ret_made) {
+/* NAME, made if missing. One that exists must be a regular file of one link; in a directory only root may write, its
+ * owner is root's doing (the launchers' user of now or of before), and its mode is not checked: a launcher may have
+ * chmod'ed its own file, and this is what sets it right. */
+static int open_or_make(int dirfd, const char *name, mode_t mode, bool *ret_made) {
         const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
         _cleanup_close_ int fd = openat(dirfd, name, flags | O_CREAT | O_EXCL, mode);
         struct stat st;
@@ -492,7 +493,7 @@ static int open_or_make(int dirfd, const char *name, mode_t mode, uid_t uid, boo
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_uid != 0 && st.st_uid != uid))
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
                 return -EPERM;
         return take_fd(&fd);
 }
@@ -508,7 +509,7 @@ static int prepare_file(int dirfd, size_t i, uid_t uid, gid_t gid) {
         bool made;
         int r = 0;
 
-        fd = open_or_make(dirfd, launcher_files[i].name, mode, uid, &made);
+        fd = open_or_make(dirfd, launcher_files[i].name, mode, &made);
         if (fd < 0)
                 return fd;
         if (made && initial) {

@@ -1,11 +1,13 @@
 /* emberctl new: the launchers' user (LAUNCH_USER), which the NAME@.service units of TCP backends run as. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "macro.h"
 #include "new.h"
@@ -58,4 +60,35 @@ void launch_user_prepare(const char *app, const char *user) {
         r = state_prepare_launchers(dirfd, pw->pw_uid, pw->pw_gid, &failed);
         if (r < 0)
                 log_warning_errno(r, "warning: cannot make %s/%s/%s the launchers' (%s)", runtime_dir(), app, failed, user);
+}
+
+int launch_user_check(const char *user, const char *backend_user) {
+        struct passwd *pw = strcmp(user, "root") == 0 ? NULL : user_lookup(user);
+        struct group *gr;
+        uid_t uid;
+
+        if (!pw)
+                return GO_ON; /* root, or not there yet: launch_user_ensure() makes it */
+        uid = pw->pw_uid;
+        gr = getgrgid(pw->pw_gid);
+        if (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0])
+                return log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its "
+                                 "group without other members): remove it and let systemd-sysusers make it, or "
+                                 "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
+        if (backend_user && (pw = user_lookup(backend_user)) && pw->pw_uid == uid)
+                return usage_fail("--user=%s is the launchers' user: the backend would own every app's launcher files; "
+                                  "run it as another user", backend_user);
+        return GO_ON;
+}
+
+const char *launch_group(const char *user, char *buf, size_t size) {
+        struct passwd *pw = user_lookup(user);
+        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
+
+        if (gr)
+                return gr->gr_name;
+        if (!pw)
+                return user; /* not there yet: sysusers makes the group of that name too */
+        snprintf(buf, size, "%u", (unsigned) pw->pw_gid);
+        return buf;
 }

@@ -1,10 +1,15 @@
 /* emberctl new's command line. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl.h"
+#include "macro.h"
 #include "new.h"
 #include "parse.h"
 #include "buf.h"
@@ -260,3 +265,50 @@ int new_parse(int argc, char *argv[], new_args *a) {
         return GO_ON;
 }
 
+/* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name. */
+int resolve_command(const char *cmd, char **ret) {
+        const char *path = getenv("PATH");
+        struct stat st;
+
+        if (!*cmd)
+                return -EINVAL;
+        if (strchr(cmd, '/')) {
+                char *abs = realpath(cmd, NULL);
+                if (!abs)
+                        return -errno;
+                if (stat(abs, &st) < 0 || !S_ISREG(st.st_mode) || access(abs, X_OK) < 0) {
+                        free(abs);
+                        return -ENOEXEC;
+                }
+                /* keep what the user wrote if it was absolute (symlinks such as python3 -> python3.11 stay) */
+                if (cmd[0] == '/') {
+                        free(abs);
+                        abs = strdup(cmd);
+                        if (!abs)
+                                return -ENOMEM;
+                }
+                *ret = abs;
+                return 0;
+        }
+        if (!path || !*path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (const char *p = path; *p;) {
+                size_t n = strcspn(p, ":");
+                _cleanup_free_ char *candidate = NULL;
+
+                /* relative $PATH entries would make the unit depend on emberctl's working directory */
+                if (n > 0 && p[0] == '/') {
+                        if (asprintf(&candidate, "%.*s/%s", (int) n, p, cmd) < 0)
+                                return -ENOMEM;
+                        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
+                                *ret = candidate;
+                                candidate = NULL;
+                                return 0;
+                        }
+                }
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+        return -ENOENT;
+}

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
@@ -71,54 +70,6 @@ static const char *policy_dir(void) {
         return e && *e ? e : PKGDATADIR "/policies";
 }
 
-
-/* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name. */
-static int resolve_command(const char *cmd, char **ret) {
-        const char *path = getenv("PATH");
-        struct stat st;
-
-        if (!*cmd)
-                return -EINVAL;
-        if (strchr(cmd, '/')) {
-                char *abs = realpath(cmd, NULL);
-                if (!abs)
-                        return -errno;
-                if (stat(abs, &st) < 0 || !S_ISREG(st.st_mode) || access(abs, X_OK) < 0) {
-                        free(abs);
-                        return -ENOEXEC;
-                }
-                /* keep what the user wrote if it was absolute (symlinks such as python3 -> python3.11 stay) */
-                if (cmd[0] == '/') {
-                        free(abs);
-                        abs = strdup(cmd);
-                        if (!abs)
-                                return -ENOMEM;
-                }
-                *ret = abs;
-                return 0;
-        }
-        if (!path || !*path)
-                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        for (const char *p = path; *p;) {
-                size_t n = strcspn(p, ":");
-                _cleanup_free_ char *candidate = NULL;
-
-                /* relative $PATH entries would make the unit depend on emberctl's working directory */
-                if (n > 0 && p[0] == '/') {
-                        if (asprintf(&candidate, "%.*s/%s", (int) n, p, cmd) < 0)
-                                return -ENOMEM;
-                        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
-                                *ret = candidate;
-                                candidate = NULL;
-                                return 0;
-                        }
-                }
-                p += n;
-                if (*p == ':')
-                        p++;
-        }
-        return -ENOENT;
-}
 
 static int check_policy(const char *spec, char **ret) {
         struct stat st;
@@ -236,26 +187,8 @@ static int validate_dynamic_user(const new_args *a, const new_plan *p) {
         return GO_ON;
 }
 
-/* The launchers' user owns every app's launcher files and reaches every wake socket: it must be a system account of
- * its own (made by systemd-sysusers, or one already there), and never the backend's. */
 static int validate_launch_user(const new_args *a, const new_plan *p) {
-        const char *user = launch_user(p);
-        struct passwd *pw = strcmp(user, "root") == 0 ? NULL : user_lookup(user);
-        struct group *gr;
-        uid_t uid;
-
-        if (!pw)
-                return GO_ON; /* root, or not there yet: launch_user_ensure() makes it */
-        uid = pw->pw_uid;
-        gr = getgrgid(pw->pw_gid);
-        if (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0])
-                return log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its "
-                                 "group without other members): remove it and let systemd-sysusers make it, or "
-                                 "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
-        if (a->user && (pw = user_lookup(a->user)) && pw->pw_uid == uid)
-                return usage_fail("--user=%s is the launchers' user: the backend would own every app's launcher files; "
-                                  "run it as another user", a->user);
-        return GO_ON;
+        return launch_user_check(launch_user(p), a->user);
 }
 
 static int validate_policy(const new_args *a, new_plan *p) {
@@ -513,19 +446,14 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
-/* LAUNCH_USER, LAUNCH_GROUP (its primary group by name, a gid only where that has none) and the mode of
- * wake.sock, which only root and the launchers may connect to. */
+/* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
         const char *user = launch_user(p);
-        struct passwd *pw = user_lookup(user);
-        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
-        char gid[24];
-        int r;
+        char group[64];
+        int r = add_subst(p, "LAUNCH_USER", user);
 
-        snprintf(gid, sizeof(gid), "%u", pw ? (unsigned) pw->pw_gid : 0);
-        r = add_subst(p, "LAUNCH_USER", user);
         if (r >= 0)
-                r = add_subst(p, "LAUNCH_GROUP", gr ? gr->gr_name : pw ? gid : user);
+                r = add_subst(p, "LAUNCH_GROUP", launch_group(user, group, sizeof(group)));
         if (r >= 0)
                 r = add_subst(p, "WAKE_SOCKET_MODE", strcmp(user, "root") == 0 ? "0600" : "0660");
         return r;
