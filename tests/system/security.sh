@@ -9,7 +9,7 @@
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
-plan 30
+plan 34
 
 BACKEND_MAX=5.0
 LAUNCH_MAX=5.8
@@ -126,4 +126,16 @@ ok "app secr (a root backend, same --rw-path) is up" app_up secr --listen=127.0.
 is "it starts and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=r 127.0.0.1:${PORTS[6]} 2>&1)" r
 is "root wrote its --rw-path and --state-dir, and nothing else" \
         "$(c cat /srv/sec-rw/written 2>/dev/null | tr '\n' ' ')$(c ls /srv/sec-rw /var/lib/sec-state | grep -c allowed)" 2
+# ---- the launchers' user must be a system account of its own ------------------------------------------------------
+euid=$(c id -u ember)
+c usermod -u 1500 ember
+out=$(c "$EMBERCTL" new secn --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} --unit-dir=/run -- /bin/true 2>&1)
+is "a launchers' user that is a login account (uid 1500) is refused (78)" "$?" 78
+like "which says why" "$out" 'not a system account of its own'
+c usermod -u "$euid" ember
+c usermod -a -G ember nobody
+is "(nobody is in the group ember now)" "$(c getent group ember | cut -d: -f4)" nobody
+out=$(c "$EMBERCTL" new secn --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} --unit-dir=/run -- /bin/true 2>&1)
+is "and one whose group has other members (nobody) too (78)" "$?" 78
+c gpasswd -d nobody ember >/dev/null
 finish
