@@ -34,8 +34,11 @@
 #include "supervisor.h"
 
 #define RELAY_MAP_ENTRIES 65536
-/* how long a launcher that connected may take to send its sockets */
-#define RELAY_REQUEST_MS 200
+/* How long a launcher that connected may take to send its sockets (it sends them right after its connect), and how
+ * many are served before the supervisor's loop goes on: a silent one costs that wait, then it is closed and its
+ * launcher splices, so a hundred of them stall the loop for a moment, never for seconds. */
+#define RELAY_REQUEST_MS 20
+#define RELAY_REQUESTS_PER_TURN 16
 
 static long sys_bpf(int cmd, union bpf_attr *attr) {
         return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
@@ -367,7 +370,7 @@ static void serve_request(supervisor *s, int conn) {
 }
 
 void accept_relays(supervisor *s) {
-        for (;;) {
+        for (unsigned n = 0; n < RELAY_REQUESTS_PER_TURN; n++) {
                 _cleanup_close_ int conn = accept4(s->relay_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (conn < 0)
                         return;

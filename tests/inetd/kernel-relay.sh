@@ -3,7 +3,7 @@
 # lives, its bytes go through both ways, and 1,000 short connections in a row leave no entry behind (the kernel
 # takes a socket out of the maps as it closes).
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 10
 [ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 SOCKMAP=$top_builddir/tests/tools/ember-test-sockmap
 ember_setup
@@ -39,4 +39,25 @@ diag "1,000 connections in $(($(now_ms) - t0)) ms"
 is "and all 1,000 were answered" "$(grep -c 'hello from' "$TEST_DIR/answers")" 1000
 is "all of them in the kernel (none refused)" "$(($(grep -c "In-kernel relay refused" "$LOG") - refused0))" 0
 ok "no entry left in the maps once their launchers are gone" wait_until 20 entries_are 0
+
+# 100 connections to relay.sock that never send their sockets (what a launcher that hangs, or a compromised one, can
+# do): each costs the supervisor a short wait, then is closed, and the app keeps serving.
+python3 - "$STATE/relay.sock" >"$TEST_DIR/silent.out" 2>&1 <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(100):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    held.append(s)
+print("connected", flush=True)
+time.sleep(30)
+PY
+silent=$!
+wait_until 10 grep -q connected "$TEST_DIR/silent.out"
+out=$(client --timeout=10s --send="$REQUEST" --no-shutdown "$ADDR")
+like "with 100 silent connections to relay.sock, a request is still answered" "$out" "hello from [0-9]+"
+kill "$silent" 2>/dev/null
+wait "$silent" 2>/dev/null
+out=$(client --send="$REQUEST" --no-shutdown "$ADDR")
+like "and the next one too" "$out" "hello from [0-9]+"
 finish
