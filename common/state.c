@@ -237,20 +237,26 @@ int state_read_u64(int dirfd, const char *name, uint64_t *ret) {
         return parse_uint64(buf, ret) < 0 ? -EBADMSG : 0;
 }
 
-static int write_line(int dirfd, const char *name, const char *value, size_t max) {
-        _cleanup_close_ int fd = -1;
+/* VALUE and its newline, in place of what FD held. */
+static int write_line_fd(int fd, const char *value, size_t max) {
         char buf[STATE_KV_MAX + 2];
         int n;
 
         n = snprintf(buf, sizeof(buf), "%s\n", value);
         if (n < 0 || (size_t) n > max)
                 return -ENOBUFS;
-        fd = state_open_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
-        if (fd < 0)
-                return fd;
         if (pwrite(fd, buf, (size_t) n, 0) != n || ftruncate(fd, n) < 0)
                 return errno ? -errno : -EIO;
         return 0;
+}
+
+static int write_line(int dirfd, const char *name, const char *value, size_t max) {
+        _cleanup_close_ int fd = -1;
+
+        fd = state_open_file(dirfd, name, O_WRONLY | O_CREAT, 0644);
+        if (fd < 0)
+                return fd;
+        return write_line_fd(fd, value, max);
 }
 
 int state_write(int dirfd, const char *name, const char *value) {
@@ -501,47 +507,45 @@ static int open_or_make(int dirfd, const char *name, mode_t mode, bool *ret_made
 /* Made root's with its first value, then given: a launcher never sees it empty, and a file that exists already keeps
  * what it says. A first value that does not fit (a full /run) is an error, but the file is given all the same, so
  * that launchers find all their files and meet that error themselves, with its own name. */
-static int prepare_file(int dirfd, size_t i, uid_t uid, gid_t gid) {
-        _cleanup_close_ int fd = -1;
-        mode_t mode = launcher_files[i].mode;
-        const char *initial = launcher_files[i].initial;
+/* FD becomes UID:GID's, mode MODE, where it is not already. */
+static int give_fd(int fd, uid_t uid, gid_t gid, mode_t mode) {
         struct stat st;
-        bool made;
-        int r = 0;
 
-        fd = open_or_make(dirfd, launcher_files[i].name, mode, &made);
-        if (fd < 0)
-                return fd;
-        if (made && initial) {
-                char now[24];
-                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
-                r = write_line(dirfd, launcher_files[i].name, *initial ? initial : now, STATE_VALUE_MAX);
-        }
         if (fstat(fd, &st) < 0)
                 return -errno;
         if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
                 return -errno;
         if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
                 return -errno;
-        return r;
+        return 0;
+}
+
+static int prepare_file(int dirfd, size_t i, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = -1;
+        const char *initial = launcher_files[i].initial;
+        bool made;
+        int r = 0, k;
+
+        fd = open_or_make(dirfd, launcher_files[i].name, launcher_files[i].mode, &made);
+        if (fd < 0)
+                return fd;
+        if (made && initial) {
+                char now[24];
+                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+                r = write_line_fd(fd, *initial ? initial : now, STATE_VALUE_MAX);
+        }
+        k = give_fd(fd, uid, gid, launcher_files[i].mode);
+        return k < 0 ? k : r;
 }
 
 /* supervisor.lock: root's, and read-only for the launchers' group, who look for a live supervisor there. */
 static int supervisor_lock_share(int dirfd, gid_t gid) {
         _cleanup_close_ int fd = -1;
-        mode_t mode = gid == 0 ? 0600 : 0640;
-        struct stat st;
 
         fd = state_open_file(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
-                return -errno;
-        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
-                return -errno;
-        return 0;
+        return give_fd(fd, 0, gid, gid == 0 ? 0600 : 0640);
 }
 
 /* A socket launchers connect to, root's: GID's too, 0660 (root's alone for GID 0). By name, which is safe only in a

@@ -15,5 +15,7 @@ struct passwd *user_lookup(const char *user) {
                 if (!*end && v < UINT_MAX)
                         pw = getpwuid((uid_t) v);
         }
+        if (!pw && (errno == 0 || errno == ENOENT || errno == ESRCH))
+                errno = ESRCH;
         return pw;
 }

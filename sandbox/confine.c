@@ -35,7 +35,7 @@ static int lookup_user(confine *c, const char *user, char **ret_error) {
 
         pw = user_lookup(user);
         if (!pw) {
-                int r = errno != 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
+                int r = -errno;
                 if (r == -ESRCH)
                         set_error(ret_error, "unknown user '%s'", user);
                 else

@@ -24,7 +24,7 @@ int launch_user_resolve(void) {
                 return 0;
         pw = user_lookup(arg_launch_user);
         if (!pw) {
-                int r = errno != 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
+                int r = -errno;
                 if (r == -ESRCH)
                         return log_error("Unknown --launch-user '%s'", arg_launch_user), r;
                 return log_error_errno(r, "Cannot look up --launch-user '%s'", arg_launch_user);

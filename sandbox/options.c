@@ -88,11 +88,6 @@ static int parse_option(int c, const char *arg) {
         case ARG_PREPARE:
                 arg_prepare = true;
                 break;
-        case ARG_LAUNCH_USER:
-                if (!*arg)
-                        return usage_error("%s", "--launch-user needs a user name or uid");
-                arg_launch_user = arg;
-                break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
                         return usage_error("invalid --ready '%s': use connect or notify", arg);
@@ -104,9 +99,10 @@ static int parse_option(int c, const char *arg) {
                 arg_policy = arg;
                 break;
         case ARG_USER:
+        case ARG_LAUNCH_USER:
                 if (!*arg)
-                        return usage_error("%s", "--user needs a user name or uid");
-                arg_user = arg;
+                        return usage_error("--%s needs a user name or uid", c == ARG_USER ? "user" : "launch-user");
+                *(c == ARG_USER ? &arg_user : &arg_launch_user) = arg;
                 break;
         }
         return 0;
