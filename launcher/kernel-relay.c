@@ -4,14 +4,25 @@
  * other's write side, as the splice relay does. "All it sent" is counted by TCP itself: the bytes received on one
  * socket (TCP_INFO, less the FIN and what we read ourselves before) against those written into the other since.
  *
+ * The kernel's queue towards a side (its psock's) has no bound: a side that does not read would let the other send
+ * all it likes into kernel memory. So we look at each direction's backlog, counted the same way, every 10-100 ms,
+ * and past BACKLOG_MAX ask the supervisor to take its source socket out of the program's map: its bytes then stay
+ * in its receive queue and TCP's window closes as for any reader that does not keep up. We relay that direction
+ * ourselves from then on, as we do bytes the kernel leaves to us when the other side closed or the supervisor is
+ * gone: each chunk only after all the kernel redirected before it is in the other's send queue, and no more taken
+ * from one side than the other accepts.
+ *
  * The same counters tell when the kernel got it wrong: more bytes written than received (repeated), or fewer while
  * TCP has nothing left to send and the kernel nothing more for a while (lost), or the kernel's EPIPE on a socket (its
  * worker gave up and drops what comes). Then the connection is reset, never ended with a FIN, so that neither side
  * takes a damaged stream for a complete one. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -22,6 +33,7 @@
 #include <linux/tcp.h>
 
 #include "kernel-relay.h"
+#include "log.h"
 #include "macro.h"
 #include "session.h"
 #include "state.h"
@@ -36,7 +48,16 @@
 #define DELIVERY_STEP_MAX_USEC (50 * USEC_PER_MSEC)
 /* How long a direction may stay short of bytes while TCP has sent and had acked all it was given */
 #define LOSS_GRACE_USEC (2 * USEC_PER_SEC)
-#define TCPI_STATE_CLOSE 7 /* tcpi_state of a closed socket (TCP_CLOSE in netinet/tcp.h) */
+/* Bytes that may wait in the kernel for a side that does not take them (4 MiB: Linux's largest default send buffer,
+ * tcp_wmem), and how often we look: what arrives between two looks adds to it. */
+#define BACKLOG_MAX (4u << 20)
+#define BACKLOG_CHECK_MIN_USEC (10 * USEC_PER_MSEC)
+#define BACKLOG_CHECK_MAX_USEC (100 * USEC_PER_MSEC)
+/* tcpi_state values (netinet/tcp.h's TCP_*): closed, and those after the peer's FIN */
+enum { TCPI_TIME_WAIT = 6, TCPI_CLOSE = 7, TCPI_CLOSE_WAIT = 8, TCPI_LAST_ACK = 9, TCPI_CLOSING = 11 };
+#define CHUNK_SIZE (64 * 1024)
+
+static char chunks[2][CHUNK_SIZE]; /* what we took from each side and write on to the other */
 
 typedef kernel_relay_side side;
 
@@ -73,15 +94,54 @@ static int side_init(side *s, int fd) {
         return 0;
 }
 
-/* Has everything FROM received (less its FIN) left through TO? 1 yes, 0 not yet, -EPROTO if the kernel repeated
- * bytes or lost them (TO has sent all it was given and had it acked, and nothing more came for LOSS_GRACE_USEC). */
-static int delivered(const side *from, side *to) {
-        struct tcp_info in, out;
+static bool fin_received(const side *s, const struct tcp_info *ti) {
+        return s->eof || ti->tcpi_state == TCPI_CLOSE_WAIT || ti->tcpi_state == TCPI_LAST_ACK ||
+               ti->tcpi_state == TCPI_CLOSING || ti->tcpi_state == TCPI_TIME_WAIT;
+}
+
+/* Bytes queued for us to read on S. FIONREAD counts the psock's queue only (Linux 6.18's tcp_bpf_ioctl); a detached
+ * socket's bytes are in its receive queue, which a peek that copies nothing (MSG_TRUNC) counts. */
+static int queued_on(const side *s, uint64_t *ret) {
+        int n = 0;
+
+        if (!s->detached) {
+                if (ioctl(s->fd, FIONREAD, &n) < 0)
+                        return -errno;
+                *ret = (uint64_t) n;
+                return 0;
+        }
+        ssize_t k = recv(s->fd, NULL, SSIZE_MAX, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        if (k < 0 && errno != EAGAIN)
+                return -errno;
+        *ret = k < 0 ? 0 : (uint64_t) k;
+        return 0;
+}
+
+/* What the kernel took from FROM: received, less its FIN, what we read before and since, and what waits for us. */
+static int kernel_took(const side *from, uint64_t *ret) {
+        struct tcp_info a, b;
+        uint64_t queued = 0;
         int r;
 
-        if ((r = tcp_info_of(from->fd, &in)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+        do {
+                if ((r = tcp_info_of(from->fd, &a)) < 0 || (r = queued_on(from, &queued)) < 0 ||
+                    (r = tcp_info_of(from->fd, &b)) < 0)
+                        return r;
+        } while (a.tcpi_bytes_received != b.tcpi_bytes_received); /* something arrived in between: again */
+        *ret = b.tcpi_bytes_received - fin_received(from, &b) - from->read_before - from->taken - queued;
+        return 0;
+}
+
+/* Has all the kernel took from FROM left through TO? 1 yes, 0 not yet, -EPROTO if the kernel repeated bytes or lost
+ * them (TO has sent all it was given and had it acked, and nothing more came for LOSS_GRACE_USEC). */
+static int delivered(const side *from, side *to) {
+        struct tcp_info out;
+        uint64_t got = 0;
+        int r;
+
+        if ((r = kernel_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
                 return r;
-        uint64_t got = in.tcpi_bytes_received - 1 - from->read_before, put = written(&out) - to->wrote_before;
+        uint64_t put = written(&out) - to->wrote_before - to->given;
         if (put > got)
                 return -EPROTO;
         if (put == got)
@@ -94,24 +154,27 @@ static int delivered(const side *from, side *to) {
         return now_usec(CLOCK_MONOTONIC) - to->short_since >= LOSS_GRACE_USEC ? -EPROTO : 0;
 }
 
-static int handover(const char *app, int client, int backend) {
+/* One request to the supervisor over relay.sock: WHAT and N sockets. 1 done, 0 not (not offered: --relay=splice, no
+ * BPF, an older supervisor; or refused), -ETIMEDOUT if it did not answer. */
+static int request(const char *app, const char *what, const int *fds, size_t n) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(2 * sizeof(int))];
         } control = {};
-        struct iovec iov = { .iov_base = (char *) "r", .iov_len = 1 };
-        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct iovec iov = { .iov_base = (char *) what, .iov_len = 1 };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
         _cleanup_close_ int fd = -1;
         char answer = 0;
         int r;
 
+        assert(n >= 1 && n <= 2);
         fd = state_socket_connect(app, STATE_RELAY_SOCK, SOCK_SEQPACKET);
         if (fd < 0)
-                return 0; /* not offered (--relay=splice, no BPF, an older supervisor) */
-        control.h = (struct cmsghdr){ .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS, .cmsg_len = CMSG_LEN(2 * sizeof(int)) };
-        memcpy(CMSG_DATA(&control.h), (int[2]){ client, backend }, 2 * sizeof(int));
+                return 0;
+        control.h = (struct cmsghdr){ .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS, .cmsg_len = CMSG_LEN(n * sizeof(int)) };
+        memcpy(CMSG_DATA(&control.h), fds, n * sizeof(int));
         if (sendmsg(fd, &m, MSG_NOSIGNAL) != 1)
-                return 0; /* nothing was received, nothing is relayed */
+                return 0; /* nothing was received, nothing was done */
         struct pollfd p = { .fd = fd, .events = POLLIN };
         do
                 r = poll(&p, 1, HANDOVER_TIMEOUT_MS);
@@ -119,7 +182,7 @@ static int handover(const char *app, int client, int backend) {
         if (r == 0)
                 return -ETIMEDOUT;
         if (r < 0 || recv(fd, &answer, 1, 0) != 1)
-                return 0; /* the supervisor went away before it read us: it did not insert */
+                return 0; /* the supervisor went away before it read us: it did nothing */
         return answer == '1';
 }
 
@@ -137,31 +200,44 @@ int kernel_relay_begin(const char *app, int client, int backend, kernel_relay *r
          * hold an skb we read part of, which it would relay again. */
         if (ret->s[0].read_before > 0 || ret->s[1].read_before > 0)
                 return 0;
-        return handover(app, client, backend);
+        ret->app = app;
+        ret->check_every = BACKLOG_CHECK_MIN_USEC;
+        ret->next_check = deadline_in(ret->check_every);
+        return request(app, "r", (int[2]){ client, backend }, 2);
 }
 
-/* Bytes the kernel left to us (it relays no more: the supervisor is gone, or the other side left the map as it
- * closed): written on by hand. Returns 0 at EOF (marked), 1 on data or nothing, -errno. */
-static int side_read(side *from, const side *to, volatile sig_atomic_t *stop) {
-        char buf[16384];
-        ssize_t n = recv(from->fd, buf, sizeof(buf), MSG_DONTWAIT);
+/* Takes what the kernel passed to us from FROM into its chunk. 1 on data or nothing, 0 at EOF (marked), -errno. */
+static int take(side *from, int i) {
+        ssize_t n = recv(from->fd, chunks[i], CHUNK_SIZE, MSG_DONTWAIT);
 
         if (n == 0)
                 from->eof = true;
         if (n <= 0)
                 return n == 0 ? 0 : errno == EAGAIN ? 1 : -errno;
-        for (ssize_t off = 0, w; off < n; off += w) {
-                struct pollfd p = { .fd = to->fd, .events = POLLOUT };
-                w = send(to->fd, buf + off, (size_t) (n - off), MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (w < 0 && errno != EAGAIN)
-                        return -errno;
-                if (w < 0) {
-                        w = 0;
-                        if (*stop || (poll(&p, 1, -1) < 0 && errno != EINTR))
-                                return -EINTR;
-                }
-        }
+        from->len = (size_t) n;
+        from->off = 0;
+        from->taken += (uint64_t) n;
         return 1;
+}
+
+/* Writes FROM's chunk on into TO, once the kernel's part is through. 0 when written, 1 while it waits for the
+ * kernel, 2 while it waits for TO's send space, -errno. */
+static int give(side *from, side *to, int i) {
+        if (!from->in_order) {
+                int r = delivered(from, to);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+                from->in_order = true; /* the kernel redirects nothing more from FROM */
+        }
+        while (from->off < from->len) {
+                ssize_t w = send(to->fd, chunks[i] + from->off, from->len - from->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (w < 0)
+                        return errno == EAGAIN ? 2 : -errno;
+                from->off += (size_t) w;
+                to->given += (uint64_t) w;
+        }
+        from->len = from->off = 0;
+        return 0;
 }
 
 /* A side at EOF whose bytes all left: pass the half-close on. Returns 1 if one still waits for the kernel. */
@@ -170,7 +246,7 @@ static int pass_eofs(kernel_relay *k) {
 
         for (int i = 0; i < 2; i++) {
                 side *from = &k->s[i], *to = &k->s[1 - i];
-                if (!from->eof || from->done)
+                if (!from->eof || from->done || from->len > 0)
                         continue;
                 int r = delivered(from, to);
                 if (r < 0)
@@ -186,18 +262,66 @@ static int pass_eofs(kernel_relay *k) {
         return waiting;
 }
 
-/* Some traffic since the last look, either way, received or taken by a reader (acked)? For the idle timeout, which
- * sees no byte go by. */
-static bool traffic(kernel_relay *k) {
+/* Some traffic since the last look at *SEEN, either way, received or taken by a reader (acked)? For the idle
+ * timeout, which sees no byte go by, and for how often to look at the backlogs. */
+static bool traffic(const kernel_relay *k, uint64_t *seen) {
         struct tcp_info a, b;
         uint64_t total;
 
         if (tcp_info_of(k->s[0].fd, &a) < 0 || tcp_info_of(k->s[1].fd, &b) < 0)
                 return true;
         total = a.tcpi_bytes_received + b.tcpi_bytes_received + a.tcpi_bytes_acked + b.tcpi_bytes_acked;
-        bool moved = total != k->seen;
-        k->seen = total;
+        bool moved = total != *seen;
+        *seen = total;
         return moved;
+}
+
+/* Bytes the kernel took from FROM that are not in TO's send queue yet: they wait in TO's psock queue, which has no
+ * bound of its own. */
+static int backlog(const side *from, const side *to, uint64_t *ret) {
+        struct tcp_info out;
+        uint64_t got = 0;
+        int r;
+
+        if ((r = kernel_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+                return r;
+        uint64_t put = written(&out) - to->wrote_before - to->given;
+        *ret = got > put ? got - put : 0;
+        return 0;
+}
+
+/* A side that sends faster than the other takes, past BACKLOG_MAX: out of the kernel's hands (the supervisor takes
+ * it out of the program's map), so that TCP stops it as it would any sender whose reader does not keep up, and we
+ * relay that direction ourselves. */
+static void check_backlogs(kernel_relay *k) {
+        static const char *const name[2] = { "client", "backend" };
+
+        for (int i = 0; i < 2; i++) {
+                side *from = &k->s[i], *to = &k->s[1 - i];
+                uint64_t waiting;
+                if (from->detached || from->eof || backlog(from, to, &waiting) < 0 || waiting <= BACKLOG_MAX)
+                        continue;
+                int r = request(k->app, "d", &from->fd, 1);
+                from->detached = true; /* once: refused, it stays the kernel's */
+                if (r > 0)
+                        log_debug("The %s sends faster than the %s takes (%" PRIu64 " bytes wait in the kernel): "
+                                  "relaying that direction ourselves", name[i], name[1 - i], waiting);
+                else
+                        log_full(LOG_WARNING, r < 0 ? r : -EPERM, NULL, "Could not take the %s's bytes out of the "
+                                 "in-kernel relay (%" PRIu64 " bytes wait there)", name[i], waiting);
+        }
+}
+
+/* From every 10 ms while bytes move to every 100 ms while none do */
+static void schedule_check(kernel_relay *k) {
+        if (k->s[0].detached && k->s[1].detached) {
+                k->next_check = USEC_INFINITY;
+                return;
+        }
+        bool moved = traffic(k, &k->check_seen);
+        k->check_every = moved ? BACKLOG_CHECK_MIN_USEC
+                               : k->check_every * 2 > BACKLOG_CHECK_MAX_USEC ? BACKLOG_CHECK_MAX_USEC : k->check_every * 2;
+        k->next_check = deadline_in(k->check_every);
 }
 
 /* -EPROTO for the EPIPE the kernel sets on a socket it stops relaying to (sk_psock_report_error: what comes for it
@@ -210,19 +334,22 @@ static int socket_error(int fd) {
 
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || tcp_info_of(fd, &ti) < 0)
                 return -ECONNRESET;
-        return e == EPIPE && ti.tcpi_state != TCPI_STATE_CLOSE ? -EPROTO : -ECONNRESET;
+        return e == EPIPE && ti.tcpi_state != TCPI_CLOSE ? -EPROTO : -ECONNRESET;
 }
 
-/* Until an event, the idle deadline or, with STEP, STEP µs at most. 0 on a timeout, 1 when the connection is
- * over, 2 with REV set, -errno. */
-static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, short rev[2]) {
+/* Until an event or UNTIL (CLOCK_MONOTONIC µs). 0 on a timeout, 1 when the connection is over, 2 with REV set,
+ * -errno. */
+static int wait_events(kernel_relay *k, uint64_t until, short rev[2]) {
         struct pollfd p[2];
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        uint64_t until = step && usec_add(now, step) < idle_deadline ? usec_add(now, step) : idle_deadline;
         int r;
 
-        for (int i = 0; i < 2; i++)
-                p[i] = (struct pollfd){ .fd = k->s[i].fd, .events = k->s[i].eof ? 0 : POLLIN | POLLRDHUP };
+        for (int i = 0; i < 2; i++) {
+                const side *s = &k->s[i], *other = &k->s[1 - i];
+                p[i] = (struct pollfd){ .fd = s->fd, .events = s->eof || s->len > 0 ? 0 : POLLIN | POLLRDHUP };
+                if (other->len > 0 && other->in_order) /* its chunk waits for our send space */
+                        p[i].events |= POLLOUT;
+        }
         if (until == USEC_INFINITY)
                 r = ppoll(p, 2, NULL, NULL);
         else {
@@ -246,33 +373,64 @@ static int wait_events(kernel_relay *k, uint64_t step, uint64_t idle_deadline, s
         return r == 0 ? 0 : 2;
 }
 
+/* Chunks written on where they can be: 1 if one waits for the kernel's part, -errno. */
+static int give_all(kernel_relay *k) {
+        bool waiting = false;
+
+        for (int i = 0; i < 2; i++) {
+                if (k->s[i].len == 0)
+                        continue;
+                int r = give(&k->s[i], &k->s[1 - i], i);
+                if (r < 0)
+                        return r;
+                waiting = waiting || r == 1;
+        }
+        return waiting;
+}
+
+static uint64_t next_step(uint64_t step, bool waiting) {
+        if (!waiting)
+                return 0;
+        return step == 0 ? DELIVERY_STEP_MIN_USEC : step * 2 > DELIVERY_STEP_MAX_USEC ? DELIVERY_STEP_MAX_USEC : step * 2;
+}
+
 static int wait_end(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop) {
         uint64_t idle_deadline = deadline_in(idle_timeout), step = 0;
         int r;
 
-        (void) traffic(k);
+        (void) traffic(k, &k->seen);
         for (;;) {
-                int waiting = pass_eofs(k);
-                if (waiting < 0)
-                        return waiting;
-                step = !waiting ? 0 : step == 0 ? DELIVERY_STEP_MIN_USEC
-                                     : step * 2 > DELIVERY_STEP_MAX_USEC ? DELIVERY_STEP_MAX_USEC : step * 2;
+                int chunk_waiting = give_all(k);
+                if (chunk_waiting < 0)
+                        return chunk_waiting;
+                int eof_waiting = pass_eofs(k);
+                if (eof_waiting < 0)
+                        return eof_waiting;
+                step = next_step(step, chunk_waiting || eof_waiting);
                 if (k->s[0].done && k->s[1].done)
                         return 0;
                 if (*stop)
                         return -EINTR;
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= k->next_check) {
+                        check_backlogs(k);
+                        schedule_check(k);
+                }
+                uint64_t until = idle_deadline < k->next_check ? idle_deadline : k->next_check;
+                if (step && usec_add(now, step) < until)
+                        until = usec_add(now, step);
                 short rev[2] = { 0, 0 };
-                r = wait_events(k, step, idle_deadline, rev);
+                r = wait_events(k, until, rev);
                 if (r < 0 || r == 1)
                         return r < 0 ? r : 0;
                 if (r == 0 && now_usec(CLOCK_MONOTONIC) >= idle_deadline) {
-                        if (!traffic(k))
+                        if (!traffic(k, &k->seen))
                                 return -ETIMEDOUT;
                         idle_deadline = deadline_in(idle_timeout);
                 }
                 for (int i = 0; i < 2; i++)
-                        if (!k->s[i].eof && (rev[i] & (POLLIN | POLLRDHUP | POLLHUP)) &&
-                            (r = side_read(&k->s[i], &k->s[1 - i], stop)) < 0)
+                        if (!k->s[i].eof && k->s[i].len == 0 && (rev[i] & (POLLIN | POLLRDHUP | POLLHUP)) &&
+                            (r = take(&k->s[i], i)) < 0)
                                 return r;
         }
 }

@@ -7,13 +7,21 @@ typedef struct kernel_relay_side {
         int fd;
         uint64_t read_before;  /* what we read ourselves before the hand-over (a PROXY header) */
         uint64_t wrote_before; /* what we wrote ourselves before (the PROXY header we sent) */
+        uint64_t taken;        /* what we read off it since: what the kernel passed to us, held back or left */
+        uint64_t given;        /* what we wrote into it since */
+        size_t len, off;       /* a chunk taken from it, written on to the other up to off */
+        bool in_order;         /* all the kernel redirected from it is in the other: what we take may follow */
+        bool detached;         /* out of the kernel's hands (or refused that): see check_backlogs() */
         bool eof, done;        /* EOF seen on it; its EOF passed on to the other */
         uint64_t short_at, short_since; /* written into it while short of what came for it, and since when */
 } kernel_relay_side;
 
 typedef struct kernel_relay {
+        const char *app;
         kernel_relay_side s[2]; /* client, backend */
         uint64_t seen;          /* bytes received and acked on both at the last look, for the idle timeout */
+        uint64_t check_seen;    /* the same at the last look at the backlogs */
+        uint64_t check_every, next_check; /* how often we look at the backlogs (µs), and when next */
 } kernel_relay;
 
 /* Hands both sockets to the app's supervisor (relay.sock), to be relayed in the kernel from now on. 1 if they are,

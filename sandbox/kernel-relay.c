@@ -8,9 +8,8 @@
  * verdict path reads only when more arrives: SO_RCVLOWAT wakes it at once (tcp_set_rcvlowat calls sk_data_ready).
  *
  * The kernel takes a socket out of every socket map when it is closed, so nothing is ever deleted here: we close our
- * copies right after inserting, and the launcher's close ends the entries. A third map, "next_seq", is the program's
- * own (where each socket's relayed bytes end: see verdict_prog). The program is loaded from a struct bpf_insn
- * array with bpf(2), as lockdown.c builds its seccomp filter: no compiler, no libbpf. */
+ * copies right after inserting, and the launcher's close ends the entries. A third map, "flows", is the program's
+ * own (where each socket's relayed bytes end: see relay-prog.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "macro.h"
 #include "options.h"
+#include "relay-prog.h"
 #include "state.h"
 #include "supervisor.h"
 
@@ -58,136 +58,8 @@ static int sockhash_create(const char *name) {
 
 /* Keyed by socket cookie, which the kernel never reuses. Nobody deletes: the entries of closed sockets are the least
  * recently used and go first, and there is room for as many sockets as "peers" can hold. */
-static int next_seq_create(void) {
-        return map_create("ember_next_seq", BPF_MAP_TYPE_LRU_HASH, sizeof(uint32_t), RELAY_MAP_ENTRIES);
-}
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-/* the two 8-byte halves of "reg = map": imm is a placeholder (MAP_*) that verdict_load replaces with the fd */
-#define LD_MAP(reg, which) INSN(BPF_LD | BPF_IMM | BPF_DW, reg, BPF_PSEUDO_MAP_FD, 0, which), INSN(0, 0, 0, 0, 0)
-#define MAP_PEERS 1
-#define MAP_NEXT 2
-/* skb_adjust_room takes at most 4095 bytes off at a time; up to 160 times (640 KiB, twice the largest skb seen here) */
-#define TRIM_STEP 4095
-#define TRIM_STEPS 160
-
-/* The verdict on each skb read off a relayed socket (tcp_read_skb hands over whole skbs, in order):
- *
- *   if (len == 0) return SK_DROP;        the FIN's empty skb, see below
- *   key = bpf_get_socket_cookie(skb);
- *   end = cb[0] + len;                    cb[0]: the skb's TCP sequence number (TCP_SKB_CB(skb)->seq)
- *   next = lookup(next_seq, key);         where the bytes relayed so far from this socket end
- *   if (next) {
- *           d = *next - cb[0];            bytes at its head that were relayed already
- *           if (d >= len) return SK_DROP;
- *           if (d > 0) cut d bytes off its head: d / 4095 times 4095, then d % 4095 (bpf_skb_adjust_room takes
- *                      4095 at most), or return SK_DROP;
- *           *next = end;
- *   } else update(next_seq, key, end);
- *   bpf_sk_redirect_hash(skb, peers, &key, 0);   to the peer's egress; no peer (it is closing): stays with us
- *   return SK_PASS;                              a redirect counts only with SK_PASS; without one the skb stays
- *
- * Both drops are the kernel's (Linux 6.18) and would otherwise lose or repeat bytes:
- * - A retransmitted segment that overlaps what arrived before is queued whole (tcp_data_queue, "partial packet"),
- *   for readers to skip the overlap by copied_seq; tcp_read_skb does not skip it, so without the cut the peer would
- *   get those bytes twice. A peer's spurious retransmissions (tail loss probes under load) do this.
- * - The FIN's skb carries no byte and its meaning lives in the socket (RCV_SHUTDOWN, SOCK_DONE: recv() says EOF
- *   without it). Redirected, the peer's send path takes its zero length for an error; passed, it joins this
- *   socket's backlog whenever bytes redirected to this socket wait there for send space, and the backlog worker
- *   (sk_psock_backlog) takes the 0 its ingress returns for a hard error: EPIPE here, every byte redirected to this
- *   socket from then on dropped.
- * A cut that fails (no memory) drops the skb: the launcher finds the bytes missing and resets the connection. */
-static const struct bpf_insn verdict_prog[] = {
-        /*  0 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
-        /*  1 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
-        /*  2 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 2, 0),
-        /*  3 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
-        /*  4 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-        /*  5 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie),
-        /*  6 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
-        /*  7 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_8, BPF_REG_6, offsetof(struct __sk_buff, cb), 0),
-        /*  8 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
-        /*  9 */ INSN(BPF_ALU | BPF_ADD | BPF_X, BPF_REG_8, BPF_REG_2, 0, 0),
-        /* 10 */ INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_8, -16, 0),
-        /* 11 */ LD_MAP(BPF_REG_1, MAP_NEXT),
-        /* 13 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-        /* 14 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
-        /* 15 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-        /* 16 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 9, 0),
-        /* 17 */ LD_MAP(BPF_REG_1, MAP_NEXT),
-        /* 19 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-        /* 20 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
-        /* 21 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),
-        /* 22 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -16),
-        /* 23 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, BPF_ANY),
-        /* 24 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem),
-        /* 25 */ INSN(BPF_JMP | BPF_JA, 0, 0, 32, 0),
-        /* 26 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_0, 0, 0),
-        /* 27 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_9, BPF_REG_7, 0, 0),
-        /* 28 */ INSN(BPF_ALU | BPF_SUB | BPF_X, BPF_REG_9, BPF_REG_8, 0, 0),
-        /* 29 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
-        /* 30 */ INSN(BPF_ALU | BPF_ADD | BPF_X, BPF_REG_9, BPF_REG_2, 0, 0),
-        /* 31 */ INSN(BPF_JMP32 | BPF_JSLE | BPF_K, BPF_REG_9, 0, 25, 0),
-        /* 32 */ INSN(BPF_JMP32 | BPF_JGE | BPF_X, BPF_REG_9, BPF_REG_2, 34, 0),
-        /* 33 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_9, 0, 0),
-        /* 34 */ INSN(BPF_ALU | BPF_DIV | BPF_K, BPF_REG_1, 0, 0, TRIM_STEP),
-        /* 35 */ INSN(BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0, 31, TRIM_STEPS),
-        /* 36 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
-        /* 37 */ INSN(BPF_ALU | BPF_MOD | BPF_K, BPF_REG_9, 0, 0, TRIM_STEP),
-        /* 38 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_10, -24, 0),
-        /* 39 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 9, 0),
-        /* 40 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, -1),
-        /* 41 */ INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -24, 0),
-        /* 42 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-        /* 43 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, -TRIM_STEP),
-        /* 44 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0),
-        /* 45 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-        /* 46 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_adjust_room),
-        /* 47 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 19, 0),
-        /* 48 */ INSN(BPF_JMP | BPF_JA, 0, 0, -11, 0),
-        /* 49 */ INSN(BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_9, 0, 7, 0),
-        /* 50 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-        /* 51 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_9, 0, 0),
-        /* 52 */ INSN(BPF_ALU64 | BPF_NEG, BPF_REG_2, 0, 0, 0),
-        /* 53 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0),
-        /* 54 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-        /* 55 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_adjust_room),
-        /* 56 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 10, 0),
-        /* 57 */ INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_8, 0, 0),
-        /* 58 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-        /* 59 */ LD_MAP(BPF_REG_2, MAP_PEERS),
-        /* 61 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),
-        /* 62 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -8),
-        /* 63 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-        /* 64 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash),
-        /* 65 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
-        /* 66 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-        /* 67 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
-        /* 68 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-};
-
-static int prog_load(const struct bpf_insn *prog, size_t n, char *log, size_t log_size) {
-        union bpf_attr a = { .prog_type = BPF_PROG_TYPE_SK_SKB, .insns = (uintptr_t) prog, .insn_cnt = (uint32_t) n,
-                             .license = (uintptr_t) "GPL", .log_buf = (uintptr_t) log, .log_size = (uint32_t) log_size,
-                             .log_level = log ? 1 : 0 };
-        snprintf(a.prog_name, sizeof(a.prog_name), "ember_relay");
-        int fd = (int) sys_bpf(BPF_PROG_LOAD, &a);
-        return fd < 0 ? -errno : fd;
-}
-
-/* The program holds the maps it names: next_seq lives as long as it does. */
-static int verdict_load(int peers, int next) {
-        struct bpf_insn prog[ELEMENTSOF(verdict_prog)];
-        static char log[65536];
-
-        memcpy(prog, verdict_prog, sizeof(prog));
-        for (size_t i = 0; i < ELEMENTSOF(prog); i++)
-                if (prog[i].code == (BPF_LD | BPF_IMM | BPF_DW) && prog[i].src_reg == BPF_PSEUDO_MAP_FD)
-                        prog[i].imm = prog[i].imm == MAP_PEERS ? peers : next;
-        int fd = prog_load(prog, ELEMENTSOF(prog), NULL, 0);
-        if (fd < 0 && prog_load(prog, ELEMENTSOF(prog), log, sizeof(log)) < 0) /* again, for the verifier's word */
-                log_debug("BPF verifier: %s", log);
-        return fd;
+static int flows_create(void) {
+        return map_create("ember_flows", BPF_MAP_TYPE_LRU_HASH, sizeof(uint32_t), RELAY_MAP_ENTRIES);
 }
 
 static int verdict_attach(int map, int prog) {
@@ -198,7 +70,7 @@ static int verdict_attach(int map, int prog) {
 
 /* The maps and the program; -errno where BPF is unavailable or refused (no CAP_BPF, CAP_NET_ADMIN, old kernel). */
 static int relay_maps_open(supervisor *s) {
-        _cleanup_close_ int peers = -1, sources = -1, next = -1, prog = -1;
+        _cleanup_close_ int peers = -1, sources = -1, flows = -1, prog = -1;
         int r;
 
         peers = sockhash_create("ember_peers");
@@ -207,10 +79,10 @@ static int relay_maps_open(supervisor *s) {
         sources = sockhash_create("ember_sources");
         if (sources < 0)
                 return sources;
-        next = next_seq_create();
-        if (next < 0)
-                return next;
-        prog = verdict_load(peers, next);
+        flows = flows_create();
+        if (flows < 0)
+                return flows;
+        prog = relay_prog_load(peers, flows); /* it holds the maps it names: flows lives as long as it does */
         if (prog < 0)
                 return prog;
         r = verdict_attach(sources, prog);
@@ -340,14 +212,29 @@ static int relay_pair(supervisor *s, const int fd[2]) {
         return 0;
 }
 
-/* One request: a byte and the two sockets (client, backend); the answer is "1" (relayed in the kernel from now on)
- * or "0" (not: the launcher splices). */
+/* A socket of a connection out of "sources": the program no longer reads it, its bytes stay in its receive queue for
+ * the launcher, and TCP's window closes when the launcher stops taking them. It stays in "peers": what is redirected
+ * to it still gets there. */
+static int relay_detach(supervisor *s, int fd) {
+        uint64_t cookie;
+        int r = check_tcp(fd);
+
+        if (r >= 0)
+                r = socket_cookie(fd, &cookie);
+        if (r < 0)
+                return r;
+        union bpf_attr a = { .map_fd = (uint32_t) s->relay_sources, .key = (uintptr_t) &cookie };
+        return sys_bpf(BPF_MAP_DELETE_ELEM, &a) < 0 ? -errno : 0;
+}
+
+/* One request: "r" and the two sockets (client, backend), or "d" and one (to detach). The answer is "1" (done: relayed
+ * in the kernel from now on, or detached) or "0" (not: the launcher splices, or relays on by hand). */
 static void serve_request(supervisor *s, int conn) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(2 * sizeof(int))];
         } control;
-        char c;
+        char c = 0;
         struct iovec iov = { .iov_base = &c, .iov_len = 1 };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
         struct pollfd p = { .fd = conn, .events = POLLIN };
@@ -356,14 +243,19 @@ static void serve_request(supervisor *s, int conn) {
         if (poll(&p, 1, RELAY_REQUEST_MS) <= 0 || recvmsg(conn, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
                 return;
         struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(fd))) {
-                memcpy(fd, CMSG_DATA(h), sizeof(fd));
-                r = relay_pair(s, fd);
-        } else if (h && h->cmsg_type == SCM_RIGHTS) /* the wrong number of fds: close what came */
-                for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+        size_t n = h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS ?
+                           (h->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+        if (n > 0 && n <= 2)
+                memcpy(fd, CMSG_DATA(h), n * sizeof(int));
+        else /* the wrong number of fds: close what came */
+                for (size_t i = 0; i < n; i++)
                         close(((int *) CMSG_DATA(h))[i]);
+        if (c == 'r' && n == 2)
+                r = relay_pair(s, fd);
+        else if (c == 'd' && n == 1)
+                r = relay_detach(s, fd[0]);
         if (r < 0 && r != -EPROTOTYPE)
-                log_debug("In-kernel relay refused a connection: %s", strerror(-r));
+                log_debug("In-kernel relay refused a request ('%c'): %s", c, strerror(-r));
         (void) send(conn, r >= 0 ? "1" : "0", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         closep(&fd[0]);
         closep(&fd[1]);

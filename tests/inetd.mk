@@ -56,6 +56,7 @@ inetd_tests = \
 	tests/inetd/kernel-sigkill-heal.sh \
 	tests/inetd/kernel-idle-timeout.sh \
 	tests/inetd/kernel-bulk-64mib.sh \
+	tests/inetd/kernel-backpressure.sh \
 	tests/inetd/kernel-load-bulk.sh
 
 TESTS += $(inetd_tests)
