@@ -53,6 +53,8 @@
 #define BACKLOG_MAX (4u << 20)
 #define BACKLOG_CHECK_MIN_USEC (10 * USEC_PER_MSEC)
 #define BACKLOG_CHECK_MAX_USEC (100 * USEC_PER_MSEC)
+/* How long a sender is quieted before its socket leaves the kernel's hands (see detach()) */
+#define QUIET_USEC (5 * USEC_PER_MSEC)
 /* tcpi_state values (netinet/tcp.h's TCP_*): closed, and those after the peer's FIN */
 enum { TCPI_TIME_WAIT = 6, TCPI_CLOSE = 7, TCPI_CLOSE_WAIT = 8, TCPI_LAST_ACK = 9, TCPI_CLOSING = 11 };
 #define CHUNK_SIZE (64 * 1024)
@@ -142,8 +144,10 @@ static int delivered(const side *from, side *to) {
         if ((r = kernel_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
                 return r;
         uint64_t put = written(&out) - to->wrote_before - to->given;
-        if (put > got)
+        if (put > got) {
+                log_debug("The kernel put %" PRIu64 " bytes where it took %" PRIu64 " (repeated)", put, got);
                 return -EPROTO;
+        }
         if (put == got)
                 return 1;
         if (out.tcpi_notsent_bytes > 0 || out.tcpi_unacked > 0 || put != to->short_at || to->short_since == 0) {
@@ -151,7 +155,10 @@ static int delivered(const side *from, side *to) {
                 to->short_since = now_usec(CLOCK_MONOTONIC);
                 return 0;
         }
-        return now_usec(CLOCK_MONOTONIC) - to->short_since >= LOSS_GRACE_USEC ? -EPROTO : 0;
+        if (now_usec(CLOCK_MONOTONIC) - to->short_since < LOSS_GRACE_USEC)
+                return 0;
+        log_debug("The kernel put %" PRIu64 " bytes where it took %" PRIu64 ", and no more came (lost)", put, got);
+        return -EPROTO;
 }
 
 /* One request to the supervisor over relay.sock: WHAT and N sockets. 1 done, 0 not (not offered: --relay=splice, no
@@ -290,25 +297,49 @@ static int backlog(const side *from, const side *to, uint64_t *ret) {
         return 0;
 }
 
-/* A side that sends faster than the other takes, past BACKLOG_MAX: out of the kernel's hands (the supervisor takes
- * it out of the program's map), so that TCP stops it as it would any sender whose reader does not keep up, and we
- * relay that direction ourselves. */
-static void check_backlogs(kernel_relay *k) {
+/* Out of the kernel's hands (the supervisor takes it out of the program's map). Taken out while the program reads
+ * it, an skb is dropped (Linux 6.18: sk_psock_verdict_recv() finds no program any more and drops it, after TCP acked
+ * it), so the sender was first quieted: its window clamped to the least TCP allows for QUIET_USEC, which leaves a
+ * trickle instead of a stream (no loss in 60 detached downloads of 1 GiB, against 1 in 10 without). */
+static void detach(kernel_relay *k, int i, uint64_t waiting) {
         static const char *const name[2] = { "client", "backend" };
+        side *from = &k->s[i];
+        int r = request(k->app, "d", &from->fd, 1);
 
+        if (from->clamp_before > 0)
+                (void) setsockopt(from->fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &from->clamp_before, sizeof(from->clamp_before));
+        from->quiet_since = 0;
+        from->detached = true; /* once: refused, it stays the kernel's */
+        if (r > 0)
+                log_debug("The %s sends faster than the %s takes (%" PRIu64 " bytes waited in the kernel): "
+                          "relaying that direction ourselves", name[i], name[1 - i], waiting);
+        else
+                log_full(LOG_WARNING, r < 0 ? r : -EPERM, NULL, "Could not take the %s's bytes out of the in-kernel "
+                         "relay (%" PRIu64 " bytes wait there)", name[i], waiting);
+}
+
+static void quiet(side *from) {
+        static const int least = 1;
+        socklen_t len = sizeof(from->clamp_before);
+
+        from->clamp_before = 0;
+        (void) getsockopt(from->fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &from->clamp_before, &len);
+        (void) setsockopt(from->fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &least, sizeof(least));
+        from->quiet_since = now_usec(CLOCK_MONOTONIC);
+}
+
+/* A side that sends faster than the other takes, past BACKLOG_MAX: quieted, then detached, so that TCP stops it as
+ * it would any sender whose reader does not keep up, and we relay that direction ourselves. */
+static void check_backlogs(kernel_relay *k) {
         for (int i = 0; i < 2; i++) {
                 side *from = &k->s[i], *to = &k->s[1 - i];
                 uint64_t waiting;
-                if (from->detached || from->eof || backlog(from, to, &waiting) < 0 || waiting <= BACKLOG_MAX)
+                if (from->detached || from->eof || backlog(from, to, &waiting) < 0)
                         continue;
-                int r = request(k->app, "d", &from->fd, 1);
-                from->detached = true; /* once: refused, it stays the kernel's */
-                if (r > 0)
-                        log_debug("The %s sends faster than the %s takes (%" PRIu64 " bytes wait in the kernel): "
-                                  "relaying that direction ourselves", name[i], name[1 - i], waiting);
-                else
-                        log_full(LOG_WARNING, r < 0 ? r : -EPERM, NULL, "Could not take the %s's bytes out of the "
-                                 "in-kernel relay (%" PRIu64 " bytes wait there)", name[i], waiting);
+                if (from->quiet_since)
+                        detach(k, i, waiting);
+                else if (waiting > BACKLOG_MAX)
+                        quiet(from);
         }
 }
 
@@ -322,6 +353,9 @@ static void schedule_check(kernel_relay *k) {
         k->check_every = moved ? BACKLOG_CHECK_MIN_USEC
                                : k->check_every * 2 > BACKLOG_CHECK_MAX_USEC ? BACKLOG_CHECK_MAX_USEC : k->check_every * 2;
         k->next_check = deadline_in(k->check_every);
+        for (int i = 0; i < 2; i++)
+                if (k->s[i].quiet_since && k->s[i].quiet_since + QUIET_USEC < k->next_check)
+                        k->next_check = k->s[i].quiet_since + QUIET_USEC;
 }
 
 /* -EPROTO for the EPIPE the kernel sets on a socket it stops relaying to (sk_psock_report_error: what comes for it

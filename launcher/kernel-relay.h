@@ -12,6 +12,8 @@ typedef struct kernel_relay_side {
         size_t len, off;       /* a chunk taken from it, written on to the other up to off */
         bool in_order;         /* all the kernel redirected from it is in the other: what we take may follow */
         bool detached;         /* out of the kernel's hands (or refused that): see check_backlogs() */
+        uint64_t quiet_since;  /* when its window was clamped before that, 0 if not */
+        int clamp_before;      /* its TCP_WINDOW_CLAMP before */
         bool eof, done;        /* EOF seen on it; its EOF passed on to the other */
         uint64_t short_at, short_since; /* written into it while short of what came for it, and since when */
 } kernel_relay_side;

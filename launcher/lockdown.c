@@ -177,14 +177,16 @@ static void emit_socket_rule(filter *f) {
 }
 
 /* setsockopt(): TCP_NODELAY, which the relay sets on both its connections once locked down (under systemd the
- * backend's is made only then), and SO_LINGER, with which the in-kernel relay resets a connection the kernel damaged;
- * any other level or option (buffer sizes, SO_BINDTODEVICE, socket filters, …) is EPERM. */
+ * backend's is made only then), and TCP_WINDOW_CLAMP and SO_LINGER, with which the in-kernel relay quiets a sender
+ * before it takes its socket out of the kernel's hands and resets a connection the kernel damaged; any other level
+ * or option (buffer sizes, SO_BINDTODEVICE, socket filters, …) is EPERM. */
 static void emit_setsockopt_rule(filter *f) {
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 9));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 10));
         emit(f, LOAD(ARG_LOW(1)));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 2));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 3));
         emit(f, LOAD(ARG_LOW(2)));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NODELAY, 3, 4));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NODELAY, 4, 0));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_WINDOW_CLAMP, 3, 4));
         emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 3));
         emit(f, LOAD(ARG_LOW(2)));
         emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_LINGER, 0, 1));

@@ -611,7 +611,7 @@ static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
                 .cgroup_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
-                .relay_fd = -1, .relay_peers = -1, .relay_sources = -1,
+                .relay_fd = -1, .relay_peers = -1, .relay_sources = -1, .relay_flows = -1,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
                 .drain_check_at = USEC_INFINITY,
         };

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,7 +60,15 @@ static int sockhash_create(const char *name) {
 /* Keyed by socket cookie, which the kernel never reuses. Nobody deletes: the entries of closed sockets are the least
  * recently used and go first, and there is room for as many sockets as "peers" can hold. */
 static int flows_create(void) {
-        return map_create("ember_flows", BPF_MAP_TYPE_LRU_HASH, sizeof(uint32_t), RELAY_MAP_ENTRIES);
+        uint32_t entries = RELAY_MAP_ENTRIES;
+#ifdef EMBER_TEST_HOOKS
+        /* Test builds only: EMBER_TEST_RELAY_FLOWS=N makes it N entries, fewer than live sockets, to show that an
+         * entry the LRU takes from a live socket costs nothing (tests/inetd/kernel-lru.sh). */
+        const char *n = getenv("EMBER_TEST_RELAY_FLOWS");
+        if (n && atoi(n) > 0)
+                entries = (uint32_t) atoi(n);
+#endif
+        return map_create("ember_flows", BPF_MAP_TYPE_LRU_HASH, sizeof(uint32_t), entries);
 }
 
 static int verdict_attach(int map, int prog) {
@@ -90,6 +99,7 @@ static int relay_maps_open(supervisor *s) {
                 return r;
         s->relay_peers = take_fd(&peers);
         s->relay_sources = take_fd(&sources);
+        s->relay_flows = take_fd(&flows);
         return 0; /* the program lives as long as the map it is attached to */
 }
 
@@ -139,7 +149,8 @@ void kernel_relay_open(supervisor *s) {
                 kernel_relay_stop(s);
                 closep(&s->relay_peers);
                 closep(&s->relay_sources);
-                s->relay_peers = s->relay_sources = -1;
+                closep(&s->relay_flows);
+                s->relay_peers = s->relay_sources = s->relay_flows = -1;
                 log_warning_errno(r, "In-kernel relay unavailable (BPF sockmap: needs CAP_BPF and CAP_NET_ADMIN); "
                                   "connections are relayed with splice");
                 return;

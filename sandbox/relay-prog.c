@@ -30,9 +30,11 @@
  * A cut or a new flow that fails (no memory) drops the skb: the launcher finds the bytes missing and resets the
  * connection. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -106,6 +108,18 @@ static void lookup(prog *p, int map) {
         call(p, BPF_FUNC_map_lookup_elem);
 }
 
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only: EMBER_TEST_RELAY_DROP_FIRST=1 drops each socket's first skb, the kernel losing bytes on purpose,
+ * for the launcher to find and reset the connection (tests/inetd/kernel-reset.sh). */
+static bool test_drop_first(void) {
+        return getenv("EMBER_TEST_RELAY_DROP_FIRST") != NULL;
+}
+#else
+static bool test_drop_first(void) {
+        return false;
+}
+#endif
+
 /* r6 the skb, r8 its sequence number; r7 the flow from here on (made if new) */
 static void find_flow(prog *p, int flows) {
         lookup(p, flows);
@@ -119,6 +133,8 @@ static void find_flow(prog *p, int flows) {
         jump(p, INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, 0), L_DROP);
         lookup(p, flows); /* once more, not a loop back: the verifier would take one for endless */
         jump(p, INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0), L_DROP);
+        if (test_drop_first())
+                jump(p, INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0), L_DROP);
         label(p, L_HAVE);
         mov(p, BPF_REG_7, BPF_REG_0);
 }

@@ -34,6 +34,7 @@ typedef struct supervisor {
         int lifetime_fd;   /* holds our lock on supervisor.lock: the proof, for launchers, that we are alive */
         int relay_fd;      /* --relay=kernel: relay.sock, where launchers hand us their two sockets */
         int relay_peers, relay_sources; /* its socket maps (kernel-relay.c) */
+        int relay_flows;   /* the program's own map, kept open so that tests can look into it */
         char dir_path[PATH_MAX];
         char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
         int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */

@@ -57,6 +57,8 @@ inetd_tests = \
 	tests/inetd/kernel-idle-timeout.sh \
 	tests/inetd/kernel-bulk-64mib.sh \
 	tests/inetd/kernel-backpressure.sh \
+	tests/inetd/kernel-reset.sh \
+	tests/inetd/kernel-lru.sh \
 	tests/inetd/kernel-load-bulk.sh
 
 TESTS += $(inetd_tests)

@@ -2,12 +2,14 @@
  * tests (ember-sandbox --relay=kernel): each map fd of PID (its /proc/PID/fdinfo names the map's id) is opened by id
  * (BPF_MAP_GET_FD_BY_ID; root) and its keys counted.
  *
- *   ember-test-sockmap PID
+ *   ember-test-sockmap [--flows] PID
  *
- * One line per socket map: "map_id=N entries=N". Exit: 0 listed (perhaps nothing); 1 failed; 2 usage; 77 not
+ * One line per socket map: "map_id=N entries=N". With --flows, the same for the verdict program's LRU hash
+ * ("flows", where each socket's relayed bytes end) instead. Exit: 0 listed (perhaps nothing); 1 failed; 2 usage; 77 not
  * allowed here (not root): the caller skips. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ static long sys_bpf(int cmd, union bpf_attr *a) {
 
 /* The map id and type of fd FD of PID, from its fdinfo; -ENOENT if it is no BPF map. */
 static int fd_map(const char *pid, const char *fd, unsigned *id, unsigned *type) {
-        char path[256], line[256];
+        char path[512], line[256];
         int found = 0;
 
         snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, fd);
@@ -62,18 +64,20 @@ int main(int argc, char *argv[]) {
         unsigned id, type;
         int rc = 0;
 
-        if (argc != 2)
-                return fprintf(stderr, "usage: ember-test-sockmap PID\n"), 2;
+        bool flows = argc == 3 && strcmp(argv[1], "--flows") == 0;
+        if (argc != 2 + flows)
+                return fprintf(stderr, "usage: ember-test-sockmap [--flows] PID\n"), 2;
+        const char *pid = argv[1 + flows];
         if (geteuid() != 0)
                 return 77;
-        snprintf(path, sizeof(path), "/proc/%s/fd", argv[1]);
+        snprintf(path, sizeof(path), "/proc/%s/fd", pid);
         DIR *d = opendir(path);
         if (!d)
                 return perror(path), 1;
         while ((e = readdir(d))) {
-                if (e->d_name[0] == '.' || fd_map(argv[1], e->d_name, &id, &type) < 0)
+                if (e->d_name[0] == '.' || fd_map(pid, e->d_name, &id, &type) < 0)
                         continue;
-                if (type != BPF_MAP_TYPE_SOCKMAP && type != BPF_MAP_TYPE_SOCKHASH)
+                if (flows ? type != BPF_MAP_TYPE_LRU_HASH : type != BPF_MAP_TYPE_SOCKMAP && type != BPF_MAP_TYPE_SOCKHASH)
                         continue;
                 long n = count_keys(id);
                 if (n < 0) {

@@ -89,6 +89,14 @@ static int nodelay_on_backend(void) {
         /* the kernel really set it: a filter's SECCOMP_RET_ERRNO could fake a 0 */
         return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) < 0 ? errno : on == 1 ? 0 : EIO;
 }
+/* the in-kernel relay quieting a sender before it takes the socket out of the kernel's hands */
+static int window_clamp_on_backend(void) {
+        int fd = backend_setsockopt(IPPROTO_TCP, TCP_WINDOW_CLAMP, 4096), clamp = 0;
+        socklen_t len = sizeof(clamp);
+        if (fd < 0)
+                return -fd;
+        return getsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, &len) < 0 ? errno : clamp == 4096 ? 0 : EIO;
+}
 /* the in-kernel relay's reset of a connection the kernel damaged: linger on, 0 s */
 static int linger_on_backend(void) {
         struct linger l = { .l_onoff = 1, .l_linger = 0 }, got = { 0, 0 };
@@ -210,6 +218,7 @@ static const probe probes[] = {
         { "opens an IPv6 stream socket", tcp6_socket, BOTH, 0, 0 },
         { "sets TCP_NODELAY on the backend connection", nodelay_on_backend, BOTH, 0, 0 },
         { "sets SO_LINGER on the backend connection", linger_on_backend, BOTH, 0, 0 },
+        { "sets TCP_WINDOW_CLAMP on the backend connection", window_clamp_on_backend, BOTH, 0, 0 },
         { "maps anonymous memory", anonymous_memory, BOTH, 0, 0 },
         { "cannot open a directory outside the state directory", read_outside, LANDLOCK, EACCES, 1 },
         { "cannot read /etc/passwd", read_etc, LANDLOCK, EACCES, 1 },
