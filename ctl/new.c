@@ -598,9 +598,8 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                a->name);
         print_container_hint(a, p);
         if (strcmp(a->relay, "kernel") == 0)
-                printf("--relay=kernel is experimental: it has no backpressure between the two connections (a client "
-                       "that does not read lets the backend's bytes pile up in kernel memory), and uploads were slower "
-                       "than with splice; see ember-sandbox(8).\n");
+                printf("--relay=kernel is experimental: bulk transfers were slower than with splice, and round trips "
+                       "not reliably faster; see ember-sandbox(8).\n");
 }
 
 /* --now: what the two printed commands would do, over the bus. */
