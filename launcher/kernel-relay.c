@@ -55,8 +55,9 @@
 #define BACKLOG_CHECK_MAX_USEC (100 * USEC_PER_MSEC)
 /* How long a sender is quieted before its socket leaves the kernel's hands (see detach()) */
 #define QUIET_USEC (5 * USEC_PER_MSEC)
+#define DETACH_RETRY_USEC USEC_PER_SEC
 /* tcpi_state values (netinet/tcp.h's TCP_*): closed, and those after the peer's FIN */
-enum { TCPI_TIME_WAIT = 6, TCPI_CLOSE = 7, TCPI_CLOSE_WAIT = 8, TCPI_LAST_ACK = 9, TCPI_CLOSING = 11 };
+enum { TCPI_CLOSE = 7, TCPI_CLOSE_WAIT = 8, TCPI_LAST_ACK = 9, TCPI_CLOSING = 11 };
 #define CHUNK_SIZE (64 * 1024)
 
 static char chunks[2][CHUNK_SIZE]; /* what we took from each side and write on to the other */
@@ -96,9 +97,11 @@ static int side_init(side *s, int fd) {
         return 0;
 }
 
+/* A socket whose FIN came after ours went from FIN_WAIT2 to CLOSE, its bytes still there to read (its place in
+ * TIME_WAIT is another socket); a reset one is CLOSE too, but then nothing is delivered on anyway. */
 static bool fin_received(const side *s, const struct tcp_info *ti) {
         return s->eof || ti->tcpi_state == TCPI_CLOSE_WAIT || ti->tcpi_state == TCPI_LAST_ACK ||
-               ti->tcpi_state == TCPI_CLOSING || ti->tcpi_state == TCPI_TIME_WAIT;
+               ti->tcpi_state == TCPI_CLOSING || ti->tcpi_state == TCPI_CLOSE;
 }
 
 /* Bytes queued for us to read on S. FIONREAD counts the psock's queue only (Linux 6.18's tcp_bpf_ioctl); a detached
@@ -301,21 +304,31 @@ static int backlog(const side *from, const side *to, uint64_t *ret) {
  * it, an skb is dropped (Linux 6.18: sk_psock_verdict_recv() finds no program any more and drops it, after TCP acked
  * it), so the sender was first quieted: its window clamped to the least TCP allows for QUIET_USEC, which leaves a
  * trickle instead of a stream (no loss in 60 detached downloads of 1 GiB, against 1 in 10 without). */
+static void unquiet(side *from) {
+        if (from->clamp_before > 0)
+                (void) setsockopt(from->fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &from->clamp_before, sizeof(from->clamp_before));
+        from->quiet_since = 0;
+}
+
 static void detach(kernel_relay *k, int i, uint64_t waiting) {
         static const char *const name[2] = { "client", "backend" };
         side *from = &k->s[i];
         int r = request(k->app, "d", &from->fd, 1);
 
-        if (from->clamp_before > 0)
-                (void) setsockopt(from->fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &from->clamp_before, sizeof(from->clamp_before));
-        from->quiet_since = 0;
-        from->detached = true; /* once: refused, it stays the kernel's */
-        if (r > 0)
+        unquiet(from);
+        if (r > 0) {
+                from->detached = true;
                 log_debug("The %s sends faster than the %s takes (%" PRIu64 " bytes waited in the kernel): "
                           "relaying that direction ourselves", name[i], name[1 - i], waiting);
-        else
-                log_full(LOG_WARNING, r < 0 ? r : -EPERM, NULL, "Could not take the %s's bytes out of the in-kernel "
-                         "relay (%" PRIu64 " bytes wait there)", name[i], waiting);
+                return;
+        }
+        /* the supervisor is gone (then the kernel relays no more either) or busy: again in a while */
+        from->retry_at = deadline_in(DETACH_RETRY_USEC);
+        if (!from->refused)
+                log_warning("Could not take the %s's bytes out of the in-kernel relay (%" PRIu64 " bytes wait there): "
+                            "%s; trying again every second", name[i], waiting,
+                            r < 0 ? "the supervisor did not answer" : "the supervisor refused or is gone");
+        from->refused = true;
 }
 
 static void quiet(side *from) {
@@ -329,12 +342,20 @@ static void quiet(side *from) {
 }
 
 /* A side that sends faster than the other takes, past BACKLOG_MAX: quieted, then detached, so that TCP stops it as
- * it would any sender whose reader does not keep up, and we relay that direction ourselves. */
+ * it would any sender whose reader does not keep up, and we relay that direction ourselves. One that sent its FIN
+ * can send no more: what it sent stays the kernel's to deliver. */
 static void check_backlogs(kernel_relay *k) {
         for (int i = 0; i < 2; i++) {
                 side *from = &k->s[i], *to = &k->s[1 - i];
-                uint64_t waiting;
-                if (from->detached || from->eof || backlog(from, to, &waiting) < 0)
+                uint64_t waiting = 0;
+                if (from->detached)
+                        continue;
+                if (from->eof) {
+                        if (from->quiet_since)
+                                unquiet(from);
+                        continue;
+                }
+                if (now_usec(CLOCK_MONOTONIC) < from->retry_at || backlog(from, to, &waiting) < 0)
                         continue;
                 if (from->quiet_since)
                         detach(k, i, waiting);
@@ -383,6 +404,9 @@ static int wait_events(kernel_relay *k, uint64_t until, short rev[2]) {
                 p[i] = (struct pollfd){ .fd = s->fd, .events = s->eof || s->len > 0 ? 0 : POLLIN | POLLRDHUP };
                 if (other->len > 0 && other->in_order) /* its chunk waits for our send space */
                         p[i].events |= POLLOUT;
+                /* POLLHUP comes whatever we ask: on a side not done yet it would wake us at once, again and again */
+                if (p[i].events == 0 && !s->done)
+                        p[i].fd = -1;
         }
         if (until == USEC_INFINITY)
                 r = ppoll(p, 2, NULL, NULL);
@@ -457,7 +481,7 @@ static int wait_end(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_
                 r = wait_events(k, until, rev);
                 if (r < 0 || r == 1)
                         return r < 0 ? r : 0;
-                if (r == 0 && now_usec(CLOCK_MONOTONIC) >= idle_deadline) {
+                if (now_usec(CLOCK_MONOTONIC) >= idle_deadline) {
                         if (!traffic(k, &k->seen))
                                 return -ETIMEDOUT;
                         idle_deadline = deadline_in(idle_timeout);

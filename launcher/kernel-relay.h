@@ -11,7 +11,9 @@ typedef struct kernel_relay_side {
         uint64_t given;        /* what we wrote into it since */
         size_t len, off;       /* a chunk taken from it, written on to the other up to off */
         bool in_order;         /* all the kernel redirected from it is in the other: what we take may follow */
-        bool detached;         /* out of the kernel's hands (or refused that): see check_backlogs() */
+        bool detached;         /* out of the kernel's hands: see check_backlogs() */
+        bool refused;          /* a request for that failed (said once) */
+        uint64_t retry_at;     /* not asked again before (CLOCK_MONOTONIC µs) */
         uint64_t quiet_since;  /* when its window was clamped before that, 0 if not */
         int clamp_before;      /* its TCP_WINDOW_CLAMP before */
         bool eof, done;        /* EOF seen on it; its EOF passed on to the other */

@@ -284,10 +284,9 @@ int drain_step(supervisor *s) {
  * it: under KillMode=mixed its exit would end the unit and every generation with it, and only it gets systemd's
  * SIGTERM. Once its own backend is gone it waits, holding no generation, until no generation is left, and passes a
  * stop on to them. */
-int anchor_wait(supervisor *s) {
-        struct signalfd_siginfo si;
+static bool signalled_stop(supervisor *s);
 
-        kernel_relay_stop(s); /* nobody would answer relay.sock while we wait; the maps stay for what they relay */
+int anchor_wait(supervisor *s) {
         closep(&s->lifetime_fd);
         s->lifetime_fd = -1;
         supervisor_lock_forget();
@@ -295,22 +294,33 @@ int anchor_wait(supervisor *s) {
                 return 0;
         log_info("Staying as the unit's main process while later generations run");
         while (supervisor_find(s->dirfd, NULL) > 0) {
-                struct pollfd p = { .fd = s->signal_fd, .events = POLLIN };
-                if (serving_lost(s)) {
-                        stop_other_generations(s);
-                        return 0;
-                }
-                if (poll(&p, 1, 50) <= 0)
+                /* relay.sock stays ours: the later generations' connections are relayed by our maps, and their
+                 * launchers ask us to take a socket out of them */
+                struct pollfd p[2] = { { .fd = s->signal_fd, .events = POLLIN }, { .fd = s->relay_fd, .events = POLLIN } };
+                if (serving_lost(s))
+                        break;
+                if (poll(p, 2, 50) <= 0)
                         continue;
-                while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
-                        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) {
-                                stop_other_generations(s);
-                                return 0;
-                        }
+                if (p[1].revents & POLLIN)
+                        accept_relays(s);
+                if (signalled_stop(s))
+                        break;
                 while (waitpid(-1, NULL, WNOHANG) > 0)
                         ;
         }
+        if (supervisor_find(s->dirfd, NULL) > 0)
+                stop_other_generations(s);
+        kernel_relay_stop(s);
         return 0;
+}
+
+static bool signalled_stop(supervisor *s) {
+        struct signalfd_siginfo si;
+
+        while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
+                        return true;
+        return false;
 }
 
 /* The serving generation ends: the others go with it (under systemd they would be killed with the unit anyway;

@@ -266,7 +266,7 @@ static void serve_request(supervisor *s, int conn) {
         else if (c == 'd' && n == 1)
                 r = relay_detach(s, fd[0]);
         if (r < 0 && r != -EPROTOTYPE)
-                log_debug("In-kernel relay refused a request ('%c'): %s", c, strerror(-r));
+                log_debug("In-kernel relay refused a request (0x%02x, %zu fds): %s", (unsigned char) c, n, strerror(-r));
         (void) send(conn, r >= 0 ? "1" : "0", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         closep(&fd[0]);
         closep(&fd[1]);

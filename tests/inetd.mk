@@ -60,6 +60,7 @@ inetd_tests = \
 	tests/inetd/kernel-reset.sh \
 	tests/inetd/kernel-lru.sh \
 	tests/inetd/kernel-download.sh \
+	tests/inetd/kernel-detached-close.sh \
 	tests/inetd/kernel-load-bulk.sh
 
 TESTS += $(inetd_tests)
