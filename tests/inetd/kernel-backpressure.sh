@@ -1,7 +1,7 @@
 #!/bin/bash
 # Backpressure through the in-kernel relay: a client that sends without reading, to an echo backend, must soon be
 # stopped by TCP, as through splice, instead of the kernel queueing whatever comes (before: all 512 MiB within a
-# second). Once a direction's backlog passes 4 MiB the launcher has its source socket taken out of the program's
+# second). Once a direction's backlog passes 64 MiB the launcher has its source socket taken out of the program's
 # map and relays that direction itself; every byte comes back in order once the client reads.
 . "$(dirname "$0")/lib.sh"
 plan 5
@@ -14,7 +14,7 @@ export EMBER_DEBUG=1
 ember_start
 
 # Blocks of 64 KiB, each its index repeated: a byte lost, repeated or out of order shows as the wrong index.
-python3 - "$PORT" $((512 << 20)) 3 >"$TEST_DIR/out" 2>&1 <<'PY'
+python3 - "$PORT" $((1024 << 20)) 3 >"$TEST_DIR/out" 2>&1 <<'PY'
 import select, socket, struct, sys, time
 port, total, quiet = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 BLOCK = 65536
@@ -61,9 +61,9 @@ PY
 is "the client's connection ends normally" "$?" 0
 diag "$(tr '\n' ' ' <"$TEST_DIR/out")"
 quiet=$(sed -n 's/^quiet_sent=//p' "$TEST_DIR/out")
-ok "while it read nothing for 3 s, TCP stopped it after ${quiet:-?} bytes (at most 160 MiB of 512)" \
-        test "${quiet:-999999999999}" -le $((160 << 20))
-is "all 512 MiB came back" "$(sed -n 's/^received=//p' "$TEST_DIR/out")" $((512 << 20))
+ok "while it read nothing for 3 s, TCP stopped it after ${quiet:-?} bytes (at most 320 MiB of 1024)" \
+        test "${quiet:-999999999999}" -le $((320 << 20))
+is "all 1024 MiB came back" "$(sed -n 's/^received=//p' "$TEST_DIR/out")" $((1024 << 20))
 is "every byte in order" "$(sed -n 's/^verdict=//p' "$TEST_DIR/out")" "in order"
 like "the launcher took the backed-up directions out of the kernel" "$(grep -c 'sends faster than the .* takes' "$LOG")" '^[12]$'
 finish

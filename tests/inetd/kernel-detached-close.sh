@@ -1,6 +1,6 @@
 #!/bin/bash
 # Ends of a connection while the launcher relays a direction itself (taken out of the in-kernel relay's hands):
-#  - the backend half-closes at once and reads late: the client's upload, detached, then its FIN, must all reach
+#  - the backend half-closes at once and reads after 4 s: the client's upload, detached, then its FIN, must all reach
 #    it. The client's socket is CLOSE when that FIN comes, not CLOSE_WAIT (our FIN went first), and the FIN must
 #    still be counted as one: a miscount took the connection for damaged and reset it (exit 71).
 #  - the backend half-closes and never reads: the launcher, holding bytes it cannot write, must sleep, not spin on
@@ -33,7 +33,7 @@ while True:
     if mode == b"halfhold\n":
         time.sleep(60)
         os._exit(0)
-    time.sleep(2)
+    time.sleep(4)
     h, n = hashlib.sha256(), 0
     while True:
         d = c.recv(1 << 20)
@@ -52,19 +52,19 @@ import fcntl, hashlib, os, socket, subprocess, sys, termios, time
 port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
 s.sendall(mode.encode() + b"\n")
-data = os.urandom(64 << 20)
-# 256 KiB at a time until the launcher has taken us out of the kernel's hands (our bytes wait in its socket's
-# receive queue: Recv-Q > 0; before, the kernel takes each at once), then 16 KiB more, all of it taken in by TCP
+data = os.urandom(192 << 20)
+# 256 KiB at a time until the launcher has taken us out of the kernel's hands (after its 64 MiB: then our bytes wait
+# in its socket's receive queue, Recv-Q > 0; before, the kernel takes each at once), then 16 KiB more, all of it taken in by TCP
 # (nothing left unsent here, or our FIN would wait behind it), and our FIN after the backend's (passed on at 0.3 s):
 # it comes while the launcher still holds bytes of ours, waiting for the kernel's part to reach the backend
-# (halfsink: from 2.3 s on; halfhold: never).
+# (halfsink: from 4.3 s on; halfhold: never).
 me = s.getsockname()[1]
 def recv_q():
     out = subprocess.run(["ss", "-tnH", "state", "all", "( sport = :%d and dport = :%d )" % (port, me)],
                          capture_output=True, text=True).stdout.split()
     return int(out[1]) if len(out) > 1 and out[1].isdigit() else 0
 sent, t0 = 0, time.monotonic()
-while recv_q() == 0 and time.monotonic() - t0 < 10:
+while sent + (4 << 20) < len(data) and time.monotonic() - t0 < 10 and (sent < (64 << 20) or recv_q() == 0):
     s.sendall(data[sent:sent + (256 << 10)])
     sent += 256 << 10
 s.sendall(data[sent:sent + (16 << 10)])
