@@ -15,6 +15,7 @@ typedef struct kernel_relay_side {
         bool refused;          /* a request for that failed (said once) */
         uint64_t retry_at;     /* not asked again before (CLOCK_MONOTONIC µs) */
         uint64_t quiet_since;  /* when its window was clamped before that, 0 if not */
+        uint64_t quiet_received; /* its tcpi_bytes_received at the last look since */
         int clamp_before;      /* its TCP_WINDOW_CLAMP before */
         bool eof, done;        /* EOF seen on it; its EOF passed on to the other */
         uint64_t short_at, short_since; /* written into it while short of what came for it, and since when */
