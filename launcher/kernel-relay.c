@@ -128,7 +128,7 @@ static int queued_on(const side *s, uint64_t *ret) {
 }
 
 /* What the kernel took from FROM: received, less its FIN, what we read before and since, and what waits for us. */
-static int kernel_took(const side *from, uint64_t *ret) {
+int kernel_relay_took(const kernel_relay_side *from, uint64_t *ret) {
         struct tcp_info a, b;
         uint64_t queued = 0;
         int r;
@@ -149,7 +149,7 @@ static int delivered(const side *from, side *to) {
         uint64_t got = 0;
         int r;
 
-        if ((r = kernel_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+        if ((r = kernel_relay_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
                 return r;
         uint64_t put = written(&out) - to->wrote_before - to->given;
         if (put > got) {
@@ -298,7 +298,7 @@ static int backlog(const side *from, const side *to, uint64_t *ret) {
         uint64_t got = 0;
         int r;
 
-        if ((r = kernel_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+        if ((r = kernel_relay_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
                 return r;
         uint64_t put = written(&out) - to->wrote_before - to->given;
         *ret = got > put ? got - put : 0;

@@ -37,3 +37,6 @@ int kernel_relay_begin(const char *app, int client, int backend, kernel_relay *r
  * until both directions are done (0), an error or reset, idle_timeout without traffic (-ETIMEDOUT), or *stop
  * (-EINTR). -EPROTO: the kernel lost or repeated bytes; both sockets are then set to be reset as they close. */
 int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomic_t *stop);
+/* What the kernel took from FROM: what its TCP received, less its FIN, what we read before the hand-over and since,
+ * and what waits for us to read (exposed for tests/unit/test-kernel-relay.c). */
+int kernel_relay_took(const kernel_relay_side *from, uint64_t *ret);

@@ -38,6 +38,13 @@ tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launch
 tests_unit_test_lockdown_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_lockdown_LDADD = common/libember.a
 
+# The in-kernel relay's count of what the kernel took from a socket, in each TCP state a FIN leaves it in.
+unit_tests += tests/unit/test-kernel-relay
+tests_unit_test_kernel_relay_SOURCES = tests/unit/test-kernel-relay.c tests/tap.h launcher/kernel-relay.c launcher/kernel-relay.h \
+	launcher/session.c launcher/session.h
+tests_unit_test_kernel_relay_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
+tests_unit_test_kernel_relay_LDADD = common/libember.a
+
 # The PROXY protocol codec: the launcher's first look at client bytes.
 unit_tests += tests/unit/test-proxy
 tests_unit_test_proxy_SOURCES = tests/unit/test-proxy.c tests/tap.h

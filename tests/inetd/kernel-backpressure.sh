@@ -14,7 +14,7 @@ export EMBER_DEBUG=1
 ember_start
 
 # Blocks of 64 KiB, each its index repeated: a byte lost, repeated or out of order shows as the wrong index.
-python3 - "$PORT" $((1024 << 20)) 3 >"$TEST_DIR/out" 2>&1 <<'PY'
+cat >"$TEST_DIR/client.py" <<'PY'
 import select, socket, struct, sys, time
 port, total, quiet = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 BLOCK = 65536
@@ -58,12 +58,24 @@ got += len(buf)
 print("received=%d" % got)
 print("verdict=%s" % (bad or "in order"))
 PY
-is "the client's connection ends normally" "$?" 0
+# Both directions are detached, and a detach can lose an skb (the kernel race in bench/README.md, made rare by
+# quieting the sender): the launcher then resets the connection, never ends it as whole. Up to 3 tries.
+resets=0
+for try in 1 2 3; do
+        detached0=$(grep -c 'sends faster than the .* takes' "$LOG")
+        timeout 100 python3 "$TEST_DIR/client.py" "$PORT" $((1024 << 20)) 3 >"$TEST_DIR/out" 2>&1
+        rc=$?
+        grep -q ConnectionResetError "$TEST_DIR/out" || break
+        resets=$((resets + 1))
+        diag "try $try: reset (the detach race)"
+done
+is "the client's connection ends normally ($resets of the tries reset)" "$rc" 0
 diag "$(tr '\n' ' ' <"$TEST_DIR/out")"
 quiet=$(sed -n 's/^quiet_sent=//p' "$TEST_DIR/out")
 ok "while it read nothing for 3 s, TCP stopped it after ${quiet:-?} bytes (at most 320 MiB of 1024)" \
         test "${quiet:-999999999999}" -le $((320 << 20))
 is "all 1024 MiB came back" "$(sed -n 's/^received=//p' "$TEST_DIR/out")" $((1024 << 20))
 is "every byte in order" "$(sed -n 's/^verdict=//p' "$TEST_DIR/out")" "in order"
-like "the launcher took the backed-up directions out of the kernel" "$(grep -c 'sends faster than the .* takes' "$LOG")" '^[12]$'
+like "the launcher took the backed-up directions out of the kernel" \
+        "$(($(grep -c 'sends faster than the .* takes' "$LOG") - detached0))" '^[12]$'
 finish

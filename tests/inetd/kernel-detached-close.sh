@@ -2,7 +2,9 @@
 # Ends of a connection while the launcher relays a direction itself (taken out of the in-kernel relay's hands):
 #  - the backend half-closes at once and reads after 4 s: the client's upload, detached, then its FIN, must all reach
 #    it. The client's socket is CLOSE when that FIN comes, not CLOSE_WAIT (our FIN went first), and the FIN must
-#    still be counted as one: a miscount took the connection for damaged and reset it (exit 71).
+#    still be counted as one: a miscount took the connection for damaged and reset it (exit 71). Whether the FIN
+#    comes before the launcher's wait is over depends on timing here; tests/unit/test-kernel-relay checks the count
+#    in each state for certain.
 #  - the backend half-closes and never reads: the launcher, holding bytes it cannot write, must sleep, not spin on
 #    the client's POLLHUP, and its --idle-timeout must end it.
 . "$(dirname "$0")/lib.sh"
@@ -80,11 +82,23 @@ else:
     time.sleep(8)
 PY
 client --connect-only "$ADDR" # the cold start
-want=$(timeout 60 python3 "$TEST_DIR/client.py" "$PORT" halfsink)
-is "the client's whole upload and FIN came through (a late reader, the backend half-closed first)" \
-        "$(wait_until 10 test -s "$TEST_DIR/sink.out"; cat "$TEST_DIR/sink.out")" "$want"
-ok "the launcher relayed the upload itself" grep -q 'The client sends faster than the backend takes' "$LOG"
-is "and found nothing lost or repeated" "$(grep -c 'lost or repeated bytes' "$LOG")" 0
+# A detach can lose an skb (the kernel race in bench/README.md, made rare by quieting the sender); the launcher then
+# resets the connection. Up to 3 tries for one that comes whole: the miscounted FIN made every try fail.
+resets=0
+for try in 1 2 3; do
+        rm -f "$TEST_DIR/sink.out"
+        lost0=$(grep -c 'lost or repeated bytes' "$LOG")
+        detached0=$(grep -c 'The client sends faster than the backend takes' "$LOG")
+        want=$(timeout 60 python3 "$TEST_DIR/client.py" "$PORT" halfsink)
+        got=$(wait_until 10 test -s "$TEST_DIR/sink.out"; cat "$TEST_DIR/sink.out" 2>/dev/null)
+        [ "$got" = "$want" ] && break
+        resets=$((resets + 1))
+        diag "try $try: the backend got '$got' of '$want'"
+done
+is "the client's whole upload and FIN came through (a late reader, the backend half-closed first; $resets of the tries reset)" \
+        "$got" "$want"
+is "the launcher relayed the upload itself" "$(($(grep -c 'The client sends faster than the backend takes' "$LOG") - detached0))" 1
+is "and found nothing lost or repeated" "$(($(grep -c 'lost or repeated bytes' "$LOG") - lost0))" 0
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 wait_until 10 launchers_gone
