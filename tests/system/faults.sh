@@ -47,7 +47,9 @@ t1=$(ms_now)
 is "a connection to a unit with a wrong argument gets no answer" "$out" ""
 ok "and is closed promptly ($((t1 - t0)) ms)" test $((t1 - t0)) -le 5000
 c journalctl --sync
-like "the journal has the usage message" "$(c journalctl -q --no-pager -o cat -u "$APP@*")" \
+# the whole boot's journal: an instance that exits at once may be gone before journald looks up its unit, and then
+# its last line may have no _SYSTEMD_UNIT for -u to match (once in CI: that line missing under -u, its status=64 there)
+like "the journal has the usage message" "$(c journalctl -q --no-pager -o cat -b)" \
         "unknown option '--no-such-option'"
 like "the instance exited 64 (usage)" "$(c journalctl -q --no-pager -o cat -u "$APP@*")" 'status=64'
 is "$APP.socket stays active" "$(unit_prop $APP.socket ActiveState)" active
