@@ -142,16 +142,26 @@ int kernel_relay_took(const kernel_relay_side *from, uint64_t *ret) {
         return 0;
 }
 
+/* What the kernel took from FROM (*got) and put into TO's send queue (*put), and TO's TCP_INFO. */
+static int kernel_counts(const side *from, const side *to, uint64_t *got, uint64_t *put, struct tcp_info *out) {
+        int r;
+
+        *got = 0;
+        if ((r = kernel_relay_took(from, got)) < 0 || (r = tcp_info_of(to->fd, out)) < 0)
+                return r;
+        *put = written(out) - to->wrote_before - to->given;
+        return 0;
+}
+
 /* Has all the kernel took from FROM left through TO? 1 yes, 0 not yet, -EPROTO if the kernel repeated bytes or lost
  * them (TO has sent all it was given and had it acked, and nothing more came for LOSS_GRACE_USEC). */
 static int delivered(const side *from, side *to) {
         struct tcp_info out;
-        uint64_t got = 0;
-        int r;
+        uint64_t got, put;
+        int r = kernel_counts(from, to, &got, &put, &out);
 
-        if ((r = kernel_relay_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+        if (r < 0)
                 return r;
-        uint64_t put = written(&out) - to->wrote_before - to->given;
         if (put > got) {
                 log_debug("The kernel put %" PRIu64 " bytes where it took %" PRIu64 " (repeated)", put, got);
                 return -EPROTO;
@@ -295,12 +305,11 @@ static bool traffic(const kernel_relay *k, uint64_t *seen) {
  * bound of its own. */
 static int backlog(const side *from, const side *to, uint64_t *ret) {
         struct tcp_info out;
-        uint64_t got = 0;
-        int r;
+        uint64_t got, put;
+        int r = kernel_counts(from, to, &got, &put, &out);
 
-        if ((r = kernel_relay_took(from, &got)) < 0 || (r = tcp_info_of(to->fd, &out)) < 0)
+        if (r < 0)
                 return r;
-        uint64_t put = written(&out) - to->wrote_before - to->given;
         *ret = got > put ? got - put : 0;
         return 0;
 }

@@ -5,11 +5,8 @@
 # map and relays that direction itself; every byte comes back in order once the client reads.
 . "$(dirname "$0")/lib.sh"
 plan 5
-[ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 need python3
-ember_setup
-SANDBOX_ARGS=(--idle=60s --policy=none)
-EMBER_TEST_RELAY=kernel
+kernel_relay_setup
 export EMBER_DEBUG=1
 ember_start
 

@@ -9,12 +9,9 @@
 #    the client's POLLHUP, and its --idle-timeout must end it.
 . "$(dirname "$0")/lib.sh"
 plan 5
-[ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 need python3
-ember_setup
-SANDBOX_ARGS=(--idle=60s --policy=none)
+kernel_relay_setup
 LAUNCH_ARGS=(--start-timeout=10s --idle-timeout=3s)
-EMBER_TEST_RELAY=kernel
 export EMBER_DEBUG=1
 cat >"$TEST_DIR/backend.py" <<'PY'
 import hashlib, os, socket, sys, time

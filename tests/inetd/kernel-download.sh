@@ -6,11 +6,8 @@
 # own index); the fast ones stay in the kernel and none may be reset.
 . "$(dirname "$0")/lib.sh"
 plan 6
-[ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 need python3
-ember_setup
-SANDBOX_ARGS=(--idle=60s --policy=none)
-EMBER_TEST_RELAY=kernel
+kernel_relay_setup
 export EMBER_DEBUG=1
 # one connection at a time: "N\n" asks for N bytes, in 64 KiB blocks that each repeat their index
 cat >"$TEST_DIR/backend.py" <<'PY'

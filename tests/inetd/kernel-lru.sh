@@ -5,13 +5,10 @@
 # (an entry made again only loses the memory needed to cut a retransmission's repeated head).
 . "$(dirname "$0")/lib.sh"
 plan 5
-[ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"
 SOCKMAP=$top_builddir/tests/tools/ember-test-sockmap
-ember_setup
-SANDBOX_ARGS=(--idle=60s --policy=none)
-EMBER_TEST_RELAY=kernel
+kernel_relay_setup
 export EMBER_TEST_RELAY_FLOWS=8
 SA_ENV=(-E EMBER_TEST_RELAY_FLOWS)
 ember_start

@@ -5,12 +5,9 @@
 # with a FIN, so that neither side takes the damaged stream for a complete one; it says so once and exits 71.
 . "$(dirname "$0")/lib.sh"
 plan 6
-[ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"
-ember_setup
-SANDBOX_ARGS=(--idle=60s --policy=none)
-EMBER_TEST_RELAY=kernel
+kernel_relay_setup
 export EMBER_TEST_RELAY_DROP_FIRST=1
 SA_ENV=(-E EMBER_TEST_RELAY_DROP_FIRST)
 ember_start

@@ -190,6 +190,15 @@ _ember_watchdog() {
         kill -TERM $$ 2>/dev/null
 }
 
+# kernel_relay_setup: ember_setup for a test of the in-kernel relay (root only: CAP_BPF, CAP_NET_ADMIN), with a
+# supervisor that outlives the test's pauses.
+kernel_relay_setup() {
+        [ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
+        ember_setup
+        SANDBOX_ARGS=(--idle=60s --policy=none)
+        EMBER_TEST_RELAY=kernel
+}
+
 # What the test starts, adjustable before ember_start.
 LAUNCH_ARGS=(--start-timeout=10s)
 SANDBOX_ARGS=(--idle=2s --policy=none)
