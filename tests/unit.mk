@@ -50,3 +50,9 @@ unit_tests += tests/unit/test-proxy
 tests_unit_test_proxy_SOURCES = tests/unit/test-proxy.c tests/tap.h
 tests_unit_test_proxy_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_proxy_LDADD = common/libember.a
+
+# Resolving a DynamicUser= user without NSS (no libnss-systemd), from PID 1's records.
+unit_tests += tests/unit/test-user
+tests_unit_test_user_SOURCES = tests/unit/test-user.c tests/tap.h
+tests_unit_test_user_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_user_LDADD = common/libember.a
