@@ -17,6 +17,7 @@ system_tests = \
 	tests/system/heal-kill.sh \
 	tests/system/heal-stop.sh \
 	tests/system/heal-state.sh \
+	tests/system/fail-fix.sh \
 	tests/system/metrics.sh \
 	tests/system/cli.sh \
 	tests/system/upgrade.sh \
