@@ -19,13 +19,14 @@ inactive() { [ "$(unit_prop "$1" ActiveState)" = inactive ]; }
 
 # ---- unix sockets on both sides ------------------------------------------------------------------------------
 ok "app 'echo': unix --listen and unix --backend" app_up echo --listen=/run/echo.sock --backend=/run/echo-backend.sock \
-        --idle=30s -- "$TB" --listen=/run/echo-backend.sock --mode=echo
+        --user=root --idle=30s -- "$TB" --listen=/run/echo-backend.sock --mode=echo
 is "a client on the unix socket gets its bytes echoed (cold)" "$(c "$TC" --send='hello\n' /run/echo.sock 2>&1)" hello
 is "and again (warm)" "$(c "$TC" --send='again\n' /run/echo.sock 2>&1)" again
 is "one cold start" "$(state echo cold-starts)" 1
 
 # ---- COMMAND arguments arrive exactly ---------------------------------------------------------------------------
-c mkdir -p /run/args # the backend unit's file system is read-only but what --rw-path= names
+# the backend unit's file system is read-only but what --rw-path= names, and the backend runs as a user of its own
+c mkdir -p -m 0777 /run/args
 script='printf "<%s>\n" "$@" >/run/args/out; exec "$0" --listen=127.0.0.1:'"$P2"' --mode=http'
 ok "app 'args' with awkward arguments" app_up args --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --rw-path=/run/args -- \
         /bin/sh -c "$script" "$TB" 'two words' '$HOME' '${PATH}' '%n %i %%' 'say "hi"' "it's" 'back\slash' '' ';' \

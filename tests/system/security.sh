@@ -118,10 +118,10 @@ is "it wrote its --state-dir (/var/lib/sec-state, made nobody's)" "$(c stat -c %
 is "it was refused everywhere else" "$(c cat /srv/sec-rw/written 2>/dev/null)" ""
 is "(each of the four tries failed)" "$(c cat /srv/sec-rw/refused 2>/dev/null | wc -l)" 4
 
-# as root (no --user) the file system is read-only all the same: no permission bit decides it
+# as root (--user=root) the file system is read-only all the same: no permission bit decides it
 c sh -c 'rm -f /srv/sec-rw/* /var/lib/sec-state/allowed; chown root /srv/sec-rw'
 ok "app secr (a root backend, same --rw-path) is up" app_up secr --listen=127.0.0.1:${PORTS[6]} \
-        --backend=127.0.0.1:${PORTS[7]} --rw-path=/srv/sec-rw --state-dir=sec-state -- \
+        --backend=127.0.0.1:${PORTS[7]} --rw-path=/srv/sec-rw --state-dir=sec-state --user=root -- \
         /bin/sh -c "$(probe ${PORTS[7]})" "$TOOLS/ember-test-backend"
 is "it starts and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=r 127.0.0.1:${PORTS[6]} 2>&1)" r
 is "root wrote its --rw-path and --state-dir, and nothing else" \
