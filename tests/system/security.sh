@@ -9,14 +9,14 @@
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
-plan 34
+plan 38
 
 BACKEND_MAX=5.0
 LAUNCH_MAX=5.8
 STRICT_MAX=2.1
 
 sys_boot
-pick_ports 10
+pick_ports 12
 
 # exposure UNIT: the overall exposure level systemd-analyze security gives UNIT ("" if none)
 exposure() {
@@ -138,4 +138,16 @@ is "(nobody is in the group ember now)" "$(c getent group ember | cut -d: -f4)" 
 out=$(c "$EMBERCTL" new secn --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} --unit-dir=/run -- /bin/true 2>&1)
 is "and one whose group has other members (nobody) too (78)" "$?" 78
 c gpasswd -d nobody ember >/dev/null
+
+# ---- a compromised backend on the defaults asks PID 1 for root (issue 24: a root backend got it) -------------------
+# The backend first tries what the attack did, systemd-run of a command that writes /etc, and records how that
+# went in its state directory; then it serves as usual.
+escape='systemd-run --quiet --wait sh -c "id >/etc/pwned-by-backend" 2>/var/lib/sece/escape.err
+echo $? >/var/lib/sece/escape; exec "$0" --listen=127.0.0.1:'"${PORTS[11]}"' --mode=echo'
+ok "app sece is up on the defaults (no --user)" app_up sece --listen=127.0.0.1:${PORTS[10]} \
+        --backend=127.0.0.1:${PORTS[11]} --state-dir=sece -- /bin/sh -c "$escape" "$TOOLS/ember-test-backend"
+is "and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=e 127.0.0.1:${PORTS[10]} 2>&1)" e
+isnt "the backend's systemd-run was refused (status $(c cat /var/lib/sece/escape 2>&1): $(c cat /var/lib/sece/escape.err 2>&1))" \
+        "$(c cat /var/lib/sece/escape 2>&1)" 0
+ok "and PID 1 ran nothing for it: no /etc/pwned-by-backend" c test ! -e /etc/pwned-by-backend
 finish
