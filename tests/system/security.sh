@@ -9,14 +9,14 @@
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
-plan 38
+plan 42
 
 BACKEND_MAX=5.0
 LAUNCH_MAX=5.8
 STRICT_MAX=2.1
 
 sys_boot
-pick_ports 12
+pick_ports 14
 
 # exposure UNIT: the overall exposure level systemd-analyze security gives UNIT ("" if none)
 exposure() {
@@ -150,4 +150,16 @@ is "and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=e 127.0.0.1:$
 isnt "the backend's systemd-run was refused (status $(c cat /var/lib/sece/escape 2>&1): $(c cat /var/lib/sece/escape.err 2>&1))" \
         "$(c cat /var/lib/sece/escape 2>&1)" 0
 ok "and PID 1 ran nothing for it: no /etc/pwned-by-backend" c test ! -e /etc/pwned-by-backend
+
+# ---- apps are isolated from each other: each backend is a user of its own, and cannot signal another app's -------
+# sece's backend is warm (above); seck's tries to signal it (kill -0: the permission check alone) before it serves.
+probe='kill -0 "$(cat /run/ember/sece/backend.pid)" 2>/var/lib/seck/kill.err; echo $? >/var/lib/seck/kill
+exec "$0" --listen=127.0.0.1:'"${PORTS[13]}"' --mode=echo'
+ok "app seck is up on the defaults too" app_up seck --listen=127.0.0.1:${PORTS[12]} \
+        --backend=127.0.0.1:${PORTS[13]} --state-dir=seck -- /bin/sh -c "$probe" "$TOOLS/ember-test-backend"
+is "and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=k 127.0.0.1:${PORTS[12]} 2>&1)" k
+isnt "its backend runs as another user than sece's" "$(proc_status "$(state seck backend.pid)" Uid | awk '{ print $1 }')" \
+        "$(proc_status "$(state sece backend.pid)" Uid | awk '{ print $1 }')"
+like "it could not signal sece's backend ($(c cat /var/lib/seck/kill.err 2>&1))" "$(c cat /var/lib/seck/kill 2>&1):$(c cat /var/lib/seck/kill.err 2>&1)" \
+        '^1:.*(not permitted|ermission)'
 finish
