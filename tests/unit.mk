@@ -50,3 +50,10 @@ unit_tests += tests/unit/test-proxy
 tests_unit_test_proxy_SOURCES = tests/unit/test-proxy.c tests/tap.h
 tests_unit_test_proxy_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_proxy_LDADD = common/libember.a
+
+# Unix sockets by a path the backend controls: no symlink followed, reached through the descriptor, seen listening
+# without a connection.
+unit_tests += tests/unit/test-unix-socket
+tests_unit_test_unix_socket_SOURCES = tests/unit/test-unix-socket.c tests/tap.h
+tests_unit_test_unix_socket_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_unix_socket_LDADD = common/libember.a
