@@ -44,6 +44,8 @@ inetd_tests = \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
 	tests/inetd/unix-backend.sh \
+	tests/inetd/answer-close.sh \
+	tests/inetd/answer-close-tcp.sh \
 	tests/inetd/ready-notify.sh \
 	tests/inetd/backend-fail-start.sh \
 	tests/inetd/stop-timeout.sh \
