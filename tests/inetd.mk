@@ -46,6 +46,8 @@ inetd_tests = \
 	tests/inetd/unix-backend.sh \
 	tests/inetd/answer-close.sh \
 	tests/inetd/answer-close-tcp.sh \
+	tests/inetd/answer-unread.sh \
+	tests/inetd/answer-unread-tcp.sh \
 	tests/inetd/unix-symlink-attack.sh \
 	tests/inetd/unix-owner.sh \
 	tests/inetd/ready-notify.sh \
