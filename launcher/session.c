@@ -290,8 +290,8 @@ static int connect_unix_backend(const char *path, uid_t owner) {
                 return path_fd;
         if (st.st_uid != owner)
                 return log_error("Refusing the backend's socket %s: owned by uid %u, expected uid %u (the backend's "
-                                 "user, --backend-owner); closing the client", path, (unsigned) st.st_uid,
-                                 (unsigned) owner), -EPERM;
+                                 "user: --backend-owner, else the launcher's own; emberctl new writes it); closing "
+                                 "the client", path, (unsigned) st.st_uid, (unsigned) owner), -EPERM;
         return unix_socket_connect_fd(path_fd);
 }
 
