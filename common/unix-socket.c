@@ -113,7 +113,7 @@ static bool same_file(const struct unix_diag_vfs *v, const struct stat *st) {
 static int diag_match(const struct nlmsghdr *h, const struct stat *st) {
         const struct unix_diag_msg *m = NLMSG_DATA(h);
         const struct rtattr *a = (const struct rtattr *) (m + 1);
-        int len = (int) h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+        int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*m));
 
         if (len < 0)
                 return -ESRCH;
