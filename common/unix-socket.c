@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -84,29 +85,35 @@ int unix_socket_open(const char *path, struct stat *ret_st) {
                 return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISSOCK(st.st_mode))
-                return -ENOTSOCK;
         if (ret_st)
                 *ret_st = st;
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOTSOCK;
         return take_fd(&fd);
 }
 
-int unix_socket_connect_fd(int path_fd) {
+int unix_socket_connect_fd(int path_fd, uint64_t timeout_usec) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct timeval tv = { .tv_sec = (time_t) (timeout_usec / 1000000),
+                              .tv_usec = (suseconds_t) (timeout_usec % 1000000) };
         _cleanup_close_ int fd = -1;
         int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", path_fd);
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1)) < 0)
+        if (timeout_usec > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        socklen_t len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + (size_t) n + 1);
+        if (connect(fd, (const struct sockaddr *) &sa, len) < 0)
                 return -errno;
         return take_fd(&fd);
 }
 
 /* sock_diag's device numbers are the kernel's own encoding (12 bits major << 20 | 20 bits minor), stat's are not. */
 static bool same_file(const struct unix_diag_vfs *v, const struct stat *st) {
-        return v->udiag_vfs_ino == st->st_ino && makedev(v->udiag_vfs_dev >> 20, v->udiag_vfs_dev & 0xfffff) == st->st_dev;
+        return v->udiag_vfs_ino == st->st_ino &&
+               makedev(v->udiag_vfs_dev >> 20, v->udiag_vfs_dev & 0xfffff) == st->st_dev;
 }
 
 /* One socket of the dump: its state if it is bound to ST's file, else -ESRCH. */

@@ -283,7 +283,7 @@ static int connect_unix_backend(const char *path, uid_t owner) {
         if (path_fd == -ELOOP)
                 return log_error("Refusing the backend's socket %s: its path has a symlink, and the launcher follows "
                                  "none; closing the client", path), -EPERM;
-        if (path_fd == -ENOTSOCK && stat(path, &st) >= 0) /* for the log line only: the check is done */
+        if (path_fd == -ENOTSOCK)
                 return log_error("Refusing the backend's socket %s: a %s, not a socket; closing the client", path,
                                  file_type(st.st_mode)), -EPERM;
         if (path_fd < 0)
@@ -292,7 +292,7 @@ static int connect_unix_backend(const char *path, uid_t owner) {
                 return log_error("Refusing the backend's socket %s: owned by uid %u, expected uid %u (the backend's "
                                  "user: --backend-owner, else the launcher's own; emberctl new writes it); closing "
                                  "the client", path, (unsigned) st.st_uid, (unsigned) owner), -EPERM;
-        return unix_socket_connect_fd(path_fd);
+        return unix_socket_connect_fd(path_fd, 0);
 }
 
 static int connect_backend(const ember_addr *a, uid_t owner) {

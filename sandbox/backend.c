@@ -119,9 +119,12 @@ int start_backend(supervisor *s, const char *notify_path) {
         return 0;
 }
 
+/* A connect that would wait for room in a full backlog gives up after this: the supervisor has more to do. */
+#define PROBE_CONNECT_TIMEOUT_USEC (100 * USEC_PER_MSEC)
+
 static int probe_connect(const supervisor *s) {
         _cleanup_close_ int fd = socket(s->address.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = { .tv_usec = 100000 };
+        struct timeval tv = { .tv_usec = PROBE_CONNECT_TIMEOUT_USEC };
 
         if (fd < 0)
                 return -errno;
@@ -151,7 +154,7 @@ static int probe_unix(const supervisor *s) {
         r = unix_socket_listening(&st);
         if (r >= 0)
                 return r > 0 ? 0 : -ECONNREFUSED;
-        fd = unix_socket_connect_fd(path_fd);
+        fd = unix_socket_connect_fd(path_fd, PROBE_CONNECT_TIMEOUT_USEC);
         return fd < 0 ? fd : 0;
 }
 

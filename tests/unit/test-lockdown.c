@@ -90,7 +90,7 @@ static int connect_unix_backend(void) {
         fd = unix_socket_open(path, NULL);
         if (fd < 0)
                 return -fd;
-        c = unix_socket_connect_fd(fd);
+        c = unix_socket_connect_fd(fd, 0);
         return c < 0 ? -c : 0;
 }
 

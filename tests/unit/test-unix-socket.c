@@ -93,7 +93,7 @@ static void check_connect_fd(void) {
 
         if (path_fd < 0 || rename(at("second.sock"), at("first.sock")) < 0)
                 exit(99);
-        c = unix_socket_connect_fd(path_fd);
+        c = unix_socket_connect_fd(path_fd, 0);
         ok(c >= 0, "connected through /proc/self/fd");
         a = accept4(first, NULL, NULL, SOCK_CLOEXEC);
         ok(a >= 0, "to the socket that was opened");
@@ -121,7 +121,7 @@ static void check_open_without_openat2(void) {
                         _exit(2);
                 fd = unix_socket_open(at("walk.sock"), NULL);
                 _exit(syscall(437, AT_FDCWD, "/", NULL, 0) == -1 && errno == ENOSYS && fd >= 0 &&
-                      unix_socket_connect_fd(fd) >= 0 && unix_socket_open(at("link.sock"), NULL) == -ELOOP &&
+                      unix_socket_connect_fd(fd, 0) >= 0 && unix_socket_open(at("link.sock"), NULL) == -ELOOP &&
                       unix_socket_open(at("dlink/in.sock"), NULL) == -ELOOP &&
                       unix_socket_open(at("file"), NULL) == -ENOTSOCK ? 0 : 1);
         }
