@@ -24,24 +24,6 @@ is "a client on the unix socket gets its bytes echoed (cold)" "$(c "$TC" --send=
 is "and again (warm)" "$(c "$TC" --send='again\n' /run/echo.sock 2>&1)" again
 is "one cold start" "$(state echo cold-starts)" 1
 
-# ---- a unix backend that reads, answers and closes (issue 23) ------------------------------------------------------
-# six lines of Python, as a user would write them: no handling of EPIPE
-answer_py='import os, socket
-p = "/run/uanswer/s.sock"
-os.path.exists(p) and os.unlink(p)
-s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen(16)
-while True:
-    c, _ = s.accept(); c.recv(4096); c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nanswered\n"); c.close()'
-c mkdir -p /run/uanswer
-ok "app 'uanswer': TCP --listen, a unix --backend that answers and closes" app_up uanswer --listen=127.0.0.1:$P11 \
-        --backend=/run/uanswer/s.sock --rw-path=/run/uanswer -- /usr/bin/python3 -c "$answer_py"
-is "curl gets the answer (cold)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
-is "curl gets the answer (warm)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
-like "socat, half-closing first, gets the answer (warm)" \
-        "$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 20 socat -t 15 - TCP:127.0.0.1:$P11 2>&1)" '^answered'
-is "one cold start: the backend never died (no EPIPE on an answer)" "$(state uanswer cold-starts)" 1
-is "no crash recorded" "$(n=$(state uanswer crashes); echo "${n:-0}")" 0
-
 # ---- COMMAND arguments arrive exactly ---------------------------------------------------------------------------
 c mkdir -p /run/args # the backend unit's file system is read-only but what --rw-path= names
 script='printf "<%s>\n" "$@" >/run/args/out; exec "$0" --listen=127.0.0.1:'"$P2"' --mode=http'
@@ -105,6 +87,24 @@ ok "starting echo.socket again brings the wake socket back (Wants=)" c systemctl
 active() { [ "$(unit_prop "$1" ActiveState)" = active ]; }
 ok "echo-backend.socket is active again" wait_until 15 active echo-backend.socket
 is "and the app wakes again" "$(c "$TC" --send='back\n' /run/echo.sock 2>&1)" back
+
+# ---- a unix backend that reads, answers and closes (issue 23) ------------------------------------------------------
+# six lines of Python, as a user would write them: no handling of EPIPE
+answer_py='import os, socket
+p = "/run/uanswer/s.sock"
+os.path.exists(p) and os.unlink(p)
+s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen(16)
+while True:
+    c, _ = s.accept(); c.recv(4096); c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nanswered\n"); c.close()'
+c mkdir -p /run/uanswer
+ok "app 'uanswer': TCP --listen, a unix --backend that answers and closes" app_up uanswer --listen=127.0.0.1:$P11 \
+        --backend=/run/uanswer/s.sock --rw-path=/run/uanswer -- /usr/bin/python3 -c "$answer_py"
+is "curl gets the answer (cold)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
+is "curl gets the answer (warm)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
+like "socat, half-closing first, gets the answer (warm)" \
+        "$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 20 socat -t 15 - TCP:127.0.0.1:$P11 2>&1)" '^answered'
+is "one cold start: the backend never died (no EPIPE on an answer)" "$(state uanswer cold-starts)" 1
+is "no crash recorded" "$(n=$(state uanswer crashes); echo "${n:-0}")" 0
 
 # ---- a backend that cannot start --------------------------------------------------------------------------------
 ok "app 'broken' whose backend exits at once" app_up broken --listen=127.0.0.1:$P7 --backend=127.0.0.1:$P8 \
