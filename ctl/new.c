@@ -282,7 +282,19 @@ static int add_subst_escaped(new_plan *p, const char *key, const char *value) {
         return r;
 }
 
-/* ember-launch --app --backend --start-on --start-timeout [--idle-timeout] */
+/* A unix backend's socket is its user's, and the launcher (root) takes no other's: --user's uid (a unix backend
+ * always names one, root included). Resolved here once, not by every launcher. */
+static int backend_owner_option(const new_args *a, buf *b) {
+        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+        char uid[24];
+
+        if (a->user && !pw)
+                return -ENOENT;
+        snprintf(uid, sizeof(uid), "%u", pw ? (unsigned) pw->pw_uid : 0U);
+        return exec_option(b, "backend-owner", uid);
+}
+
+/* ember-launch --app --backend --start-on --start-timeout [--idle-timeout] [--backend-owner] ... */
 static int launch_args(const new_args *a, const new_plan *p, buf *b) {
         char start[32], client_idle[32];
         int r;
@@ -304,6 +316,8 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
                 r = buf_puts(b, " \"--accept-proxy-protocol\"");
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
+        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX)
+                r = backend_owner_option(a, b);
         return r;
 }
 

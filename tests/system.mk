@@ -12,6 +12,7 @@ system_tests = \
 	tests/system/postgres.sh \
 	tests/system/storm.sh \
 	tests/system/emberctl.sh \
+	tests/system/unix-backend-attack.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \

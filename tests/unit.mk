@@ -56,3 +56,10 @@ unit_tests += tests/unit/test-user
 tests_unit_test_user_SOURCES = tests/unit/test-user.c tests/tap.h
 tests_unit_test_user_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_user_LDADD = common/libember.a
+
+# Unix sockets by a path the backend controls: no symlink followed, reached through the descriptor, seen listening
+# without a connection.
+unit_tests += tests/unit/test-unix-socket
+tests_unit_test_unix_socket_SOURCES = tests/unit/test-unix-socket.c tests/tap.h
+tests_unit_test_unix_socket_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_unix_socket_LDADD = common/libember.a

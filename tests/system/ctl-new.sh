@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 197
+plan 199
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -105,10 +105,15 @@ ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
 like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
 rm -f "$UNITS"/wd*
 rm -f "$UNITS"/wr*
-ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=nobody --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ux=$(cat "$UNITS/ux-backend.service")
 like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ReadWritePaths=-/tmp/ux$'
 like "and under /tmp shared with the launchers (no PrivateTmp=)" "$ux" '^PrivateTmp=no$'
+like "the launchers take only a socket of the backend's user: root's with --user=root" \
+        "$(grep '^ExecStart=' "$UNITS/ux@.service")" ' --backend-owner=0$'
+rm -f "$UNITS"/ux*
+ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=nobody --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "and --user's uid with --user" "$(grep '^ExecStart=' "$UNITS/ux@.service")" " --backend-owner=$(id -u nobody)\$"
 rm -f "$UNITS"/ux*
 expect_exit "a relative --rw-path is refused" 64 ectl new app "${new_ok[@]}" --rw-path=srv -- /bin/cat
 expect_exit "an absolute --state-dir is refused (it is under /var/lib)" 64 ectl new app "${new_ok[@]}" --state-dir=/var/lib/x -- /bin/cat
