@@ -15,14 +15,15 @@ exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is 
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
-# The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and the test backends live in this tree: a
-# tree there (a fresh clone in /tmp) is reached as /run/ember-tree-PID-*, a symlink here and a bind mount inside.
+# The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and its ProtectHome= /root and /home, and the
+# test backends live in this tree: a tree there (a fresh clone in /tmp, a checkout in /root) is reached as
+# /run/ember-tree-PID-*, a symlink here and a bind mount inside.
 TREE_ALIASES=()
 _tree_alias() { # VAR: points VAR at an alias of its directory if that is under /tmp or /var/tmp
         local d a
         d=$(cd "${!1}" && pwd -P) || return 0
         case $d in
-        /tmp/* | /var/tmp/*)
+        /tmp/* | /var/tmp/* | /root/* | /home/*)
                 a=/run/ember-tree-$$-${1#top_}
                 ln -sfn "$d" "$a" && TREE_ALIASES+=("$a") && printf -v "$1" '%s' "$a" ;;
         esac
