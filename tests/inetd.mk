@@ -40,6 +40,7 @@ inetd_tests = \
 	tests/inetd/sigkill-heal.sh \
 	tests/inetd/sigkill-random.sh \
 	tests/inetd/backend-crash.sh \
+	tests/inetd/backend-leftovers.sh \
 	tests/inetd/podman.sh \
 	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \
