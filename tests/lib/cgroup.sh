@@ -33,7 +33,7 @@ cgroup_path() {
 }
 
 cgroup_enter() {
-        local name=$1 list=$2 h cur got me=$BASHPID hs
+        local name=$1 list=$2 h cur got err me=$BASHPID hs
         hs=$(cgroup_hierarchies)
         [ -n "$hs" ] || { echo "no cgroup hierarchy at /sys/fs/cgroup" >&2; return 1; }
         for h in $hs; do
@@ -42,9 +42,10 @@ cgroup_enter() {
                 case "$cur" in /..*) cur= ;; esac
                 cur=${cur%/}
                 # no -p: a cgroup of that name that exists already is not ours
-                mkdir "$h$cur/$name" || { echo "cannot create $h$cur/$name" >&2; return 1; }
+                err=$(mkdir "$h$cur/$name" 2>&1) || { echo "cannot create $h$cur/$name: ${err##*: }" >&2; return 1; }
                 echo "$h$cur/$name" >>"$list"
-                echo "$me" >"$h$cur/$name/cgroup.procs" || { echo "cannot move into $h$cur/$name" >&2; return 1; }
+                err=$( (echo "$me" >"$h$cur/$name/cgroup.procs") 2>&1) ||
+                        { echo "cannot move into $h$cur/$name: ${err##*: }" >&2; return 1; }
                 got=$(cgroup_path "$me" "$h")
                 [ "$got" = "$cur/$name" ] || { echo "in '$got', not in $h$cur/$name, after moving there" >&2; return 1; }
         done

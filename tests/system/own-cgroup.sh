@@ -57,7 +57,7 @@ if mkdir "$h${cur%/}/$name" 2>/dev/null; then
         (cgroup_enter "$name" "$T_TMP/taken.list" 2>"$T_TMP/taken.why")
         rc=$?
         like "cgroup_enter refuses a cgroup that exists already (exit $rc), saying so" "$rc $(tail -n 1 "$T_TMP/taken.why")" \
-                "^1 cannot create $(re_quote "$h${cur%/}/$name")"
+                "^1 cannot create $(re_quote "$h${cur%/}/$name"): File exists$"
         rmdir "$h${cur%/}/$name"
 else
         skip 1 "cannot create a cgroup next to this script's in $h"
