@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -176,6 +177,25 @@ int supervisor_find_generation(int dirfd, uint64_t generation, pid_t *ret_pid) {
         if (generation > INT64_MAX)
                 return -EOVERFLOW;
         return supervisor_holds(dirfd, (off_t) generation, 1, ret_pid);
+}
+
+int supervisor_signal_generation(int dirfd, uint64_t generation, int sig) {
+        pid_t pid = 0, again = 0;
+        int pidfd, r;
+
+        r = supervisor_find_generation(dirfd, generation, &pid);
+        if (r <= 0 || pid <= 0)
+                return r < 0 ? r : -ESRCH; /* gone, or alive in a pid namespace we cannot see into */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        r = supervisor_find_generation(dirfd, generation, &again);
+        if (r > 0 && again == pid)
+                r = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+        else
+                r = r < 0 ? r : -ESRCH;
+        close(pidfd);
+        return r;
 }
 
 int supervisors_list(int dirfd, uint64_t *generations, pid_t *pids, size_t n) {

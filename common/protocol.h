@@ -63,6 +63,10 @@ int serving_write(int dirfd, uint64_t generation, const ember_addr *address);
 
 /* 1 if the supervisor of GENERATION is alive (its pid into ret_pid), 0 if not. */
 int supervisor_find_generation(int dirfd, uint64_t generation, pid_t *ret_pid);
+/* Sends SIG to the supervisor of GENERATION, named by the kernel as its lock's holder, through a pidfd: the lock is
+ * asked again once the pidfd pins the process, so a pid reused in between cannot be hit. 0 if sent, -ESRCH if it is
+ * gone. */
+int supervisor_signal_generation(int dirfd, uint64_t generation, int sig);
 /* The live supervisors other than the caller: up to N generations and pids; returns how many were found. */
 int supervisors_list(int dirfd, uint64_t *generations, pid_t *pids, size_t n);
 

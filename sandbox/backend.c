@@ -162,16 +162,36 @@ int probe_backend(const supervisor *s) {
         return s->address.sa.sa_family == AF_UNIX ? probe_unix(s) : probe_connect(s);
 }
 
-/* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */
+/* Reaps the backend if it has exited: 1 if it had (its status in *status, its rusage kept), 0 if it runs, -errno
+ * (-ECHILD: it is not our child any more). What it left behind in its process group (a daemonizing server's child)
+ * is SIGKILLed first, while the exited backend is still a zombie: that keeps its pid, and so the group's id, from
+ * being anyone else's. Once it is reaped, a signal to that group may reach a stranger who got the number. */
+int reap_backend(supervisor *s, int *status) {
+        siginfo_t si = {};
+
+        if (s->backend <= 0)
+                return -ECHILD;
+        if (waitid(P_PID, (id_t) s->backend, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+                return -errno;
+        if (si.si_pid != s->backend)
+                return 0;
+        (void) kill(-s->backend, SIGKILL);
+        if (wait4(s->backend, status, 0, &s->rusage) != s->backend)
+                return -errno;
+        s->have_rusage = true;
+        return 1;
+}
+
+/* Waits for the backend up to timeout (reaping it as reap_backend does). Returns 1 if it exited. */
 int wait_backend(supervisor *s, uint64_t timeout, int *status) {
         uint64_t deadline = deadline_in(timeout); /* infinity: wait for as long as it takes */
 
         for (;;) {
-                pid_t p = wait4(s->backend, status, WNOHANG, &s->rusage);
-                if (p == s->backend)
-                        return s->have_rusage = true, 1;
-                if (p < 0)
-                        return errno == ECHILD ? 1 : -errno;
+                int r = reap_backend(s, status);
+                if (r == 1 || r == -ECHILD)
+                        return 1;
+                if (r < 0)
+                        return r;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return 0;
                 struct pollfd pf = { .fd = s->signal_fd, .events = POLLIN };
@@ -182,6 +202,8 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status) {
         }
 }
 
+/* SIGTERM to the backend's process group, SIGKILL after the stop timeout; every signal to the group is sent
+ * before the backend is reaped (reap_backend), never after. */
 void kill_backend(supervisor *s, int *status) {
         if (s->backend <= 0)
                 return;
@@ -193,7 +215,6 @@ void kill_backend(supervisor *s, int *status) {
                 (void) kill(-s->backend, SIGKILL);
                 (void) wait_backend(s, USEC_INFINITY, status);
         }
-        (void) kill(-s->backend, SIGKILL); /* leftovers of its process group */
         s->backend = 0;
 }
 

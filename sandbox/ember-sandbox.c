@@ -224,8 +224,7 @@ static int backend_died(supervisor *s, int status) {
         pid_t pid = s->backend;
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-        s->backend = 0;
-        (void) kill(-pid, SIGKILL); /* what it left behind in its process group (a daemonizing server's child) */
+        s->backend = 0; /* reaped, and what it left behind in its process group killed (reap_backend) */
         (void) supervisor_lock(s, &lock);
         if (s->role != ROLE_SERVING || replaced(s)) {
                 describe_exit(status, why, sizeof(why));
@@ -350,10 +349,8 @@ static int handle_signals(supervisor *s) {
 
         while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGCHLD) {
-                        if (s->backend > 0 && wait4(s->backend, &status, WNOHANG, &s->rusage) == s->backend) {
-                                s->have_rusage = true;
+                        if (s->backend > 0 && reap_backend(s, &status) == 1)
                                 return backend_died(s, status);
-                        }
                         while (waitpid(-1, NULL, WNOHANG) > 0)
                                 ;
                         continue;

@@ -333,7 +333,7 @@ void stop_other_generations(supervisor *s) {
 
         for (int i = 0; i < n; i++)
                 if (pids[i] > 0)
-                        (void) kill(pids[i], SIGTERM);
+                        (void) supervisor_signal_generation(s->dirfd, gens[i], SIGTERM);
         for (int i = 0; i < n; i++)
                 while (supervisor_find_generation(s->dirfd, gens[i], NULL) > 0 && now_usec(CLOCK_MONOTONIC) < deadline)
                         (void) poll(NULL, 0, 10);

@@ -111,6 +111,8 @@ void accept_relays(supervisor *s);
 int start_backend(supervisor *s, const char *notify_path);
 /* 0 once the backend accepts a connection. */
 int probe_backend(const supervisor *s);
+/* Reaps an exited backend (1), killing what it left in its process group first; 0 while it runs. */
+int reap_backend(supervisor *s, int *status);
 /* Waits up to TIMEOUT for the backend to exit (1), or not (0). */
 int wait_backend(supervisor *s, uint64_t timeout, int *status);
 /* SIGTERM, then SIGKILL after --stop-timeout, to the backend's process group; reaps it. */

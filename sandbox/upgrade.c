@@ -22,8 +22,6 @@
 #include "timeutil.h"
 
 void take_over(supervisor *s, app_state state) {
-        pid_t previous = 0;
-
         (void) serving_write(s->dirfd, s->generation, &s->address);
         set_state(s, state);
         s->role = ROLE_SERVING;
@@ -37,8 +35,7 @@ void take_over(supervisor *s, app_state state) {
         generation_record(s);
         if (open_handoff_socket(s) < 0)
                 log_warning("Failed to create the upgrade hand-off socket: the next upgrade will fail");
-        if (supervisor_find_generation(s->dirfd, s->previous, &previous) > 0 && previous > 0)
-                (void) kill(previous, SIGUSR1);
+        (void) supervisor_signal_generation(s->dirfd, s->previous, SIGUSR1);
 }
 
 void announce_upgrade(supervisor *s, uint64_t ms) {

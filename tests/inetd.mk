@@ -16,6 +16,7 @@ tests_tools_ember_test_sockets_LDADD = common/libember.a
 tests_tools_ember_test_sockmap_SOURCES = tests/tools/ember-test-sockmap.c
 
 inetd_tests = \
+	tests/inetd/cleanup-own.sh \
 	tests/inetd/cold-start.sh \
 	tests/inetd/upgrade.sh \
 	tests/inetd/upgrade-fixed.sh \
@@ -39,6 +40,7 @@ inetd_tests = \
 	tests/inetd/sigkill-heal.sh \
 	tests/inetd/sigkill-random.sh \
 	tests/inetd/backend-crash.sh \
+	tests/inetd/backend-leftovers.sh \
 	tests/inetd/podman.sh \
 	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \

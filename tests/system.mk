@@ -3,6 +3,7 @@
 # ctl-new.sh needs neither: it checks emberctl's validation and the units it writes, on this machine.
 system_tests = \
 	tests/system/ctl-new.sh \
+	tests/system/own-cgroup.sh \
 	tests/system/security.sh \
 	tests/system/podman.sh \
 	tests/system/docker.sh \

@@ -91,7 +91,7 @@ container_story() {
         exec 5<>"/dev/tcp/127.0.0.1/$PORT" # a live connection: no idle stop comes first
         wait_until 10 st_is refcount 1
         spid=$(st supervisor.pid)
-        kill -KILL "$spid"
+        kill_ours -KILL "$spid"
         wait_until 10 dead "$spid"
         exec 5>&-
         sleep 1

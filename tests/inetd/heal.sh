@@ -27,7 +27,7 @@ ok "and warm" wait_until 5 st_is state warm
 spid=$(st supervisor.pid)
 bpid=$(backend_pids | tail -n 1)
 before=$(log_count "State 'warm' had no live supervisor")
-kill -KILL "$spid"
+kill_ours -KILL "$spid"
 ok "supervisor SIGKILL: its backend dies with it" wait_until 2 dead "$bpid"
 is "supervisor SIGKILL: the state file still says warm" "$(st state)" warm
 ok "supervisor SIGKILL: the next connection is served" served second
@@ -40,7 +40,7 @@ sleep 300 &
 decoy=$!
 BG_PIDS+=("$decoy")
 spid=$(st supervisor.pid)
-kill -KILL "$spid"
+kill_ours -KILL "$spid"
 ok "a second supervisor SIGKILLed" wait_until 2 dead "$spid"
 echo "$decoy" >"$STATE/supervisor.pid"
 before=$(log_count "State 'warm' had no live supervisor")
@@ -81,7 +81,7 @@ ok "swapped back: the next connection is served" served seventh
 
 # ---- something else on the backend's address -------------------------------------------------------------------------
 spid=$(st supervisor.pid)
-kill -TERM "$spid"
+kill_ours -TERM "$spid"
 ok "stopped" wait_until 5 st_is state cold
 "$BACKEND" --listen="$BADDR" --mode=echo >/dev/null 2>&1 &
 squatter=$!

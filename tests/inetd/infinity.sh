@@ -17,7 +17,7 @@ ok "after --idle=1s the supervisor stops the backend (SIGTERM, ignored)" wait_un
 sleep 2
 ok "--stop-timeout=infinity: 2 s later the backend is still running, not SIGKILLed" alive "$bpid"
 is "and the app stays stopping, as asked" "$(st state)" stopping
-kill -KILL "$bpid"
+kill_ours -KILL "$bpid"
 ok "once the backend is gone the app goes cold" wait_until 5 st_is state cold
 
 # a silent connection under --idle-timeout=50d stays open (it used to be cut after 6.95 h, and 50d cast to int ms

@@ -96,6 +96,25 @@ backend_pids() { # every backend process ever started in this test, in order (fr
 backend_starts() { # backend processes ever started in this test (from the backend's own --pid-log)
         if [ -f "$TEST_DIR/backend-pids" ]; then wc -l <"$TEST_DIR/backend-pids" | tr -d ' '; else echo 0; fi
 }
+# ours PID: PID is a live process started for this test: a child of this shell (a subshell such as the watchdog
+# shows the environment this script was started with), or a process that carries our EMBER_RUNTIME_DIR (a
+# directory mktemp made for this test alone), inherited from this script. A pid read earlier (a state file, $!, a
+# list) may belong to anyone once its process has ended; every signal the cleanup sends goes through this check
+# right before.
+ours() {
+        [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ] && [ "$1" != "$$" ] || return 1
+        [ "$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$1/stat" 2>/dev/null)" = "$$" ] && return 0
+        [ -n "${EMBER_RUNTIME_DIR:-}" ] && grep -qzxF "EMBER_RUNTIME_DIR=$EMBER_RUNTIME_DIR" "/proc/$1/environ" 2>/dev/null
+}
+# kill_ours SIGNAL PID...: sends SIGNAL (-KILL, -TERM, ...) to each PID that is ours; 1 if none was
+kill_ours() {
+        local sig=$1 p rc=1
+        shift
+        for p in "$@"; do
+                ours "$p" && kill "$sig" "$p" 2>/dev/null && rc=0
+        done
+        return $rc
+}
 # pids of live processes started for this test (they carry our EMBER_RUNTIME_DIR), except this shell
 ember_pids() {
         local f p
@@ -184,9 +203,11 @@ _ember_watchdog() {
         trap - EXIT
         sleep "$1" &
         wait $!
+        # the test is gone (it ended without its cleanup, which kills this watchdog): $$ may be anyone's now
+        local me=$BASHPID p
+        [ "$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$me/stat" 2>/dev/null)" = "$$" ] || exit 0
         echo "Bail out! test still running after $1 s: killing it"
-        local p
-        for p in $(ember_pids); do [ "$p" != "$BASHPID" ] && kill -KILL "$p" 2>/dev/null; done
+        for p in $(ember_pids); do [ "$p" != "$me" ] && kill_ours -KILL "$p"; done
         kill -TERM $$ 2>/dev/null
 }
 
@@ -238,7 +259,7 @@ ember_start() {
                         return 0
                 fi
                 # someone outside our reservations took the port in between: try others
-                kill -KILL "$SA_PID" 2>/dev/null
+                kill_ours -KILL "$SA_PID"
                 diag "systemd-socket-activate could not listen on $ADDR (attempt $attempt)"
         done
         bail "systemd-socket-activate did not listen (3 attempts)"
@@ -270,15 +291,20 @@ ember_cleanup() {
         trap - INT TERM HUP
         exec 2>/dev/null # bash's "Killed" job notices; our diagnostics go to stdout
         _release_ports
-        [ -n "${_WATCHDOG:-}" ] && kill -KILL "$_WATCHDOG" 2>/dev/null
-        [ -n "$SA_PID" ] && kill -TERM "$SA_PID" 2>/dev/null
-        for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+        # every pid below is checked to be ours right before its signal (ours): a process that ended may have
+        # left its pid to anyone, and a process group (kill -- -PGID) may be anyone's once its members are gone
+        kill_ours -KILL "${_WATCHDOG:-}"
+        kill_ours -TERM "$SA_PID"
+        kill_ours -KILL "${BG_PIDS[@]}"
         if [ -n "$TEST_DIR" ]; then
-                for p in $(cat "$STATE/supervisor.pid" "$STATE/backend.pid" "$TEST_DIR/backend-pids" 2>/dev/null); do
-                        [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 1 ] && alive "$p" && kill -KILL "$p" 2>/dev/null
-                done
-                [ -n "$SA_PID" ] && kill -KILL -- "-$SA_PID" 2>/dev/null
-                for p in $(ember_pids); do kill -KILL "$p" 2>/dev/null; done
+                # shellcheck disable=SC2046
+                kill_ours -KILL $(cat "$STATE/supervisor.pid" "$STATE/backend.pid" "$TEST_DIR/backend-pids" 2>/dev/null)
+                # what is left of systemd-socket-activate's process group (launchers, supervisors, backends), and
+                # whatever else carries our EMBER_RUNTIME_DIR
+                # shellcheck disable=SC2046
+                [ -n "$SA_PID" ] && kill_ours -KILL $(pgrep -g "$SA_PID" 2>/dev/null)
+                # shellcheck disable=SC2046
+                kill_ours -KILL $(ember_pids)
                 wait_until 5 _nothing_left || diag "processes left behind: $(ember_pids)"
         fi
         wait 2>/dev/null

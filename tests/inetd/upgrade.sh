@@ -97,7 +97,7 @@ is "a long-lived connection on the serving generation (5: the refused upgrade to
 UP_SANDBOX_ARGS=()
 upgrade --mode=tag --tag=v7-{generation}
 gen6_sup=$(st supervisor.pid)
-kill -KILL "$gen6_sup"
+kill_ours -KILL "$gen6_sup"
 wait_until 5 dead "$gen6_sup" # kill(2) returns before the process is gone: until then it still serves
 is "generation 6's supervisor SIGKILLed: the next connection is served, by a fresh generation" \
         "$(client --send='after-kill\n' "$ADDR")" "v1-7 after-kill"

@@ -16,7 +16,12 @@ status=$("$SANDBOX" --policy=none -- grep -E '^(Seccomp|NoNewPrivs):' /proc/self
 is "no filter is loaded, no_new_privs still is" "$status" "NoNewPrivs: 1 Seccomp: 0 "
 is "getpid is allowed" "$(run_probe none getpid)" "allowed"
 case $available in
-*" i386-getpid "*) is "the 32-bit ABI is not blocked" "$(run_probe none i386-getpid)" "allowed" ;;
+*" i386-getpid "*)
+        if i386_faults; then
+                skip 1 "int 0x80 faults here without any filter: this kernel or its hypervisor runs no 32-bit system calls"
+        else
+                is "the 32-bit ABI is not blocked" "$(run_probe none i386-getpid)" "allowed"
+        fi ;;
 *) skip 1 "no foreign ABI to try on $(uname -m)" ;;
 esac
 is "clone3 reaches the kernel (which rejects a NULL argument)" "$(run_probe none clone3)" "errno EINVAL"

@@ -35,7 +35,11 @@ done
 
 case $available in
 *" i386-getpid "*)
-        is "a 32-bit (int 0x80) system call from 64-bit code is killed" "$(run_probe default i386-getpid 2>/dev/null)" "signal SYS" ;;
+        if i386_faults; then
+                skip 1 "int 0x80 faults here without any filter: this kernel or its hypervisor runs no 32-bit system calls"
+        else
+                is "a 32-bit (int 0x80) system call from 64-bit code is killed" "$(run_probe default i386-getpid 2>/dev/null)" "signal SYS"
+        fi ;;
 *) skip 1 "no foreign ABI to try on $(uname -m)" ;;
 esac
 finish

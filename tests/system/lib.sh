@@ -10,18 +10,20 @@
 set -u
 export LC_ALL=C
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/cgroup.sh"
 exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is kept for a failure)
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
-# The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and the test backends live in this tree: a
-# tree there (a fresh clone in /tmp) is reached as /run/ember-tree-PID-*, a symlink here and a bind mount inside.
+# The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and its ProtectHome= /root and /home, and the
+# test backends live in this tree: a tree there (a fresh clone in /tmp, a checkout in /root) is reached as
+# /run/ember-tree-PID-*, a symlink here and a bind mount inside.
 TREE_ALIASES=()
 _tree_alias() { # VAR: points VAR at an alias of its directory if that is under /tmp or /var/tmp
         local d a
         d=$(cd "${!1}" && pwd -P) || return 0
         case $d in
-        /tmp/* | /var/tmp/*)
+        /tmp/* | /var/tmp/* | /root/* | /home/*)
                 a=/run/ember-tree-$$-${1#top_}
                 ln -sfn "$d" "$a" && TREE_ALIASES+=("$a") && printf -v "$1" '%s' "$a" ;;
         esac
@@ -36,6 +38,7 @@ fi
 T_NAME=$(basename "$0" .sh)
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-system-$T_NAME.XXXXXX")
 NSPAWN_PID=
+NSPAWN_PARENT=
 C_PID=
 C_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 TOOLS=$top_builddir/tests/tools
@@ -125,24 +128,41 @@ sys_boot_stage() {
 # More systemd-nspawn options for a script's container, set after sourcing this file: what the in-kernel relay
 # needs (bench/bench.sh), system calls that nspawn's filter denies and a host's systemd would not (podman.sh).
 SYS_NSPAWN_ARGS=()
+C_CGROUP=
+C_CGROUP_MODE=
 sys_boot_container() {
         local machine i state deadline
         # a valid hostname: at most 64 characters of [a-z0-9-]
         machine=$(printf 'ember-%s-%s' "$T_NAME" "$$" | tr -c 'a-zA-Z0-9-' '-' | cut -c1-60)
 
-        # With --keep-unit the container's systemd takes the cgroup it is started in as its own root. Containers
-        # started from the same cgroup (parallel tests, the benchmark) would then manage one shared system.slice,
-        # and one container's systemd removes cgroups the other is about to use (seen: instances failing with
-        # 219/CGROUP, "Failed to attach ... No such file or directory"). Each container gets a cgroup of its own.
-        C_CGROUP=ember-$machine
+        # The container's systemd owns the cgroup it is given, and powering off it ends what is in it: that cgroup
+        # must hold the container and nothing else, never the caller (make, .ci/run, whatever runs them). Either the
+        # subshell that becomes systemd-nspawn moves itself into a new, empty cgroup of its own and sees by
+        # /proc/self/cgroup that it got there in every hierarchy (then --keep-unit gives the container that one), or,
+        # where PID 1 is systemd, nspawn asks it for a scope of its own (no --keep-unit); else the test skips. Own
+        # cgroups also keep parallel containers apart (one shared cgroup: one container's systemd removed the
+        # other's, seen as instances failing with 219/CGROUP). The name is random: tests in two pid namespaces
+        # (two containers sharing one cgroup tree) have the same $$ now and then.
+        C_CGROUP=ember-$machine-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
         (
-                sys_cgroup_enter "$C_CGROUP"
+                # SYS_CGROUP_MODE=scope: the second way even where the first works (tests/system/own-cgroup.sh)
+                if [ "${SYS_CGROUP_MODE:-}" != scope ] &&
+                        cgroup_enter "$C_CGROUP" "$T_TMP/cgroups" 2>"$T_TMP/cgroup.why"; then
+                        echo keep-unit >"$T_TMP/cgroup.mode"
+                        keep=(--keep-unit)
+                elif cgroup_systemd_pid1; then
+                        echo scope >"$T_TMP/cgroup.mode"
+                        keep=()
+                else
+                        exit 0
+                fi
                 # nspawn's own system call filter predates Landlock: allow it, as a host's systemd does.
-                exec systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$machine" "${binds[@]}" \
+                exec systemd-nspawn -D / --volatile=yes --register=no "${keep[@]}" -M "$machine" "${binds[@]}" \
                         --system-call-filter="$NSPAWN_LANDLOCK" "${SYS_NSPAWN_ARGS[@]}" \
                         -b systemd.mask=systemd-firstboot.service "${NSPAWN_MASKS[@]}" </dev/null >"$T_TMP/nspawn.log" 2>&1
         ) &
         NSPAWN_PID=$!
+        NSPAWN_PARENT=$BASHPID
         for i in $(seq 300); do
                 C_PID=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)
                 [ -n "$C_PID" ] && break
@@ -150,6 +170,8 @@ sys_boot_container() {
                 sleep 0.1
         done
         [ -n "$C_PID" ] || { diag_file "$T_TMP/nspawn.log"; bail "no systemd in the container after 30 s"; }
+        C_CGROUP_MODE=$(cat "$T_TMP/cgroup.mode")
+        sys_cgroup_check
         deadline=$(($(date +%s) + 60))
         while :; do
                 state=$(c systemctl is-system-running 2>/dev/null)
@@ -159,7 +181,7 @@ sys_boot_container() {
                 [ "$(date +%s)" -lt "$deadline" ] || { diag_file "$T_TMP/nspawn.log"; bail "container not up after 60 s (state '$state')"; }
                 sleep 0.1
         done
-        diag "container $machine: PID 1 is $C_PID on the host, system $state"
+        diag "container $machine: PID 1 is $C_PID on the host, system $state, cgroup $(cgroup_path "$C_PID" "$(cgroup_hierarchies | head -n 1)")"
         # A sanitized build: LeakSanitizer needs ptrace at exit, which the strict unit's system call filter denies;
         # the leak check still runs in the unfiltered inetd layer.
         if grep -qa -e __asan_init "${STAGE:-}${libexecdir:-/usr/libexec}/ember/ember-launch" 2>/dev/null; then
@@ -171,75 +193,69 @@ sys_boot_container() {
 }
 
 # systemd-nspawn exited before a systemd ran in the container: the machine cannot host one (seen in containers
-# without a cgroup of their own to delegate). Nothing of ember has run yet, so this is the environment's doing: the
-# test skips, and says what nspawn said.
+# without a cgroup of their own to delegate), or the container could get no cgroup of its own (then nspawn never
+# ran). Nothing of ember has run yet, so this is the environment's doing: the test skips, and says why.
 sys_cannot_nest() {
         local why
         wait "$NSPAWN_PID" 2>/dev/null
+        NSPAWN_PID=
+        if [ ! -s "$T_TMP/cgroup.mode" ]; then
+                skip_all "no cgroup of its own for the container: $(tr '\n' ' ' <"$T_TMP/cgroup.why")and PID 1 is not systemd (no scope to ask for); it never runs in its caller's cgroup"
+        fi
         # its first complaint (what follows is often only "Parent died too early")
         why=$(sed 's/\x1b\[[0-9;]*m//g' "$T_TMP/nspawn.log" | tr -d '\r' | grep -m 1 -i -e fail -e error -e denied)
         [ -n "$why" ] || why=$(grep -v -e '^Spawning container' -e '^Press \^]' -e '^$' "$T_TMP/nspawn.log" | tail -n 1)
-        NSPAWN_PID=
-        skip_all "systemd-nspawn cannot boot a container here (a container in a container needs a cgroup of its own): ${why:-it exited without a word}"
+        skip_all "systemd-nspawn cannot boot a container here (a container in a container needs a cgroup of its own; $(cat "$T_TMP/cgroup.mode")): ${why:-it exited without a word}"
 }
 
-# The cgroup hierarchies a systemd container uses: the named systemd one and the unified one of a hybrid host, or
-# the unified one alone.
-sys_cgroup_roots() {
-        local h
-        for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
-                [ -w "$h/cgroup.procs" ] && echo "$h"
-        done
-        [ -e /sys/fs/cgroup/cgroup.controllers ] && [ -w /sys/fs/cgroup/cgroup.procs ] && echo /sys/fs/cgroup
-        return 0
-}
-
-# sys_cgroup_enter NAME: moves this (sub)shell into a new cgroup NAME next to its current one, in every hierarchy.
-sys_cgroup_enter() {
-        local h cur
-        for h in $(sys_cgroup_roots); do
-                cur=$(awk -F: -v h="$h" '(h ~ /systemd$/ && $2 == "name=systemd") || (h !~ /systemd$/ && $1 == "0") { print $3; exit }' /proc/self/cgroup)
-                # "/..": outside this cgroup namespace's root, as a process nsenter'ed into a container is (the
-                # "Failed to create /../payload subcgroup" of nspawn): start from the root we can see
-                case "$cur" in /..*) cur= ;; esac
-                mkdir -p "$h$cur/$1" 2>/dev/null && echo "$BASHPID" >"$h$cur/$1/cgroup.procs" 2>/dev/null
-        done
-        return 0
-}
-
-# Removes what is left of a container's cgroups (its systemd removes its own units' on poweroff).
-sys_cgroup_remove() {
-        local h
-        [ -n "${C_CGROUP:-}" ] || return 0
-        for h in $(sys_cgroup_roots); do
-                find "$h" -maxdepth 3 -type d -name "$C_CGROUP" 2>/dev/null | while read -r d; do
-                        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+# sys_cgroup_check: the container's cgroup does not hold this script (nor, with --keep-unit, is it other than the one
+# made for it). If it does, the container's PID 1 is killed at once, which ends its pid namespace and nothing else,
+# rather than powered off: its systemd would end what is in its cgroup, this script's callers too.
+sys_cgroup_check() {
+        local why h
+        why=$(cgroup_holds "$C_PID" $$; cgroup_holds "$C_PID" "$PPID")
+        if [ "$C_CGROUP_MODE" = keep-unit ]; then
+                for h in $(cgroup_hierarchies); do
+                        case "$(cgroup_path "$C_PID" "$h")" in
+                        */"$C_CGROUP"/*) ;;
+                        *) why="$why in $h the container is in $(cgroup_path "$C_PID" "$h"), not in its own $C_CGROUP;" ;;
+                        esac
                 done
-        done
-        return 0
+        fi
+        [ -z "$why" ] && return 0
+        _proc_is "$C_PID" "$NSPAWN_PID" systemd && kill -KILL "$C_PID" 2>/dev/null
+        bail "the container did not get a cgroup of its own ($C_CGROUP_MODE):$why killed its PID 1"
 }
+
+# _proc_is PID PPID COMM: PID is alive, PPID's child and named COMM. A signal goes only to a process checked so right
+# before: a pid whose process ended may be anyone's by now.
+_proc_is() {
+        [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$3" ] &&
+                [ "$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$1/stat" 2>/dev/null)" = "$2" ]
+}
+_nspawn_running() { _proc_is "$NSPAWN_PID" "$NSPAWN_PARENT" systemd-nspawn; }
 
 sys_cleanup() {
         local i
         rm -f "${TREE_ALIASES[@]}"
-        # first the clients this test started in the background
-        for i in $(jobs -p); do
+        # first the clients this test started in the background (still running: a finished job's pid is free)
+        for i in $(jobs -rp); do
                 [ "$i" = "$NSPAWN_PID" ] || kill "$i" 2>/dev/null
         done
-        if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        if _nspawn_running; then
                 # SIGRTMIN+4 asks systemd for a clean poweroff
-                [ -n "$C_PID" ] && kill -s RTMIN+4 "$C_PID" 2>/dev/null
+                _proc_is "$C_PID" "$NSPAWN_PID" systemd && kill -s RTMIN+4 "$C_PID" 2>/dev/null
                 for i in $(seq 200); do
-                        kill -0 "$NSPAWN_PID" 2>/dev/null || break
+                        _nspawn_running || break
                         sleep 0.1
                 done
-                if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                if _nspawn_running; then
                         echo "# container did not power off in 20 s; killing systemd-nspawn"
                         kill -KILL "$NSPAWN_PID" 2>/dev/null
                 fi
-                wait "$NSPAWN_PID" 2>/dev/null
         fi
-        sys_cgroup_remove
+        [ -n "$NSPAWN_PID" ] && wait "$NSPAWN_PID" 2>/dev/null
+        cgroup_remove "$T_TMP/cgroups"
         rm -rf "$T_TMP"
 }
 tap_at_exit sys_cleanup
