@@ -72,4 +72,4 @@ inetd_tests = \
 	tests/inetd/kernel-load-bulk.sh
 
 TESTS += $(inetd_tests)
-EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh
+EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh tests/tools/answer-backend.py

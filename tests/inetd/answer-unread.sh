@@ -6,36 +6,16 @@
 . "$(dirname "$0")/lib.sh"
 TRANSPORT=${EMBER_TEST_TRANSPORT:-unix}
 PY=$(command -v /usr/bin/python3 || command -v python3) || skip_all "python3 not installed"
+ANSWER_BACKEND=$top_srcdir/tests/tools/answer-backend.py
 plan 5
 ember_setup
 
-cat >"$TEST_DIR/answer.py" <<'PYTHON'
-import os, socket, sys
-addr, pids = sys.argv[1:3]
-if addr.startswith("/"):
-    if os.path.exists(addr):
-        os.unlink(addr)
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(addr)
-else:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(addr)))
-s.listen(64)
-with open(pids, "a") as f:
-    f.write("%d\n" % os.getpid())
-while True:
-    c, _ = s.accept()
-    d = c.recv(1)  # the first byte only: the rest stays unread
-    c.sendall(b"answer:" + d + b"\n")
-    c.close()
-PYTHON
 SANDBOX_ARGS=(--idle=1s --policy=none)
 if [ "$TRANSPORT" = unix ]; then
         BACKEND_SPEC=$TEST_DIR/backend.sock
-        BACKEND_CMD=("$PY" "$TEST_DIR/answer.py" "$BACKEND_SPEC" "$TEST_DIR/backend-pids")
+        BACKEND_CMD=("$PY" "$ANSWER_BACKEND" "$BACKEND_SPEC" "$TEST_DIR/backend-pids" --read=first)
 else
-        BACKEND_CMD=("$PY" "$TEST_DIR/answer.py" "{port}" "$TEST_DIR/backend-pids")
+        BACKEND_CMD=("$PY" "$ANSWER_BACKEND" "{port}" "$TEST_DIR/backend-pids" --read=first)
 fi
 ember_start
 
