@@ -21,6 +21,7 @@ inetd_tests = \
 	tests/inetd/upgrade-fixed.sh \
 	tests/inetd/proxy-protocol.sh \
 	tests/inetd/proxy-header-bound.sh \
+	tests/inetd/proxy-header-flood.sh \
 	tests/inetd/warm-reuse.sh \
 	tests/inetd/heal.sh \
 	tests/inetd/infinity.sh \

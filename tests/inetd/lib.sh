@@ -153,18 +153,20 @@ track() {
                 TRACKED_WAKEUPS[$p]=0
         done
 }
+TRACKED_THERE=0 # how many were there at the last sample
 tracked_gone() {
-        local p there=0
+        local p
+        TRACKED_THERE=0
         for p in "${!TRACKED_CPU[@]}"; do
                 if usage_of "$p"; then
                         TRACKED_CPU[$p]=$USAGE_CPU_MS
                         TRACKED_WAKEUPS[$p]=$USAGE_WAKEUPS
-                        [ "$USAGE_STATE" != Z ] && [ "$USAGE_STATE" != X ] && there=1
+                        [ "$USAGE_STATE" != Z ] && [ "$USAGE_STATE" != X ] && TRACKED_THERE=$((TRACKED_THERE + 1))
                 elif [ -e "/proc/$p" ]; then
-                        there=1 # not read whole this time
+                        TRACKED_THERE=$((TRACKED_THERE + 1)) # not read whole this time
                 fi
         done
-        return $there
+        [ "$TRACKED_THERE" -eq 0 ]
 }
 _tracked() { # max|sum VALUES...
         local how=$1 v r=0
@@ -178,6 +180,11 @@ tracked_max_cpu_ms() { _tracked max "${TRACKED_CPU[@]}"; }
 tracked_sum_cpu_ms() { _tracked sum "${TRACKED_CPU[@]}"; }
 tracked_max_wakeups() { _tracked max "${TRACKED_WAKEUPS[@]}"; }
 tracked_sum_wakeups() { _tracked sum "${TRACKED_WAKEUPS[@]}"; }
+# spawned_since LINE: the pids systemd-socket-activate spawned (the launchers) after line LINE of the log; with
+# spawned_count_is LINE N as a wait_until condition. Cheaper than launcher_pids for many launchers at once.
+spawned_since() { tail -n +"$(($1 + 1))" "$LOG" | sed -n 's/^Spawned .* as PID \([0-9]*\)\.$/\1/p'; }
+spawned_count_is() { [ "$(spawned_since "$1" | wc -l)" -eq "$2" ]; }
+log_lines() { wc -l <"$LOG" | tr -d ' '; }
 # exited_with PID CODE: systemd-socket-activate logged that its child PID exited with CODE
 exited_with() { grep -q "^Child $1 died with code $2\$" "$LOG"; }
 
