@@ -45,6 +45,7 @@ inetd_tests = \
 	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
+	tests/inetd/first-byte-bound.sh \
 	tests/inetd/unix-backend.sh \
 	tests/inetd/ready-notify.sh \
 	tests/inetd/backend-fail-start.sh \
