@@ -11,6 +11,7 @@ system_tests = \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \
 	tests/system/storm.sh \
+	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
