@@ -126,6 +126,22 @@ port_listening() { ! "$CLIENT" --port-free="$1"; }
 spawned_since() { tail -n +"$(($1 + 1))" "$LOG" | sed -n 's/^Spawned .* as PID \([0-9]*\)\.$/\1/p'; }
 spawned_count_is() { [ "$(spawned_since "$1" | wc -l)" -eq "$2" ]; }
 log_lines() { wc -l <"$LOG" | tr -d ' '; }
+# timed_lives: for a test that times launchers from start to exit, in a sanitized build: no LeakSanitizer check at
+# their exit, whose stop-the-world (ptrace) took seconds when 50 exited at once on a loaded machine (the other tests
+# still check for leaks). Call before ember_start.
+timed_lives() {
+        [ -n "${EMBER_SANITIZED:-}" ] || return 0
+        export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+        SA_ENV+=(-E ASAN_OPTIONS)
+}
+# track_spawned LINE N: a wait_until condition that follows (track_more) and samples every launcher spawned after line
+# LINE of the log as soon as it shows, so that each one's start is seen however long the others take to come; true
+# once N have been spawned. Call track with no PID first.
+track_spawned() {
+        track_more $(spawned_since "$1")
+        tracked_gone
+        [ "${#TRACKED_CPU[@]}" -ge "$2" ]
+}
 # exited_with PID CODE: systemd-socket-activate logged that its child PID exited with CODE
 exited_with() { grep -q "^Child $1 died with code $2\$" "$LOG"; }
 

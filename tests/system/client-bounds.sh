@@ -10,10 +10,10 @@ plan 15
 APP=bounds
 MAXC=20
 BOUND_MS=3000
-SLACK_MS=3000 # 20 instances started and stopped by PID 1 on a loaded 2-core machine
 V1='PROXY TCP4 192.0.2.7 198.51.100.1 40000 80\r\n' # 44 bytes
 
 sys_boot
+SLACK_MS=$(slack_ms 1500) # exiting and being reaped, and our look every 0.1 s, on a loaded 2-core machine
 pick_ports 2
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}
 [ -x "$TOOLS/ember-test-backend" ] && [ -x "$TOOLS/ember-test-client" ] || bail "test tools not built in $TOOLS"
@@ -46,11 +46,14 @@ cmp_ok "and counts it (NRefused)" "$(unit_prop $APP.socket NRefused)" -gt "$refu
 wait "$slow"
 is "the slow balancer among them is served" "$(cat "$T_TMP/slow.out")" slow
 
-wait_until $(((BOUND_MS + SLACK_MS) / 1000 + 20)) tracked_gone # generous; the bound is checked below
+wait_until $(((BOUND_MS + SLACK_MS) / 1000 + 30)) tracked_gone # generous; the bound is checked below
 t1=$(ms_now)
-cmp_ok "all are gone within the bound and $SLACK_MS ms ($((t1 - t0)) ms)" $((t1 - t0)) -le $((BOUND_MS + SLACK_MS))
+diag "the last was gone $((t1 - t0)) ms after the first connect"
+cmp_ok "each is gone within the bound and $SLACK_MS ms of its start (at most $(tracked_max_life_ms) ms)" \
+        "$(tracked_max_life_ms)" -le $((BOUND_MS + SLACK_MS))
 wait "$silent"
-cmp_ok "the most any launcher used: $(tracked_max_cpu_ms) ms of CPU" "$(tracked_max_cpu_ms)" -lt 50
+cmp_ok "the most any launcher used: $(tracked_max_cpu_ms) ms of CPU, its start included" \
+        "$(tracked_max_cpu_ms)" -lt "$(cpu_budget_ms 50)"
 cmp_ok "and $(tracked_sum_wakeups) wake-ups together" "$(tracked_sum_wakeups)" -lt $((MAXC * 20))
 c journalctl --sync >/dev/null 2>&1
 is "each silent one is said once" "$(c journalctl -q --no-pager -o cat "EMBER_APP=$APP" |
