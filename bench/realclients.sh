@@ -28,7 +28,7 @@ PG_SCALE=${BENCH_PG_SCALE:-1}
 REAL_LOG=$top_builddir/bench/realclients.log # every client run's whole output, in the order taken
 : >"$REAL_LOG"
 RDIR=/var/lib/ember-bench # the servers' files, in the container (its volatile root: gone with it)
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1) # the release's own major version
 PG_PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 declare -A REAL_READY # kinds set up in this run
 REAL_KEYS=()          # the ratios measured (real_derive)
@@ -89,7 +89,7 @@ real_need() {
                 return 1
         done
 }
-declare -A REAL_PKG=([$PGBIN/postgres]=postgresql-15 [pgbench]=postgresql-client-15 [pg_isready]=postgresql-client-15 [redis-benchmark]=redis-tools
+declare -A REAL_PKG=([$PGBIN/postgres]=postgresql [pgbench]=postgresql-client [pg_isready]=postgresql-client [redis-benchmark]=redis-tools
         [redis-server]=redis-server [wrk]=wrk [nginx]=nginx-light [openssl]=openssl)
 
 # The servers. Each real_setup_KIND is idempotent, and leaves the backend warm (woken through ember).

@@ -40,6 +40,7 @@ typedef struct new_plan {
         char listen[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char backend[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char *command0, *policy;
+        bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend */
         subst substs[N_SUBSTS];
         size_t n_substs;
         buf rendered[N_UNITS];
@@ -166,24 +167,34 @@ static int validate_command(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
-/* --dynamic-user: systemd allocates the user "NAME-backend" for each run (DynamicUser=; the supervisor stays root
- * through "!" and drops the backend to it). That name must be a valid user name, and a unix backend's socket, the
- * user's of the moment, could not be reached by the launchers. */
-static int validate_dynamic_user(const new_args *a, const new_plan *p) {
+/* Who the backend runs as: never root unless the app says --user=root. Without --user (or with --dynamic-user)
+ * systemd allocates the user "NAME-backend" for each run (DynamicUser=; the supervisor stays root through "!" and
+ * drops the backend to it), so a compromised backend cannot ask PID 1 for root. A container engine needs root, and
+ * a unix backend's socket belongs to one user the launchers check: both name it. */
+static int validate_backend_user(const new_args *a, new_plan *p) {
         const char *n = a->name;
+        bool is_unix = p->backend_a.sa.sa_family == AF_UNIX;
 
-        if (!a->dynamic_user)
-                return GO_ON;
-        if (a->user)
+        if (a->dynamic_user && a->user)
                 return usage_fail("--dynamic-user and --user=%s exclude each other: the backend runs either as a user "
                                   "systemd allocates for each run or as USER", a->user);
-        if (p->backend_a.sa.sa_family == AF_UNIX)
-                return usage_fail("--dynamic-user needs a TCP --backend: the launchers could not reach a unix socket "
-                                  "owned by a user allocated for each run; use --user=USER");
+        p->dynamic_user = !a->user;
+        if (!p->dynamic_user)
+                return GO_ON;
+        if (is_unix)
+                return usage_fail(a->dynamic_user ?
+                                  "--dynamic-user needs a TCP --backend: the launchers could not reach a unix socket "
+                                  "owned by a user allocated for each run; use --user=USER" :
+                                  "a unix --backend needs --user=USER: the user the backend runs as, who owns its "
+                                  "socket (--user=root runs it as root, which a compromised backend can use)");
+        if (!a->dynamic_user && policy_is_container(p))
+                return usage_fail("--policy=container runs a container engine, which needs root: say so with "
+                                  "--user=root (the engine then confines the container itself)");
         if (strlen(n) + strlen("-backend") > 31 || !(islower((unsigned char) n[0]) || n[0] == '_') ||
             n[strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
-                return usage_fail("--dynamic-user: NAME '%s' must make a valid user name '%s-backend': [a-z0-9_-], "
-                                  "starting with a letter or _, at most 23 characters", n, n);
+                return usage_fail("NAME '%s' cannot name the backend's own user '%s-backend' ([a-z0-9_-], starting "
+                                  "with a letter or _, at most 23 characters): choose another NAME, or --user=USER",
+                                  n, n);
         return GO_ON;
 }
 
@@ -213,11 +224,11 @@ static int new_validate(const new_args *a, new_plan *p) {
         if (r == GO_ON)
                 r = validate_command(a, p);
         if (r == GO_ON)
-                r = validate_dynamic_user(a, p);
+                r = validate_policy(a, p);
+        if (r == GO_ON)
+                r = validate_backend_user(a, p);
         if (r == GO_ON)
                 r = validate_launch_user(a, p);
-        if (r == GO_ON)
-                r = validate_policy(a, p);
         return r;
 }
 
@@ -271,7 +282,19 @@ static int add_subst_escaped(new_plan *p, const char *key, const char *value) {
         return r;
 }
 
-/* ember-launch --app --backend --start-on --start-timeout [--idle-timeout] */
+/* A unix backend's socket is its user's, and the launcher (root) takes no other's: --user's uid (a unix backend
+ * always names one, root included). Resolved here once, not by every launcher. */
+static int backend_owner_option(const new_args *a, buf *b) {
+        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+        char uid[24];
+
+        if (a->user && !pw)
+                return -ENOENT;
+        snprintf(uid, sizeof(uid), "%u", pw ? (unsigned) pw->pw_uid : 0U);
+        return exec_option(b, "backend-owner", uid);
+}
+
+/* ember-launch --app --backend --start-on --start-timeout [--idle-timeout] [--backend-owner] ... */
 static int launch_args(const new_args *a, const new_plan *p, buf *b) {
         char start[32], client_idle[32];
         int r;
@@ -293,6 +316,8 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
                 r = buf_puts(b, " \"--accept-proxy-protocol\"");
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
+        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX)
+                r = backend_owner_option(a, b);
         return r;
 }
 
@@ -315,7 +340,7 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "policy", p->policy);
         if (r >= 0 && a->user)
                 r = exec_option(b, "user", a->user);
-        if (r >= 0 && a->dynamic_user) {
+        if (r >= 0 && p->dynamic_user) {
                 char dyn[APP_NAME_MAX + 16];
                 snprintf(dyn, sizeof(dyn), "%s-backend", a->name);
                 r = exec_option(b, "user", dyn);
@@ -400,7 +425,7 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
-        int r = a->dynamic_user ? buf_puts(b, "DynamicUser=yes\n") : 0;
+        int r = p->dynamic_user ? buf_puts(b, "DynamicUser=yes\n") : 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_env; i++) {
                 r = buf_puts(b, "Environment=\"");
@@ -480,7 +505,7 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_escaped(p, "LIBEXECDIR", LIBEXECDIR);
         /* "!": with DynamicUser= the supervisor keeps root, and drops the backend to the allocated user itself */
         if (r >= 0)
-                r = add_subst_escaped(p, "SANDBOX", a->dynamic_user ? "!" LIBEXECDIR "/ember-sandbox" : LIBEXECDIR "/ember-sandbox");
+                r = add_subst_escaped(p, "SANDBOX", p->dynamic_user ? "!" LIBEXECDIR "/ember-sandbox" : LIBEXECDIR "/ember-sandbox");
         if (r >= 0)
                 r = add_launch_user(p);
         if (r >= 0)
@@ -589,9 +614,15 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         char idle[32];
 
         format_duration(a->idle, idle, sizeof(idle));
-        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s%s%s%s).\n", a->name, p->listen,
-               p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
-               a->user ? ", user " : "", a->user ? a->user : "", a->dynamic_user ? ", a dynamic user" : "");
+        printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s, user %s%s).\n", a->name,
+               p->listen, p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
+               a->user ? a->user : a->name, a->user ? "" : "-backend, allocated by systemd for each run");
+        if (a->user && strcmp(a->user, "root") == 0)
+                fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
+                        "for anything. Drop --user to run it as a user of its own.\n");
+        else if (!a->user)
+                printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR, $STATE_DIRECTORY) "
+                       "and /tmp (private); --user=USER runs it as an existing user.\n");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",

@@ -37,6 +37,7 @@ static char **arg_command;
 static int arg_proxy_version;  /* --proxy-protocol=v1|v2: 1 or 2; 0: none */
 static bool arg_accept_proxy;  /* --accept-proxy-protocol */
 static bool arg_relay_kernel;  /* --relay=kernel */
+static uid_t arg_backend_owner = (uid_t) -1; /* --backend-owner=UID; unset: our own euid */
 
 /* how long an upstream balancer may take to send its PROXY header, from the launcher's start */
 #define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
@@ -57,6 +58,7 @@ static void help(FILE *f) {
                 "  --accept-proxy-protocol  expect a PROXY v1 or v2 header from an upstream balancer first\n"
                 "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n"
                 "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n"
+                "  --backend-owner=UID    a unix backend's socket must be this uid's (default: the launcher's own)\n"
                 "  --no-confine           skip the built-in seccomp and Landlock confinement (debugging)\n"
                 "  -h, --help             show this help\n"
                 "With COMMAND (inetd mode) a cold backend is started by running COMMAND detached;\n"
@@ -79,7 +81,17 @@ static int check_argv(int argc, char *argv[], bool have_backend) {
 }
 
 enum { ARG_START_ON = USAGE_ARG_OWN, ARG_IDLE_TIMEOUT, ARG_NO_CONFINE, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
-       ARG_RELAY };
+       ARG_RELAY, ARG_BACKEND_OWNER };
+
+/* A numeric uid only: no user database on the per-connection path (emberctl new resolves --user once). */
+static int parse_backend_owner(const char *arg) {
+        uint64_t v;
+
+        if (parse_uint64(arg, &v) < 0 || v >= (uid_t) -1)
+                return usage_error("invalid --backend-owner '%s': a numeric uid", arg);
+        arg_backend_owner = (uid_t) v;
+        return 0;
+}
 
 /* One of ember-launch's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -104,6 +116,8 @@ static int parse_option(int c, const char *arg) {
                 return 0;
         case ARG_RELAY:
                 return usage_parse_relay(arg, &arg_relay_kernel);
+        case ARG_BACKEND_OWNER:
+                return parse_backend_owner(arg);
         }
         return 0;
 }
@@ -120,6 +134,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "proxy-protocol", required_argument, NULL, ARG_PROXY_PROTOCOL },
                 { "accept-proxy-protocol", no_argument, NULL, ARG_ACCEPT_PROXY_PROTOCOL },
                 { "relay", required_argument, NULL, ARG_RELAY },
+                { "backend-owner", required_argument, NULL, ARG_BACKEND_OWNER },
                 {}
         };
         bool have_backend = false;
@@ -240,7 +255,8 @@ static int session_run(int dirfd, int client, const proxy_header *who) {
         if (r < 0)
                 return log_error_errno(r, "Failed to join the session count in %s/%s", runtime_dir(), arg_app);
 
-        r = backend_acquire(dirfd, arg_app, &arg_backend, arg_command, arg_start_timeout, deadline, &backend);
+        r = backend_acquire(dirfd, arg_app, &arg_backend, arg_backend_owner, arg_command, arg_start_timeout, deadline,
+                            &backend);
         if (r >= 0) {
                 if (!confine_early())
                         confine(dirfd, &backend.address);
@@ -329,6 +345,8 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
         log_setup("ember-launch", arg_app);
+        if (arg_backend_owner == (uid_t) -1)
+                arg_backend_owner = geteuid();
 
         client = client_fd();
         if (client < 0) {
@@ -370,5 +388,7 @@ int main(int argc, char *argv[]) {
         r = session_run(dirfd, client, &who);
         if (r == -ETIMEDOUT || r == -EHOSTDOWN)
                 return EXIT_UNAVAILABLE;
+        if (r == -EPERM)
+                return EXIT_NOPERM; /* a unix backend's socket refused */
         return r < 0 && r != -ECONNRESET && r != -EPIPE ? EXIT_OSERR : 0;
 }

@@ -27,6 +27,7 @@ typedef struct direction {
         int pipe[2];
         size_t capacity, buffered;
         bool in_eof, done, at_max;
+        bool reset; /* a side was reset (in: after its last bytes were taken; out: what was left is dropped) */
         bool full; /* the pipe took no more although bytes were waiting: wait for the out side, not the in side */
         /* Worth a splice without asking poll first. Out: poll said so and no splice since came back short. In:
          * the same, except that after a short splice the in side is tried again at once while the direction is
@@ -67,6 +68,25 @@ static void direction_done(direction *d) {
         closep(&d->pipe[1]);
 }
 
+/* A peer's reset, or a peer gone: the connection's end, not the relay's failure. */
+static bool peer_gone(int error) {
+        return error == ECONNRESET || error == EPIPE || error == ETIMEDOUT;
+}
+
+/* The in side was reset. A peer that closes with bytes of ours unread resets (an RST on TCP, ECONNRESET on a unix
+ * socket), and the kernel gives us all it sent first: a backend that answers and closes before reading the whole
+ * request has its answer taken up to here, and passed on like any end. */
+static void direction_in_reset(direction *d) {
+        d->in_eof = true;
+        d->reset = true;
+}
+
+/* The out side cannot take more: what is still in the pipe is for nobody. */
+static void direction_out_gone(direction *d) {
+        d->buffered = 0;
+        d->in_eof = d->done = d->reset = true;
+}
+
 /* One step: fill the pipe from in, drain it to out. Returns >0 if bytes moved, 0 if it must wait, -errno. */
 static int direction_pump(direction *d) {
         bool moved = false;
@@ -85,6 +105,8 @@ static int direction_pump(direction *d) {
                         moved = true;
                 } else if (n == 0)
                         d->in_eof = true;
+                else if (peer_gone(errno))
+                        direction_in_reset(d);
                 else if (errno != EAGAIN)
                         return -errno;
                 else {
@@ -112,7 +134,9 @@ static int direction_pump(direction *d) {
                                 d->in_ready = true; /* room again: the in side may still hold data */
                         d->full = false;
                         moved = true;
-                } else if (n < 0 && errno != EAGAIN)
+                } else if (n < 0 && peer_gone(errno))
+                        direction_out_gone(d);
+                else if (n < 0 && errno != EAGAIN)
                         return -errno;
                 else
                         d->out_ready = false;
@@ -126,13 +150,23 @@ static int direction_pump(direction *d) {
         return moved;
 }
 
+/* POLLERR too: the error is found, and the bytes before it taken, by the next splice. */
 static void direction_mark_ready(direction *d, int fd, short revents) {
-        if (d->in == fd && (revents & (POLLIN | POLLHUP))) {
+        if (d->in == fd && (revents & (POLLIN | POLLHUP | POLLERR))) {
                 d->in_ready = true;
                 d->probing = false;
         }
-        if (d->out == fd && (revents & (POLLOUT | POLLHUP)))
+        if (d->out == fd && (revents & (POLLOUT | POLLHUP | POLLERR)))
                 d->out_ready = true;
+}
+
+/* Nothing more to read from FD nor to write to it: poll would only report its hang-up (or error) again and again,
+ * while the other side still takes what FD sent. */
+static bool fd_settled(const direction d[2], int fd) {
+        for (int k = 0; k < 2; k++)
+                if ((d[k].in == fd && !d[k].in_eof) || (d[k].out == fd && !d[k].done))
+                        return false;
+        return true;
 }
 
 static short wants(const direction *d, int fd) {
@@ -142,6 +176,11 @@ static short wants(const direction *d, int fd) {
         if (d->out == fd && d->buffered > 0)
                 ev |= POLLOUT;
         return ev;
+}
+
+/* A clean end, or -ECONNRESET if a side was reset (what it sent before is through all the same). */
+static int relay_end(const direction d[2]) {
+        return d[0].reset || d[1].reset ? -ECONNRESET : 0;
 }
 
 static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic_t *stop) {
@@ -158,10 +197,13 @@ static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic
                         if (r > 0)
                                 i = -1; /* keep pumping while anything moves */
                         if (d[0].done && d[1].done)
-                                return 0;
+                                return relay_end(d);
                 }
-                for (int i = 0; i < 2; i++)
+                for (int i = 0; i < 2; i++) {
                         p[i].events = wants(&d[0], p[i].fd) | wants(&d[1], p[i].fd);
+                        if (fd_settled(d, p[i].fd))
+                                p[i].fd = -1; /* poll skips it */
+                }
                 if (*stop)
                         return -EINTR;
                 r = poll(p, 2, poll_ms_until(idle_deadline));
@@ -172,16 +214,16 @@ static int relay_loop(direction d[2], uint64_t idle_timeout, volatile sig_atomic
                 if (r > 0)
                         idle_deadline = deadline_in(idle_timeout);
                 for (int i = 0; r > 0 && i < 2; i++) {
-                        if (p[i].revents & (POLLERR | POLLNVAL))
-                                return p[i].revents & POLLNVAL ? -EBADF : -ECONNRESET;
+                        if (p[i].revents & POLLNVAL)
+                                return -EBADF;
                         /* Fully closed peer: once all it sent is through, nothing more can reach it. */
                         if ((p[i].revents & POLLHUP) && d[i].done)
-                                return 0;
+                                return relay_end(d);
                         for (int k = 0; k < 2; k++)
                                 direction_mark_ready(&d[k], p[i].fd, p[i].revents);
                 }
         }
-        return 0;
+        return relay_end(d);
 }
 
 /* The relay passes bytes on as they arrive, so it must not add Nagle's wait: a client's two small writes in a row

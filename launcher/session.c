@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "protocol.h"
 #include "state.h"
 #include "timeutil.h"
+#include "unix-socket.h"
 
 #define LEAVE_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
@@ -265,9 +267,41 @@ static bool wake_socket_coming_back(int r, acquire_step step, char **command, un
         return r == -ENOENT || r == -ECONNREFUSED || (r == -EACCES && geteuid() != 0);
 }
 
+static const char *file_type(mode_t m) {
+        return S_ISREG(m) ? "regular file" : S_ISDIR(m) ? "directory" : S_ISFIFO(m) ? "FIFO" : "special file";
+}
+
+/* A unix backend's socket lies in a directory its user writes, who can put anything under its name: a symlink to
+ * PID 1's private socket, say, which a launcher running as root would reach (issue 24). So the launcher follows no
+ * symlink on the way, takes only a socket that user owns, and connects through the descriptor it looked at, never
+ * the path again: it reaches nothing the backend's user could not. Refused: -EPERM, logged here. */
+static int connect_unix_backend(const char *path, uid_t owner) {
+        _cleanup_close_ int path_fd = -1;
+        struct stat st;
+
+        path_fd = unix_socket_open(path, &st);
+        if (path_fd == -ELOOP)
+                return log_error("Refusing the backend's socket %s: its path has a symlink, and the launcher follows "
+                                 "none; closing the client", path), -EPERM;
+        if (path_fd == -ENOTSOCK)
+                return log_error("Refusing the backend's socket %s: a %s, not a socket; closing the client", path,
+                                 file_type(st.st_mode)), -EPERM;
+        if (path_fd < 0)
+                return path_fd;
+        if (st.st_uid != owner)
+                return log_error("Refusing the backend's socket %s: owned by uid %u, expected uid %u (the backend's "
+                                 "user: --backend-owner, else the launcher's own; emberctl new writes it); closing "
+                                 "the client", path, (unsigned) st.st_uid, (unsigned) owner), -EPERM;
+        return unix_socket_connect_fd(path_fd, 0);
+}
+
+static int connect_backend(const ember_addr *a, uid_t owner) {
+        return a->sa.sa_family == AF_UNIX ? connect_unix_backend(a->un.sun_path, owner) : connect_to(&a->sa, a->len);
+}
+
 /* To the serving generation's backend, under a lease on that generation: while we hold it, a generation that was
  * replaced by an upgrade keeps its backend for us. */
-static int connect_serving(int dirfd, const ember_addr *backend, backend_conn *ret) {
+static int connect_serving(int dirfd, const ember_addr *backend, uid_t owner, backend_conn *ret) {
         _cleanup_close_ int lease = -1;
         serving sv;
         int fd, r;
@@ -277,29 +311,32 @@ static int connect_serving(int dirfd, const ember_addr *backend, backend_conn *r
                 return r;
         if (!backend->port_auto)
                 sv.address = *backend; /* the same, or from a supervisor of an older ember, which names none */
-        fd = connect_to(&sv.address.sa, sv.address.len);
+        fd = connect_backend(&sv.address, owner);
         if (fd < 0)
                 return fd;
         *ret = (backend_conn){ .fd = fd, .lease = take_fd(&lease), .address = sv.address };
         return 0;
 }
 
-int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
-                    uint64_t deadline, backend_conn *ret) {
+int backend_acquire(int dirfd, const char *app, const ember_addr *backend, uid_t owner, char **command,
+                    uint64_t start_timeout, uint64_t deadline, backend_conn *ret) {
         acquire_step step = STEP_CONNECT;
         int r;
 
         /* Warm path: no lock needed, our count keeps the backend from being stopped under us. */
-        if (app_is_warm(dirfd) && connect_serving(dirfd, backend, ret) >= 0)
-                return 0;
+        if (app_is_warm(dirfd)) {
+                r = connect_serving(dirfd, backend, owner, ret);
+                if (r >= 0 || r == -EPERM)
+                        return r; /* a refused socket was said, and trying again changes nothing */
+        }
         /* A backend that just died, or failed while we waited, gets a bounded number of fresh tries. */
         for (unsigned failures = 0;;) {
                 r = ensure_ready(dirfd, app, command, deadline, &step);
                 if (r > 0) {
                         step = STEP_CONNECT;
-                        r = connect_serving(dirfd, backend, ret);
-                        if (r >= 0)
-                                return 0;
+                        r = connect_serving(dirfd, backend, owner, ret);
+                        if (r >= 0 || r == -EPERM)
+                                return r;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         break;

@@ -1,6 +1,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "parse.h"
 
@@ -19,7 +20,8 @@ typedef struct backend_conn {
 } backend_conn;
 
 /* Connects to the serving generation's backend, waking it first if it is not warm. Returns -ETIMEDOUT if it did
- * not become ready by DEADLINE (START_TIMEOUT is for the log line), -EHOSTDOWN if it failed to start.
+ * not become ready by DEADLINE (START_TIMEOUT is for the log line), -EHOSTDOWN if it failed to start, -EPERM if a
+ * unix backend's socket was refused (a symlink on its path, not a socket, or not OWNER's; said in the log).
  * command != NULL: inetd mode, start it ourselves. */
-int backend_acquire(int dirfd, const char *app, const ember_addr *backend, char **command, uint64_t start_timeout,
-                    uint64_t deadline, backend_conn *ret);
+int backend_acquire(int dirfd, const char *app, const ember_addr *backend, uid_t owner, char **command,
+                    uint64_t start_timeout, uint64_t deadline, backend_conn *ret);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include "macro.h"
 #include "supervisor.h"
 #include "timeutil.h"
+#include "unix-socket.h"
 
 /* COMMAND's arguments with {port}, {backend} and {generation} replaced (spelled so that neither systemd's % nor its
  * $ expansion in ExecStart= touches them). In the child, just before exec: allocations end with it. */
@@ -117,14 +119,47 @@ int start_backend(supervisor *s, const char *notify_path) {
         return 0;
 }
 
-int probe_backend(const supervisor *s) {
+/* A connect that would wait for room in a full backlog gives up after this: the supervisor has more to do. */
+#define PROBE_CONNECT_TIMEOUT_USEC (100 * USEC_PER_MSEC)
+
+static int probe_connect(const supervisor *s) {
         _cleanup_close_ int fd = socket(s->address.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = { .tv_usec = 100000 };
+        struct timeval tv = { .tv_usec = PROBE_CONNECT_TIMEOUT_USEC };
 
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         return connect(fd, &s->address.sa, s->address.len) < 0 ? -errno : 0;
+}
+
+/* A unix backend is not connected to: the probe's connection, closed at once, would be the backend's first client,
+ * and a server that reads, answers and closes gets EPIPE writing to it (TCP takes that write and resets only
+ * later), of which many die (issue 23). The kernel's socket table says whether a socket of ours listens on the
+ * file; one it does not know (another network namespace's, or a file left over) is connected to as before, through
+ * the inode looked at, not the path again. */
+static int probe_unix(const supervisor *s) {
+        static bool said_symlink;
+        _cleanup_close_ int path_fd = -1, fd = -1;
+        struct stat st;
+        int r;
+
+        path_fd = unix_socket_open(s->address.un.sun_path, &st);
+        if (path_fd == -ELOOP && !said_symlink) {
+                said_symlink = true;
+                log_error("The backend's socket %s is reached through a symlink, and launchers connect to none: give "
+                          "--backend its path without symlinks", s->address.un.sun_path);
+        }
+        if (path_fd < 0)
+                return path_fd == -ENOTSOCK ? -ECONNREFUSED : path_fd;
+        r = unix_socket_listening(&st);
+        if (r >= 0)
+                return r > 0 ? 0 : -ECONNREFUSED;
+        fd = unix_socket_connect_fd(path_fd, PROBE_CONNECT_TIMEOUT_USEC);
+        return fd < 0 ? fd : 0;
+}
+
+int probe_backend(const supervisor *s) {
+        return s->address.sa.sa_family == AF_UNIX ? probe_unix(s) : probe_connect(s);
 }
 
 /* Sends sig to the backend's process group, waits for it up to timeout. Returns 1 if it exited. */

@@ -30,10 +30,27 @@ static int set_error(char **ret_error, const char *fmt, ...) {
         return 0;
 }
 
+/* A user systemd allocated for this unit (DynamicUser=, the supervisor kept root by "!") that NSS cannot name: no
+ * libnss-systemd. Its group has the same number and it has no supplementary groups. */
+static int lookup_dynamic_user(confine *c, const char *user) {
+        uid_t uid;
+        int r = dynamic_user_lookup(DYNAMIC_UID_DIR, user, &uid);
+
+        if (r < 0)
+                return r;
+        c->uid = uid;
+        c->gid = (gid_t) uid;
+        c->n_groups = 0;
+        c->drop_user = true;
+        return 0;
+}
+
 static int lookup_user(confine *c, const char *user, char **ret_error) {
         struct passwd *pw;
 
         pw = user_lookup(user);
+        if (!pw && errno == ESRCH && lookup_dynamic_user(c, user) == 0)
+                return 0;
         if (!pw) {
                 int r = -errno;
                 if (r == -ESRCH)

@@ -48,6 +48,17 @@ static int confine_or_report(confine *c) {
         return 0;
 }
 
+/* The backend's user or policy could not be had (a user removed, a policy file broken): a start that fails at once,
+ * counted as a crash so that the next start waits out the backoff. Otherwise the launchers left in the wake socket's
+ * backlog would start us again at once, until systemd's start or trigger limit ended the app for good. */
+static int confine_failed(supervisor *s, int exit_code) {
+        if (s->report_fd >= 0)
+                upgrade_report(s, 'F', "the backend's user or policy could not be set up; see the journal");
+        else
+                count_crash(s->dirfd);
+        return exit_code;
+}
+
 /* Without --app: a standalone tool like bwrap. */
 static int run_standalone(void) {
         confine c = {};
@@ -222,10 +233,8 @@ static int backend_died(supervisor *s, int status) {
                         snprintf(why + strlen(why), sizeof(why) - strlen(why), " before it was ready");
                 return end_unserving(s, clean ? "exit" : "crash", clean ? LOG_NOTICE : LOG_ERR, why);
         }
-        if (!clean) {
-                (void) state_add_u64(s->dirfd, STATE_CRASHES, 1, NULL);
-                (void) state_write_u64(s->dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
-        }
+        if (!clean)
+                count_crash(s->dirfd);
         describe_exit(status, why, sizeof(why));
         if (clean)
                 log_run_end(s, "exit", LOG_NOTICE, why);
@@ -499,6 +508,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                         return end_unserving(s, "start-failed", LOG_ERR, strerror(-r));
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           arg_command[0], s->dir_path, strerror(-r));
+                count_crash(s->dirfd);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;
@@ -625,9 +635,6 @@ static int supervise(void) {
         s.role = arg_upgrade ? ROLE_PENDING : ROLE_SERVING;
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
-        r = confine_or_report(&s.confine);
-        if (r != 0)
-                return r;
         if (arg_upgrade && upgrade_foreground(&s.report_fd) < 0)
                 return log_error_errno(errno, "Failed to fork the upgrade's supervisor"), EXIT_OSERR;
         r = state_open(arg_app, true, &s.dirfd);
@@ -642,6 +649,9 @@ static int supervise(void) {
         (void) bill_cgroup_open(&s.cgroup_fd);
         if (!arg_upgrade)
                 crash_backoff(s.dirfd);
+        r = confine_or_report(&s.confine);
+        if (r != 0)
+                return confine_failed(&s, r);
         r = open_signals(&s);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;

@@ -73,6 +73,12 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
 }
 
+/* A backend run that died or never started: the next start waits out crash_backoff(). */
+void count_crash(int dirfd) {
+        (void) state_add_u64(dirfd, STATE_CRASHES, 1, NULL);
+        (void) state_write_u64(dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
+}
+
 /* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight
  * loop; the socket stays up and the first start after a fix is served. Waiting clients keep their timeout. */
 void crash_backoff(int dirfd) {

@@ -141,6 +141,7 @@ void upgrade_report(supervisor *s, char kind, const char *fmt, ...) _printf_(3, 
 
 /* record.c */
 /* Before a start: wait out the back-off of a backend that keeps crashing. */
+void count_crash(int dirfd);
 void crash_backoff(int dirfd);
 /* Counts a cold start's time to ready in the histogram. Under the lock. */
 void count_cold_start(supervisor *s, uint64_t ms);

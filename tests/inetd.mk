@@ -47,6 +47,12 @@ inetd_tests = \
 	tests/inetd/start-on-data.sh \
 	tests/inetd/first-byte-bound.sh \
 	tests/inetd/unix-backend.sh \
+	tests/inetd/answer-close.sh \
+	tests/inetd/answer-close-tcp.sh \
+	tests/inetd/answer-unread.sh \
+	tests/inetd/answer-unread-tcp.sh \
+	tests/inetd/unix-symlink-attack.sh \
+	tests/inetd/unix-owner.sh \
 	tests/inetd/ready-notify.sh \
 	tests/inetd/backend-fail-start.sh \
 	tests/inetd/stop-timeout.sh \

@@ -13,11 +13,13 @@ system_tests = \
 	tests/system/storm.sh \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
+	tests/system/unix-backend-attack.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \
 	tests/system/heal-stop.sh \
 	tests/system/heal-state.sh \
+	tests/system/fail-fix.sh \
 	tests/system/metrics.sh \
 	tests/system/cli.sh \
 	tests/system/upgrade.sh \

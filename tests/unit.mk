@@ -51,6 +51,19 @@ tests_unit_test_proxy_SOURCES = tests/unit/test-proxy.c tests/tap.h
 tests_unit_test_proxy_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_proxy_LDADD = common/libember.a
 
+# Resolving a DynamicUser= user without NSS (no libnss-systemd), from PID 1's records.
+unit_tests += tests/unit/test-user
+tests_unit_test_user_SOURCES = tests/unit/test-user.c tests/tap.h
+tests_unit_test_user_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_user_LDADD = common/libember.a
+
+# Unix sockets by a path the backend controls: no symlink followed, reached through the descriptor, seen listening
+# without a connection.
+unit_tests += tests/unit/test-unix-socket
+tests_unit_test_unix_socket_SOURCES = tests/unit/test-unix-socket.c tests/tap.h
+tests_unit_test_unix_socket_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_unix_socket_LDADD = common/libember.a
+
 # The launcher's read of a PROXY header from a peer on a schedule: bounded by its deadline, waiting without CPU.
 unit_tests += tests/unit/test-client
 tests_unit_test_client_SOURCES = tests/unit/test-client.c tests/tap.h launcher/client.c launcher/client.h

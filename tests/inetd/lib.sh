@@ -240,9 +240,14 @@ ember_start() {
                 BPORT=$(pick_port)
                 ADDR=127.0.0.1:$PORT
                 BADDR=127.0.0.1:$BPORT
-                # BACKEND_SPEC=127.0.0.1:auto: a port per backend run, which the backend learns from {port}
+                # BACKEND_SPEC=127.0.0.1:auto: a port per backend run, which the backend learns from {port};
+                # BACKEND_SPEC=/path: a unix socket there
                 local spec=${BACKEND_SPEC:-$BADDR} listen=$BADDR
-                [ -n "${BACKEND_SPEC:-}" ] && listen=${BACKEND_SPEC%:auto}:{port}
+                case ${BACKEND_SPEC:-} in
+                "") ;;
+                /*) listen=$BACKEND_SPEC BADDR=$BACKEND_SPEC ;;
+                *) listen=${BACKEND_SPEC%:auto}:{port} ;;
+                esac
                 local cmd=("$BACKEND" --listen="$listen" --pid-log="$TEST_DIR/backend-pids" "${BACKEND_ARGS[@]}")
                 [ "${#BACKEND_CMD[@]}" -gt 0 ] && cmd=("${BACKEND_CMD[@]//\{port\}/$BPORT}")
                 # EMBER_TEST_RELAY=kernel: the same test through the in-kernel relay (tests/inetd/kernel-*.sh)

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 186
+plan 199
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -105,10 +105,15 @@ ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
 like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
 rm -f "$UNITS"/wd*
 rm -f "$UNITS"/wr*
-ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ux=$(cat "$UNITS/ux-backend.service")
 like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ReadWritePaths=-/tmp/ux$'
 like "and under /tmp shared with the launchers (no PrivateTmp=)" "$ux" '^PrivateTmp=no$'
+like "the launchers take only a socket of the backend's user: root's with --user=root" \
+        "$(grep '^ExecStart=' "$UNITS/ux@.service")" ' --backend-owner=0$'
+rm -f "$UNITS"/ux*
+ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=nobody --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+like "and --user's uid with --user" "$(grep '^ExecStart=' "$UNITS/ux@.service")" " --backend-owner=$(id -u nobody)\$"
 rm -f "$UNITS"/ux*
 expect_exit "a relative --rw-path is refused" 64 ectl new app "${new_ok[@]}" --rw-path=srv -- /bin/cat
 expect_exit "an absolute --state-dir is refused (it is under /var/lib)" 64 ectl new app "${new_ok[@]}" --state-dir=/var/lib/x -- /bin/cat
@@ -146,8 +151,10 @@ is "the wake socket is root's and the launchers' alone" "$(grep -E '^Socket(User
         "SocketUser=root SocketMode=0660 "
 like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
-like "the backend runs ember-sandbox with the resolved COMMAND" "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
-        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
+like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own (the supervisor kept root by !)" \
+        "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
+        '^ExecStart=!/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
+like "which systemd allocates for each run (no --user: never root)" "$(cat "$UNITS/web-backend.service")" '^DynamicUser=yes$'
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
         ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
@@ -209,9 +216,27 @@ for opt in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict ReadW
 done
 expect_exit "--hardening=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --hardening=other --unit-dir="$UNITS" -- /bin/cat
 
+# ---- who the backend runs as: never root unless the app says --user=root ---------------------------------------------
+out=$(ectl new nu --listen=18021 --backend=/run/nu/b.sock --unit-dir="$UNITS" -- /bin/cat 2>&1)
+is "a unix --backend without --user is a usage error (64)" "$?" 64
+like "naming --user=USER and what --user=root gives away" "$out" 'a unix --backend needs --user=USER.*--user=root runs it as root'
+out=$(ectl new nc --listen=18021 --backend=18022 --policy=container --unit-dir="$UNITS" -- /bin/cat 2>&1)
+is "--policy=container without --user is a usage error (64)" "$?" 64
+like "naming --user=root" "$out" 'needs root: say so with --user=root'
+out=$(ectl new abcdefghijklmnopqrstuvwxyz --listen=18021 --backend=18022 --unit-dir="$UNITS" -- /bin/cat 2>&1)
+is "a NAME too long for the backend's own user, without --user, is a usage error (64)" "$?" 64
+like "naming the fix" "$out" "cannot name the backend's own user .*choose another NAME, or --user=USER"
+is "none of them wrote a unit" "$(ls "$UNITS" | grep -c -e '^nu' -e '^nc' -e '^abc')" 0
+out=$(ectl new nd --listen=18021 --backend=18022 --unit-dir="$UNITS" -- /bin/cat 2>/dev/null)
+like "without --user, new says the backend runs as a user of its own" "$out" 'user nd-backend, allocated by systemd for each run'
+err=$(ectl new nr --listen=18023 --backend=18024 --user=root --unit-dir="$UNITS" -- /bin/cat 2>&1 >/dev/null)
+like "--user=root warns what it gives away" "$err" 'Warning: the backend runs as root \(--user=root\)'
+is "and its unit has no DynamicUser=" "$(grep -c '^DynamicUser=' "$UNITS/nr-backend.service")" 0
+rm -f "$UNITS"/nd* "$UNITS"/nr*
+
 # ---- --policy=container: the backend unit's sandbox relaxed for a container engine, and only then ---------------
 rm -f "$UNITS"/*
-ectl new k --listen=18009 --backend=18010 --policy=container --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+ectl new k --listen=18009 --backend=18010 --policy=container --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ectl new d --listen=18011 --backend=18012 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d)$'
 is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths)" \
@@ -226,10 +251,10 @@ done
 mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP/bin/docker" "$T_TMP/bin/podman" &&
         chmod +x "$T_TMP/bin/docker" "$T_TMP/bin/podman"
 like "--policy=container with docker: new says how to remove a leftover container before each start" \
-        "$(ectl new kd --listen=18013 --backend=18014 --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG)" \
+        "$(ectl new kd --listen=18013 --backend=18014 --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG 2>/dev/null)" \
         "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
 is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
-        --policy=container --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG | grep -c ExecStartPre)" 0
+        --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG 2>/dev/null | grep -c ExecStartPre)" 0
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
 

@@ -37,7 +37,7 @@ ENGINE_NAME=dockerd
 . "$(dirname "$0")/container-lib.sh"
 
 ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
-        --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container -- \
+        --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container --user=root -- \
         /usr/bin/docker run --rm --init --name=ember-$APP --network=host "$IMAGE" \
         /bin/busybox httpd -f -p 127.0.0.1:$BACKEND_PORT -h /www
 c sh -c "mkdir -p /etc/systemd/system/$APP-backend.service.d && printf '%s\n' '[Service]' \

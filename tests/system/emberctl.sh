@@ -3,12 +3,12 @@
 # --start-on=data, --ready=notify, --force + daemon-reload, stopping the socket stops the backend, a backend that
 # fails leaves no failed instance behind, and status/stop of unknown apps.
 . "$(dirname "$0")/lib.sh"
-plan 45
+plan 52
 
 sys_boot
-pick_ports 10
+pick_ports 11
 P1=${PORTS[0]} P2=${PORTS[1]} P3=${PORTS[2]} P4=${PORTS[3]} P5=${PORTS[4]} P6=${PORTS[5]} P7=${PORTS[6]} P8=${PORTS[7]}
-P9=${PORTS[8]} P10=${PORTS[9]}
+P9=${PORTS[8]} P10=${PORTS[9]} P11=${PORTS[10]}
 [ -x "$TOOLS/ember-test-backend" ] && [ -x "$TOOLS/ember-test-client" ] || bail "test tools not built in $TOOLS"
 TB=$TOOLS/ember-test-backend
 TC=$TOOLS/ember-test-client
@@ -19,13 +19,14 @@ inactive() { [ "$(unit_prop "$1" ActiveState)" = inactive ]; }
 
 # ---- unix sockets on both sides ------------------------------------------------------------------------------
 ok "app 'echo': unix --listen and unix --backend" app_up echo --listen=/run/echo.sock --backend=/run/echo-backend.sock \
-        --idle=30s -- "$TB" --listen=/run/echo-backend.sock --mode=echo
+        --user=root --idle=30s -- "$TB" --listen=/run/echo-backend.sock --mode=echo
 is "a client on the unix socket gets its bytes echoed (cold)" "$(c "$TC" --send='hello\n' /run/echo.sock 2>&1)" hello
 is "and again (warm)" "$(c "$TC" --send='again\n' /run/echo.sock 2>&1)" again
 is "one cold start" "$(state echo cold-starts)" 1
 
 # ---- COMMAND arguments arrive exactly ---------------------------------------------------------------------------
-c mkdir -p /run/args # the backend unit's file system is read-only but what --rw-path= names
+# the backend unit's file system is read-only but what --rw-path= names, and the backend runs as a user of its own
+c mkdir -p -m 0777 /run/args
 script='printf "<%s>\n" "$@" >/run/args/out; exec "$0" --listen=127.0.0.1:'"$P2"' --mode=http'
 ok "app 'args' with awkward arguments" app_up args --listen=127.0.0.1:$P1 --backend=127.0.0.1:$P2 --rw-path=/run/args -- \
         /bin/sh -c "$script" "$TB" 'two words' '$HOME' '${PATH}' '%n %i %%' 'say "hi"' "it's" 'back\slash' '' ';' \
@@ -88,6 +89,24 @@ active() { [ "$(unit_prop "$1" ActiveState)" = active ]; }
 ok "echo-backend.socket is active again" wait_until 15 active echo-backend.socket
 is "and the app wakes again" "$(c "$TC" --send='back\n' /run/echo.sock 2>&1)" back
 
+# ---- a unix backend that reads, answers and closes (issue 23) ------------------------------------------------------
+# six lines of Python, as a user would write them: no handling of EPIPE
+answer_py='import os, socket
+p = "/run/uanswer/s.sock"
+os.path.exists(p) and os.unlink(p)
+s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen(16)
+while True:
+    c, _ = s.accept(); c.recv(4096); c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nanswered\n"); c.close()'
+c mkdir -p /run/uanswer
+ok "app 'uanswer': TCP --listen, a unix --backend that answers and closes" app_up uanswer --listen=127.0.0.1:$P11 \
+        --backend=/run/uanswer/s.sock --rw-path=/run/uanswer --user=root -- /usr/bin/python3 -c "$answer_py"
+is "curl gets the answer (cold)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
+is "curl gets the answer (warm)" "$(curl -s -m 20 "http://127.0.0.1:$P11/")" answered
+like "socat, half-closing first, gets the answer (warm)" \
+        "$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 20 socat -t 15 - TCP:127.0.0.1:$P11 2>&1)" '^answered'
+is "one cold start: the backend never died (no EPIPE on an answer)" "$(state uanswer cold-starts)" 1
+is "no crash recorded" "$(n=$(state uanswer crashes); echo "${n:-0}")" 0
+
 # ---- a backend that cannot start --------------------------------------------------------------------------------
 ok "app 'broken' whose backend exits at once" app_up broken --listen=127.0.0.1:$P7 --backend=127.0.0.1:$P8 \
         --start-timeout=5s -- /bin/false
@@ -106,13 +125,13 @@ is "emberctl status of an unknown app: 69" "$?" 69
 c "$EMBERCTL" stop nosuchapp >/dev/null 2>&1
 is "emberctl stop of an unknown app: 69" "$?" 69
 out=$(c "$EMBERCTL" status)
-for app in args broken echo lazy notif quiet; do
+for app in args broken echo lazy notif quiet uanswer; do
         like "emberctl status lists '$app'" "$out" "^$app "
 done
-ok "emberctl status --json lists all six" python3 -c '
+ok "emberctl status --json lists all seven" python3 -c '
 import json, sys
 apps = sorted(o["app"] for o in json.loads(sys.argv[1]))
-assert apps == ["args", "broken", "echo", "lazy", "notif", "quiet"], apps' "$(c "$EMBERCTL" status --json)"
+assert apps == ["args", "broken", "echo", "lazy", "notif", "quiet", "uanswer"], apps' "$(c "$EMBERCTL" status --json)"
 
-tap_passing || for a in echo args lazy notif quiet broken; do diag_journal $a; done
+tap_passing || for a in echo uanswer args lazy notif quiet broken; do diag_journal $a; done
 finish

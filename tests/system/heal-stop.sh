@@ -70,7 +70,7 @@ done
 # ---- a backend that exits 0 by itself ----------------------------------------------------------------------------
 # It exits 0 by itself once /run/quit/now exists, and removes it (the container's /run is its own; the backend
 # unit's file system is read-only, so the directory is given to it with --rw-path).
-c mkdir -p /run/quit
+c mkdir -p -m 0777 /run/quit # the backend, a user of its own, removes the file
 echo_app quitter --rw-path=/run/quit -- --exit-on=/run/quit/now
 cold() { [ "$(state $APP state)" = cold ]; }
 

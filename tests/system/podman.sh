@@ -51,7 +51,7 @@ ENGINE_NAME=podman
 . "$(dirname "$0")/container-lib.sh"
 
 ok "app $APP is up with --policy=container" app_up $APP --listen=127.0.0.1:$LISTEN_PORT \
-        --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container -- \
+        --backend=127.0.0.1:$BACKEND_PORT --idle=3s --policy=container --user=root -- \
         podman run --rm --init --replace --name=ember-$APP --network=host --cgroups=disabled --runtime=crun \
         "$IMAGE" /bin/busybox httpd -f -p 127.0.0.1:$BACKEND_PORT -h /www
 

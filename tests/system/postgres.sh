@@ -1,14 +1,15 @@
 #!/bin/bash
-# PostgreSQL 15 (Debian's postgresql-15) behind ember with --user=postgres, under the sandboxed backend unit:
+# PostgreSQL (Debian's postgresql: 15 on Debian 12, 17 on Debian 13) behind ember with --user=postgres, under the sandboxed backend unit:
 # its cluster in --state-dir, READY=1 from postgres itself (--ready=notify), psql answered cold and warm
 # through ember, the server running as postgres, the launchers as root, and the backend unit still rated at
 # most 5.0 by systemd-analyze security.
 . "$(dirname "$0")/lib.sh"
 plan 9
 
-PGBIN=/usr/lib/postgresql/15/bin
+# the newest server installed (Debian's postgresql depends on the release's one major version)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$PGBIN/postgres" ] && command -v psql >/dev/null 2>&1 ||
-        skip_all "PostgreSQL 15 is not installed here (apt-get install postgresql-15 postgresql-client-15)"
+        skip_all "PostgreSQL is not installed here (apt-get install postgresql postgresql-client)"
 sys_boot
 pick_ports 2
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]}

@@ -9,14 +9,14 @@
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
-plan 34
+plan 42
 
 BACKEND_MAX=5.0
 LAUNCH_MAX=5.8
 STRICT_MAX=2.1
 
 sys_boot
-pick_ports 10
+pick_ports 14
 
 # exposure UNIT: the overall exposure level systemd-analyze security gives UNIT ("" if none)
 exposure() {
@@ -118,10 +118,10 @@ is "it wrote its --state-dir (/var/lib/sec-state, made nobody's)" "$(c stat -c %
 is "it was refused everywhere else" "$(c cat /srv/sec-rw/written 2>/dev/null)" ""
 is "(each of the four tries failed)" "$(c cat /srv/sec-rw/refused 2>/dev/null | wc -l)" 4
 
-# as root (no --user) the file system is read-only all the same: no permission bit decides it
+# as root (--user=root) the file system is read-only all the same: no permission bit decides it
 c sh -c 'rm -f /srv/sec-rw/* /var/lib/sec-state/allowed; chown root /srv/sec-rw'
 ok "app secr (a root backend, same --rw-path) is up" app_up secr --listen=127.0.0.1:${PORTS[6]} \
-        --backend=127.0.0.1:${PORTS[7]} --rw-path=/srv/sec-rw --state-dir=sec-state -- \
+        --backend=127.0.0.1:${PORTS[7]} --rw-path=/srv/sec-rw --state-dir=sec-state --user=root -- \
         /bin/sh -c "$(probe ${PORTS[7]})" "$TOOLS/ember-test-backend"
 is "it starts and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=r 127.0.0.1:${PORTS[6]} 2>&1)" r
 is "root wrote its --rw-path and --state-dir, and nothing else" \
@@ -138,4 +138,28 @@ is "(nobody is in the group ember now)" "$(c getent group ember | cut -d: -f4)" 
 out=$(c "$EMBERCTL" new secn --listen=127.0.0.1:${PORTS[8]} --backend=127.0.0.1:${PORTS[9]} --unit-dir=/run -- /bin/true 2>&1)
 is "and one whose group has other members (nobody) too (78)" "$?" 78
 c gpasswd -d nobody ember >/dev/null
+
+# ---- a compromised backend on the defaults asks PID 1 for root (issue 24: a root backend got it) -------------------
+# The backend first tries what the attack did, systemd-run of a command that writes /etc, and records how that
+# went in its state directory; then it serves as usual.
+escape='systemd-run --quiet --wait sh -c "id >/etc/pwned-by-backend" 2>/var/lib/sece/escape.err
+echo $? >/var/lib/sece/escape; exec "$0" --listen=127.0.0.1:'"${PORTS[11]}"' --mode=echo'
+ok "app sece is up on the defaults (no --user)" app_up sece --listen=127.0.0.1:${PORTS[10]} \
+        --backend=127.0.0.1:${PORTS[11]} --state-dir=sece -- /bin/sh -c "$escape" "$TOOLS/ember-test-backend"
+is "and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=e 127.0.0.1:${PORTS[10]} 2>&1)" e
+isnt "the backend's systemd-run was refused (status $(c cat /var/lib/sece/escape 2>&1): $(c cat /var/lib/sece/escape.err 2>&1))" \
+        "$(c cat /var/lib/sece/escape 2>&1)" 0
+ok "and PID 1 ran nothing for it: no /etc/pwned-by-backend" c test ! -e /etc/pwned-by-backend
+
+# ---- apps are isolated from each other: each backend is a user of its own, and cannot signal another app's -------
+# sece's backend is warm (above); seck's tries to signal it (kill -0: the permission check alone) before it serves.
+probe='kill -0 "$(cat /run/ember/sece/backend.pid)" 2>/var/lib/seck/kill.err; echo $? >/var/lib/seck/kill
+exec "$0" --listen=127.0.0.1:'"${PORTS[13]}"' --mode=echo'
+ok "app seck is up on the defaults too" app_up seck --listen=127.0.0.1:${PORTS[12]} \
+        --backend=127.0.0.1:${PORTS[13]} --state-dir=seck -- /bin/sh -c "$probe" "$TOOLS/ember-test-backend"
+is "and serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=k 127.0.0.1:${PORTS[12]} 2>&1)" k
+isnt "its backend runs as another user than sece's" "$(proc_status "$(state seck backend.pid)" Uid | awk '{ print $1 }')" \
+        "$(proc_status "$(state sece backend.pid)" Uid | awk '{ print $1 }')"
+like "it could not signal sece's backend ($(c cat /var/lib/seck/kill.err 2>&1))" "$(c cat /var/lib/seck/kill 2>&1):$(c cat /var/lib/seck/kill.err 2>&1)" \
+        '^1:.*(not permitted|ermission)'
 finish

@@ -10,14 +10,17 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/landlock.h>
+#include <linux/openat2.h>
 
 #include "lockdown.h"
+#include "unix-socket.h"
 #include "macro.h"
 #include "tap.h"
 
@@ -25,7 +28,7 @@ static char state_dir[64] = "/tmp/ember-lockdown.XXXXXX";
 static char other_dir[64] = "/tmp/ember-lockdown-other.XXXXXX";
 static int state_dirfd = -1;
 static ember_addr backend, other;
-static int backend_listener = -1, other_listener = -1;
+static int backend_listener = -1, other_listener = -1, unix_listener = -1;
 
 static int errno_of(long r) {
         return r < 0 ? errno : 0;
@@ -37,6 +40,16 @@ static int tcp_listener(ember_addr *a) {
         a->len = sizeof(a->in);
         socklen_t len = a->len;
         if (fd < 0 || bind(fd, &a->sa, a->len) < 0 || listen(fd, 16) < 0 || getsockname(fd, &a->sa, &len) < 0)
+                abort();
+        return fd;
+}
+
+static int unix_backend_listener(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/backend.sock", other_dir);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
                 abort();
         return fd;
 }
@@ -67,6 +80,29 @@ static int splice_to_backend(void) {
                 return errno;
         return splice(p[0], NULL, fd, NULL, 1, 0) == 1 ? 0 : errno;
 }
+/* A unix backend's socket, outside the state directory: opened without following a symlink, connected through
+ * /proc/self/fd (common/unix-socket.c), as the launcher reaches it. */
+static int connect_unix_backend(void) {
+        char path[128];
+        int fd, c;
+
+        snprintf(path, sizeof(path), "%s/backend.sock", other_dir);
+        fd = unix_socket_open(path, NULL);
+        if (fd < 0)
+                return -fd;
+        c = unix_socket_connect_fd(fd, 0);
+        return c < 0 ? -c : 0;
+}
+
+/* The same in one call, as the launcher does it where the kernel has openat2() (5.6), not the walk it falls back to. */
+static int openat2_no_symlinks(void) {
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+        char path[128];
+
+        snprintf(path, sizeof(path), "%s/backend.sock", other_dir);
+        return errno_of(syscall(437 /* openat2 */, AT_FDCWD, path, &how, sizeof(how)));
+}
+
 static int unix_datagram_socket(void) {
         return errno_of(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 }
@@ -214,6 +250,9 @@ static const probe probes[] = {
         { "creates and truncates a state file", create_truncate_state_file, BOTH, 0, 0 },
         { "connects to the backend's port", connect_backend, BOTH, 0, 0 },
         { "splices into the backend connection", splice_to_backend, BOTH, 0, 0 },
+        { "opens the unix backend's socket without symlinks and connects through /proc/self/fd", connect_unix_backend,
+          BOTH, 0, 0 },
+        { "opens a path with openat2(RESOLVE_NO_SYMLINKS)", openat2_no_symlinks, BOTH, 0, 0 },
         { "opens an AF_UNIX datagram socket (journal)", unix_datagram_socket, BOTH, 0, 0 },
         { "opens an IPv6 stream socket", tcp6_socket, BOTH, 0, 0 },
         { "sets TCP_NODELAY on the backend connection", nodelay_on_backend, BOTH, 0, 0 },
@@ -335,6 +374,7 @@ int main(void) {
         close(fd);
         backend_listener = tcp_listener(&backend);
         other_listener = tcp_listener(&other);
+        unix_listener = unix_backend_listener();
 
         plan((int) ELEMENTSOF(probes) + 5);
         diag("kernel Landlock ABI %ld", abi);
@@ -358,6 +398,8 @@ int main(void) {
 
         unlinkat(state_dirfd, "refcount", 0);
         unlinkat(state_dirfd, "new", 0);
+        snprintf(planted, sizeof(planted), "%s/backend.sock", other_dir);
+        unlink(planted);
         rmdir(state_dir);
         rmdir(other_dir);
         return done();
