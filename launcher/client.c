@@ -22,63 +22,65 @@ int client_socket_addresses(int fd, proxy_header *ret) {
         return 0;
 }
 
-/* Waits until FD is readable or DEADLINE: 1 (*HUNG_UP if the peer also closed), 0 at the deadline, or -errno. */
-static int readable_by(int fd, uint64_t deadline, bool *hung_up) {
+/* Waits in poll(), costing no CPU, until FD is readable or DEADLINE: 1, 0 once DEADLINE has passed (checked first, so
+ * that a client whose bytes keep coming cannot stretch it), or -errno. The caller consumes what it has looked at,
+ * so readable means new bytes, end-of-file or an error: never the same bytes again. */
+static int readable_by(int fd, uint64_t deadline) {
         struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-        int r;
 
         for (;;) {
-                r = poll(&p, 1, poll_ms_until(deadline));
-                if (r > 0) {
-                        *hung_up = p.revents & (POLLRDHUP | POLLHUP);
-                        return 1;
-                }
-                if (r < 0 && errno != EINTR)
-                        return -errno;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return 0;
+                int r = poll(&p, 1, poll_ms_until(deadline));
+                if (r > 0)
+                        return 1;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
         }
 }
 
+/* The header is read as it arrives, each piece peeked, parsed with all before it, and consumed: bytes of a header
+ * that is not complete yet are all the header's (it goes on past them), and a header that is complete is taken to
+ * its last byte, so the client's own bytes after it are never read here. */
 int client_read_proxy_header(int fd, uint64_t deadline, proxy_header *ret, const char **why) {
         uint8_t buf[PROXY_HEADER_MAX];
-        size_t seen = 0;
+        size_t taken = 0; /* bytes of the header consumed so far */
 
         for (;;) {
-                bool hung_up = false;
-                int r = readable_by(fd, deadline, &hung_up);
+                int r = readable_by(fd, deadline);
                 if (r == 0) {
                         *why = "no complete PROXY header within the deadline";
                         return -ETIMEDOUT;
                 }
                 if (r < 0)
                         return r;
-                /* peek: the client's own bytes after the header must stay for the relay */
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK);
-                if (n < 0 && errno == EINTR)
+                ssize_t n = recv(fd, buf + taken, sizeof(buf) - taken, MSG_PEEK | MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
-                if (n < 0 && errno == ECONNRESET && seen == 0)
+                if (n < 0 && errno == ECONNRESET && taken == 0)
                         return 0; /* reset before a byte: nothing was asked */
                 if (n < 0)
                         return -errno;
-                if (n == 0)
+                if (n == 0 && taken == 0)
                         return 0; /* closed before a byte: nothing was asked */
-                r = proxy_parse(buf, (size_t) n, ret, why);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        return recv(fd, buf, (size_t) r, MSG_WAITALL) == r ? 1 : -EIO;
-                if ((size_t) n == sizeof(buf)) {
-                        *why = "PROXY header longer than the longest allowed";
-                        return -EBADMSG;
-                }
-                if (hung_up) {
+                if (n == 0) {
                         *why = "the connection closed in the middle of the PROXY header";
                         return -EBADMSG;
                 }
-                if ((size_t) n == seen) /* nothing new yet: the rest of the header is on its way */
-                        (void) poll(NULL, 0, 5);
-                seen = (size_t) n;
+                r = proxy_parse(buf, taken + (size_t) n, ret, why);
+                if (r < 0)
+                        return r;
+                /* complete: up to its end, which lies in what was peeked; else all of it */
+                size_t take = r > 0 ? (size_t) r - taken : (size_t) n;
+                if (recv(fd, buf + taken, take, MSG_WAITALL) != (ssize_t) take)
+                        return -EIO;
+                if (r > 0)
+                        return 1;
+                taken += take;
+                if (taken == sizeof(buf)) {
+                        *why = "PROXY header longer than the longest allowed";
+                        return -EBADMSG;
+                }
         }
 }
 

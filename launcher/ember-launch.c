@@ -39,7 +39,7 @@ static bool arg_accept_proxy;  /* --accept-proxy-protocol */
 static bool arg_relay_kernel;  /* --relay=kernel */
 static uid_t arg_backend_owner = (uid_t) -1; /* --backend-owner=UID; unset: our own euid */
 
-/* how long an upstream balancer may take to send its PROXY header */
+/* how long an upstream balancer may take to send its PROXY header, from the launcher's start */
 #define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
 
 static volatile sig_atomic_t terminating;
@@ -279,9 +279,10 @@ static int session_run(int dirfd, int client, const proxy_header *who) {
 }
 
 /* Who the client is, for the logs (EMBER_CLIENT=) and for --proxy-protocol: under --accept-proxy-protocol what the
- * balancer's header says, read before anything is woken. 1 to go on, 0 if the client closed before a byte, -errno
- * (said) for a bad header. A LOCAL header (a health check) means the connection's own addresses. */
-static int identify_client(int client, proxy_header *who, bool *health_check) {
+ * balancer's header says, read by HEADER_DEADLINE, before anything is woken. 1 to go on, 0 if the client closed
+ * before a byte, -errno (said) for a bad or late header. A LOCAL header (a health check) means the connection's own
+ * addresses. */
+static int identify_client(int client, uint64_t header_deadline, proxy_header *who, bool *health_check) {
         char addr[160] = "unknown", f[192];
         proxy_header upstream;
         const char *why = NULL;
@@ -289,7 +290,7 @@ static int identify_client(int client, proxy_header *who, bool *health_check) {
 
         (void) client_socket_addresses(client, who);
         if (arg_accept_proxy) {
-                r = client_read_proxy_header(client, deadline_in(PROXY_HEADER_TIMEOUT_USEC), &upstream, &why);
+                r = client_read_proxy_header(client, header_deadline, &upstream, &why);
                 if (r == 0)
                         return 0;
                 (void) proxy_format_source(who, addr, sizeof(addr));
@@ -329,6 +330,9 @@ static int open_state_dir(int *ret_dirfd) {
 }
 
 int main(int argc, char *argv[]) {
+        /* the client's bound counts from its launcher's start: no wait of ours before the read (the state directory,
+         * confining) gives it more */
+        uint64_t header_deadline = deadline_in(PROXY_HEADER_TIMEOUT_USEC);
         _cleanup_close_ int dirfd = -1;
         proxy_header who;
         bool health_check = false;
@@ -370,7 +374,7 @@ int main(int argc, char *argv[]) {
         if (confine_early())
                 confine(dirfd, &arg_backend);
 
-        r = identify_client(client, &who, &health_check);
+        r = identify_client(client, header_deadline, &who, &health_check);
         if (r <= 0)
                 return r < 0 ? EXIT_DATAERR : 0;
         if (arg_start_on_data || health_check) {

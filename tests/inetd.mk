@@ -21,6 +21,8 @@ inetd_tests = \
 	tests/inetd/upgrade.sh \
 	tests/inetd/upgrade-fixed.sh \
 	tests/inetd/proxy-protocol.sh \
+	tests/inetd/proxy-header-bound.sh \
+	tests/inetd/proxy-header-flood.sh \
 	tests/inetd/warm-reuse.sh \
 	tests/inetd/heal.sh \
 	tests/inetd/infinity.sh \
@@ -45,6 +47,7 @@ inetd_tests = \
 	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
+	tests/inetd/first-byte-bound.sh \
 	tests/inetd/unix-backend.sh \
 	tests/inetd/answer-close.sh \
 	tests/inetd/answer-close-tcp.sh \

@@ -12,6 +12,7 @@ system_tests = \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \
 	tests/system/storm.sh \
+	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
 	tests/system/unix-backend-attack.sh \
 	tests/system/sigkill.sh \

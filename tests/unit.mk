@@ -63,3 +63,9 @@ unit_tests += tests/unit/test-unix-socket
 tests_unit_test_unix_socket_SOURCES = tests/unit/test-unix-socket.c tests/tap.h
 tests_unit_test_unix_socket_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_unix_socket_LDADD = common/libember.a
+
+# The launcher's read of a PROXY header from a peer on a schedule: bounded by its deadline, waiting without CPU.
+unit_tests += tests/unit/test-client
+tests_unit_test_client_SOURCES = tests/unit/test-client.c tests/tap.h launcher/client.c launcher/client.h
+tests_unit_test_client_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
+tests_unit_test_client_LDADD = common/libember.a

@@ -138,6 +138,32 @@ launchers_gone() { [ -z "$(launcher_pids)" ]; }
 launcher_count_is() { [ "$(launcher_pids | wc -l)" -eq "$1" ]; }
 port_listening() { ! "$CLIENT" --port-free="$1"; }
 
+# what a waiting launcher costs: usage_of, track, tracked_gone, tracked_max_cpu_ms, ...
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/usage.sh"
+# spawned_since LINE: the pids systemd-socket-activate spawned (the launchers) after line LINE of the log; with
+# spawned_count_is LINE N as a wait_until condition. Cheaper than launcher_pids for many launchers at once.
+spawned_since() { tail -n +"$(($1 + 1))" "$LOG" | sed -n 's/^Spawned .* as PID \([0-9]*\)\.$/\1/p'; }
+spawned_count_is() { [ "$(spawned_since "$1" | wc -l)" -eq "$2" ]; }
+log_lines() { wc -l <"$LOG" | tr -d ' '; }
+# timed_lives: for a test that times launchers from start to exit, in a sanitized build: no LeakSanitizer check at
+# their exit, whose stop-the-world (ptrace) took seconds when 50 exited at once on a loaded machine (the other tests
+# still check for leaks). Call before ember_start.
+timed_lives() {
+        [ -n "${EMBER_SANITIZED:-}" ] || return 0
+        export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+        SA_ENV+=(-E ASAN_OPTIONS)
+}
+# track_spawned LINE N: a wait_until condition that follows (track_more) and samples every launcher spawned after line
+# LINE of the log as soon as it shows, so that each one's start is seen however long the others take to come; true
+# once N have been spawned. Call track with no PID first.
+track_spawned() {
+        track_more $(spawned_since "$1")
+        tracked_gone
+        [ "${#TRACKED_CPU[@]}" -ge "$2" ]
+}
+# exited_with PID CODE: systemd-socket-activate logged that its child PID exited with CODE
+exited_with() { grep -q "^Child $1 died with code $2\$" "$LOG"; }
+
 # ports: random candidates below the ephemeral range, each reserved for this test with a file in $PORT_DIR (so
 # parallel tests never pick the same one, even a backend port that is not bound yet) and checked free to bind.
 PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports

@@ -4,6 +4,8 @@
  *     --send=STRING        bytes to send (escapes: \n \r \t \\ \xNN)
  *     --send-file=PATH     send a file's contents (streamed while replies are read: no deadlock on large data)
  *     --interval=DUR       send the --send bytes one line at a time, DUR apart (a slow, steady talker)
+ *     --delay=DUR          wait DUR after connecting before the first byte (a client slow to start talking)
+ *     --chunk=N            with --interval: N bytes at a time instead of a line (--chunk=1: a byte every DUR)
  *     --hold=DUR           after sending, keep the connection fully open for DUR ("infinity": until killed)
  *     --no-shutdown        never half-close; wait for the server to end the connection
  *     --close              after sending (and --hold), close at once instead of reading until EOF
@@ -46,7 +48,7 @@ static ember_addr arg_addr;
 static char *arg_send;
 static size_t arg_send_len;
 static const char *arg_send_file;
-static uint64_t arg_hold, arg_interval;
+static uint64_t arg_hold, arg_interval, arg_chunk, arg_delay;
 static bool arg_no_shutdown, arg_close, arg_connect_only, arg_report, arg_expect_echo;
 static unsigned arg_repeat = 1;
 static const char *arg_output = "-";
@@ -61,7 +63,7 @@ static uint64_t now(void) {
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: ember-test-client [--send=STRING|--send-file=PATH] [--hold=DUR] [--no-shutdown] [--close]\n"
-                   "                         [--interval=DUR] [--connect-only] [--output=PATH|-|none] [--timeout=DUR] [--parallel=N]\n"
+                   "                         [--delay=DUR] [--interval=DUR [--chunk=N]] [--connect-only] [--output=PATH|-|none] [--timeout=DUR] [--parallel=N]\n"
                    "                         [--repeat=K] [--expect-echo] [--report] ADDR\n"
                    "       ember-test-client --port-free=PORT\n");
 }
@@ -122,7 +124,7 @@ static int port_free(const char *s) {
 static int run_one(int out, bool buffer_out) {
         static char rbuf[65536], sbuf[65536];
         uint64_t start = now(), deadline = arg_timeout == USEC_INFINITY ? UINT64_MAX : start + arg_timeout;
-        uint64_t hold_end = 0, sent = 0, received = 0, next_line = 0;
+        uint64_t hold_end = 0, sent = 0, received = 0, next_line = start + arg_delay;
         size_t spos = 0, slen = 0;
         bool sending = !arg_connect_only, holding = false, wr_open = true, send_eof = false;
         const char *end = "eof";
@@ -194,7 +196,7 @@ static int run_one(int out, bool buffer_out) {
                                 shutdown(fd, SHUT_WR);
                         wr_open = false;
                 }
-                if (sending && (arg_interval == 0 || t >= next_line))
+                if (sending && t >= next_line)
                         p.events |= POLLOUT;
                 else if (sending && next_line < wake)
                         wake = next_line;
@@ -215,7 +217,9 @@ static int run_one(int out, bool buffer_out) {
                         continue;
                 if (p.revents & POLLOUT) {
                         size_t len = slen - spos;
-                        if (arg_interval > 0) { /* up to and including the next newline */
+                        if (arg_interval > 0 && arg_chunk > 0) /* N bytes */
+                                len = len < arg_chunk ? len : (size_t) arg_chunk;
+                        else if (arg_interval > 0) { /* up to and including the next newline */
                                 const char *nl = memchr(sbuf + spos, '\n', len);
                                 if (nl)
                                         len = (size_t) (nl - (sbuf + spos)) + 1;
@@ -356,7 +360,8 @@ static int run_parallel(int out) {
 
 int main(int argc, char **argv) {
         enum { ARG_SEND = 0x100, ARG_SEND_FILE, ARG_HOLD, ARG_NO_SHUTDOWN, ARG_CLOSE, ARG_CONNECT_ONLY, ARG_OUTPUT,
-               ARG_TIMEOUT, ARG_PARALLEL, ARG_REPORT, ARG_PORT_FREE, ARG_REPEAT, ARG_EXPECT_ECHO, ARG_INTERVAL };
+               ARG_TIMEOUT, ARG_PARALLEL, ARG_REPORT, ARG_PORT_FREE, ARG_REPEAT, ARG_EXPECT_ECHO, ARG_INTERVAL,
+               ARG_CHUNK, ARG_DELAY };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "send", required_argument, NULL, ARG_SEND },
@@ -373,6 +378,8 @@ int main(int argc, char **argv) {
                 { "repeat", required_argument, NULL, ARG_REPEAT },
                 { "expect-echo", no_argument, NULL, ARG_EXPECT_ECHO },
                 { "interval", required_argument, NULL, ARG_INTERVAL },
+                { "chunk", required_argument, NULL, ARG_CHUNK },
+                { "delay", required_argument, NULL, ARG_DELAY },
                 {}
         };
         uint64_t v;
@@ -437,6 +444,18 @@ int main(int argc, char **argv) {
                 case ARG_INTERVAL:
                         if (parse_duration(optarg, &arg_interval) < 0 || arg_interval == USEC_INFINITY) {
                                 fprintf(stderr, "ember-test-client: bad --interval\n");
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_DELAY:
+                        if (parse_duration(optarg, &arg_delay) < 0 || arg_delay == USEC_INFINITY) {
+                                fprintf(stderr, "ember-test-client: bad --delay\n");
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_CHUNK:
+                        if (parse_uint64(optarg, &arg_chunk) < 0 || arg_chunk == 0 || arg_chunk > 65536) {
+                                fprintf(stderr, "ember-test-client: bad --chunk\n");
                                 return EXIT_USAGE;
                         }
                         break;
