@@ -83,7 +83,8 @@ http {
 EOC
         c mkdir -p "$run" || return 1
         # nginx writes its pid, logs and temp files in $run: the backend unit's file system is read-only but --rw-path
-        c "$EMBERCTL" new $app --listen=10.231.0.1$i:8080 --backend=127.0.0.1:9000 --idle=5s --rw-path="$run" \
+        # (as root: the configuration keeps its workers root, "user root root")
+        c "$EMBERCTL" new $app --listen=10.231.0.1$i:8080 --backend=127.0.0.1:9000 --idle=5s --rw-path="$run" --user=root \
                 --accept-proxy-protocol --proxy-protocol=v2 -- "$NGINX" -e "$run/error.log" -c "$CONF/nginx-h$i.conf" \
                 >"$T_TMP/new.out" 2>&1 || { diag_file "$T_TMP/new.out"; return 1; }
         for u in $app.socket $app@.service $app-backend.service; do
