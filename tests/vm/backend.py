@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """tests/vm/backend.py: the VM tests' backend, a small threaded server on TCP (HOST:PORT) or a unix socket (PATH).
 
-    backend.py ADDR [close|keep]
+    backend.py ADDR [close|keep|oneshot]
 
 HTTP: a request starting "GET " gets "HTTP/1.0 200 OK" with the body "hello from PID\n"; then the server closes
 the connection (close, the default) or keeps it open until the client closes it (keep).
+oneshot: the smallest server there is (issue 23's), one connection at a time: one recv(), the HTTP answer, close()
+(no shutdown(), no reading of the rest); a connection closed without a byte (a readiness probe) gets nothing.
 Lines, one answer each, until the client closes:
     ping       -> pong
     eat N      -> touches N MiB more and keeps them (-> "ate N")
@@ -76,6 +78,28 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+def oneshot(addr):
+    if addr.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(addr)
+        os.chmod(addr, 0o666)
+    else:
+        host, port = addr.rsplit(":", 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, int(port)))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        try:
+            if c.recv(65536):
+                body = b"hello from %d\n" % os.getpid()
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass
+        c.close()
+
+
 ADDR = sys.argv[1]
 MODE = sys.argv[2] if len(sys.argv) > 2 else "close"
 if ADDR.startswith("/"):
@@ -83,9 +107,13 @@ if ADDR.startswith("/"):
         os.unlink(ADDR)
     except FileNotFoundError:
         pass
+if MODE == "oneshot":
+    oneshot(ADDR)
+elif ADDR.startswith("/"):
     server = UnixServer(ADDR, Handler)
     os.chmod(ADDR, 0o666)
+    server.serve_forever()
 else:
     host, port = ADDR.rsplit(":", 1)
     server = TCPServer((host, int(port)), Handler)
-server.serve_forever()
+    server.serve_forever()

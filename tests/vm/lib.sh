@@ -46,7 +46,7 @@ app_new() {
         local name=$1
         shift
         APPS+=("$name")
-        "$EMBERCTL" new "$name" "$@" --now >"$T_TMP/new-$name.out" 2>&1 || { diag_file "$T_TMP/new-$name.out"; return 1; }
+        "$EMBERCTL" new "$name" --now "$@" >"$T_TMP/new-$name.out" 2>&1 || { diag_file "$T_TMP/new-$name.out"; return 1; }
         systemctl is-active --quiet "$name.socket" "$name-backend.socket" || { systemctl status --no-pager "$name.socket" "$name-backend.socket"; return 1; }
 }
 
@@ -101,7 +101,7 @@ diag_journal() {
                 echo "--- $1.socket, $1-backend.socket, $1-backend.service"
                 journalctl -q --no-pager -o short-monotonic -u "$1.socket" -u "$1-backend.socket" -u "$1-backend.service" | tail -n 40
                 echo "--- $1@*.service, failures"
-                journalctl -q --no-pager -o short-monotonic -u "$1@*" | grep -v -e 'Deactivated successfully' -e ': Started ' | tail -n 20
+                journalctl -q --no-pager -o short-monotonic -u "$1@*" 2>/dev/null | grep -v -e 'Deactivated successfully' -e ': Started ' | tail -n 20
                 echo "--- EMBER_APP=$1"
                 journalctl -q --no-pager -o short-monotonic "EMBER_APP=$1" | tail -n 20
         } | sed 's/^/#   /'

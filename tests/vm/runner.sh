@@ -9,7 +9,6 @@ limit=$(cat "$io/test-timeout" 2>/dev/null || echo 600)
 up() { cut -d' ' -f1 /proc/uptime; }
 {
         echo "boot_to_script_s=$(up)"
-        echo "systemd_analyze=$(systemd-analyze 2>/dev/null | head -n 1)"
         echo "kernel=$(uname -r)"
         echo "systemd=$(systemctl --version | head -n 1)"
         echo "cgroup_fs=$(stat -f -c %T /sys/fs/cgroup)"

@@ -1,18 +1,20 @@
 #!/bin/bash
 # A unix-socket backend behind a public TCP port, as a user writes it (issue 23):
 #   emberctl new NAME --listen=PORT --backend=/run/NAME/s.sock --rw-path=/run/NAME --user=nobody --now -- COMMAND
-# with two backends: one that answers and closes the connection (what most small servers do), and one that keeps
-# it open until the client closes. Real clients: curl (cold and warm) and socat, which half-closes after sending.
+# with three backends: issue 23's smallest server (one recv(), the answer, close(): what most small servers do),
+# one that reads the whole request, answers, shuts down and closes (Python's socketserver), and one that keeps the
+# connection open until the client closes. Real clients: curl (cold and warm) and socat, which half-closes after
+# sending.
 # Each backend is also asked directly on its socket, to tell ember's part from the backend's.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 18
 
 port=18111
-for mode in close keep; do
+for mode in oneshot close keep; do
         APP=u$mode
         dir=/run/$APP
         install -d -o nobody -g nogroup -m 0755 $dir
-        ok "app $APP is up: a unix backend that answers and ${mode}s, as nobody" app_new $APP --listen=127.0.0.1:$port \
+        ok "app $APP is up: a unix backend ($mode) as nobody" app_new $APP --listen=127.0.0.1:$port \
                 --backend=$dir/s.sock --rw-path=$dir --user=nobody --idle=60s -- /usr/bin/python3 "$BACKEND" $dir/s.sock $mode
         like "$APP: curl through the public port (cold)" "$(curl -sS -m 20 http://127.0.0.1:$port/ 2>&1)" '^hello from [0-9]+$'
         like "$APP: curl (warm)" "$(curl -sS -m 20 http://127.0.0.1:$port/ 2>&1)" '^hello from [0-9]+$'
