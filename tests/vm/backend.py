@@ -5,7 +5,8 @@
 
 HTTP: a request starting "GET " gets "HTTP/1.0 200 OK" with the body "hello from PID\n"; then the server closes
 the connection (close, the default) or keeps it open until the client closes it (keep).
-oneshot: the smallest server there is (issue 23's), one connection at a time: one recv(), the HTTP answer, close()
+oneshot: the smallest server there is (issue 23's), one connection at a time: one recv(), the HTTP answer (or the
+bytes echoed if they are no GET), close()
 (no shutdown(), no reading of the rest); a connection closed without a byte (a readiness probe) gets nothing.
 Lines, one answer each, until the client closes:
     ping       -> pong
@@ -92,9 +93,12 @@ def oneshot(addr):
     while True:
         c, _ = s.accept()
         try:
-            if c.recv(65536):
+            data = c.recv(65536)
+            if data.startswith(b"GET "):
                 body = b"hello from %d\n" % os.getpid()
                 c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            elif data:
+                c.sendall(data)
         except OSError:
             pass
         c.close()

@@ -2,7 +2,7 @@
 # The bill from cgroup v2: a backend run that touches 48 MiB and spends 1 s of CPU is billed, when it ends, in the
 # journal (EMBER_MEMORY_PEAK_BYTES=, EMBER_CPU_USEC=) and by emberctl report, with what it did: a peak between
 # 48 MiB and 80 MiB (the interpreter and the supervisor take the rest), CPU time at least what the backend measured
-# of itself and at most 1.5 s more. Each run has its own bill: the next run, which touches nothing, peaks lower.
+# of itself and at most 1.5 s more (or half as much again). Each run has its own bill: the next run, which touches nothing, peaks lower.
 . "$(dirname "$0")/lib.sh"
 plan 14
 
@@ -16,14 +16,17 @@ own_cpu=$(printf '%s\n' "$out" | sed -n 's/^cpu //p')
 like "and burnt 1 s of CPU (its own count: ${own_cpu:-?} us in all)" "$out" '^cpu [0-9]+$'
 ok "emberctl stop $APP" "$EMBERCTL" stop $APP
 stopped() { [ "$(journal_events $APP stop)" -ge 1 ]; }
-ok "the run's end is in the journal (EMBER_EVENT=stop)" wait_until 10 stopped
+ok "the run's end is in the journal (EMBER_EVENT=stop)" wait_until 30 stopped
 peak=$(journal_field $APP stop EMBER_MEMORY_PEAK_BYTES)
 cpu=$(journal_field $APP stop EMBER_CPU_USEC)
 diag "journal: EMBER_MEMORY_PEAK_BYTES=$peak ($((${peak:-0} / MiB)) MiB) EMBER_CPU_USEC=$cpu; the backend's own CPU count $own_cpu us"
 cmp_ok "EMBER_MEMORY_PEAK_BYTES= is at least the 48 MiB touched" "${peak:-x}" -ge $((48 * MiB))
 cmp_ok "EMBER_MEMORY_PEAK_BYTES= is at most 80 MiB" "${peak:-x}" -le $((80 * MiB))
 cmp_ok "EMBER_CPU_USEC= is at least the backend's own CPU time" "${cpu:-x}" -ge "${own_cpu:-0}"
-cmp_ok "EMBER_CPU_USEC= is at most 1.5 s more" "${cpu:-x}" -le $((${own_cpu:-0} + 1500000))
+# (the rest: the supervisor, the backend's end; under TCG on a loaded host the guest's clock runs on while its vCPU
+# waits, which inflates every CPU time in the VM alike: then at most half as much again)
+slack=$(( ${own_cpu:-0} / 2 > 1500000 ? ${own_cpu:-0} / 2 : 1500000 ))
+cmp_ok "EMBER_CPU_USEC= is at most $((slack / 1000)) ms more" "${cpu:-x}" -le $((${own_cpu:-0} + slack))
 
 report=$("$EMBERCTL" report $APP --json 2>&1)
 diag "emberctl report: $("$EMBERCTL" report $APP 2>&1)"
@@ -34,7 +37,7 @@ is "emberctl report: 1 run, the journal's CPU time and peak" "$(field runs) $(fi
 is "a second run serves" "$(line_client $PORT ping)" pong
 "$EMBERCTL" stop $APP >/dev/null 2>&1
 stopped2() { [ "$(journal_events $APP stop)" -ge 2 ]; }
-wait_until 10 stopped2
+wait_until 30 stopped2
 peak2=$(journal_field $APP stop EMBER_MEMORY_PEAK_BYTES)
 diag "second run: EMBER_MEMORY_PEAK_BYTES=$peak2 ($((${peak2:-0} / MiB)) MiB)"
 cmp_ok "the second run's peak is its own (below 48 MiB)" "${peak2:-x}" -lt $((48 * MiB))

@@ -25,7 +25,7 @@ ok "the backend unit's cgroup holds the supervisor ($spid) and the backend ($bpi
 
 metric() { "$EMBERCTL" metrics $APP | sed -n "s/^$1{app=\"$APP\"} //p"; }
 peak_agrees() { [ "$(metric ember_backend_memory_peak_bytes)" = "$(cat $cg/memory.peak)" ]; }
-ok "ember_backend_memory_peak_bytes is the cgroup's memory.peak" wait_until 5 peak_agrees
+ok "ember_backend_memory_peak_bytes is the cgroup's memory.peak" wait_until 15 peak_agrees
 m=$(metric ember_backend_memory_peak_bytes)
 diag "memory.peak $(cat $cg/memory.peak), metric $m ($((${m:-0} / MiB)) MiB)"
 cmp_ok "which is at least the 32 MiB touched" "${m:-x}" -ge $((32 * MiB))
@@ -38,7 +38,7 @@ cpu_agrees() {
         m=$(metric ember_backend_cpu_seconds_total | awk '{ printf "%d", $1 * 1000000 }')
         [ -n "$m" ] && [ $((u - m)) -le 200000 ] && [ $((m - u)) -le 200000 ]
 }
-ok "ember_backend_cpu_seconds_total follows cpu.stat usage_usec (within 0.2 s)" wait_until 5 cpu_agrees
+ok "ember_backend_cpu_seconds_total follows cpu.stat usage_usec (within 0.2 s)" wait_until 15 cpu_agrees
 diag "cpu.stat usage_usec $(usage), metric $(metric ember_backend_cpu_seconds_total) s"
 like "emberctl status: warm, the backend's pid" "$("$EMBERCTL" status $APP)" "^$APP +warm .*$bpid"
 is "emberctl stop: cold" "$("$EMBERCTL" stop $APP >/dev/null 2>&1; state $APP state)" cold

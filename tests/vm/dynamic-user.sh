@@ -11,8 +11,8 @@ APP=dyn PORT=18121 BPORT=18122
 ok "app $APP is up with --dynamic-user" app_new $APP --listen=127.0.0.1:$PORT --backend=127.0.0.1:$BPORT --dynamic-user \
         --idle=60s -- /usr/bin/python3 "$BACKEND" 127.0.0.1:$BPORT
 is "its backend unit has DynamicUser=yes" "$(unit_prop $APP-backend.service DynamicUser)" yes
-like "it serves (cold)" "$(curl -sS -m 30 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
-like "and warm" "$(curl -sS -m 20 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
+like "it serves (cold)" "$(curl -sS -m 120 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
+like "and warm" "$(curl -sS -m 120 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
 bpid=$(state $APP backend.pid)
 uid=$(awk '/^Uid:/ { print $2 }' /proc/"${bpid:-x}"/status 2>/dev/null)
 diag "the backend ($bpid) runs as uid ${uid:-?} ($(getent passwd "${uid:-x}" || echo 'no passwd entry'))"
@@ -21,6 +21,6 @@ ok "the backend runs as a dynamically allocated uid (${uid:-none})" test -n "$ui
 spid=$(unit_prop $APP-backend.service MainPID)
 is "the supervisor stays root" "$(awk '/^Uid:/ { print $2 }' /proc/"$spid"/status 2>/dev/null)" 0
 is "emberctl stop: cold" "$("$EMBERCTL" stop $APP >/dev/null 2>&1; state $APP state)" cold
-like "the next run serves too" "$(curl -sS -m 30 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
+like "the next run serves too" "$(curl -sS -m 120 http://127.0.0.1:$PORT/ 2>&1)" '^hello from [0-9]+$'
 counts_exact "$APP" $APP
 finish

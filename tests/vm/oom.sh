@@ -28,9 +28,9 @@ kills_before=$(kills)
 out=$(line_client $PORT "eat 256")
 is "the request that goes past MemoryMax= gets no answer, the connection is closed" "$out" ""
 oom_logged() { [ "$(kills)" -gt "$kills_before" ]; }
-ok "the kernel's OOM killer killed a process of $APP-backend.service (kernel log)" wait_until 10 oom_logged
+ok "the kernel's OOM killer killed a process of $APP-backend.service (kernel log)" wait_until 30 oom_logged
 gone() { ! kill -0 "$1" 2>/dev/null; }
-ok "the backend ($bpid) is gone" wait_until 10 gone "$bpid"
+ok "the backend ($bpid) is gone" wait_until 30 gone "$bpid"
 diag "kernel: $(journalctl -k -q --no-pager -o cat | grep -e 'Killed process' | tail -n 1)"
 diag "systemd: $(journalctl -q --no-pager -o cat -u $APP-backend.service | grep -i -e oom | tail -n 2)"
 
@@ -47,7 +47,7 @@ else
 fi
 counts_exact "after the OOM kill" $APP
 crash_once() { [ "$(journal_events $APP crash)" -gt "$crashes" ]; }
-wait_until 10 crash_once
+wait_until 30 crash_once
 is "one journal entry EMBER_EVENT=crash" "$(($(journal_events $APP crash) - crashes))" 1
 like "the crash says the backend was killed by SIGKILL" "$(journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=crash | tail -n 1)" 'killed by signal KILL'
 diag "EMBER_EVENT= of $APP so far: $(journalctl -q --no-pager -o export EMBER_APP=$APP | sed -n 's/^EMBER_EVENT=//p' | tr '\n' ' ')"
