@@ -49,10 +49,10 @@ static int lookup_user(confine *c, const char *user, char **ret_error) {
         struct passwd *pw;
 
         pw = user_lookup(user);
-        if (!pw && errno == ESRCH && lookup_dynamic_user(c, user) == 0)
-                return 0;
         if (!pw) {
                 int r = -errno;
+                if (r == -ESRCH && lookup_dynamic_user(c, user) == 0)
+                        return 0;
                 if (r == -ESRCH)
                         set_error(ret_error, "unknown user '%s'", user);
                 else
