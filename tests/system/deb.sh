@@ -20,7 +20,7 @@ ok "new --now with the installed emberctl" c emberctl new debapp --listen=127.0.
         --idle=3s --now -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$P2 --mode=echo
 like "the units run the package's launcher" "$(unit_prop debapp@.service ExecStart 2>/dev/null; c cat /etc/systemd/system/debapp@.service)" \
         'ExecStart=/usr/libexec/ember/ember-launch '
-like "and the package's supervisor" "$(c cat /etc/systemd/system/debapp-backend.service)" 'ExecStart=/usr/libexec/ember/ember-sandbox '
+like "and the package's supervisor" "$(c cat /etc/systemd/system/debapp-backend.service)" 'ExecStart=!?/usr/libexec/ember/ember-sandbox '
 is "an app from the installed package serves" "$("$TOOLS/ember-test-client" --timeout=10s --send=deb 127.0.0.1:$P1)" deb
 like "emberctl status sees it" "$(c emberctl status debapp)" '^debapp +warm '
 is "its launchers' files are the launchers' user's" "$(c stat -c %U /run/ember/debapp/refcount)" ember

@@ -9,7 +9,7 @@ APP=storm
 PIDLOG=/run/storm/backend.pids # in a directory the backend is given with --rw-path=
 
 sys_boot
-c mkdir -p /run/storm
+c mkdir -p -m 0777 /run/storm # the backend, a user of its own, writes its pid log there
 pick_ports 3
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]} CONTROL_PORT=${PORTS[2]}
 [ -x "$TOOLS/ember-test-backend" ] && [ -x "$TOOLS/ember-test-client" ] || bail "test tools not built in $TOOLS"

@@ -2,7 +2,7 @@
 # The bill from cgroup v2: a backend run that touches 48 MiB and spends 1 s of CPU is billed, when it ends, in the
 # journal (EMBER_MEMORY_PEAK_BYTES=, EMBER_CPU_USEC=) and by emberctl report, with what it did: a peak between
 # 48 MiB and 80 MiB (the interpreter and the supervisor take the rest), CPU time at least what the backend measured
-# of itself and at most 1.5 s more (or half as much again). Each run has its own bill: the next run, which touches nothing, peaks lower.
+# of itself and at most 1.5 s more (or as much again). Each run has its own bill: the next run, which touches nothing, peaks lower.
 . "$(dirname "$0")/lib.sh"
 plan 14
 
@@ -24,8 +24,9 @@ cmp_ok "EMBER_MEMORY_PEAK_BYTES= is at least the 48 MiB touched" "${peak:-x}" -g
 cmp_ok "EMBER_MEMORY_PEAK_BYTES= is at most 80 MiB" "${peak:-x}" -le $((80 * MiB))
 cmp_ok "EMBER_CPU_USEC= is at least the backend's own CPU time" "${cpu:-x}" -ge "${own_cpu:-0}"
 # (the rest: the supervisor, the backend's end; under TCG on a loaded host the guest's clock runs on while its vCPU
-# waits, which inflates every CPU time in the VM alike: then at most half as much again)
-slack=$(( ${own_cpu:-0} / 2 > 1500000 ? ${own_cpu:-0} / 2 : 1500000 ))
+# waits, which inflates every CPU time in the VM alike: then at most as much again. Seen: 4.2 s billed for an own
+# count of 2.55 s while a whole .ci/run shared the host's two cores)
+slack=$(( ${own_cpu:-0} > 1500000 ? ${own_cpu:-0} : 1500000 ))
 cmp_ok "EMBER_CPU_USEC= is at most $((slack / 1000)) ms more" "${cpu:-x}" -le $((${own_cpu:-0} + slack))
 
 report=$("$EMBERCTL" report $APP --json 2>&1)
