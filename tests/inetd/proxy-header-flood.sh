@@ -27,7 +27,9 @@ cmp_ok "each is gone within the bound and $SLACK_MS ms of its start (at most $(t
         "$(tracked_max_life_ms)" -le $((BOUND_MS + SLACK_MS))
 cmp_ok "none is cut before the bound (the least one lived: $(tracked_min_life_ms) ms)" "$(tracked_min_life_ms)" \
         -ge $((BOUND_MS - 20))
-is "each exited 65" "$(grep -c '^Child [0-9]* died with code 65$' "$LOG")" $N
+# (counted as occurrences, not lines: the launchers and systemd-socket-activate write the log at once, and a line
+# of one can run on into the next line of another)
+is "each exited 65" "$(grep -o 'Child [0-9]* died with code 65' "$LOG" | wc -l)" $N
 # the 5 ms peek loop this replaces cost ~3 ms of CPU and ~200 wake-ups a second per launcher
 # (their starts included: cpu_budget_ms)
 cmp_ok "together they used $(tracked_sum_cpu_ms) ms of CPU" "$(tracked_sum_cpu_ms)" -lt "$(cpu_budget_ms 250)"
