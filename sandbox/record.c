@@ -5,6 +5,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "protocol.h"
@@ -68,6 +69,8 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
         snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
         snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
         snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
+        if (prio <= LOG_ERR)
+                record_failure(s->dirfd, event, why);
         log_event(prio, FIELDS(e, sec, cn, cpu, mem),
                   "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
@@ -77,6 +80,15 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
 void count_crash(int dirfd) {
         (void) state_add_u64(dirfd, STATE_CRASHES, 1, NULL);
         (void) state_write_u64(dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
+}
+
+/* One line a person can read, and emberctl parses: the supervisor's pid finds the run's output in the journal (its
+ * stdout stream, which the backend inherits, is the supervisor's). */
+void record_failure(int dirfd, const char *event, const char *why) {
+        char line[STATE_KV_MAX];
+
+        snprintf(line, sizeof(line), "%" PRIu64 " %ld %s %s", (uint64_t) time(NULL), (long) getpid(), event, why);
+        (void) state_kv_write(dirfd, STATE_LAST_FAILURE, line);
 }
 
 /* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight
