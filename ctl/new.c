@@ -373,30 +373,52 @@ static int setting_line(buf *b, const char *key, const char *value) {
         return r;
 }
 
-/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), --state-dir=
- * (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
+/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), its state
+ * directory (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
  * StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start), and
  * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
  * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+const char *app_state_dir(const new_args *a, char *out, size_t size) {
+        if (a->state_dir)
+                return a->state_dir;
+        snprintf(out, size, "ember/%s", a->name);
+        return out;
+}
+
+/* Every app gets a directory to write in, kept across runs, with no flag to learn: /var/lib/ember/NAME (or
+ * --state-dir's), as $STATE_DIRECTORY. Under ember/, not /var/lib/NAME: an app named after a package (redis,
+ * postgresql) must not take over, and with DynamicUser= chown, that package's directory. */
+static int backend_state_dir(const new_args *a, buf *b) {
+        char dflt[APP_NAME_MAX + 16];
+        const char *dir = app_state_dir(a, dflt, sizeof(dflt));
+        struct passwd *pw;
+        int r;
+
+        if (!a->user)
+                return setting_line(b, "StateDirectory=", dir);
+        pw = user_lookup(a->user);
+        if (!pw)
+                return -ENOENT;
+        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                       (unsigned) pw->pw_gid);
+        if (r >= 0)
+                r = setting_line(b, "/var/lib/", dir);
+        if (r >= 0)
+                r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then */
+        /* what StateDirectory= would have exported */
+        if (r >= 0)
+                r = setting_line(b, "Environment=STATE_DIRECTORY=/var/lib/", dir);
+        return r;
+}
+
 static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         bool run_dir = false;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
                 r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
-        if (r >= 0 && a->state_dir && !a->user)
-                r = setting_line(b, "StateDirectory=", a->state_dir);
-        else if (r >= 0 && a->state_dir) {
-                struct passwd *pw = user_lookup(a->user);
-                if (!pw)
-                        return -ENOENT;
-                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
-                               (unsigned) pw->pw_gid);
-                if (r >= 0)
-                        r = setting_line(b, "/var/lib/", a->state_dir);
-                if (r >= 0)
-                        r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
-        }
+        if (r >= 0)
+                r = backend_state_dir(a, b);
         if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
                 char dir[sizeof(p->backend)];
                 char *slash;
@@ -611,7 +633,7 @@ static void print_container_hint(const new_args *a, const new_plan *p) {
 }
 
 static void print_next_steps(const new_args *a, const new_plan *p) {
-        char idle[32];
+        char idle[32], dflt[APP_NAME_MAX + 16];
 
         format_duration(a->idle, idle, sizeof(idle));
         printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s, user %s%s).\n", a->name,
@@ -620,9 +642,9 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         if (a->user && strcmp(a->user, "root") == 0)
                 fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
                         "for anything. Drop --user to run it as a user of its own.\n");
-        else if (!a->user)
-                printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR, $STATE_DIRECTORY) "
-                       "and /tmp (private); --user=USER runs it as an existing user.\n");
+        printf("It may write in its state directory /var/lib/%s ($STATE_DIRECTORY; kept across runs and by emberctl "
+               "rm) and a private /tmp; everything else is read-only to it (--rw-path=PATH adds one)%s.\n",
+               app_state_dir(a, dflt, sizeof(dflt)), a->user ? "" : "; --user=USER runs it as an existing user");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",

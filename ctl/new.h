@@ -41,3 +41,5 @@ int launch_user_check(const char *user, const char *backend_user);
 const char *launch_group(const char *user, char *buf, size_t size);
 /* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name (new-options.c). */
 int resolve_command(const char *cmd, char **ret);
+/* The backend's state directory under /var/lib: --state-dir, or ember/NAME (in BUF). */
+const char *app_state_dir(const new_args *a, char *out, size_t size);
