@@ -33,6 +33,7 @@
 #define N_SUBSTS 21
 
 #define N_UNITS N_APP_UNITS
+#define BACKEND_UNIT 0 /* unit_templates[0], NAME-backend.service */
 
 /* What it resolves to, checked. */
 typedef struct new_plan {
@@ -696,6 +697,8 @@ int verb_new(int argc, char *argv[]) {
         }
         if (r == GO_ON)
                 r = render_units(&a, tdirfd, &p);
+        if (r == GO_ON)
+                r = app_check(&a, p.command0, p.dynamic_user, p.rendered[BACKEND_UNIT].data);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
         if (r == GO_ON)
