@@ -14,10 +14,10 @@
 
 #define OUTPUT_LINES_MAX 20
 #define OUTPUT_LINE_MAX 300
+#define OUTPUT_LATE_USEC (250 * 1000) /* a line written just before the end reaches the journal after it */
 
 int last_failure_read(int dirfd, last_failure *f) {
         char line[STATE_KV_MAX];
-        long pid = 0;
         int n = 0, r;
 
         *f = (last_failure){};
@@ -26,9 +26,8 @@ int last_failure_read(int dirfd, last_failure *f) {
                 return r;
         if (!line[0])
                 return -ENOENT;
-        if (sscanf(line, "%" SCNu64 " %ld %47s %n", &f->at, &pid, f->event, &n) < 3 || n == 0)
+        if (sscanf(line, "%" SCNu64 " %" SCNu64 " %47s %n", &f->at_usec, &f->started_usec, f->event, &n) < 3 || n == 0)
                 return -EBADMSG;
-        f->supervisor_pid = (pid_t) pid;
         snprintf(f->reason, sizeof(f->reason), "%s", line + n);
         return 0;
 }
@@ -55,25 +54,31 @@ static void message_of(sd_journal *j, char *out, size_t size) {
                         *c = '?';
 }
 
-/* The last LINES lines the failed run's backend wrote (its stdout and stderr, the journal's "stdout" transport of
- * the supervisor's process, which the backend inherits); the number found, or -errno where the journal cannot be
- * read (not root, not in the group systemd-journal or adm). */
+/* The last LINES lines the failed run's backend wrote: its stdout and stderr (the journal's "stdout" transport of its
+ * unit, of whichever process wrote them) from the run's start to a moment after it failed (journald stamps a line
+ * when it reads it). The number found, or -errno where the journal cannot be read (not root, nor in the group
+ * systemd-journal or adm). */
 static int backend_output(const char *app, const last_failure *f, unsigned lines, char out[][OUTPUT_LINE_MAX]) {
-        char unit[APP_NAME_MAX + 64], pid[32];
+        char unit[APP_NAME_MAX + 64];
         sd_journal *j = NULL;
+        uint64_t t;
         int r, n = 0;
 
         snprintf(unit, sizeof(unit), "_SYSTEMD_UNIT=%s-backend.service", app);
-        snprintf(pid, sizeof(pid), "_PID=%ld", (long) f->supervisor_pid);
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
         if (r < 0)
                 return r;
-        if ((r = sd_journal_add_match(j, unit, 0)) >= 0 && (r = sd_journal_add_match(j, pid, 0)) >= 0)
+        if ((r = sd_journal_add_match(j, unit, 0)) >= 0)
                 r = sd_journal_add_match(j, "_TRANSPORT=stdout", 0);
         if (r >= 0)
-                r = sd_journal_seek_tail(j);
-        while (r >= 0 && (unsigned) n < lines && (r = sd_journal_previous(j)) > 0)
+                r = sd_journal_seek_realtime_usec(j, f->at_usec + OUTPUT_LATE_USEC);
+        while (r >= 0 && (unsigned) n < lines && (r = sd_journal_previous(j)) > 0) {
+                if (sd_journal_get_realtime_usec(j, &t) < 0 || t > f->at_usec + OUTPUT_LATE_USEC)
+                        continue;
+                if (t < f->started_usec)
+                        break;
                 message_of(j, out[n++], OUTPUT_LINE_MAX);
+        }
         sd_journal_close(j);
         return r < 0 ? r : n;
 }
@@ -84,7 +89,7 @@ void last_failure_print(FILE *o, const char *app, const last_failure *f, unsigne
 
         if (lines > OUTPUT_LINES_MAX)
                 lines = OUTPUT_LINES_MAX;
-        format_age(now > f->at ? now - f->at : 0, age, sizeof(age));
+        format_age(now > f->at_usec / 1000000 ? now - f->at_usec / 1000000 : 0, age, sizeof(age));
         last_failure_summary(f, what, sizeof(what));
         fprintf(o, "\nThe last start failed %s ago: %s\n", age, what);
         n = backend_output(app, f, lines, out);

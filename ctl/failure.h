@@ -3,11 +3,10 @@
  * backend's last lines of output from the journal: for emberctl status and list. */
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/types.h>
 
 typedef struct last_failure {
-        uint64_t at;           /* epoch seconds */
-        pid_t supervisor_pid;  /* whose stdout stream the backend's output came through */
+        uint64_t at_usec;      /* when the run failed, epoch microseconds */
+        uint64_t started_usec; /* when it began: the backend's output is what its unit wrote in between */
         char event[48];        /* crash, seccomp-kill, start-timeout, start-failed, ... */
         char reason[512];      /* "exited with status 1", "killed by signal SEGV", ... */
 } last_failure;

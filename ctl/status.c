@@ -116,7 +116,7 @@ static void print_json(const app_entry *e, uint64_t now) {
         json_u64_or_null("last_cold_start_ms", s->have_ready_ms, s->ready_ms, false);
         printf("\"last_failure\":");
         if (e->failed) {
-                printf("{\"at\":%" PRIu64 ",\"event\":", e->failure.at);
+                printf("{\"at\":%" PRIu64 ",\"event\":", e->failure.at_usec / 1000000);
                 json_string(e->failure.event);
                 printf(",\"reason\":");
                 json_string(e->failure.reason);

@@ -56,7 +56,7 @@ static int confine_failed(supervisor *s, int exit_code) {
                 upgrade_report(s, 'F', "the backend's user or policy could not be set up; see the journal");
         else {
                 count_crash(s->dirfd);
-                record_failure(s->dirfd, "start-failed", "the backend's user or policy could not be set up");
+                record_failure(s, "start-failed", "the backend's user or policy could not be set up");
         }
         return exit_code;
 }
@@ -509,7 +509,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           arg_command[0], s->dir_path, strerror(-r));
                 count_crash(s->dirfd);
-                record_failure(s->dirfd, "start-failed", strerror(-r));
+                record_failure(s, "start-failed", strerror(-r));
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;
