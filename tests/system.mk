@@ -14,6 +14,7 @@ system_tests = \
 	tests/system/storm.sh \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
+	tests/system/newcomer.sh \
 	tests/system/unix-backend-attack.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
