@@ -32,6 +32,7 @@ typedef enum seen { SEEN_RW, SEEN_RO, SEEN_HIDDEN } seen;
 typedef struct rule {
         char path[1024];
         seen how;
+        bool below; /* only what is below PATH: PrivateTmp= gives an empty /tmp, which exists */
         char setting[64];
 } rule;
 
@@ -204,6 +205,7 @@ static void view_rules(unit_view *v) {
         if (yes(pt)) {
                 add_rule(v, "/tmp", SEEN_HIDDEN, "PrivateTmp", pt);
                 add_rule(v, "/var/tmp", SEEN_HIDDEN, "PrivateTmp", pt);
+                v->rules[v->n_rules - 1].below = v->rules[v->n_rules - 2].below = true;
         }
         for (size_t i = 0; i < v->n_hidden; i++)
                 add_rule(v, v->hidden[i], SEEN_HIDDEN, "InaccessiblePaths", v->hidden[i]);
@@ -233,7 +235,7 @@ static const rule *view_path(const unit_view *v, const char *path) {
 
         for (size_t i = 0; i < v->n_rules; i++) {
                 const rule *r = &v->rules[i];
-                if (!under(path, r->path))
+                if (!under(path, r->path) || (r->below && strcmp(path, r->path) == 0))
                         continue;
                 if (r->how == SEEN_HIDDEN)
                         return r;

@@ -250,11 +250,18 @@ for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=y
 done
 mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP/bin/docker" "$T_TMP/bin/podman" &&
         chmod +x "$T_TMP/bin/docker" "$T_TMP/bin/podman"
+# these fake engines live in $T_TMP, which the backend unit's PrivateTmp= (and ProtectHome=, for a TMPDIR there) would
+# hide from the backend, and new would refuse them: drop-ins let the backend see them, as a user's would
+for app in kd kp; do
+        mkdir -p "$UNITS/$app-backend.service.d" &&
+                printf '[Service]\nPrivateTmp=no\nProtectHome=read-only\n' >"$UNITS/$app-backend.service.d/see-tmp.conf"
+done
 like "--policy=container with docker: new says how to remove a leftover container before each start" \
         "$(ectl new kd --listen=18013 --backend=18014 --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG 2>/dev/null)" \
         "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
 is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
         --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG 2>/dev/null | grep -c ExecStartPre)" 0
+rm -rf "$UNITS"/kd-backend.service.d "$UNITS"/kp-backend.service.d
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
 
