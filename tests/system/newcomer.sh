@@ -5,7 +5,7 @@
 # across runs and after emberctl rm; a backend that fails at start has its reason and its last lines of output in
 # emberctl status, and is marked in emberctl list until a start succeeds.
 . "$(dirname "$0")/lib.sh"
-plan 30
+plan 33
 
 sys_boot
 pick_ports 5
@@ -26,12 +26,14 @@ is "an executable under /root is refused: 64" "$?" 64
 err=$(cat "$T_TMP/err")
 like "naming the path and the setting that hides it" "$err" '/root/myapp/server \(the executable\) is hidden from it by ProtectHome=yes'
 like "and what changes it" "$err" 'ProtectHome=read-only in a drop-in, /etc/systemd/system/rootapp-backend.service.d/home.conf'
+diag "what the user sees:" "$err"
 ok "and nothing is written" c test ! -e $UNITS/rootapp-backend.service -a ! -e $UNITS/rootapp.socket
 
 new_out rootapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /usr/bin/python3 /root/myapp/app.py
 is "a script under /root for an interpreter elsewhere: written (0), the app might not need it" "$?" 0
 like "with a warning naming the path, ProtectHome= and what changes it" "$(cat "$T_TMP/err")" \
         '^Warning: /root/myapp/app.py \(argument 1\) is hidden from the backend by ProtectHome=yes .*ProtectHome=read-only in a drop-in'
+diag "what the user sees:" "$(cat "$T_TMP/err")"
 
 # the drop-in the message names is seen: then what stands in the way is /root's mode, for a user of systemd's
 c mkdir -p $UNITS/rootapp-backend.service.d
@@ -41,7 +43,18 @@ is "with ProtectHome=read-only in that drop-in, still refused for a dynamic user
 like "because /root is 0700" "$(cat "$T_TMP/err")" 'its user rootapp-backend .* may not reach /root/myapp/server .*/root is mode 0700'
 new_out rootapp --force --user=root --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
 is "and accepted with --user=root" "$?" 0
-c rm -rf $UNITS/rootapp-backend.service.d $UNITS/rootapp* /root/myapp
+c sh -c "rm -rf $UNITS/rootapp-backend.service.d $UNITS/rootapp* /root/myapp"
+
+# a working directory below /tmp: the unit's PrivateTmp= gives the backend an empty /tmp, and systemd could not enter it
+c mkdir -p /tmp/wd /srv/data
+new_out wdapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B --working-directory=/tmp/wd -- /bin/cat
+is "a working directory below /tmp is refused: 64" "$?" 64
+like "naming PrivateTmp=" "$(cat "$T_TMP/err")" '/tmp/wd \(--working-directory\) is hidden from it by PrivateTmp=yes'
+# a directory the app is pointed at, which the backend may only read
+new_out dataapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /bin/cat --data=/srv/data
+like "a data directory it may only read is a note naming --rw-path=" "$(cat "$T_TMP/out")" \
+        '^Note: /srv/data \(argument 1\) is read-only to the backend \(ProtectSystem=strict .*add --rw-path=/srv/data'
+c sh -c "rm -f $UNITS/dataapp* $UNITS/wdapp*"
 
 # ---- an app that keeps a sqlite file, with no flag --------------------------------------------------------------
 # a hit counter as countless apps are: one row per "hit" line, the count as the answer; a bare connect (the
@@ -90,6 +103,7 @@ ok "emberctl status broken says the last start failed, and why" \
         wait_until 20 status_says '^The last start failed .* ago: crash: exited with status 3$'
 ok "with the backend's last lines of output" wait_until 20 status_says '^  broken: cannot open /etc/broken.conf$'
 status=$(cat "$T_TMP/status")
+diag "what the user sees:" "$status"
 like "in order, the line before it too" "$(grep -A1 '^  broken: reading' "$T_TMP/status")" '^  broken: cannot open'
 like "and what to run next" "$status" '^Next: emberctl logs broken '
 like "emberctl list marks it" "$(c "$EMBERCTL" list 2>&1)" '^broken +.* cold FAILED +0$'
