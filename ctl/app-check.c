@@ -418,6 +418,17 @@ static const char *argument_path(const char *arg) {
         return NULL;
 }
 
+/* ReadWritePaths= of a path that does not exist fails the unit before the supervisor runs (226/NAMESPACE). */
+static void check_rw_paths(const new_args *a) {
+        struct stat st;
+
+        for (size_t i = 0; i < a->n_rw_paths; i++)
+                if (lstat(a->rw_paths[i], &st) < 0 && errno == ENOENT)
+                        fprintf(stderr, "Warning: --rw-path %s does not exist: systemd cannot start %s-backend.service "
+                                "until it does (status 226/NAMESPACE). Create it, writable by the backend's user.\n",
+                                a->rw_paths[i], a->name);
+}
+
 int app_check(const new_args *a, const char *executable, bool dynamic_user, const char *backend_unit_text) {
         _cleanup_free_ unit_view *view = calloc(1, sizeof(unit_view));
         check_ctx x = { .a = a, .view = view };
@@ -437,6 +448,7 @@ int app_check(const new_args *a, const char *executable, bool dynamic_user, cons
                 if (p)
                         check_path(&x, WHAT_ARGUMENT, i, p);
         }
+        check_rw_paths(a);
         unit_view_done(view);
         return x.refused ? EXIT_USAGE : GO_ON;
 }

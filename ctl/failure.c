@@ -14,6 +14,7 @@
 
 #define OUTPUT_LINES_MAX 20
 #define OUTPUT_LINE_MAX 300
+#define FAILURE_LINES_DEFAULT 5
 #define OUTPUT_LATE_USEC (250 * 1000) /* a line written just before the end reaches the journal after it */
 
 int last_failure_read(int dirfd, last_failure *f) {
@@ -81,6 +82,131 @@ static int backend_output(const char *app, const last_failure *f, unsigned lines
         }
         sd_journal_close(j);
         return r < 0 ? r : n;
+}
+
+/* One field of the current journal entry, "" if it has none. */
+static void field_of(sd_journal *j, const char *field, char *out, size_t size) {
+        const void *data;
+        size_t len, flen = strlen(field) + 1;
+
+        out[0] = '\0';
+        if (sd_journal_get_data(j, field, &data, &len) < 0 || len < flen)
+                return;
+        snprintf(out, size, "%.*s", (int) (len - flen), (const char *) data + flen);
+}
+
+/* What systemd logged about UNIT (UNIT=, from PID 1 and from the unit's process before it ran ExecStart=) up to its
+ * main process's failed end, the last LINES of it: why it could not start it. */
+static int systemd_lines(const char *unit, unsigned lines, char out[][OUTPUT_LINE_MAX]) {
+        char match[APP_NAME_MAX + 64], st[32];
+        sd_journal *j = NULL;
+        bool at_end = false;
+        int r, n = 0;
+
+        snprintf(match, sizeof(match), "UNIT=%s", unit);
+        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        if (r < 0)
+                return r;
+        r = sd_journal_add_match(j, match, 0);
+        if (r >= 0)
+                r = sd_journal_seek_tail(j);
+        while (r >= 0 && (unsigned) n < lines && (r = sd_journal_previous(j)) > 0) {
+                if (!at_end) {
+                        field_of(j, "EXIT_STATUS", st, sizeof(st));
+                        at_end = st[0] != '\0';
+                }
+                if (at_end)
+                        message_of(j, out[n++], OUTPUT_LINE_MAX);
+        }
+        sd_journal_close(j);
+        return r < 0 ? r : n;
+}
+
+static void print_lines(FILE *o, const char *what, int n, char out[][OUTPUT_LINE_MAX]) {
+        if (n < 0)
+                fprintf(o, "%s in the journal, which cannot be read here (%s): run as root, or in the group "
+                        "systemd-journal.\n", what, strerror(-n));
+        else if (n == 0)
+                fprintf(o, "%s: none in the journal.\n", what);
+        else {
+                fprintf(o, "%s:\n", what);
+                for (int i = n - 1; i >= 0; i--)
+                        fprintf(o, "  %s\n", out[i]);
+        }
+}
+
+/* systemd's exit statuses for what failed before ExecStart= ran (systemd.exec(5), "Process Exit Codes"). */
+static const char *exec_status_hint(int status) {
+        switch (status) {
+        case 200: return "CHDIR: the working directory cannot be entered";
+        case 203: return "EXEC: ember-sandbox could not be executed";
+        case 217: return "USER: the unit's user could not be had";
+        case 226: return "NAMESPACE: the unit's sandbox could not be set up (a --rw-path= that does not exist?)";
+        case 238: return "STATE_DIRECTORY: the state directory could not be made";
+        default: return NULL;
+        }
+}
+
+/* Whether UNIT's last start failed before it ran, as systemd logged it: walking back through its entries (UNIT=), a
+ * main process that ended badly (EXIT_CODE=, EXIT_STATUS=: systemd logs only those) comes before any success ("Started",
+ * "Deactivated successfully"). Its exit code and status in CODE and STATUS. */
+static int unit_start_failed(const char *unit, char *code, size_t size, int *status) {
+        static const char *const success_ids[] = {
+                "39f53479d3a045ac8e11786248231fbf", /* SD_MESSAGE_UNIT_STARTED */
+                "7ad2d189f7e94e70a38c781354912448", /* SD_MESSAGE_UNIT_SUCCESS */
+        };
+        char match[APP_NAME_MAX + 64], id[64], st[32];
+        sd_journal *j = NULL;
+        int r, seen = 0;
+
+        snprintf(match, sizeof(match), "UNIT=%s", unit);
+        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        if (r < 0)
+                return r;
+        r = sd_journal_add_match(j, match, 0);
+        if (r >= 0)
+                r = sd_journal_seek_tail(j);
+        for (; r >= 0 && seen < 1000 && (r = sd_journal_previous(j)) > 0; seen++) {
+                field_of(j, "EXIT_CODE", code, size);
+                field_of(j, "EXIT_STATUS", st, sizeof(st));
+                if (code[0] && st[0]) {
+                        *status = atoi(st);
+                        break;
+                }
+                field_of(j, "MESSAGE_ID", id, sizeof(id));
+                if (strcmp(id, success_ids[0]) == 0 || strcmp(id, success_ids[1]) == 0) {
+                        r = 0;
+                        break;
+                }
+        }
+        sd_journal_close(j);
+        return r;
+}
+
+bool unit_failure(const char *app) {
+        char unit[APP_NAME_MAX + 32], code[32];
+        int status = 0;
+
+        snprintf(unit, sizeof(unit), "%s-backend.service", app);
+        return unit_start_failed(unit, code, sizeof(code), &status) > 0;
+}
+
+bool unit_failure_print(FILE *o, const char *app) {
+        char unit[APP_NAME_MAX + 32], code[32], out[OUTPUT_LINES_MAX][OUTPUT_LINE_MAX];
+        const char *hint;
+        int status = 0, n;
+
+        snprintf(unit, sizeof(unit), "%s-backend.service", app);
+        if (unit_start_failed(unit, code, sizeof(code), &status) <= 0)
+                return false;
+        hint = strcmp(code, "exited") == 0 ? exec_status_hint(status) : NULL;
+        fprintf(o, "\nThe last start failed: systemd could not start %s (its main process %s, status %d%s%s)\n",
+                unit, code, status, hint ? "/" : "", hint ? hint : "");
+        n = systemd_lines(unit, FAILURE_LINES_DEFAULT, out);
+        print_lines(o, "systemd's last lines about it", n, out);
+        fprintf(o, "Next: emberctl logs %s (the whole story); fix the cause, and the next connection starts it "
+                "again.\n", app);
+        return true;
 }
 
 void last_failure_print(FILE *o, const char *app, const last_failure *f, unsigned lines, uint64_t now) {

@@ -84,8 +84,9 @@ static bool print_app(sd_bus *bus, const char *app) {
 
         unit_state(bus, app, ".socket", sock, sizeof(sock));
         unit_state(bus, app, "-backend.service", backend, sizeof(backend));
+        failed = unit_failure(app); /* where the supervisor never ran to record why */
         if (state_open(app, false, &dirfd) >= 0 && app_status_read(dirfd, &st) >= 0) {
-                failed = last_failure_read(dirfd, &f) >= 0;
+                failed |= last_failure_read(dirfd, &f) >= 0;
                 snprintf(state, sizeof(state), "%s%s%s", app_status_is_up(&st) ? app_state_to_string(st.state) : "cold",
                          st.stale ? " (stale)" : "", failed ? " FAILED" : "");
                 snprintf(conns, sizeof(conns), "%" PRIu64, st.have_refcount ? st.refcount : 0);

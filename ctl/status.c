@@ -328,6 +328,8 @@ static int print_one(const char *app, bool json, uint64_t now) {
                 print_generations(&e);
                 if (e.failed)
                         last_failure_print(stdout, app, &e.failure, FAILURE_OUTPUT_LINES, now);
+                else
+                        (void) unit_failure_print(stdout, app);
         }
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
 }

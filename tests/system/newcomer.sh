@@ -5,11 +5,12 @@
 # across runs and after emberctl rm; a backend that fails at start has its reason and its last lines of output in
 # emberctl status, and is marked in emberctl list until a start succeeds.
 . "$(dirname "$0")/lib.sh"
-plan 33
+plan 39
 
 sys_boot
-pick_ports 5
+pick_ports 7
 P_HITS=${PORTS[0]} P_HITS_B=${PORTS[1]} P_BROKEN=${PORTS[2]} P_BROKEN_B=${PORTS[3]} P_ROOT=${PORTS[4]}
+P_NORW=${PORTS[5]} P_NORW_B=${PORTS[6]}
 [ -x "$TOOLS/ember-test-backend" ] && [ -x "$TOOLS/ember-test-client" ] || bail "test tools not built in $TOOLS"
 c sh -c 'python3 -c "import sqlite3"' || skip_all "python3 with sqlite3 is missing here"
 UNITS=/etc/systemd/system
@@ -118,5 +119,19 @@ ok "and status no longer shows a failure" unlike_status
 list=$(c "$EMBERCTL" list 2>&1)
 ok "nor list" eval '! printf "%s\n" "$list" | grep -q FAILED'
 
-tap_passing || { diag_journal broken; diag_journal hits; }
+# ---- a start that fails before ember-sandbox runs -----------------------------------------------------------------
+# ReadWritePaths= of a path that does not exist: systemd cannot set up the unit's namespace, nothing of ember runs
+ok "app 'norw' with a --rw-path that does not exist" app_up norw --listen=127.0.0.1:$P_NORW --backend=127.0.0.1:$P_NORW_B \
+        --rw-path=/srv/missing -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$P_NORW_B --mode=echo
+like "new warns that it does not exist and what that does" "$(cat "$T_TMP/new.out")" \
+        '^Warning: --rw-path /srv/missing does not exist: systemd cannot start norw-backend.service until it does \(status 226/NAMESPACE\)'
+isnt "a client gets nothing from it" "$(client $P_NORW 5 'x')" x
+norw_says() { c "$EMBERCTL" status norw >"$T_TMP/status" 2>&1; grep -qE -- "$1" "$T_TMP/status"; }
+ok "emberctl status norw says systemd could not start its backend unit, and why" \
+        wait_until 20 norw_says '^The last start failed: systemd could not start norw-backend.service \(its main process exited, status 226/NAMESPACE'
+like "with systemd's last lines about it, up to the failure" "$(cat "$T_TMP/status")" '^  norw-backend.service: Failed to set up mount namespacing: .*/srv/missing'
+diag "what the user sees:" "$(cat "$T_TMP/status")"
+like "emberctl list marks it too" "$(c "$EMBERCTL" list 2>&1)" '^norw +.* cold FAILED +[0-9]+$'
+
+tap_passing || { diag_journal broken; diag_journal hits; diag_journal norw; }
 finish
