@@ -8,8 +8,8 @@ bench_bench_client_SOURCES = bench/bench-client.c
 bench_bench_client_LDADD = -lm
 bench_bench_backend_SOURCES = bench/bench-backend.c
 bench_bench_backend_LDADD = common/libember.a
-EXTRA_DIST += bench/bench.sh bench/realclients.sh bench/README.md
-CLEANFILES += $(EXTRA_PROGRAMS) bench/results.txt bench/samples.txt bench/realclients.log bench/hold.pid
+EXTRA_DIST += bench/bench.sh bench/realclients.sh bench/README.md bench/state-dir.sh
+CLEANFILES += $(EXTRA_PROGRAMS) bench/state-dir-samples.txt bench/results.txt bench/samples.txt bench/realclients.log bench/hold.pid
 
 bench: bench/bench-client$(EXEEXT) bench/bench-backend$(EXEEXT) tests/system/stage.stamp
 	@top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
