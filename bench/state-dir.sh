@@ -3,7 +3,8 @@
 # StateDirectory= every app gets costs a cold start. Two apps from the same emberctl, the second with the state
 # directory reset by a drop-in (StateDirectory=), SAMPLES (20) connect -> first byte cold starts each, interleaved
 # (bench-client cold), under a real systemd booted in nspawn (tests/system/lib.sh); every sample (us) in
-# bench/state-dir-samples.txt.
+# bench/state-dir-samples.txt. STATE_DIR_USER=USER: both apps run as --user=USER, whose state directory an
+# ExecStartPre=+install makes theirs before each start (the drop-in resets ExecStartPre= instead).
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}" "${top_srcdir:=$top_builddir}"
 export top_builddir top_srcdir
@@ -13,13 +14,17 @@ CLIENT=$top_builddir/bench/bench-client BACKEND=$top_builddir/bench/bench-backen
 sys_boot >&2
 pick_ports 4
 A=127.0.0.1
-app_up sdon --listen=$A:${PORTS[0]} --backend=$A:${PORTS[1]} --idle=1h --ready=notify -- $BACKEND --listen=$A:${PORTS[1]} --notify || bail "sdon"
-app_up sdoff --listen=$A:${PORTS[2]} --backend=$A:${PORTS[3]} --idle=1h --ready=notify -- $BACKEND --listen=$A:${PORTS[3]} --notify || bail "sdoff"
+USER_ARGS=() DROPIN='StateDirectory='
+[ -n "${STATE_DIR_USER:-}" ] && USER_ARGS=(--user="$STATE_DIR_USER") DROPIN='ExecStartPre='
+app_up sdon "${USER_ARGS[@]}" --listen=$A:${PORTS[0]} --backend=$A:${PORTS[1]} --idle=1h --ready=notify -- $BACKEND --listen=$A:${PORTS[1]} --notify || bail "sdon"
+app_up sdoff "${USER_ARGS[@]}" --listen=$A:${PORTS[2]} --backend=$A:${PORTS[3]} --idle=1h --ready=notify -- $BACKEND --listen=$A:${PORTS[3]} --notify || bail "sdoff"
 c mkdir -p /etc/systemd/system/sdoff-backend.service.d
-printf '[Service]\nStateDirectory=\n' | c tee /etc/systemd/system/sdoff-backend.service.d/no-state.conf >/dev/null
+printf '[Service]\n%s\n' "$DROPIN" | c tee /etc/systemd/system/sdoff-backend.service.d/no-state.conf >/dev/null
 c systemctl daemon-reload
-c systemctl show -P StateDirectory sdon-backend.service >&2
-echo "sdoff StateDirectory='$(c systemctl show -P StateDirectory sdoff-backend.service)'" >&2
+for u in sdon sdoff; do
+        echo "$u: StateDirectory='$(c systemctl show -P StateDirectory $u-backend.service)'" \
+                "ExecStartPre='$(c systemctl show -P ExecStartPre $u-backend.service | cut -c1-80)'" >&2
+done
 reset() { # APP: a script that leaves APP cold
         local f=$T_TMP/reset-$1.sh
         cat >"$f" <<EOS

@@ -30,7 +30,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 21
+#define N_SUBSTS 22
 
 #define N_UNITS N_APP_UNITS
 #define BACKEND_UNIT 0 /* unit_templates[0], NAME-backend.service */
@@ -375,8 +375,7 @@ static int setting_line(buf *b, const char *key, const char *value) {
 }
 
 /* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), its state
- * directory (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
- * StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start), and
+ * directory (StateDirectory=; with --user the wake socket unit makes it the user's, state_dir_setup()), and
  * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
  * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
 const char *app_state_dir(const new_args *a, char *out, size_t size) {
@@ -392,23 +391,35 @@ const char *app_state_dir(const new_args *a, char *out, size_t size) {
 static int backend_state_dir(const new_args *a, buf *b) {
         char dflt[APP_NAME_MAX + 16];
         const char *dir = app_state_dir(a, dflt, sizeof(dflt));
-        struct passwd *pw;
         int r;
 
         if (!a->user)
                 return setting_line(b, "StateDirectory=", dir);
-        pw = user_lookup(a->user);
-        if (!pw)
-                return -ENOENT;
-        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
-                       (unsigned) pw->pw_gid);
-        if (r >= 0)
-                r = setting_line(b, "/var/lib/", dir);
-        if (r >= 0)
-                r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then */
+        r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then (state_dir_setup) */
         /* what StateDirectory= would have exported */
         if (r >= 0)
                 r = setting_line(b, "Environment=STATE_DIRECTORY=/var/lib/", dir);
+        return r;
+}
+
+/* The wake socket unit makes --user's state directory that user's as it starts (StateDirectory= in the backend unit,
+ * which runs as root, would chown it back to root at every start). */
+static int state_dir_setup(const new_args *a, _unused_ const new_plan *p, buf *b) {
+        char dflt[APP_NAME_MAX + 16];
+        struct passwd *pw;
+        int r;
+
+        if (!a->user)
+                return buf_puts(b, "# (none here)");
+        pw = user_lookup(a->user);
+        if (!pw)
+                return -ENOENT;
+        r = buf_printf(b, "ExecStartPre=/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                       (unsigned) pw->pw_gid);
+        if (r >= 0)
+                r = buf_puts(b, "/var/lib/");
+        if (r >= 0)
+                r = unit_escape_specifiers(b, app_state_dir(a, dflt, sizeof(dflt)));
         return r;
 }
 
@@ -551,6 +562,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_from(p, "COMMAND", command_line, a);
         if (r >= 0)
                 r = add_subst_from(p, "BACKEND_SETTINGS", backend_settings, a);
+        if (r >= 0)
+                r = add_subst_from(p, "STATE_DIR_SETUP", state_dir_setup, a);
         if (r < 0)
                 return log_error_errno(r, "cannot prepare the units"), EXIT_OSERR;
         return GO_ON;

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 199
+plan 201
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -99,10 +99,15 @@ like "the backend's file system is read-only by default" "$wr" '^ProtectSystem=s
 like "but its state directory" "$wr" '^ReadWritePaths=/run/ember/wr$'
 like "each --rw-path becomes ReadWritePaths= (% escaped)" "$wr" '^ReadWritePaths=/srv/a%%b$'
 like "the second one too" "$wr" '^ReadWritePaths=/var/cache/wr$'
-like "--state-dir with --user: /var/lib/NAME made the user's before each start" "$wr" '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
+like "--state-dir with --user: /var/lib/NAME made the user's as the wake socket starts (not at each cold start)" \
+        "$(cat "$UNITS/wr-backend.socket")" '^ExecStartPre=/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
+is "and not by the backend unit" "$(grep -c '^ExecStartPre=' "$UNITS/wr-backend.service")" 0
 like "and writable" "$wr" '^ReadWritePaths=-/var/lib/wr/db$'
 ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
 like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
+ectl new sd "${new_ok[@]}" -- /bin/cat >/dev/null 2>&1
+like "without --state-dir every app gets StateDirectory=ember/NAME" "$(cat "$UNITS/sd-backend.service")" '^StateDirectory=ember/sd$'
+rm -f "$UNITS"/sd*
 rm -f "$UNITS"/wd*
 rm -f "$UNITS"/wr*
 ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1

@@ -5,7 +5,7 @@
 # across runs and after emberctl rm; a backend that fails at start has its reason and its last lines of output in
 # emberctl status, and is marked in emberctl list until a start succeeds.
 . "$(dirname "$0")/lib.sh"
-plan 39
+plan 42
 
 sys_boot
 pick_ports 7
@@ -92,6 +92,14 @@ is "the next run finds the data: the third hit is 3" "$(client $P_HITS 30)" 3
 c "$EMBERCTL" rm hits >"$T_TMP/rm.out" 2>&1
 like "emberctl rm says it keeps the data, and where" "$(cat "$T_TMP/rm.out")" "^Kept the app's data in /var/lib/ember/hits"
 ok "and keeps it" c test -s /var/lib/ember/hits/hits.db
+
+# the same with --user: the wake socket makes the directory that user's, the unit exports it
+c systemd-sysusers --inline 'u hitsuser - "ember test backend user" -' >/dev/null 2>&1
+ok "app 'uhits' as --user=hitsuser, no --state-dir" app_up uhits --user=hitsuser --listen=127.0.0.1:$P_HITS \
+        --backend=127.0.0.1:$P_HITS_B --idle=30s -- /usr/bin/python3 /opt/hits/app.py $P_HITS_B
+is "it counts its first hit in \$STATE_DIRECTORY/hits.db" "$(client $P_HITS 30)" 1
+is "in /var/lib/ember/uhits, hitsuser's" "$(c stat -c %U /var/lib/ember/uhits)" hitsuser
+c "$EMBERCTL" rm uhits >/dev/null 2>&1
 
 # ---- a backend that fails at start ------------------------------------------------------------------------------
 c mkdir -p /opt/broken
