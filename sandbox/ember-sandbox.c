@@ -153,7 +153,6 @@ static void mark_cold(supervisor *s) {
                 (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         kernel_relay_stop(s);
         closep(&s->listen_fd);
-        s->listen_fd = -1;
         tell_waiters(s, false);
 }
 

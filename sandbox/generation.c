@@ -150,7 +150,6 @@ void close_handoff_socket(supervisor *s) {
         if (s->handoff_fd < 0)
                 return;
         closep(&s->handoff_fd);
-        s->handoff_fd = -1;
         if (handoff_address(s, s->generation, &sa, &len) >= 0)
                 (void) unlink(sa.sun_path);
 }
@@ -237,7 +236,6 @@ void begin_drain(supervisor *s) {
         s->drain_deadline = usec_add(s->drain_check_at, s->drain_usec);
         s->idle_deadline = USEC_INFINITY;
         closep(&s->listen_fd); /* the wake socket is the serving generation's business now */
-        s->listen_fd = -1;
         close_handoff_socket(s);
         (void) generation_lease_count(s->dirfd, s->generation, &left);
         log_info("Generation %" PRIu64 " replaced by %" PRIu64 ": draining %" PRIu64 " connections (drain timeout %" PRIu64
@@ -288,7 +286,6 @@ static bool signalled_stop(supervisor *s);
 
 int anchor_wait(supervisor *s) {
         closep(&s->lifetime_fd);
-        s->lifetime_fd = -1;
         supervisor_lock_forget();
         if (supervisor_find(s->dirfd, NULL) <= 0)
                 return 0;
@@ -393,7 +390,6 @@ void upgrade_report(supervisor *s, char kind, const char *fmt, ...) {
                 (void) state_kv_write(s->dirfd, STATE_UPGRADE_RESULT, result);
         (void) !write(s->report_fd, line, strlen(line));
         closep(&s->report_fd);
-        s->report_fd = -1;
 }
 
 /* Under the lock: number this run and take its lifetime lock. */

@@ -150,7 +150,6 @@ void kernel_relay_open(supervisor *s) {
                 closep(&s->relay_peers);
                 closep(&s->relay_sources);
                 closep(&s->relay_flows);
-                s->relay_peers = s->relay_sources = s->relay_flows = -1;
                 log_warning_errno(r, "In-kernel relay unavailable (BPF sockmap: needs CAP_BPF and CAP_NET_ADMIN); "
                                   "connections are relayed with splice");
                 return;
@@ -163,7 +162,6 @@ void kernel_relay_stop(supervisor *s) {
         if (s->relay_fd >= 0)
                 (void) unlinkat(s->dirfd, STATE_RELAY_SOCK, 0);
         closep(&s->relay_fd);
-        s->relay_fd = -1;
 }
 
 static int map_insert(int map, uint64_t key, int fd) {
