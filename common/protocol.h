@@ -83,6 +83,17 @@ int serving_enter(int dirfd, serving *ret, int *ret_lease);
  * pid into ret_pid), 0 if not. */
 int app_supervisor_find(int dirfd, pid_t *ret_pid);
 
+/* A generation's part while an upgrade runs two or more at once. */
+typedef enum generation_role {
+        ROLE_SERVING,  /* new connections come to it: starting, warm, stopping are its to write */
+        ROLE_PENDING,  /* an upgrade's new generation, not ready yet: takes no connection, writes no state */
+        ROLE_DRAINING, /* replaced by an upgrade: keeps its connections until they close or the drain timeout */
+        _ROLE_MAX,
+} generation_role;
+
+/* As emberctl status shows it: "serving", "starting" (pending), "draining". */
+const char *generation_role_to_string(generation_role r);
+
 /* A live generation, as emberctl status shows it. */
 typedef struct generation_info {
         uint64_t generation;
@@ -90,7 +101,7 @@ typedef struct generation_info {
         uint64_t backend_pid;
         uint16_t port;
         uint64_t connections; /* to its backend, now; UINT64_MAX if we may not read the leases */
-        const char *role;     /* "serving", "draining" (replaced by an upgrade), "starting" (an upgrade's, not ready) */
+        generation_role role; /* newer than the serving one: pending; older: draining */
 } generation_info;
 
 /* The live generations, newest first, up to N; returns how many. */
