@@ -133,7 +133,7 @@ int drain_step(supervisor *s);
 void stop_other_generations(supervisor *s);
 int anchor_wait(supervisor *s);
 int upgrade_foreground(int *ret_report_fd);
-void upgrade_report(supervisor *s, char kind, const char *fmt, ...) _printf_(3, 4);
+void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _printf_(3, 4);
 
 /* record.c */
 /* Before a start: wait out the back-off of a backend that keeps crashing. */
