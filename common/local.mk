@@ -13,6 +13,6 @@ common_libember_a_SOURCES = \
 	common/user.c common/user.h \
 	common/unix-socket.c common/unix-socket.h
 
-# The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=).
-catalogdir = $(prefix)/lib/systemd/catalog
+# The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=), in catalogdir (configure
+# --with-catalogdir).
 dist_catalog_DATA = catalog/ember.catalog

@@ -309,21 +309,28 @@ static int identify_client(int client, uint64_t header_deadline, proxy_header *w
 
 /* Under systemd the state directory is made by the wake socket's unit, and, for launchers that are not root, the
  * files they write by its ExecStartPost= right after: missing, it is that unit being (re)started. Wait as for a cold
- * start; for the files, only as long as making them can take. */
+ * start; for the files, only as long as making them can take. *RET_DIRFD is set only on success: a directory opened
+ * and found unprepared is closed here, and the caller's own cleanup never sees its number. */
 #define PREPARE_WAIT_USEC (2 * USEC_PER_SEC)
 static int open_state_dir(int *ret_dirfd) {
         uint64_t deadline = deadline_in(arg_start_timeout), prepared_by = USEC_INFINITY;
         int r;
 
         for (;;) {
-                r = state_open(arg_app, true, ret_dirfd);
-                if (r >= 0 && !arg_command && geteuid() != 0 && !state_launchers_prepared(*ret_dirfd)) {
-                        closep(ret_dirfd);
+                _cleanup_close_ int dirfd = -1;
+
+                r = state_open(arg_app, true, &dirfd);
+                if (r >= 0 && !arg_command && geteuid() != 0 && !state_launchers_prepared(dirfd)) {
+                        closep(&dirfd); /* not held while we wait */
                         if (prepared_by == USEC_INFINITY && (prepared_by = deadline_in(PREPARE_WAIT_USEC)) < deadline)
                                 deadline = prepared_by;
                         r = -EAGAIN;
                 }
-                if (r >= 0 || arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
+                if (r >= 0) {
+                        *ret_dirfd = take_fd(&dirfd);
+                        return 0;
+                }
+                if (arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
                         return r;
                 (void) poll(NULL, 0, 20);
         }

@@ -53,7 +53,8 @@ static int confine_or_report(confine *c) {
  * backlog would start us again at once, until systemd's start or trigger limit ended the app for good. */
 static int confine_failed(supervisor *s, int exit_code) {
         if (s->report_fd >= 0)
-                upgrade_report(s, 'F', "the backend's user or policy could not be set up; see the journal");
+                upgrade_report(s, UPGRADE_FAILED,
+                               "the backend's user or policy could not be set up; see the journal");
         else
                 count_crash(s->dirfd);
         return exit_code;
@@ -153,7 +154,6 @@ static void mark_cold(supervisor *s) {
                 (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         kernel_relay_stop(s);
         closep(&s->listen_fd);
-        s->listen_fd = -1;
         tell_waiters(s, false);
 }
 
@@ -191,8 +191,8 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
         if (s->role == ROLE_PENDING) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=upgrade-failed"), "Upgrade to generation %" PRIu64 " failed: %s; "
                           "generation %" PRIu64 " keeps serving", s->generation, why, s->previous);
-                upgrade_report(s, 'F', "generation %" PRIu64 " failed: %s; generation %" PRIu64 " keeps serving",
-                               s->generation, why, s->previous);
+                upgrade_report(s, UPGRADE_FAILED, "generation %" PRIu64 " failed: %s; generation %" PRIu64
+                               " keeps serving", s->generation, why, s->previous);
         } else
                 log_run_end(s, event, prio, why);
         if (s->notify_fd >= 0)
@@ -637,7 +637,8 @@ static int supervise(void) {
         r = state_open(arg_app, true, &s.dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
-                upgrade_report(&s, 'F', "refusing state directory %s/%s: %s", runtime_dir(), arg_app, strerror(-r));
+                upgrade_report(&s, UPGRADE_FAILED, "refusing state directory %s/%s: %s", runtime_dir(), arg_app,
+                               strerror(-r));
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
@@ -666,7 +667,8 @@ static int supervise(void) {
         s.anchor = !arg_upgrade && s.wake_unit[0];
         s.heal_at = s.started + HEAL_INTERVAL_USEC;
         r = run(&s);
-        upgrade_report(&s, 'F', "generation %" PRIu64 " ended before it was ready; see the journal", s.generation);
+        upgrade_report(&s, UPGRADE_FAILED, "generation %" PRIu64 " ended before it was ready; see the journal",
+                       s.generation);
         if (s.anchor && s.stop_asked)
                 stop_other_generations(&s);
         else if (s.anchor && r == 0)

@@ -15,12 +15,6 @@
 
 #define WAITERS_MAX 4096
 
-typedef enum role {
-        ROLE_SERVING,  /* new connections come to us: starting, warm, stopping are ours to write */
-        ROLE_PENDING,  /* an upgrade's new generation, not ready yet: takes no connection, writes no state */
-        ROLE_DRAINING, /* replaced by an upgrade: keeps its connections until they close or the drain timeout */
-} role;
-
 typedef struct supervisor {
         int dirfd;
         int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
@@ -43,7 +37,7 @@ typedef struct supervisor {
         bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
         bool ready;
-        role role;
+        generation_role role; /* protocol.h */
         uint64_t generation;
         uint64_t previous;      /* fixed-port upgrade: the generation whose backend must be gone before ours starts */
         bool wait_previous;
@@ -139,7 +133,7 @@ int drain_step(supervisor *s);
 void stop_other_generations(supervisor *s);
 int anchor_wait(supervisor *s);
 int upgrade_foreground(int *ret_report_fd);
-void upgrade_report(supervisor *s, char kind, const char *fmt, ...) _printf_(3, 4);
+void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _printf_(3, 4);
 
 /* record.c */
 /* Before a start: wait out the back-off of a backend that keeps crashing. */

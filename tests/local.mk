@@ -1,4 +1,4 @@
-# Each test layer registers itself here; see DESIGN.md for the three layers.
+# Each test layer registers itself here; doc/ARCHITECTURE.md ("Tests, in layers") says what each one covers.
 include tests/unit.mk
 include tests/inetd.mk
 include tests/sandbox.mk

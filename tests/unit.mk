@@ -32,6 +32,11 @@ tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c tests/tap.h
 tests_unit_test_daemon_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_daemon_LDADD = common/libember.a
 
+# closep() and take_fd(): an fd closed is forgotten, never closed again under a number reused since.
+unit_tests += tests/unit/test-macro
+tests_unit_test_macro_SOURCES = tests/unit/test-macro.c tests/tap.h
+tests_unit_test_macro_CPPFLAGS = $(unit_cppflags)
+
 # ember-launch's self-confinement, probed in locked-down children.
 unit_tests += tests/unit/test-lockdown
 tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launcher/lockdown.c launcher/lockdown.h

@@ -1,6 +1,6 @@
 # tests/system/lib.sh: a real systemd as PID 1 in a throwaway container, for ember's system tests (TAP itself is
 # tests/lib/tap.sh's).
-# Sourced by tests/system/*.sh (bash). See DESIGN.md, "Tests": the container is this machine's own /usr, booted
+# Sourced by tests/system/*.sh (bash). See doc/ARCHITECTURE.md, "Tests": the container is this machine's own /usr, booted
 #   systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M NAME -b systemd.mask=systemd-firstboot.service
 # with `make install DESTDIR=$STAGE` bound read-only at $prefix (so compiled-in paths such as $libexecdir/ember are
 # right inside) and the build tree bound at its own path (for the test tools). Commands run inside with
