@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "landlock.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -30,7 +31,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 21
+#define N_SUBSTS 22
 
 #define N_UNITS N_APP_UNITS
 
@@ -471,6 +472,20 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
+/* What the lean per-connection unit asks of PID 1 only where the launcher's Landlock cannot enforce it on this
+ * kernel (templates/hardening-lean.conf): no IP traffic but to the backend (Landlock ABI 4 limits TCP connects to
+ * the backend's port), and no device node (any ABI: no file outside the state directory). */
+static const char *landlock_fallback(const char *ip, char *out, size_t n) {
+        int abi = landlock_abi();
+
+        if (abi >= LANDLOCK_ABI_NET)
+                snprintf(out, n, "# (none needed: this kernel's Landlock ABI is %d)", abi);
+        else
+                snprintf(out, n, "# this kernel's Landlock (ABI %d) cannot:\nIPAddressDeny=any\nIPAddressAllow=%s%s", abi,
+                         ip, abi >= 1 ? "" : "\nDevicePolicy=closed");
+        return out;
+}
+
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
         const char *user = launch_user(p);
@@ -486,7 +501,7 @@ static int add_launch_user(new_plan *p) {
 
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN], fallback[160];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -520,6 +535,8 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst(p, "TIMEOUT_STOP_SEC", tstop);
         if (r >= 0)
                 r = add_subst(p, "BACKEND_IP", backend_ip(p, ip, sizeof(ip)));
+        if (r >= 0)
+                r = add_subst(p, "LANDLOCK_FALLBACK", landlock_fallback(ip, fallback, sizeof(fallback)));
         if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)

@@ -16,6 +16,7 @@
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
 
+#include "landlock.h"
 #include "lockdown.h"
 #include "macro.h"
 
@@ -270,14 +271,6 @@ struct net_port_attr {
 #define RULE_PATH_BENEATH 1
 #define RULE_NET_PORT 2
 
-static int landlock_abi(void) {
-        long v = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-        if (v < 0)
-                /* not built in, disabled at boot, or refused by an outer filter (a container's, an old systemd's) */
-                return errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM ? 0 : -errno;
-        return (int) v;
-}
-
 static uint64_t fs_rights(int abi) {
         uint64_t all = (1ULL << 13) - 1; /* ABI 1: EXECUTE ... MAKE_SYM */
         if (abi >= 2)
@@ -311,7 +304,7 @@ static int landlock_add_rules(int ruleset, int abi, int state_dirfd, const ember
                 return -errno;
 
         uint16_t port = backend_tcp_port(backend);
-        if (abi >= 4 && port != 0) {
+        if (abi >= LANDLOCK_ABI_NET && port != 0) {
                 struct net_port_attr net = { .allowed_access = NET_CONNECT_TCP, .port = port };
                 if (syscall(__NR_landlock_add_rule, ruleset, RULE_NET_PORT, &net, 0) < 0)
                         return -errno;
@@ -331,10 +324,10 @@ int lockdown_landlock(int state_dirfd, const ember_addr *backend, int *ret_abi) 
 
         struct ruleset_attr attr = {
                 .handled_access_fs = fs_rights(abi),
-                .handled_access_net = abi >= 4 ? NET_BIND_TCP | NET_CONNECT_TCP : 0,
+                .handled_access_net = abi >= LANDLOCK_ABI_NET ? NET_BIND_TCP | NET_CONNECT_TCP : 0,
                 .scoped = abi >= 6 ? SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL : 0,
         };
-        size_t size = abi >= 6 ? sizeof(attr) : abi >= 4 ? offsetof(struct ruleset_attr, scoped)
+        size_t size = abi >= 6 ? sizeof(attr) : abi >= LANDLOCK_ABI_NET ? offsetof(struct ruleset_attr, scoped)
                                                          : offsetof(struct ruleset_attr, handled_access_net);
         ruleset = (int) syscall(__NR_landlock_create_ruleset, &attr, size, 0);
         if (ruleset < 0)
