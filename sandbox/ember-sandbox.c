@@ -41,6 +41,8 @@ static int confine_or_report(confine *c) {
         _cleanup_free_ char *error = NULL;
         int r = confine_prepare(c, arg_policy, arg_user, &error);
 
+        if (r >= 0 && arg_landlock)
+                r = confine_files(c, arg_rw_paths, arg_n_rw_paths, &error);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
                 return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
