@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 202
+plan 205
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -165,6 +165,8 @@ like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its
 is "a system user of its own, not DynamicUser= (no --user: never root; no mount namespace at each cold start)" \
         "$(grep -c '^DynamicUser=' "$UNITS/web-backend.service")" 0
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
+like "a cold start begins the backend in the instance's own transaction" "$(cat "$UNITS/web@.service")" '^Wants=web-backend\.service$'
+is "with no ordering after it (the launcher waits on wake.sock)" "$(grep -c '^After=web-backend\.service' "$UNITS/web@.service")" 0
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
         ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
 done
@@ -173,6 +175,8 @@ rm -f "$UNITS"/*
 ectl new idle "${new_ok[@]}" --client-idle-timeout=1m30s --start-on=data --start-timeout=5s -- /bin/cat >/dev/null 2>&1
 like "--client-idle-timeout becomes the launcher's --idle-timeout" "$(grep '^ExecStart=' "$UNITS/idle@.service")" \
         ' --start-on=data --start-timeout=5s --idle-timeout=90s$'
+is "--start-on=data: the instance does not begin the backend (the first byte does)" \
+        "$(grep -c '^Wants=idle-backend\.service' "$UNITS/idle@.service")" 0
 like "systemd's start timeout leaves room for the supervisor's (5 s + 10 s crash backoff, as ember-sandbox caps it, + 10 s)" \
         "$(grep '^TimeoutStartSec=' "$UNITS/idle-backend.service")" '^TimeoutStartSec=25s$'
 rm -f "$UNITS"/*
