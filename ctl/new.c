@@ -549,11 +549,15 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
 
 /* A cold start: PID 1 starts the backend in the same transaction as the instance, so that it spawns the supervisor
  * while the launcher is still starting, instead of once the launcher's connect to wake.sock triggers it (~7 ms here,
- * and the two spawns overlap). Warm, the backend is active and the job is a no-op. Not with --start-on=data, which
- * wakes the backend only when the client's first byte comes. No After=: the launcher waits on wake.sock. */
+ * and the two spawns overlap). Warm, the backend is active and the job is a no-op. Not where the launcher decides
+ * whether to wake it at all: --start-on=data (the client's first byte) and --accept-proxy-protocol (a health check's
+ * LOCAL header, a malformed one). No After=: the launcher waits on wake.sock. */
 static const char *wants_backend(const new_args *a, char *out, size_t n) {
         if (strcmp(a->start_on, "data") == 0)
                 snprintf(out, n, "# (--start-on=data: the launcher wakes the backend when the client's first byte comes)");
+        else if (a->accept_proxy_protocol)
+                snprintf(out, n, "# (--accept-proxy-protocol: the launcher wakes the backend once the PROXY header is read: "
+                         "a health check or a bad header wakes nothing)");
         else
                 snprintf(out, n, "# A cold start begins the backend at once, beside the launcher (a no-op when it is active)\n"
                          "Wants=%s-backend.service", a->name);

@@ -464,6 +464,11 @@ static int take_lifetime_lock(supervisor *s) {
                 log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
                 return EXIT_UNAVAILABLE;
         }
+        /* A state a killed supervisor left (warm, starting, stopping) is reset and reported here as a launcher would
+         * (EMBER_EVENT=stale-state): a cold start's instance begins us in its own transaction, often before its
+         * launcher looks. */
+        app_state settled;
+        (void) app_state_settle(s->dirfd, &settled);
         generations_sweep(s->dirfd);
         return allocate_generation(s);
 }

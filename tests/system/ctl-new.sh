@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 205
+plan 206
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -179,6 +179,10 @@ is "--start-on=data: the instance does not begin the backend (the first byte doe
         "$(grep -c '^Wants=idle-backend\.service' "$UNITS/idle@.service")" 0
 like "systemd's start timeout leaves room for the supervisor's (5 s + 10 s crash backoff, as ember-sandbox caps it, + 10 s)" \
         "$(grep '^TimeoutStartSec=' "$UNITS/idle-backend.service")" '^TimeoutStartSec=25s$'
+rm -f "$UNITS"/*
+ectl new pp "${new_ok[@]}" --accept-proxy-protocol -- /bin/cat >/dev/null 2>&1
+is "--accept-proxy-protocol: nor does it (a health check or a bad header must wake nothing)" \
+        "$(grep -c '^Wants=pp-backend\.service' "$UNITS/pp@.service")" 0
 rm -f "$UNITS"/*
 ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >/dev/null 2>&1
 
