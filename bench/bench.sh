@@ -51,50 +51,13 @@ IDLE=${BENCH_IDLE:-3s}
 IDLE_FLOOR_SAMPLES=${BENCH_IDLE_FLOOR_SAMPLES:-20}
 IDLE_FLOOR_GAP_MS=${BENCH_IDLE_FLOOR_GAP_MS:-300}
 
-CLIENT=$top_builddir/bench/bench-client
-BACKEND=$top_builddir/bench/bench-backend
-RESULTS=$top_builddir/bench/results.txt
-SAMPLES=$top_builddir/bench/samples.txt   # every sample, in the order taken
-PROXYD=/lib/systemd/systemd-socket-proxyd
-[ -x "$CLIENT" ] && [ -x "$BACKEND" ] || bail "build bench/bench-client and bench/bench-backend first (make bench)"
-[ -x "$PROXYD" ] || skip_all "$PROXYD is missing (package systemd)"
-
-say() { printf '# %s\n' "$*" >&2; }
-declare -A K   # every figure, raw and derived
-
-# collect CMD...: run a bench-client mode; its key=value lines go into K and into the results file.
-collect() {
-        local out k v
-        out=$("$@" --verbose 2> >(tee -a "$SAMPLES" | grep -v '^sample ' >&2)) || { say "failed: $*"; return 1; }
-        printf '%s\n' "$out" >>"$RESULTS"
-        while IFS='=' read -r k v; do
-                [ -n "$k" ] && K[$k]=$v
-        done <<<"$out"
-}
-# calc EXPR: EXPR to 3 decimals; nan when a figure in it is missing (awk would take "nan" for 0 and say "met")
-calc() { case $1 in *nan* | *inf*) echo nan ;; *) awk "BEGIN { printf \"%.3f\", $1 }" ;; esac; }
-unit_file() { c tee "/etc/systemd/system/$1" >/dev/null; }
+# shellcheck source=lib.sh
+. "$top_srcdir/bench/lib.sh"
 
 # ---- set up -------------------------------------------------------------------------------------------------
 
-# Ports: PT[1..32] as listed at the top. The container shares this machine's network namespace and other test
-# runs may go on at the same time, so they are picked at random among free ones below the ephemeral range (where no
-# client connection, and so no TIME-WAIT, can take them; lib.sh's pick_ports), unless BENCH_PORT_BASE fixes them
-# to BASE+1..BASE+32. Each is also reserved in the inetd tests' port directory while the benchmark runs.
-declare -a PT
 NPORTS=34
-PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
-if [ -n "${BENCH_PORT_BASE:-}" ]; then
-        for i in $(seq $NPORTS); do PT[i]=$((BENCH_PORT_BASE + i)); done
-else
-        pick_ports $NPORTS
-        for i in $(seq $NPORTS); do PT[i]=${PORTS[i - 1]}; done
-fi
-mkdir -p "$PORT_DIR" 2>/dev/null && chmod 1777 "$PORT_DIR" 2>/dev/null
-for i in $(seq $NPORTS); do (set -C; echo "$$" >"$PORT_DIR/${PT[i]}") 2>/dev/null; done
-release_ports() { local i; for i in $(seq $NPORTS); do [ "$(cat "$PORT_DIR/${PT[i]}" 2>/dev/null)" = "$$" ] && rm -f "$PORT_DIR/${PT[i]}"; done; }
-trap 'release_ports; sys_cleanup' EXIT
-for i in $(seq $NPORTS); do port_free "${PT[i]}" || bail "port ${PT[i]} is in use on this machine"; done
+bench_ports $NPORTS
 : >"$RESULTS"
 : >"$SAMPLES"
 # The in-kernel relay's side (benchk) loads a BPF program and socket maps: nspawn's container has neither CAP_BPF
@@ -138,19 +101,7 @@ launch_exec=$(grep '^ExecStart=' "$T_TMP/bench@.service")
 # without capabilities the launcher can use the state directory only as the user it belongs to (the launchers')
 launch_user=$(grep '^User=' "$T_TMP/bench@.service")
 
-unit_file bcat.socket <<EOF
-[Socket]
-ListenStream=127.0.0.1:${PT[3]}
-Accept=yes
-MaxConnections=1024
-TriggerLimitIntervalSec=1s
-TriggerLimitBurst=20000
-EOF
-unit_file bcat@.service <<EOF
-[Service]
-ExecStart=/bin/cat
-StandardInput=socket
-EOF
+unit_accept_cat bcat "${PT[3]}"
 unit_file bcatu.socket <<EOF
 [Socket]
 ListenStream=127.0.0.1:${PT[4]}
@@ -204,43 +155,8 @@ unit_file bpxy.service <<EOF
 [Service]
 ExecStart=$PROXYD 127.0.0.1:${PT[11]}
 EOF
-# The two reference recipes: socket-proxyd (exiting when idle) pulls in a backend unit that stops when unneeded.
-for ref in rprobe rnotify; do
-        case $ref in
-        rprobe) pp=${PT[7]} bp=${PT[17]} ;;
-        rnotify) pp=${PT[8]} bp=${PT[18]} ;;
-        esac
-        unit_file $ref.socket <<EOF
-[Socket]
-ListenStream=127.0.0.1:$pp
-EOF
-        unit_file $ref.service <<EOF
-[Unit]
-# The default start limit (5 starts in 10 s) would refuse the cold-start samples after the fifth.
-StartLimitIntervalSec=0
-Requires=$ref-backend.service
-After=$ref-backend.service
-[Service]
-ExecStart=$PROXYD --exit-idle-time=$IDLE 127.0.0.1:$bp
-EOF
-done
-unit_file rprobe-backend.service <<EOF
-[Unit]
-StartLimitIntervalSec=0
-StopWhenUnneeded=yes
-[Service]
-ExecStart=$BB --listen=127.0.0.1:${PT[17]}
-ExecStartPost=/bin/bash -c 'until (exec 3<>/dev/tcp/127.0.0.1/${PT[17]}) 2>/dev/null; do sleep 0.1; done'
-EOF
-unit_file rnotify-backend.service <<EOF
-[Unit]
-StartLimitIntervalSec=0
-StopWhenUnneeded=yes
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart=$BB --listen=127.0.0.1:${PT[18]} --notify
-EOF
+unit_ref_proxyd rprobe "${PT[7]}" "${PT[17]}" probe
+unit_ref_proxyd rnotify "${PT[8]}" "${PT[18]}" notify
 c systemctl daemon-reload
 socks="bcat.socket bcatu.socket blaunch.socket blean.socket blwants.socket bpxy.socket rprobe.socket rnotify.socket"
 # shellcheck disable=SC2086
@@ -250,31 +166,6 @@ c systemctl start $socks >"$T_TMP/start.out" 2>&1 || {
         bail "cannot start the comparison sockets"
 }
 
-# Reset scripts for the cold-start samples: each leaves its side cold (backend stopped, no instance left).
-reset_script() { # NAME STOP-UNITS... : the script's path
-        local f=$T_TMP/reset-$1.sh app=$1
-        shift
-        cat >"$f" <<EOF
-#!/bin/sh
-exec nsenter -t $C_PID -a env -i PATH=$C_PATH /bin/sh -c '
-# (systemctl warns that the socket can start the service again: that is the point)
-out=\$(systemctl stop $* 2>&1) || { echo "\$out" >&2; exit 1; }
-i=0
-while [ \$i -lt 500 ]; do
-        s=\$(cat /run/ember/$app/state 2>/dev/null)
-        if [ "\$s" != warm ] && [ "\$s" != starting ] && [ "\$s" != stopping ] &&
-           [ -z "\$(systemctl list-units --no-legend --plain --state=running,activating,deactivating "$app@*")" ]; then
-                exit 0
-        fi
-        sleep 0.01
-        i=\$((i + 1))
-done
-echo "reset $app: still not cold" >&2
-exit 1'
-EOF
-        chmod +x "$f"
-        echo "$f"
-}
 R_EMBER=$(reset_script bench bench-backend.service)
 R_EMBER_RC=$(reset_script benchrc benchrc-backend.service)
 R_EMBER_NS=$(reset_script benchns benchns-backend.service)

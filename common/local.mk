@@ -11,6 +11,7 @@ common_libember_a_SOURCES = \
 	common/daemon.c common/daemon.h \
 	common/proxy.c common/proxy.h \
 	common/user.c common/user.h \
+	common/landlock.c common/landlock.h \
 	common/unix-socket.c common/unix-socket.h
 
 # The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=), in catalogdir (configure

@@ -16,14 +16,14 @@
 
 #define SYSUSERS_CONF SYSUSERSDIR "/ember.conf"
 
-static int run_sysusers(void) {
+int sysusers_apply(const char *conf) {
         int status;
         pid_t pid = fork();
 
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                execlp("systemd-sysusers", "systemd-sysusers", SYSUSERS_CONF, (char *) NULL);
+                execlp("systemd-sysusers", "systemd-sysusers", conf, (char *) NULL);
                 _exit(127);
         }
         if (waitpid(pid, &status, 0) < 0)
@@ -36,7 +36,7 @@ static int run_sysusers(void) {
 void launch_user_ensure(const char *user) {
         if (strcmp(user, "root") == 0 || user_lookup(user))
                 return;
-        if (geteuid() == 0 && access(SYSUSERS_CONF, R_OK) == 0 && run_sysusers() >= 0 && user_lookup(user)) {
+        if (geteuid() == 0 && access(SYSUSERS_CONF, R_OK) == 0 && sysusers_apply(SYSUSERS_CONF) >= 0 && user_lookup(user)) {
                 printf("Created the launchers' system user %s (systemd-sysusers %s)\n", user, SYSUSERS_CONF);
                 return;
         }

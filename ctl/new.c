@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "landlock.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -30,7 +31,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 21
+#define N_SUBSTS 24
 
 #define N_UNITS N_APP_UNITS
 
@@ -40,7 +41,9 @@ typedef struct new_plan {
         char listen[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char backend[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char *command0, *policy;
-        bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend */
+        bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend under systemd's sandbox */
+        bool own_user;     /* no --user: the backend's own system user NAME-backend, made by systemd-sysusers */
+        bool landlock;     /* the backend's files confined by ember-sandbox --landlock, no mount namespace */
         subst substs[N_SUBSTS];
         size_t n_substs;
         buf rendered[N_UNITS];
@@ -198,6 +201,24 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
+/* Who confines the backend's files. By default ember-sandbox, with Landlock: no mount namespace, which would cost
+ * every cold start 20-35 ms (bench/README.md), and so no DynamicUser= (it implies one): without --user the backend
+ * runs as a system user of its own, NAME-backend. systemd's sandbox with --hardening=strict, --dynamic-user or
+ * --policy=container (a container engine needs its namespaces and /run), and where this kernel has no Landlock. */
+static int plan_backend_sandbox(const new_args *a, new_plan *p) {
+        int abi = landlock_abi();
+
+        p->landlock = strcmp(a->hardening, "lean") == 0 && !a->dynamic_user && !policy_is_container(p) && abi > 0;
+        if (p->landlock && p->dynamic_user) {
+                p->dynamic_user = false;
+                p->own_user = true;
+        }
+        if (!p->landlock && strcmp(a->hardening, "lean") == 0 && abi <= 0 && !policy_is_container(p))
+                printf("Note: this kernel has no Landlock: systemd's sandbox confines the backend's files instead "
+                       "(a mount namespace at every cold start)\n");
+        return GO_ON;
+}
+
 static int validate_launch_user(const new_args *a, const new_plan *p) {
         return launch_user_check(launch_user(p), a->user);
 }
@@ -227,6 +248,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_policy(a, p);
         if (r == GO_ON)
                 r = validate_backend_user(a, p);
+        if (r == GO_ON)
+                r = plan_backend_sandbox(a, p);
         if (r == GO_ON)
                 r = validate_launch_user(a, p);
         return r;
@@ -321,6 +344,46 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+static const char *own_user_name(const new_args *a, char *out, size_t n) {
+        snprintf(out, n, "%s-backend", a->name);
+        return out;
+}
+
+/* The directory of a unix --backend path, which the backend binds; "" for an abstract one. */
+static const char *unix_backend_dir(const new_plan *p, char *dir, size_t n) {
+        char *slash;
+
+        dir[0] = '\0';
+        if (p->backend_a.sa.sa_family != AF_UNIX || p->backend[0] != '/')
+                return dir;
+        snprintf(dir, n, "%s", p->backend);
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        return dir;
+}
+
+/* --landlock and what the backend may write besides /tmp and /var/tmp (ember-sandbox(8)): --rw-path=, the
+ * --state-dir=, a unix backend's directory. In place of the unit's ReadWritePaths=, which would cost a mount
+ * namespace. */
+static int landlock_args(const new_args *a, const new_plan *p, buf *b) {
+        char dir[sizeof(p->backend)];
+        int r = buf_puts(b, " --landlock");
+
+        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
+                r = exec_option(b, "rw-path", a->rw_paths[i]);
+        if (r >= 0 && a->state_dir) {
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "/var/lib/%s", a->state_dir);
+                r = exec_option(b, "rw-path", path);
+        }
+        if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir)))
+                r = exec_option(b, "rw-path", dir);
+        return r;
+}
+
 /* ember-sandbox --app --backend --idle --ready --policy [--user] --start-timeout --stop-timeout */
 static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         char idle[32], start[32], stop[32];
@@ -340,11 +403,12 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "policy", p->policy);
         if (r >= 0 && a->user)
                 r = exec_option(b, "user", a->user);
-        if (r >= 0 && p->dynamic_user) {
-                char dyn[APP_NAME_MAX + 16];
-                snprintf(dyn, sizeof(dyn), "%s-backend", a->name);
-                r = exec_option(b, "user", dyn);
+        if (r >= 0 && (p->dynamic_user || p->own_user)) {
+                char own[APP_NAME_MAX + 16];
+                r = exec_option(b, "user", own_user_name(a, own, sizeof(own)));
         }
+        if (r >= 0 && p->landlock)
+                r = landlock_args(a, p, b);
         if (r >= 0)
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0)
@@ -373,40 +437,44 @@ static int setting_line(buf *b, const char *key, const char *value) {
         return r;
 }
 
-/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), --state-dir=
- * (StateDirectory=; with --user a privileged ExecStartPre= makes /var/lib/NAME the user's instead, because
- * StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start), and
- * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
- * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
-static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
-        bool run_dir = false;
-        int r = 0;
+/* --state-dir=: StateDirectory= (with DynamicUser= or as root), or, for a user of the backend's own, a privileged
+ * ExecStartPre= that makes /var/lib/NAME that user's: StateDirectory= in this unit, which runs as root, would chown
+ * the whole tree back to root at every start. Under systemd's sandbox it is writable through ReadWritePaths=;
+ * under Landlock, through ember-sandbox --rw-path (landlock_args()). */
+static int state_dir_settings(const new_args *a, const new_plan *p, buf *b) {
+        char own[APP_NAME_MAX + 16];
+        int r;
 
-        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
-                r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
-        if (r >= 0 && a->state_dir && !a->user)
-                r = setting_line(b, "StateDirectory=", a->state_dir);
-        else if (r >= 0 && a->state_dir) {
+        if (!a->user && !p->own_user)
+                return setting_line(b, "StateDirectory=", a->state_dir);
+        if (p->own_user) /* by name: it may be made only when the unit is written */
+                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %s -g %s -m 0750 ", own_user_name(a, own, sizeof(own)),
+                               own);
+        else {
                 struct passwd *pw = user_lookup(a->user);
                 if (!pw)
                         return -ENOENT;
                 r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
                                (unsigned) pw->pw_gid);
-                if (r >= 0)
-                        r = setting_line(b, "/var/lib/", a->state_dir);
-                if (r >= 0)
-                        r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
         }
-        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
-                char dir[sizeof(p->backend)];
-                char *slash;
+        if (r >= 0)
+                r = setting_line(b, "/var/lib/", a->state_dir);
+        if (r >= 0 && !p->landlock)
+                r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
+        return r;
+}
 
-                snprintf(dir, sizeof(dir), "%s", p->backend);
-                slash = strrchr(dir, '/');
-                if (slash == dir)
-                        slash[1] = '\0';
-                else
-                        *slash = '\0';
+/* Under systemd's sandbox, what the backend may write besides the state directory: --rw-path= (ReadWritePaths=)
+ * and the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist
+ * yet; under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+static int unit_writable(const new_args *a, const new_plan *p, buf *b) {
+        char dir[sizeof(p->backend)];
+        bool run_dir = false;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
+                r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
+        if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir))) {
                 r = setting_line(b, "ReadWritePaths=-", dir);
                 run_dir = strcmp(dir, "/run") == 0;
                 if (r >= 0 && (strncmp(dir, "/tmp", 4) == 0 && (dir[4] == '\0' || dir[4] == '/')))
@@ -416,9 +484,17 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         }
         /* /run too (systemd 252 left it writable under ProtectSystem=strict, seen in tests/system/security.sh): a root
          * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run, nor for
-         * a container engine, whose state is there. */
+         * a container engine, whose state is there. (Under Landlock /run is read-only but for --rw-path.) */
         if (r >= 0 && !run_dir && !policy_is_container(p))
                 r = buf_puts(b, "ReadOnlyPaths=/run\n");
+        return r;
+}
+
+static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+        int r = p->landlock ? 0 : unit_writable(a, p, b);
+
+        if (r >= 0 && a->state_dir)
+                r = state_dir_settings(a, p, b);
         return r;
 }
 
@@ -471,6 +547,37 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
+/* A cold start: PID 1 starts the backend in the same transaction as the instance, so that it spawns the supervisor
+ * while the launcher is still starting, instead of once the launcher's connect to wake.sock triggers it (~7 ms here,
+ * and the two spawns overlap). Warm, the backend is active and the job is a no-op. Not where the launcher decides
+ * whether to wake it at all: --start-on=data (the client's first byte) and --accept-proxy-protocol (a health check's
+ * LOCAL header, a malformed one). No After=: the launcher waits on wake.sock. */
+static const char *wants_backend(const new_args *a, char *out, size_t n) {
+        if (strcmp(a->start_on, "data") == 0)
+                snprintf(out, n, "# (--start-on=data: the launcher wakes the backend when the client's first byte comes)");
+        else if (a->accept_proxy_protocol)
+                snprintf(out, n, "# (--accept-proxy-protocol: the launcher wakes the backend once the PROXY header is read: "
+                         "a health check or a bad header wakes nothing)");
+        else
+                snprintf(out, n, "# A cold start begins the backend at once, beside the launcher (a no-op when it is active)\n"
+                         "Wants=%s-backend.service", a->name);
+        return out;
+}
+
+/* What the lean per-connection unit asks of PID 1 only where the launcher's Landlock cannot enforce it on this
+ * kernel (templates/hardening-lean.conf): no IP traffic but to the backend (Landlock ABI 4 limits TCP connects to
+ * the backend's port), and no device node (any ABI: no file outside the state directory). */
+static const char *landlock_fallback(const char *ip, char *out, size_t n) {
+        int abi = landlock_abi();
+
+        if (abi >= LANDLOCK_ABI_NET)
+                snprintf(out, n, "# (none needed: this kernel's Landlock ABI is %d)", abi);
+        else
+                snprintf(out, n, "# this kernel's Landlock (ABI %d) cannot:\nIPAddressDeny=any\nIPAddressAllow=%s%s", abi,
+                         ip, abi >= 1 ? "" : "\nDevicePolicy=closed");
+        return out;
+}
+
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
         const char *user = launch_user(p);
@@ -486,7 +593,7 @@ static int add_launch_user(new_plan *p) {
 
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN], fallback[160], wants[APP_NAME_MAX + 320];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -520,6 +627,10 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst(p, "TIMEOUT_STOP_SEC", tstop);
         if (r >= 0)
                 r = add_subst(p, "BACKEND_IP", backend_ip(p, ip, sizeof(ip)));
+        if (r >= 0)
+                r = add_subst(p, "WANTS_BACKEND", wants_backend(a, wants, sizeof(wants)));
+        if (r >= 0)
+                r = add_subst(p, "LANDLOCK_FALLBACK", landlock_fallback(ip, fallback, sizeof(fallback)));
         if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)
@@ -574,6 +685,8 @@ static int render_units(const new_args *a, int tdirfd, new_plan *p) {
         snprintf(file, sizeof(file), "hardening-%s.conf", a->hardening);
         r = render_fragment(tdirfd, file, "HARDENING", p);
         if (r == GO_ON)
+                r = render_fragment(tdirfd, p->landlock ? "backend-lean.conf" : "backend-strict.conf", "BACKEND_HARDENING", p);
+        if (r == GO_ON)
                 r = render_fragment(tdirfd, policy_is_container(p) ? "backend-container.conf" : NULL, "POLICY_SANDBOX", p);
         for (size_t i = 0; r == GO_ON && i < N_UNITS; i++)
                 r = render_template(tdirfd, unit_templates[i], p, &p->rendered[i]);
@@ -616,13 +729,14 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         format_duration(a->idle, idle, sizeof(idle));
         printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s, user %s%s).\n", a->name,
                p->listen, p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
-               a->user ? a->user : a->name, a->user ? "" : "-backend, allocated by systemd for each run");
+               a->user ? a->user : a->name, a->user ? "" : p->own_user ? "-backend, a system user of its own" :
+                                                      "-backend, allocated by systemd for each run");
         if (a->user && strcmp(a->user, "root") == 0)
                 fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
                         "for anything. Drop --user to run it as a user of its own.\n");
         else if (!a->user)
-                printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR, $STATE_DIRECTORY) "
-                       "and /tmp (private); --user=USER runs it as an existing user.\n");
+                printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR) and %s; --user=USER runs "
+                       "it as an existing user.\n", p->landlock ? "/tmp, /var/tmp (--rw-path=PATH adds more)" : "/tmp (private)");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
@@ -631,6 +745,50 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         if (strcmp(a->relay, "kernel") == 0)
                 printf("--relay=kernel is experimental: bulk transfers were slower than with splice, and round trips "
                        "not reliably faster; see ember-sandbox(8).\n");
+}
+
+static int write_sysusers_file(const char *conf, const buf *b) {
+        _cleanup_close_ int dirfd = -1;
+
+        if (mkdir(SYSUSERS_ETC_DIR, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        dirfd = open(SYSUSERS_ETC_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return -errno;
+        return write_atomic(dirfd, strrchr(conf, '/') + 1, b, true);
+}
+
+/* The backend's own system user, NAME-backend: a sysusers.d file of the app's, applied at once (and at every boot, as
+ * systemd-sysusers does). Only for the units systemd reads (the default --unit-dir), as root; otherwise said. */
+static int own_user_ensure(const new_args *a, const new_plan *p) {
+        char own[APP_NAME_MAX + 16], conf[PATH_MAX], line[256];
+        buf b = {};
+        int r;
+
+        if (!p->own_user)
+                return GO_ON;
+        own_user_name(a, own, sizeof(own));
+        snprintf(conf, sizeof(conf), "%s/ember-%s.conf", SYSUSERS_ETC_DIR, a->name);
+        if (geteuid() != 0 || strcmp(a->unit_dir, UNIT_DIR_DEFAULT) != 0) {
+                if (!user_lookup(own))
+                        printf("Note: the backend's user %s does not exist; as root, emberctl new makes it (%s) when it "
+                               "writes the units to %s\n", own, conf, UNIT_DIR_DEFAULT);
+                return GO_ON;
+        }
+        snprintf(line, sizeof(line), "# emberctl new %s: the backend's own user (emberctl rm removes this file, not the "
+                 "user)\nu %s - \"ember backend of %s\" /\n", a->name, own, a->name);
+        r = buf_puts(&b, line);
+        if (r >= 0)
+                r = write_sysusers_file(conf, &b);
+        buf_done(&b);
+        if (r >= 0)
+                r = sysusers_apply(conf);
+        if (r >= 0 && !user_lookup(own))
+                r = -ESRCH;
+        if (r < 0)
+                return log_error_errno(r, "cannot make the backend's user %s (systemd-sysusers %s)", own, conf),
+                       EXIT_CANTCREAT;
+        return GO_ON;
 }
 
 /* --now: what the two printed commands would do, over the bus. */
@@ -670,8 +828,10 @@ int verb_new(int argc, char *argv[]) {
                 r = open_dirs(&a, &tdirfd, &udirfd);
         if (r == GO_ON) {
                 launch_user_ensure(launch_user(&p));
-                r = build_substitutions(&a, &p);
+                r = own_user_ensure(&a, &p);
         }
+        if (r == GO_ON)
+                r = build_substitutions(&a, &p);
         if (r == GO_ON)
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)

@@ -37,6 +37,8 @@ void launch_user_ensure(const char *user);
 void launch_user_prepare(const char *app, const char *user);
 /* The launchers' user must be a system account of its own, and not BACKEND_USER: GO_ON, or the exit code (logged). */
 int launch_user_check(const char *user, const char *backend_user);
+/* systemd-sysusers CONF: 0, or -errno / -ECHILD if it failed. */
+int sysusers_apply(const char *conf);
 /* Its primary group for SocketGroup=: by name, or the gid (in BUF) where that has none. */
 const char *launch_group(const char *user, char *buf, size_t size);
 /* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name (new-options.c). */

@@ -14,7 +14,7 @@ launcher_musl_sources = \
 	$(srcdir)/launcher/client.c $(srcdir)/common/proxy.c \
 	$(srcdir)/common/log.c $(srcdir)/common/parse.c $(srcdir)/common/state.c $(srcdir)/common/usage.c \
 	$(srcdir)/common/protocol.c $(srcdir)/common/timeutil.c $(srcdir)/common/events.c \
-	$(srcdir)/common/daemon.c $(srcdir)/common/unix-socket.c
+	$(srcdir)/common/daemon.c $(srcdir)/common/unix-socket.c $(srcdir)/common/landlock.c
 launcher_ember_launch_SOURCES =
 EXTRA_launcher_ember_launch_SOURCES = $(launcher_sources)
 launcher_ember_launch_DEPENDENCIES = $(launcher_musl_sources) $(srcdir)/launcher/*.h $(srcdir)/common/*.h

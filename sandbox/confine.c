@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "files.h"
 #include "user.h"
 #include "macro.h"
 
@@ -108,9 +109,21 @@ int confine_prepare(confine *c, const char *policy_spec, const char *user, char 
         return 0;
 }
 
+int confine_files(confine *c, char *const *rw_paths, size_t n_rw, char **ret_error) {
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = files_ruleset(rw_paths, n_rw, &c->files_fd, ret_error);
+        c->files = r >= 0;
+        return r;
+}
+
 void confine_done(confine *c) {
         if (!c)
                 return;
+        if (c->files)
+                close(c->files_fd);
         policy_free(c->policy);
         free(c->groups);
         *c = (confine) {};
@@ -199,11 +212,17 @@ int confine_exec(const confine *c, const int *keep_fds, size_t n_keep, char *con
         r = reset_signals();
         if (r < 0)
                 return r;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        /* while its descriptor is still open: close_all_but() closes it */
+        if (c->files) {
+                r = files_restrict(c->files_fd);
+                if (r < 0)
+                        return r;
+        }
         r = close_all_but(keep_fds, n_keep);
         if (r < 0)
                 return r;
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return -errno;
         if (c->drop_user) {
                 r = drop_user(c);
                 if (r < 0)

@@ -41,6 +41,8 @@ static int confine_or_report(confine *c) {
         _cleanup_free_ char *error = NULL;
         int r = confine_prepare(c, arg_policy, arg_user, &error);
 
+        if (r >= 0 && arg_landlock)
+                r = confine_files(c, arg_rw_paths, arg_n_rw_paths, &error);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
                 return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
@@ -462,6 +464,11 @@ static int take_lifetime_lock(supervisor *s) {
                 log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
                 return EXIT_UNAVAILABLE;
         }
+        /* A state a killed supervisor left (warm, starting, stopping) is reset and reported here as a launcher would
+         * (EMBER_EVENT=stale-state): a cold start's instance begins us in its own transaction, often before its
+         * launcher looks. */
+        app_state settled;
+        (void) app_state_settle(s->dirfd, &settled);
         generations_sweep(s->dirfd);
         return allocate_generation(s);
 }

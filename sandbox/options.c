@@ -22,6 +22,9 @@ uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
 bool arg_relay_kernel;
 const char *arg_launch_user;
 bool arg_prepare;
+bool arg_landlock;
+char *arg_rw_paths[MAX_RW_PATHS];
+size_t arg_n_rw_paths;
 
 void help(FILE *f) {
         fprintf(f,
@@ -37,6 +40,9 @@ void help(FILE *f) {
                 "  --policy=SPEC           default, strict, container, none or a .policy file\n"
                 "                          (default: default)\n"
                 "  --user=USER             run the backend as USER\n"
+                "  --landlock              confine the backend's files with Landlock: read-only, nothing under\n"
+                "                          /home, /root, /run/user; writable /tmp, /var/tmp and --rw-path\n"
+                "  --rw-path=PATH          with --landlock, PATH is writable too (repeatable)\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
@@ -64,12 +70,14 @@ static int check_argv(int argc, char *argv[]) {
                 return usage_error("%s", "--backend=ADDR is required with --app");
         if (!arg_app && (arg_have_backend || arg_upgrade))
                 return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        if (arg_n_rw_paths > 0 && !arg_landlock)
+                return usage_error("%s", "--rw-path needs --landlock (without it the unit's ReadWritePaths= decide)");
         arg_command = argv + optind;
         return 1;
 }
 
 enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
-       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE };
+       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE, ARG_LANDLOCK, ARG_RW_PATH };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -87,6 +95,16 @@ static int parse_option(int c, const char *arg) {
                 break;
         case ARG_PREPARE:
                 arg_prepare = true;
+                break;
+        case ARG_LANDLOCK:
+                arg_landlock = true;
+                break;
+        case ARG_RW_PATH:
+                if (arg[0] != '/')
+                        return usage_error("--rw-path '%s' is not an absolute path", arg);
+                if (arg_n_rw_paths >= MAX_RW_PATHS)
+                        return usage_error("more than %d --rw-path", MAX_RW_PATHS);
+                arg_rw_paths[arg_n_rw_paths++] = (char *) arg;
                 break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
@@ -124,6 +142,8 @@ int parse_argv(int argc, char *argv[]) {
                 { "relay", required_argument, NULL, ARG_RELAY },
                 { "launch-user", required_argument, NULL, ARG_LAUNCH_USER },
                 { "prepare", no_argument, NULL, ARG_PREPARE },
+                { "landlock", no_argument, NULL, ARG_LANDLOCK },
+                { "rw-path", required_argument, NULL, ARG_RW_PATH },
                 {}
         };
         const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };

@@ -8,6 +8,7 @@ system_tests = \
 	tests/system/podman.sh \
 	tests/system/docker.sh \
 	tests/system/dynamic-user.sh \
+	tests/system/backend-files.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \

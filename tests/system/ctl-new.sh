@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 199
+plan 206
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -95,20 +95,28 @@ ectl new wr "${new_ok[@]}" --rw-path=/srv/a%b --rw-path=/var/cache/wr --state-di
         >"$T_TMP/out" 2>&1
 is "--rw-path (twice) and --state-dir are accepted" "$?" 0
 wr=$(cat "$UNITS/wr-backend.service")
-like "the backend's file system is read-only by default" "$wr" '^ProtectSystem=strict$'
-like "but its state directory" "$wr" '^ReadWritePaths=/run/ember/wr$'
-like "each --rw-path becomes ReadWritePaths= (% escaped)" "$wr" '^ReadWritePaths=/srv/a%%b$'
-like "the second one too" "$wr" '^ReadWritePaths=/var/cache/wr$'
+like "the backend's files are confined by ember-sandbox (Landlock), read-only by default" "$wr" '^ExecStart=.* --landlock '
+is "with no mount namespace: no ReadWritePaths=, ProtectSystem= or PrivateTmp=" \
+        "$(grep -cE '^(ReadWritePaths|ProtectSystem|PrivateTmp|ReadOnlyPaths|ProtectHome|PrivateDevices)=' "$UNITS/wr-backend.service")" 0
+like "each --rw-path becomes ember-sandbox --rw-path= (% escaped)" "$wr" '^ExecStart=.* "--rw-path=/srv/a%%b" '
+like "the second one too" "$wr" '^ExecStart=.* --rw-path=/var/cache/wr '
 like "--state-dir with --user: /var/lib/NAME made the user's before each start" "$wr" '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
-like "and writable" "$wr" '^ReadWritePaths=-/var/lib/wr/db$'
+like "and writable" "$wr" '^ExecStart=.* --rw-path=/var/lib/wr/db '
 ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
-like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
+like "--state-dir without --user: /var/lib/NAME made the backend's own user's" "$(cat "$UNITS/wd-backend.service")" \
+        '^ExecStartPre=\+/usr/bin/install -d -o wd-backend -g wd-backend -m 0750 /var/lib/wd$'
+rm -f "$UNITS"/wd*
+ectl new wd "${new_ok[@]}" --state-dir=wd --hardening=strict -- /bin/cat >/dev/null 2>&1
+wd=$(cat "$UNITS/wd-backend.service")
+like "under --hardening=strict (systemd's sandbox) the state directory is StateDirectory= of the dynamic user" "$wd" '^StateDirectory=wd$'
+like "and the file system read-only by systemd" "$wd" '^ProtectSystem=strict$'
+like "but its state directory" "$wd" '^ReadWritePaths=/run/ember/wd$'
 rm -f "$UNITS"/wd*
 rm -f "$UNITS"/wr*
 ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ux=$(cat "$UNITS/ux-backend.service")
-like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ReadWritePaths=-/tmp/ux$'
-like "and under /tmp shared with the launchers (no PrivateTmp=)" "$ux" '^PrivateTmp=no$'
+like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ExecStart=.* --rw-path=/tmp/ux '
+is "and /tmp is shared with the launchers (no PrivateTmp=)" "$(grep -c '^PrivateTmp=' "$UNITS/ux-backend.service")" 0
 like "the launchers take only a socket of the backend's user: root's with --user=root" \
         "$(grep '^ExecStart=' "$UNITS/ux@.service")" ' --backend-owner=0$'
 rm -f "$UNITS"/ux*
@@ -151,11 +159,14 @@ is "the wake socket is root's and the launchers' alone" "$(grep -E '^Socket(User
         "SocketUser=root SocketMode=0660 "
 like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
-like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own (the supervisor kept root by !)" \
+like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own, its files confined by Landlock" \
         "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
-        '^ExecStart=!/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
-like "which systemd allocates for each run (no --user: never root)" "$(cat "$UNITS/web-backend.service")" '^DynamicUser=yes$'
+        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --landlock --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
+is "a system user of its own, not DynamicUser= (no --user: never root; no mount namespace at each cold start)" \
+        "$(grep -c '^DynamicUser=' "$UNITS/web-backend.service")" 0
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
+like "a cold start begins the backend in the instance's own transaction" "$(cat "$UNITS/web@.service")" '^Wants=web-backend\.service$'
+is "with no ordering after it (the launcher waits on wake.sock)" "$(grep -c '^After=web-backend\.service' "$UNITS/web@.service")" 0
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
         ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
 done
@@ -164,8 +175,14 @@ rm -f "$UNITS"/*
 ectl new idle "${new_ok[@]}" --client-idle-timeout=1m30s --start-on=data --start-timeout=5s -- /bin/cat >/dev/null 2>&1
 like "--client-idle-timeout becomes the launcher's --idle-timeout" "$(grep '^ExecStart=' "$UNITS/idle@.service")" \
         ' --start-on=data --start-timeout=5s --idle-timeout=90s$'
+is "--start-on=data: the instance does not begin the backend (the first byte does)" \
+        "$(grep -c '^Wants=idle-backend\.service' "$UNITS/idle@.service")" 0
 like "systemd's start timeout leaves room for the supervisor's (5 s + 10 s crash backoff, as ember-sandbox caps it, + 10 s)" \
         "$(grep '^TimeoutStartSec=' "$UNITS/idle-backend.service")" '^TimeoutStartSec=25s$'
+rm -f "$UNITS"/*
+ectl new pp "${new_ok[@]}" --accept-proxy-protocol -- /bin/cat >/dev/null 2>&1
+is "--accept-proxy-protocol: nor does it (a health check or a bad header must wake nothing)" \
+        "$(grep -c '^Wants=pp-backend\.service' "$UNITS/pp@.service")" 0
 rm -f "$UNITS"/*
 ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >/dev/null 2>&1
 
@@ -228,7 +245,7 @@ is "a NAME too long for the backend's own user, without --user, is a usage error
 like "naming the fix" "$out" "cannot name the backend's own user .*choose another NAME, or --user=USER"
 is "none of them wrote a unit" "$(ls "$UNITS" | grep -c -e '^nu' -e '^nc' -e '^abc')" 0
 out=$(ectl new nd --listen=18021 --backend=18022 --unit-dir="$UNITS" -- /bin/cat 2>/dev/null)
-like "without --user, new says the backend runs as a user of its own" "$out" 'user nd-backend, allocated by systemd for each run'
+like "without --user, new says the backend runs as a user of its own" "$out" 'user nd-backend, a system user of its own'
 err=$(ectl new nr --listen=18023 --backend=18024 --user=root --unit-dir="$UNITS" -- /bin/cat 2>&1 >/dev/null)
 like "--user=root warns what it gives away" "$err" 'Warning: the backend runs as root \(--user=root\)'
 is "and its unit has no DynamicUser=" "$(grep -c '^DynamicUser=' "$UNITS/nr-backend.service")" 0
@@ -256,7 +273,7 @@ like "--policy=container with docker: new says how to remove a leftover containe
 is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
         --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG 2>/dev/null | grep -c ExecStartPre)" 0
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
-ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
+ok "and its /run is read-only (Landlock: ember-sandbox --landlock)" grep -q "^ExecStart=.* --landlock " "$UNITS/d-backend.service"
 
 # ---- --relay ----------------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
@@ -271,7 +288,7 @@ expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 -
 
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
-mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
+mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$top_srcdir"/templates/backend-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
 EMBER_TEMPLATE_DIR=$T_TMP/tpl expect_exit "an unknown placeholder in a template is bad data (65)" 65 ectl new app "${new_ok[@]}" -- /bin/cat
 like "and names FILE:LINE" "$(cat "$T_TMP/err")" 'NAME\.socket:[0-9]+: unknown placeholder @NO_SUCH_KEY@'
 ok "a broken template writes nothing" no_units_written
