@@ -41,6 +41,7 @@ typedef struct new_plan {
         char backend[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char *command0, *policy;
         bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend */
+        const char *launch_user; /* who NAME@.service runs the launchers as: launch_user() */
         subst substs[N_SUBSTS];
         size_t n_substs;
         buf rendered[N_UNITS];
@@ -59,11 +60,20 @@ static bool policy_is_container(const new_plan *p) {
         return strcmp(p->policy, "container") == 0;
 }
 
-/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
- * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
- * --user, the very user the sandbox confines. */
-static const char *launch_user(const new_plan *p) {
-        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
+/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, the system user all TCP apps' launchers share; for a
+ * unix --backend, the backend's own --user, who owns its socket and so connects to it with the socket's own mode (root
+ * only when the app says --user=root). Never root otherwise: root without capabilities passes as nobody's owner, and
+ * reached PID 1's private socket through a backend's symlink (issue 24).
+ *
+ * What that gives the backend, which runs as the same user: a signal to its own launchers (it could close its clients
+ * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything else;
+ * and the launcher files of its own app (lock, leases, gen-leases, refcount, connections, state, idle-since: made that
+ * user's in root's directory, which the backend unit leaves writable for the supervisor). Rewriting or locking them
+ * misleads or stalls its own app only, which a backend can do by not answering; it can keep itself warm as a client
+ * of its own port can; and the supervisor trusts none of them for its own liveness (supervisor.lock is root's). It can
+ * create, rename or remove nothing there (the directory is root's 0755). Other apps' files are their users'. */
+static const char *launch_user(const new_args *a, const new_plan *p) {
+        return p->backend_a.sa.sa_family == AF_UNIX ? a->user : LAUNCH_USER;
 }
 
 static const char *policy_dir(void) {
@@ -198,8 +208,9 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
-static int validate_launch_user(const new_args *a, const new_plan *p) {
-        return launch_user_check(launch_user(p), a->user);
+static int validate_launch_user(const new_args *a, new_plan *p) {
+        p->launch_user = launch_user(a, p);
+        return launch_user_check(p->launch_user, a->user);
 }
 
 static int validate_policy(const new_args *a, new_plan *p) {
@@ -352,7 +363,7 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
         if (r >= 0)
-                r = exec_option(b, "launch-user", launch_user(p));
+                r = exec_option(b, "launch-user", p->launch_user);
         return r;
 }
 
@@ -473,7 +484,7 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
 
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
-        const char *user = launch_user(p);
+        const char *user = p->launch_user;
         char group[64];
         int r = add_subst(p, "LAUNCH_USER", user);
 
@@ -669,7 +680,7 @@ int verb_new(int argc, char *argv[]) {
         if (r == GO_ON)
                 r = open_dirs(&a, &tdirfd, &udirfd);
         if (r == GO_ON) {
-                launch_user_ensure(launch_user(&p));
+                launch_user_ensure(p.launch_user);
                 r = build_substitutions(&a, &p);
         }
         if (r == GO_ON)
@@ -677,7 +688,7 @@ int verb_new(int argc, char *argv[]) {
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
         if (r == GO_ON)
-                launch_user_prepare(a.name, launch_user(&p));
+                launch_user_prepare(a.name, p.launch_user);
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {
