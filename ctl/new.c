@@ -433,6 +433,23 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+/* A root backend (--user=root) is kept from the sockets through which root asks the system for more than its unit
+ * allows: PID 1's private one (systemd-run, StartTransientUnit: issue 24), the system bus (the same, and every
+ * root-only service there) and journald's control socket (rotate, flush, relinquish); its logs still go to the journal
+ * (stdout, /dev/log, the native socket). Each is hidden by a bind mount in the unit's namespace, which a backend
+ * without CAP_SYS_ADMIN cannot undo; a non-root backend meets the sockets' own checks instead (0600 root's, the bus's
+ * peer credentials: tests/system/backend-pid1.sh). Not for --policy=container: its engine keeps CAP_SYS_ADMIN and the
+ * mount calls, with which no mount hides anything, and a root container engine talks to systemd by design. Only then,
+ * so the default unit does not change. */
+static int backend_root_hidden(const new_args *a, const new_plan *p, buf *b) {
+        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+
+        if (!pw || pw->pw_uid != 0 || policy_is_container(p))
+                return 0;
+        return buf_puts(b, "InaccessiblePaths=-/run/systemd/private -/run/dbus/system_bus_socket "
+                           "-/run/systemd/journal/io.systemd.journal\n");
+}
+
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
@@ -453,6 +470,8 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                         r = buf_putc(b, '\n');
         if (r >= 0)
                 r = backend_writable(a, p, b);
+        if (r >= 0)
+                r = backend_root_hidden(a, p, b);
         /* merged with the bounding set above: what loading the relay's BPF program and socket maps takes */
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
@@ -629,8 +648,11 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                p->listen, p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
                a->user ? a->user : a->name, a->user ? "" : "-backend, allocated by systemd for each run");
         if (a->user && strcmp(a->user, "root") == 0)
-                fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
-                        "for anything. Drop --user to run it as a user of its own.\n");
+                fprintf(stderr, "Warning: the backend runs as root (--user=root)%s: %s. Drop --user to run it as a "
+                        "user of its own.\n", p->backend_a.sa.sa_family == AF_UNIX ? ", and so do its launchers" : "",
+                        policy_is_container(p) ? "if it is compromised, it can ask PID 1 for anything" :
+                        "its unit keeps it from PID 1's, the system bus's and journald's control sockets, but if it is "
+                        "compromised, it has root's rights over everything else it can reach");
         else if (!a->user)
                 printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR, $STATE_DIRECTORY) "
                        "and /tmp (private); --user=USER runs it as an existing user.\n");

@@ -5,6 +5,7 @@ system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/own-cgroup.sh \
 	tests/system/security.sh \
+	tests/system/backend-pid1.sh \
 	tests/system/podman.sh \
 	tests/system/docker.sh \
 	tests/system/dynamic-user.sh \
