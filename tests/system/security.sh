@@ -5,7 +5,7 @@
 # setting is a seccomp filter or a namespace PID 1 builds per connection (+0.5 ms and more each, the warm ratio
 # then beyond 1.10: bench/README.md, "the frontier"), so the default (lean: the launcher as a system user of its
 # own without capabilities, native system calls only, no devices, IP only to the backend) scores at most 5.8, and
-# --hardening=strict is the audited profile, at most 2.1. A unix backend's launchers stay root (6.2). And the
+# --hardening=strict is the audited profile, at most 2.1. A unix backend's launchers run as its --user. And the
 # backend unit's sandbox holds: a backend writes its
 # --rw-path and --state-dir, nothing else.
 . "$(dirname "$0")/lib.sh"
