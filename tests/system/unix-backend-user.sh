@@ -4,7 +4,7 @@
 # and makes its socket 0755, as a server of its own user does: only nobody may connect. On main the launchers were
 # root without capabilities, which gets EACCES there (and was "a launcher running as root"): no answer, cold or warm.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 16
 
 sys_boot
 pick_ports 2
@@ -33,6 +33,13 @@ like "its connections' unit runs the launcher as nobody, the backend's user" \
 is "cold: curl gets the backend's answer through a socket 0755 of nobody's" "$(get)" "uid=$NOBODY"
 is "(the socket is 0755, nobody's)" "$(c stat -c '%a %U' /run/uuser/s.sock)" "755 nobody"
 pid=$(state uuser backend.pid)
+# ember-launch(8), ENVIRONMENT: the units give the launcher the journal as streams, not EMBER_LOG=journal
+is "the connections' unit gives the launcher the journal as its streams, and no EMBER_LOG" \
+        "$(c grep -E '^(StandardOutput|StandardError|Environment)=' /etc/systemd/system/uuser@.service | tr '\n' ' ')" \
+        "StandardOutput=journal StandardError=journal "
+c journalctl --sync
+like "its cold start's entry is structured (EMBER_APP=uuser) and its instance's (_SYSTEMD_UNIT=uuser@...)" \
+        "$(c journalctl -q --no-pager -o cat -u 'uuser@*' EMBER_APP=uuser SYSLOG_IDENTIFIER=ember-launch)" 'Waking the backend'
 is "warm: the same backend answers again" "$(get)" "uid=$NOBODY"
 is "(one cold start, the same backend)" "$(state uuser cold-starts):$(state uuser backend.pid)" "1:$pid"
 is "the launcher files are nobody's; the state directory stays root's" \
