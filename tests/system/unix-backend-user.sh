@@ -4,7 +4,7 @@
 # and makes its socket 0755, as a server of its own user does: only nobody may connect. On main the launchers were
 # root without capabilities, which gets EACCES there (and was "a launcher running as root"): no answer, cold or warm.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 18
 
 sys_boot
 pick_ports 2
@@ -64,5 +64,12 @@ out=$(c "$EMBERCTL" new uuserx --listen=127.0.0.1:${PORTS[1]} --backend=/run/uus
         --unit-dir=/run -- /bin/true 2>&1)
 is "a unix backend as --user=ember, whose launchers would be every TCP app's, is refused (64)" "$?" 64
 like "which says why" "$out" "is the launchers' user \\(of every TCP app\\)"
+# ember-sandbox's own rule (a hand-written unit): the backend may be its launchers' user only for a unix backend, and
+# never as ember, every TCP app's launchers' user
+sbx() { c env EMBER_RUNTIME_DIR=/tmp/sbx "$libexecdir/ember/ember-sandbox" --app=sbx --policy=none "$@" -- /bin/true 2>&1; }
+out=$(sbx --backend=127.0.0.1:${PORTS[1]} --user=nobody --launch-user=nobody); rc=$?
+is "ember-sandbox refuses a TCP backend as its launchers' user (64: ${out%%$'\n'*})" "$rc" 64
+out=$(sbx --backend=/run/uuser/x.sock --user=ember --launch-user=ember); rc=$?
+is "and a unix backend as ember (64: ${out%%$'\n'*})" "$rc" 64
 tap_passing || diag_journal uuser
 finish
