@@ -80,8 +80,8 @@ int launch_user_check(const char *user, const char *backend_user) {
                                  "group without other members): remove it and let systemd-sysusers make it, or "
                                  "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
         if (uid != 0 && backend_user && (pw = user_lookup(backend_user)) && pw->pw_uid == uid)
-                return usage_fail("--user=%s is the launchers' user (of every TCP app): the backend would own their launcher files; "
-                                  "run it as another user", backend_user);
+                return usage_fail("--user=%s is the launchers' user (of every TCP app): the backend would own their "
+                                  "launcher files; run it as another user", backend_user);
         return GO_ON;
 }
 
