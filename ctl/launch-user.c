@@ -63,9 +63,9 @@ void launch_user_prepare(const char *app, const char *user) {
                 log_warning_errno(r, "warning: cannot make %s/%s/%s the launchers' (%s)", runtime_dir(), app, failed, user);
 }
 
-/* LAUNCH_USER, which all TCP apps' launchers share, must be a system account of its own where it is USER; and no backend
- * may run as it, since it would own every such app's launcher files (root excepted: --with-launch-user=root). A unix
- * backend's launchers are its own --user (USER): that user is trusted with this app's launcher files only. */
+/* LAUNCH_USER, which all TCP apps' launchers share, must be a system account of its own where it is USER; and no
+ * backend may run as it, since it would own every such app's launcher files (root excepted: --with-launch-user=root).
+ * A unix backend's launchers are its own --user (USER): that user is trusted with this app's launcher files only. */
 int launch_user_check(const char *user, const char *backend_user) {
         struct passwd *pw = strcmp(LAUNCH_USER, "root") == 0 ? NULL : user_lookup(LAUNCH_USER);
         struct group *gr;

@@ -63,10 +63,12 @@ static bool policy_is_container(const new_plan *p) {
 /* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, the system user all TCP apps' launchers share; for a
  * unix --backend, the backend's own --user, who owns its socket and so connects to it with the socket's own mode (root
  * only when the app says --user=root). Never root otherwise: root without capabilities passes as nobody's owner, and
- * reached PID 1's private socket through a backend's symlink (issue 24).
+ * a root launcher is what reached PID 1's private socket through a backend's symlink (issue 24; the launcher has
+ * refused symlinks since).
  *
  * What that gives the backend, which runs as the same user: a signal to its own launchers (it could close its clients
- * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything else;
+ * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything
+ * else;
  * and the launcher files of its own app (lock, leases, gen-leases, refcount, connections, state, idle-since: made that
  * user's in root's directory, which the backend unit leaves writable for the supervisor). Rewriting or locking them
  * misleads or stalls its own app only, which a backend can do by not answering; it can keep itself warm as a client
