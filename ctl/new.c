@@ -62,9 +62,9 @@ static bool policy_is_container(const new_plan *p) {
 
 /* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, the system user all TCP apps' launchers share; for a
  * unix --backend, the backend's own --user, who owns its socket and so connects to it with the socket's own mode (root
- * only when the app says --user=root). Never root otherwise: root without capabilities passes as nobody's owner, and
- * a root launcher is what reached PID 1's private socket through a backend's symlink (issue 24; the launcher has
- * refused symlinks since).
+ * only when the app says --user=root). Never root otherwise: root without capabilities does not pass as a socket's
+ * owner, and a root launcher is what reached PID 1's private socket through a backend's symlink (issue 24; the
+ * launcher has refused symlinks since).
  *
  * What that gives the backend, which runs as the same user: a signal to its own launchers (it could close its clients
  * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything
