@@ -44,6 +44,7 @@ typedef struct new_plan {
         bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend under systemd's sandbox */
         bool own_user;     /* no --user: the backend's own system user NAME-backend, made by systemd-sysusers */
         bool landlock;     /* the backend's files confined by ember-sandbox --landlock, no mount namespace */
+        const char *launch_user; /* who NAME@.service runs the launchers as: launch_user() */
         subst substs[N_SUBSTS];
         size_t n_substs;
         buf rendered[N_UNITS];
@@ -62,11 +63,22 @@ static bool policy_is_container(const new_plan *p) {
         return strcmp(p->policy, "container") == 0;
 }
 
-/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
- * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
- * --user, the very user the sandbox confines. */
-static const char *launch_user(const new_plan *p) {
-        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
+/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, the system user all TCP apps' launchers share; for a
+ * unix --backend, the backend's own --user, who owns its socket and so connects to it with the socket's own mode (root
+ * only when the app says --user=root). Never root otherwise: root without capabilities does not pass as a socket's
+ * owner, and a root launcher is what reached PID 1's private socket through a backend's symlink (issue 24; the
+ * launcher has refused symlinks since).
+ *
+ * What that gives the backend, which runs as the same user: a signal to its own launchers (it could close its clients
+ * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything
+ * else;
+ * and the launcher files of its own app (lock, leases, gen-leases, refcount, connections, state, idle-since: made that
+ * user's in root's directory, which the backend unit leaves writable for the supervisor). Rewriting or locking them
+ * misleads or stalls its own app only, which a backend can do by not answering; it can keep itself warm as a client
+ * of its own port can; and the supervisor trusts none of them for its own liveness (supervisor.lock is root's). It can
+ * create, rename or remove nothing there (the directory is root's 0755). Other apps' files are their users'. */
+static const char *launch_user(const new_args *a, const new_plan *p) {
+        return p->backend_a.sa.sa_family == AF_UNIX ? a->user : LAUNCH_USER;
 }
 
 static const char *policy_dir(void) {
@@ -219,8 +231,9 @@ static int plan_backend_sandbox(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
-static int validate_launch_user(const new_args *a, const new_plan *p) {
-        return launch_user_check(launch_user(p), a->user);
+static int validate_launch_user(const new_args *a, new_plan *p) {
+        p->launch_user = launch_user(a, p);
+        return launch_user_check(p->launch_user, a->user);
 }
 
 static int validate_policy(const new_args *a, new_plan *p) {
@@ -416,7 +429,7 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
         if (r >= 0)
-                r = exec_option(b, "launch-user", launch_user(p));
+                r = exec_option(b, "launch-user", p->launch_user);
         return r;
 }
 
@@ -498,6 +511,23 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+/* A root backend (--user=root) is kept from the sockets through which root asks the system for more than its unit
+ * allows: PID 1's private one (systemd-run, StartTransientUnit: issue 24), the system bus (the same, and every
+ * root-only service there) and journald's control socket (rotate, flush, relinquish); its logs still go to the journal
+ * (stdout, /dev/log, the native socket). Each is hidden by a bind mount in the unit's namespace, which a backend
+ * without CAP_SYS_ADMIN cannot undo; a non-root backend meets the sockets' own checks instead (0600 root's, the bus's
+ * peer credentials: tests/system/backend-pid1.sh). Not for --policy=container: its engine keeps CAP_SYS_ADMIN and the
+ * mount calls, with which no mount hides anything, and a root container engine talks to systemd by design. Only then,
+ * so the default unit does not change. */
+static int backend_root_hidden(const new_args *a, const new_plan *p, buf *b) {
+        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+
+        if (!pw || pw->pw_uid != 0 || policy_is_container(p))
+                return 0;
+        return buf_puts(b, "InaccessiblePaths=-/run/systemd/private -/run/dbus/system_bus_socket "
+                           "-/run/systemd/journal/io.systemd.journal\n");
+}
+
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
  * EnvironmentFile=, WorkingDirectory=: the backend inherits them from its supervisor. */
 static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
@@ -518,6 +548,8 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                         r = buf_putc(b, '\n');
         if (r >= 0)
                 r = backend_writable(a, p, b);
+        if (r >= 0)
+                r = backend_root_hidden(a, p, b);
         /* merged with the bounding set above: what loading the relay's BPF program and socket maps takes */
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
@@ -580,7 +612,7 @@ static const char *landlock_fallback(const char *ip, char *out, size_t n) {
 
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
-        const char *user = launch_user(p);
+        const char *user = p->launch_user;
         char group[64];
         int r = add_subst(p, "LAUNCH_USER", user);
 
@@ -732,8 +764,11 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                a->user ? a->user : a->name, a->user ? "" : p->own_user ? "-backend, a system user of its own" :
                                                       "-backend, allocated by systemd for each run");
         if (a->user && strcmp(a->user, "root") == 0)
-                fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
-                        "for anything. Drop --user to run it as a user of its own.\n");
+                fprintf(stderr, "Warning: the backend runs as root (--user=root)%s: %s. Drop --user to run it as a "
+                        "user of its own.\n", p->backend_a.sa.sa_family == AF_UNIX ? ", and so do its launchers" : "",
+                        policy_is_container(p) ? "if it is compromised, it can ask PID 1 for anything" :
+                        "its unit keeps it from PID 1's, the system bus's and journald's control sockets, but if it is "
+                        "compromised, it has root's rights over everything else it can reach");
         else if (!a->user)
                 printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR) and %s; --user=USER runs "
                        "it as an existing user.\n", p->landlock ? "/tmp, /var/tmp (--rw-path=PATH adds more)" : "/tmp (private)");
@@ -827,7 +862,7 @@ int verb_new(int argc, char *argv[]) {
         if (r == GO_ON)
                 r = open_dirs(&a, &tdirfd, &udirfd);
         if (r == GO_ON) {
-                launch_user_ensure(launch_user(&p));
+                launch_user_ensure(p.launch_user);
                 r = own_user_ensure(&a, &p);
         }
         if (r == GO_ON)
@@ -837,7 +872,7 @@ int verb_new(int argc, char *argv[]) {
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
         if (r == GO_ON)
-                launch_user_prepare(a.name, launch_user(&p));
+                launch_user_prepare(a.name, p.launch_user);
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {

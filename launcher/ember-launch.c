@@ -345,7 +345,8 @@ int main(int argc, char *argv[]) {
         bool health_check = false;
         int client, r;
 
-        /* First: all apps' launchers share one user, and none may ptrace, pidfd_getfd or read /proc of another. */
+        /* First: all apps' launchers share one user (a unix backend's, the backend's own: ember-launch(8), USER), and
+         * none of them, nor that backend, may ptrace, pidfd_getfd or read /proc of a launcher. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         log_setup("ember-launch", NULL); /* usage errors too go to the journal where the unit has no stderr */
         r = parse_argv(argc, argv);

@@ -169,19 +169,27 @@ static void emit_deny_flag(filter *f, int syscall_nr, unsigned arg, uint32_t fla
         emit(f, RET_ALLOW);
 }
 
-/* socket(): AF_UNIX (wake.sock, notify, journal), and TCP for the backend; anything else is EAFNOSUPPORT as with
- * RestrictAddressFamilies=. Each rule either returns or, for another system call, falls through with A unchanged. */
+/* socket(): AF_UNIX (wake.sock, notify, journal) of any type, and TCP for the backend; anything else is EAFNOSUPPORT as
+ * with RestrictAddressFamilies=. The protocol is checked too: a stream socket of AF_INET or AF_INET6 may be TCP only
+ * (0 or IPPROTO_TCP; not SCTP or MPTCP, which Landlock's TCP rules would not govern), a unix one protocol 0 only; any
+ * other is EPERM. Each rule either returns or, for another system call, falls through with A unchanged. */
 static void emit_socket_rule(filter *f) {
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 11));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 15));
         emit(f, LOAD(ARG_LOW(0)));
-        emit_return_if(f, AF_UNIX, RET_ALLOW);
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 2, 0));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 1, 0));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 3, 0));   /* to the type */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 2, 0));  /* to the type */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0));   /* to protocol 0 */
         emit(f, RET_ERRNO(EAFNOSUPPORT));
         emit(f, LOAD(ARG_LOW(1)));
         emit(f, STMT(BPF_ALU | BPF_AND | BPF_K, 0xf)); /* strip SOCK_CLOEXEC and SOCK_NONBLOCK */
-        emit_return_if(f, SOCK_STREAM, RET_ALLOW);
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 1, 0));
         emit(f, RET_ERRNO(EPERM));
+        emit(f, LOAD(ARG_LOW(2)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 3, 0)); /* to allow */
+        emit(f, LOAD(ARG_LOW(2)));                                  /* protocol 0: */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));           /* to allow */
+        emit(f, RET_ERRNO(EPERM));
+        emit(f, RET_ALLOW);
 }
 
 /* setsockopt(): TCP_NODELAY, which the relay sets on both its connections once locked down (under systemd the

@@ -5,6 +5,7 @@ system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/own-cgroup.sh \
 	tests/system/security.sh \
+	tests/system/backend-pid1.sh \
 	tests/system/podman.sh \
 	tests/system/docker.sh \
 	tests/system/dynamic-user.sh \
@@ -16,6 +17,7 @@ system_tests = \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
 	tests/system/unix-backend-attack.sh \
+	tests/system/unix-backend-user.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \

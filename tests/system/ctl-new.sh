@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 206
+plan 211
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -119,9 +119,15 @@ like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ExecS
 is "and /tmp is shared with the launchers (no PrivateTmp=)" "$(grep -c '^PrivateTmp=' "$UNITS/ux-backend.service")" 0
 like "the launchers take only a socket of the backend's user: root's with --user=root" \
         "$(grep '^ExecStart=' "$UNITS/ux@.service")" ' --backend-owner=0$'
+is "and run as root only then (ember-launch(8), USER)" "$(grep '^User=' "$UNITS/ux@.service")" User=root
+is "a root backend's unit hides PID 1's, the bus's and journald's control sockets" \
+        "$(grep '^InaccessiblePaths=' "$UNITS/ux-backend.service")" \
+        "InaccessiblePaths=-/run/systemd/private -/run/dbus/system_bus_socket -/run/systemd/journal/io.systemd.journal"
 rm -f "$UNITS"/ux*
 ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=nobody --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 like "and --user's uid with --user" "$(grep '^ExecStart=' "$UNITS/ux@.service")" " --backend-owner=$(id -u nobody)\$"
+is "whose launchers run as that user" "$(grep '^User=' "$UNITS/ux@.service")" User=nobody
+is "and whose backend unit hides nothing (the sockets' own checks hold)" "$(grep -c '^InaccessiblePaths=' "$UNITS/ux-backend.service")" 0
 rm -f "$UNITS"/ux*
 expect_exit "a relative --rw-path is refused" 64 ectl new app "${new_ok[@]}" --rw-path=srv -- /bin/cat
 expect_exit "an absolute --state-dir is refused (it is under /var/lib)" 64 ectl new app "${new_ok[@]}" --state-dir=/var/lib/x -- /bin/cat
@@ -261,6 +267,7 @@ is "--policy=container relaxes six settings of the backend unit (capabilities, n
 for opt in RestrictNamespaces PrivateDevices ProtectHostname RestrictSUIDSGID; do
         is "--policy=container: the last $opt= (the one systemd keeps) is no" "$(grep "^$opt=" "$UNITS/k-backend.service" | tail -n 1)" "$opt=no"
 done
+is "--policy=container --user=root hides no socket (its engine could undo a mount)" "$(grep -c '^InaccessiblePaths=' "$UNITS/k-backend.service")" 0
 is "--policy=container leaves /run writable (the engine's state is there)" "$(grep -c "^ReadOnlyPaths=/run$" "$UNITS/k-backend.service")" 0
 for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes ProtectKernelModules=yes; do
         ok "--policy=container keeps $opt" grep -qx -- "$opt" "$UNITS/k-backend.service"

@@ -6,7 +6,8 @@
 # cannot see it (ember-launch(8) and ember-sandbox(8) table what stands for each item; tests/system/backend-files.sh
 # and tests/sandbox/ show it holds): the default units score at most 6.3 (per connection) and 7.8 (backend), and
 # --hardening=strict is the audited profile, with systemd's sandbox: at most 2.1 and 5.0. And the backend unit's
-# sandbox holds: a backend writes its --rw-path and --state-dir, nothing else.
+# sandbox holds: a backend writes its --rw-path and --state-dir, nothing else. A unix backend's launchers run as
+# its --user.
 . "$(dirname "$0")/lib.sh"
 plan 43
 
