@@ -115,6 +115,11 @@ static void became_ready(supervisor *s) {
                 return;
         }
         if (supervisor_lock(s, &lock) >= 0) {
+                /* the address only now that its listener is known to be the backend's: launchers connect only
+                 * after this (the readiness byte, or "warm"), so publishing it here costs them nothing */
+                if (serving_write(s->dirfd, s->generation, &s->address) < 0)
+                        log_warning("Failed to write %s: launchers of a HOST:auto backend cannot find it",
+                                    STATE_SERVING);
                 set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
                 count_cold_start(s, ms);
@@ -557,9 +562,10 @@ int launch_backend(supervisor *s, const char *notify_path) {
         s->started = now();
         if (r >= 0)
                 r = address_is_free(s, why, sizeof(why));
-        /* before the fork: without it no launcher could find the backend (a full /run) */
+        /* before the fork, the generation only (a full /run fails the start here, not at readiness); the address
+         * once the backend's own listener is on it (became_ready): a HOST:auto port is not published to be taken */
         if (r >= 0 && s->role == ROLE_SERVING)
-                r = serving_write(s->dirfd, s->generation, &s->address);
+                r = serving_write(s->dirfd, s->generation, NULL);
         if (r >= 0)
                 r = start_backend(s, notify_path);
         if (r < 0) {
