@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "tcp-listener.h"
 
 #define TCP_STATE_LISTEN 10 /* netinet/tcp.h has it in an enum only some libcs define */
+#define LOOPBACK_IFINDEX 1  /* lo is the first device of every network namespace */
 
 /* What a connection to the target reaches: its port, and its address as IPv4 (if it is one, or v4-mapped) and as
  * IPv6. */
@@ -49,90 +51,70 @@ static int target_of(const ember_addr *a, target *t) {
         return t->port ? 0 : -EINVAL;
 }
 
-static bool v6only(const struct nlmsghdr *h, const struct inet_diag_msg *m) {
-        const struct rtattr *a = (const struct rtattr *) (m + 1);
-        int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*m));
-
-        for (; len > 0 && RTA_OK(a, len); a = RTA_NEXT(a, len))
-                if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1)
-                        return *(const uint8_t *) RTA_DATA(a) != 0;
-        return false; /* not said: taken as reaching IPv4 too, the stricter reading */
-}
-
-/* Whether a connection to T would be offered to this listener: its own address, or a wildcard that takes it. */
-static bool reaches(const target *t, const struct nlmsghdr *h, const struct inet_diag_msg *m) {
-        if (m->id.idiag_sport != t->port)
-                return false;
-        if (m->idiag_family == AF_INET) {
-                uint32_t src = m->id.idiag_src[0];
-                return t->is_v4 && (src == INADDR_ANY || src == t->v4.s_addr);
-        }
-        if (m->idiag_family != AF_INET6)
-                return false;
-        struct in6_addr src;
-        memcpy(&src, m->id.idiag_src, sizeof(src));
-        if (IN6_IS_ADDR_UNSPECIFIED(&src))
-                return !t->is_v4 || !v6only(h, m);
-        return IN6_ARE_ADDR_EQUAL(&src, &t->v6);
-}
-
-static int dump_family(int family, const target *t, tcp_listener *out, size_t n, size_t *found) {
+/* The kernel's own answer to "which socket would a connection to T get": a SOCK_DIAG_BY_FAMILY request for one
+ * socket (not a dump) runs the lookup an arriving SYN runs (established sockets first, none of which has our
+ * made-up peer, then the best listener: T's own address over a wildcard, IPv6 ones that are not IPV6_V6ONLY
+ * included for IPv4), from loopback, where every local connection comes in. It costs a hash lookup; a dump of the
+ * listeners walks every bucket of the listening hash (~100 us here). One socket is enough to judge: listeners that
+ * could share a connection's address are either one reuseport group, which the kernel keeps to one user, or
+ * cannot both listen (bind and listen refuse the overlap). */
+static int lookup(const target *t, tcp_listener *out) {
         _cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
         struct {
                 struct nlmsghdr h;
                 struct inet_diag_req_v2 r;
         } req = {
-                .h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-                       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-                .r = { .sdiag_family = (uint8_t) family, .sdiag_protocol = IPPROTO_TCP,
-                       .idiag_states = 1U << TCP_STATE_LISTEN },
+                .h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
+                .r = { .sdiag_family = t->is_v4 ? AF_INET : AF_INET6, .sdiag_protocol = IPPROTO_TCP,
+                       .idiag_states = ~0U,
+                       .id = { .idiag_sport = t->port, .idiag_dport = htons(1), .idiag_if = LOOPBACK_IFINDEX,
+                               .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
         };
         union {
                 struct nlmsghdr h;
-                char buf[32768];
+                char buf[4096];
         } u;
+        ssize_t len;
 
+        if (t->is_v4) {
+                req.r.id.idiag_src[0] = t->v4.s_addr;
+                req.r.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+        } else {
+                memcpy(req.r.id.idiag_src, &t->v6, sizeof(t->v6));
+                memcpy(req.r.id.idiag_dst, &in6addr_loopback, sizeof(in6addr_loopback));
+        }
         if (nl < 0)
                 return -errno;
         if (send(nl, &req, sizeof(req), 0) < 0)
                 return -errno;
-        for (;;) {
-                ssize_t len = recv(nl, &u, sizeof(u), 0);
-                if (len < 0 && errno == EINTR)
-                        continue;
-                if (len <= 0)
-                        return len < 0 ? -errno : -EPROTO;
-                for (struct nlmsghdr *h = &u.h; NLMSG_OK(h, (size_t) len); h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_type == NLMSG_DONE)
-                                return 0;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = NLMSG_DATA(h);
-                                /* a kernel without IPv6 has no table to dump: nobody listens there */
-                                return e->error == -ENOENT && family == AF_INET6 ? 0 : e->error < 0 ? e->error : -EPROTO;
-                        }
-                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-                                continue;
-                        const struct inet_diag_msg *m = NLMSG_DATA(h);
-                        if (m->idiag_state != TCP_STATE_LISTEN || !reaches(t, h, m) || *found >= n)
-                                continue;
-                        out[(*found)++] = (tcp_listener){ .inode = m->idiag_inode, .uid = m->idiag_uid };
-                }
+        do
+                len = recv(nl, &u, sizeof(u), 0);
+        while (len < 0 && errno == EINTR);
+        if (len < 0)
+                return -errno;
+        if (!NLMSG_OK(&u.h, (size_t) len))
+                return -EPROTO;
+        if (u.h.nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(&u.h);
+                return e->error == -ENOENT ? 0 : e->error < 0 ? e->error : -EPROTO; /* ENOENT: nobody listens */
         }
+        if (u.h.nlmsg_type != SOCK_DIAG_BY_FAMILY || u.h.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+                return -EPROTO;
+        const struct inet_diag_msg *m = NLMSG_DATA(&u.h);
+        if (m->idiag_state != TCP_STATE_LISTEN)
+                return 0;
+        *out = (tcp_listener){ .inode = m->idiag_inode, .uid = m->idiag_uid };
+        return 1;
 }
 
 int tcp_listeners_find(const ember_addr *a, tcp_listener *out, size_t n) {
-        size_t found = 0;
         target t;
         int r;
 
         r = target_of(a, &t);
         if (r < 0)
                 return r;
-        /* an IPv6 target is reached by IPv6 listeners only; an IPv4 one by both families */
-        if (t.is_v4 && (r = dump_family(AF_INET, &t, out, n, &found)) < 0)
-                return r;
-        r = dump_family(AF_INET6, &t, out, n, &found);
-        return r < 0 ? r : (int) found;
+        return n > 0 ? lookup(&t, out) : 0;
 }
 
 /* /proc/PID/fd's links are readable by whoever may ptrace-read PID (PTRACE_MODE_READ_FSCREDS): its own user, or
@@ -167,41 +149,67 @@ static int socket_inode_of(int fd_dir, const char *name, uint64_t *ret) {
         return sscanf(link, "socket:[%" SCNu64 "]", ret) == 1 ? 0 : -ENOTSOCK;
 }
 
+/* One descriptor NAME of FD_DIR: marks the listener it is, if any. Returns -EACCES if it could not be read. */
+static int check_fd(int fd_dir, const char *name, tcp_listener *l, size_t n, size_t *held) {
+        uint64_t inode;
+        int r = socket_inode_of(fd_dir, name, &inode);
+
+        if (r < 0)
+                return r == -EACCES ? r : 0;
+        for (size_t i = 0; i < n; i++)
+                if (!l[i].held && l[i].inode == inode) {
+                        l[i].held = true;
+                        (*held)++;
+                }
+        return 0;
+}
+
+/* A server opens its listener early: descriptors 0 to LOW_FDS - 1 are looked up by number first. Reading the
+ * directory instead makes the kernel build an entry for every descriptor the process has (~4 us each here). */
+#define LOW_FDS 16
+
+static int scan_fds(int fd_dir, tcp_listener *l, size_t n, size_t *held) {
+        struct dirent *de;
+        bool denied = false;
+        char name[16];
+        DIR *d;
+
+        for (int i = 0; i < LOW_FDS && *held < n; i++) {
+                snprintf(name, sizeof(name), "%d", i);
+                denied = check_fd(fd_dir, name, l, n, held) == -EACCES || denied;
+        }
+        if (*held == n || denied)
+                return denied ? -EACCES : 0;
+        _cleanup_close_ int dup_fd = fcntl(fd_dir, F_DUPFD_CLOEXEC, 3); /* closedir() closes it, not the caller's */
+        if (dup_fd < 0 || !(d = fdopendir(dup_fd)))
+                return -errno;
+        dup_fd = -1;
+        while (*held < n && (de = readdir(d))) {
+                char *end;
+                long fd = strtol(de->d_name, &end, 10);
+                if (*end || fd < LOW_FDS)
+                        continue;
+                denied = check_fd(dirfd(d), de->d_name, l, n, held) == -EACCES || denied;
+        }
+        closedir(d);
+        return denied ? -EACCES : 0;
+}
+
 static int held_in(int pid_dir, tcp_listener *l, size_t n) {
-        bool switched = as_owner_of(pid_dir), denied = false;
+        bool switched = as_owner_of(pid_dir);
         _cleanup_close_ int fd = openat(pid_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         size_t held = 0;
-        struct dirent *de;
-        DIR *d;
         int r;
 
         for (size_t i = 0; i < n; i++)
                 held += l[i].held;
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                r = -errno;
-                as_ourselves(switched);
-                return r;
-        }
-        fd = -1; /* the DIR owns it now */
-        while (held < n && (de = readdir(d))) {
-                uint64_t inode;
-                if (de->d_name[0] == '.')
-                        continue;
-                r = socket_inode_of(dirfd(d), de->d_name, &inode);
-                denied = denied || r == -EACCES;
-                if (r < 0)
-                        continue;
-                for (size_t i = 0; i < n; i++)
-                        if (!l[i].held && l[i].inode == inode) {
-                                l[i].held = true;
-                                held++;
-                        }
-        }
-        closedir(d);
+        r = fd < 0 ? -errno : scan_fds(fd, l, n, &held);
         as_ourselves(switched);
         /* a process that is not dumpable (PR_SET_DUMPABLE 0, or changed its ids) shows its descriptors only to
          * CAP_SYS_PTRACE: its directory opens, its links do not */
-        return held < n && denied ? -EACCES : (int) held;
+        if (r == -EACCES)
+                return held < n ? -EACCES : (int) held;
+        return r < 0 ? r : (int) held;
 }
 
 static int open_pid_dir(pid_t pid) {

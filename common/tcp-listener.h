@@ -9,7 +9,7 @@
 
 #include "parse.h"
 
-#define TCP_LISTENERS_MAX 64 /* on one port: a SO_REUSEPORT group of that many workers is already a lot */
+#define TCP_LISTENERS_MAX 1 /* the one the kernel picks (tcp-listener.c says why one is enough) */
 
 typedef struct tcp_listener {
         uint64_t inode; /* the socket's, as /proc/PID/fd names it: socket:[INODE] */
@@ -17,10 +17,10 @@ typedef struct tcp_listener {
         bool held;      /* set by tcp_listeners_held_by(): a process asked about holds it */
 } tcp_listener;
 
-/* The listening TCP sockets of our network namespace that a connection to A (AF_INET or AF_INET6, its port set)
- * would reach: bound to A's address or to the wildcard of either family (an IPv6 one not IPV6_V6ONLY takes IPv4
- * too), on A's port. Up to N into OUT; returns how many (0: nobody listens), or -errno if the kernel could not be
- * asked. Nothing connects: no listener sees anything. */
+/* The listening TCP socket of our network namespace that a local connection to A (AF_INET or AF_INET6, its port
+ * set) would reach, as the kernel's own lookup picks it: A's address over a wildcard, an IPv6 wildcard that is not
+ * IPV6_V6ONLY for IPv4 too. Into OUT[0] (N > 0); returns 1, 0 if nobody listens there, or -errno if the kernel
+ * could not be asked. Nothing connects: no listener sees anything. */
 int tcp_listeners_find(const ember_addr *a, tcp_listener *out, size_t n);
 
 /* Marks (held = true) each of the N listeners whose socket PID has open. Returns how many of them are now held, or
