@@ -15,6 +15,7 @@ system_tests = \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
 	tests/system/unix-backend-attack.sh \
+	tests/system/port-squat.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \
