@@ -1,9 +1,9 @@
 /* Only the backend's own listener gets the clients (issue 24): before the supervisor takes a TCP backend as ready,
- * and so before any launcher is told to connect, every listening socket that a connection to the backend's
- * address would reach must be the backend's.
+ * and so before any launcher is told to connect, the listening socket that a connection to the backend's address
+ * would reach must be the backend's.
  *
- * How "the backend's" is decided, and why so: the kernel's socket table (sock_diag) names the listeners on the
- * address, their inodes and the users who made them, but not who holds them; /proc/PID/fd does. Scanning all of
+ * How "the backend's" is decided, and why so: the kernel (sock_diag, common/tcp-listener.c) names that listener,
+ * its inode and the user who made it, but not who holds it; /proc/PID/fd does. Scanning all of
  * /proc for the holder would cost every cold start a read of every process's descriptors. Instead the supervisor
  * asks only the processes that are the backend's: first the backend and its descendants
  * (/proc/PID/task/TID/children), which is nearly always where the listener is, found in one /proc/BACKEND/fd read;
