@@ -7,11 +7,11 @@
 # squatter. Now: the client's request never reaches the squatter, the journal names it ("port P is taken by pid N
 # (python3) of uid U"), and once it is gone the app serves again.
 . "$(dirname "$0")/lib.sh"
-plan 25
+plan 29
 
 sys_boot
-pick_ports 4
-LP=${PORTS[0]} FIXED=${PORTS[1]} LP_AUTO=${PORTS[2]}
+pick_ports 5
+LP=${PORTS[0]} FIXED=${PORTS[1]} LP_AUTO=${PORTS[2]} LP_D=${PORTS[3]} BP_D=${PORTS[4]}
 TC=$TOOLS/ember-test-client
 [ -x "$TC" ] || bail "test tools not built in $TOOLS"
 SQUID=4242
@@ -133,3 +133,24 @@ like "serving names the port the backend has" "$(state squata serving)" '^[0-9]+
 ok "the next connection is served too, with the squatter still there" served $LP_AUTO again-3
 is "the squatter never got a client's byte" "$(squat_secrets)" 0
 unsquat
+
+# ---- the backend's own listener outside its process tree: a daemonizing server, in its unit's cgroup ------------------
+# sh starts a python echo server in a subshell that exits (python is then nobody's child of ours) and becomes sleep:
+# the listener is held by a process of the unit's cgroup only, which the supervisor asks after the tree.
+echo_py='import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.sendall(c.recv(4096))
+    c.close()'
+ok "app 'squatd': its server leaves the backend's process tree" app_up squatd --listen=127.0.0.1:$LP_D \
+        --backend=127.0.0.1:$BP_D --user=squatapp --idle=60s -- /bin/sh -c '(python3 -c "$0" "$1" &); exec sleep infinity' \
+        "$echo_py" $BP_D
+is "it is served: its unit's cgroup holds the listener" "$("$TC" --timeout=20s --send='daemon-1\n' 127.0.0.1:$LP_D 2>&1)" daemon-1
+ppid=$(c ps -o ppid= -p "$(c pgrep -u squatapp -x python3 | head -n 1)" | tr -d ' ')
+isnt "(the listener's holder is not the backend's child)" "$ppid" "$(state squatd backend.pid)"
+c journalctl --sync
+is "and nothing was said to be taken" "$(c journalctl -q --no-pager -o cat -u squatd-backend.service | grep -c 'is taken by')" 0
