@@ -2,12 +2,14 @@
 # Issue 24, item 3, under a real systemd: an unprivileged local user binds the backend's port before the backend does,
 # with a listener that records every byte it is sent. Three ways: on a fixed port while the app is cold; on a fixed
 # port the moment the state says "starting"; on a HOST:auto port the moment the supervisor has picked it (read from
-# the generation's file) while the backend is slowed by --ready-delay. On main the last two won: the supervisor took
-# the squatter's listener as the ready backend and the client's bytes went to it, and none of the three named the
-# squatter. Now: the client's request never reaches the squatter, the journal names it ("port P is taken by pid N
-# (python3) of uid U"), and once it is gone the app serves again.
+# the generation's file) while the backend is slowed by --ready-delay; and on the port of an upgrade's new
+# generation. On main the last three won: the supervisor took the squatter's listener as the ready backend and the
+# client's bytes went to it, and none of the four named the squatter. Now: the client's request never reaches the
+# squatter, the journal names it ("port P is taken by pid N (python3) of uid U"), an upgrade fails saying so while
+# the old generation serves on, and once the squatter is gone the app serves again. Last, a server that leaves the
+# backend's process tree is still taken as the backend's (its unit's cgroup holds it).
 . "$(dirname "$0")/lib.sh"
-plan 29
+plan 34
 
 sys_boot
 pick_ports 5
@@ -19,7 +21,8 @@ c systemd-sysusers --inline 'u squatapp - "ember test backend user" -' 'u squatt
 c mkdir -p /run/squat && c chown squatter:squatter /run/squat
 
 # The squatter, as the user squatter (uid 4242): binds 127.0.0.1:PORT (fixed: at once with "now", or once the app's state says starting)
-# or the port the supervisor picked for a HOST:auto app ("auto": from gen-G, once it names one), then accepts, and
+# or the port the supervisor picked for a HOST:auto app ("auto": from gen-G, once it names one; "upgrade": of a
+# generation after PORT, which is then a generation number), then accepts, and
 # logs every connection and what it was sent to LOG (and what serving said when it bound).
 squatter_py='import os, socket, sys, time
 mode, app, log, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -29,14 +32,19 @@ def read(name):
         return open(os.path.join(d, name)).read().strip()
     except OSError:
         return ""
-def auto_port():
+def auto_port(after=0):
     for g in os.listdir(d) if os.path.isdir(d) else []:
-        for kv in read(g).split() if g.startswith("gen-") else []:
+        for kv in read(g).split() if g[:4] == "gen-" and g[4:].isdigit() and int(g[4:]) > after else []:
             if kv.startswith("port=") and kv != "port=0":
                 return int(kv[5:])
     return 0
 deadline = time.time() + 120
-while mode != "now" and time.time() < deadline:
+while mode == "upgrade" and time.time() < deadline:
+    if auto_port(port):
+        port = auto_port(port)
+        break
+    time.sleep(0.002)
+while mode in ("fixed", "auto") and time.time() < deadline:
     if read("state") == "starting" and (mode == "fixed" or auto_port()):
         port = port or auto_port()
         break
@@ -132,6 +140,17 @@ isnt "serving never named the squatted port" "$(state squata serving | cut -d' '
 like "serving names the port the backend has" "$(state squata serving)" '^[0-9]+ 127\.0\.0\.1:[0-9]+$'
 ok "the next connection is served too, with the squatter still there" served $LP_AUTO again-3
 is "the squatter never got a client's byte" "$(squat_secrets)" 0
+unsquat
+
+# ---- an upgrade's new generation, its HOST:auto port taken the moment it is picked --------------------------------------
+gen=$(state squata serving | cut -d' ' -f1)
+squat upgrade squata "$gen"
+out=$(c "$EMBERCTL" upgrade squata 2>&1)
+is "emberctl upgrade fails (69) when the new generation's port is taken" "$?" 69
+like "saying by whom" "$out" "port [0-9]+ is taken by pid [0-9]+ \\(python3\\) of uid $SQUID"
+is "generation $gen still serves" "$(state squata serving | cut -d' ' -f1)" "$gen"
+ok "and clients are served by it" served $LP_AUTO secret-4
+is "the squatter never got a client's byte (main: the upgrade switched to it)" "$(squat_secrets)" 0
 unsquat
 
 # ---- the backend's own listener outside its process tree: a daemonizing server, in its unit's cgroup ------------------
