@@ -25,8 +25,9 @@ int tcp_listeners_find(const ember_addr *a, tcp_listener *out, size_t n);
 
 /* Marks (held = true) each of the N listeners whose socket PID has open. Returns how many of them are now held, or
  * -errno if PID's descriptors could not be read (gone: -ENOENT; -EACCES: not ours to read, such as a process that
- * is not dumpable, whose descriptors only CAP_SYS_PTRACE may see, or one of another user where we are not root). As root without CAP_SYS_PTRACE (the backend unit
- * has none), another user's /proc/PID/fd is read with that user's file system ids (setfsuid(), setfsgid()). */
+ * is not dumpable, whose descriptors only CAP_SYS_PTRACE may see, or one of another user where we are not root).
+ * As root without CAP_SYS_PTRACE (the backend unit has none), another user's /proc/PID/fd is read with that user's
+ * file system ids (setfsuid(), setfsgid()). */
 int tcp_listeners_held_by(pid_t pid, tcp_listener *l, size_t n);
 
 /* The process holding socket INODE of user UID, looked for in all of /proc: its pid and comm into *ret_pid and

@@ -131,8 +131,8 @@ void describe_exit(int status, char *buf, size_t size);
 
 /* listener.c: only the backend's own listener gets the clients (issue 24) */
 /* 1 if the listener a connection to the backend's TCP address would reach is the backend's (its process tree, its
- * unit's cgroup, root's, or its user's where its processes cannot be read); 0 if nothing listens there; -EADDRINUSE if one is not the backend's (described in
- * *ret_foreign); other -errno if the kernel's socket table could not be read. */
+ * unit's cgroup, root's, or its user's where its processes cannot be read); 0 if nothing listens there;
+ * -EADDRINUSE if it is not the backend's (described in *ret_foreign); other -errno if the kernel could not be asked. */
 int backend_listener_check(supervisor *s, port_holder *ret_foreign);
 /* Before the backend runs: 1 if something listens on its TCP address (described in *ret), 0 if not, or -errno. */
 int address_holder(supervisor *s, port_holder *ret);
