@@ -12,7 +12,8 @@ common_libember_a_SOURCES = \
 	common/proxy.c common/proxy.h \
 	common/user.c common/user.h \
 	common/landlock.c common/landlock.h \
-	common/unix-socket.c common/unix-socket.h
+	common/unix-socket.c common/unix-socket.h \
+	common/tcp-listener.c common/tcp-listener.h
 
 # The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=), in catalogdir (configure
 # --with-catalogdir).

@@ -229,14 +229,18 @@ int serving_read(int dirfd, serving *ret) {
         if (!space)
                 return -EBADMSG;
         *space = '\0';
-        if (parse_uint64(buf, &ret->generation) < 0 || parse_addr(space + 1, &ret->address) < 0)
+        if (parse_uint64(buf, &ret->generation) < 0)
                 return -EBADMSG;
-        return 0;
+        if (strcmp(space + 1, "-") == 0) { /* starting: its address is not said yet */
+                ret->address = (ember_addr){ .sa.sa_family = AF_UNSPEC };
+                return 0;
+        }
+        return parse_addr(space + 1, &ret->address) < 0 ? -EBADMSG : 0;
 }
 
 int serving_write(int dirfd, uint64_t generation, const ember_addr *address) {
-        char addr[128], line[160];
-        int r = format_addr(address, addr, sizeof(addr));
+        char addr[128] = "-", line[160];
+        int r = address ? format_addr(address, addr, sizeof(addr)) : 0;
 
         if (r < 0)
                 return r;

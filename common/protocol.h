@@ -50,15 +50,16 @@ void supervisor_lock_forget(void);
  * none is. One open and one fcntl: cheap enough for the warm path. */
 int supervisor_find(int dirfd, pid_t *ret_pid);
 
-/* The generation new connections go to (STATE_SERVING), and its backend's address. -ENOENT before the first run
- * of a supervisor that writes it. */
+/* The generation new connections go to (STATE_SERVING), and its backend's address: AF_UNSPEC ("G -" in the file)
+ * until that generation's backend is ready on a listener of its own. -ENOENT before the first run of a supervisor
+ * that writes it. */
 typedef struct serving {
         uint64_t generation;
         ember_addr address;
 } serving;
 
 int serving_read(int dirfd, serving *ret);
-/* Only the serving generation's supervisor writes it, under the state lock. */
+/* Only the serving generation's supervisor writes it, under the state lock; ADDRESS NULL while it starts. */
 int serving_write(int dirfd, uint64_t generation, const ember_addr *address);
 
 /* 1 if the supervisor of GENERATION is alive (its pid into ret_pid), 0 if not. */

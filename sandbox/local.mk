@@ -5,7 +5,7 @@ sandbox_ember_sandbox_SOURCES = \
 	sandbox/ember-sandbox.c sandbox/supervisor.h sandbox/options.c sandbox/options.h \
 	sandbox/heartbeat.c sandbox/upgrade.c \
 	sandbox/backend.c sandbox/record.c sandbox/wake.c sandbox/generation.c sandbox/kernel-relay.c sandbox/relay-prog.c sandbox/relay-prog.h \
-	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h
+	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h sandbox/listener.c
 sandbox_ember_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 sandbox_ember_sandbox_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
 

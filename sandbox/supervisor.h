@@ -15,6 +15,15 @@
 
 #define WAITERS_MAX 4096
 
+/* A listening socket on the backend's TCP address that is not the backend's: who holds it, for the log. */
+typedef struct port_holder {
+        uint16_t port;
+        uid_t uid;       /* the socket's maker */
+        pid_t pid;       /* its holder in our pid namespace, 0 if none can be seen */
+        char comm[16];
+        uint64_t inode;
+} port_holder;
+
 typedef struct supervisor {
         int dirfd;
         int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
@@ -103,8 +112,9 @@ void accept_relays(supervisor *s);
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */
 int start_backend(supervisor *s, const char *notify_path);
-/* 0 once the backend accepts a connection. */
-int probe_backend(const supervisor *s);
+/* 0 once the backend accepts a connection (a TCP one: on a listener of its own, see listener.c), -ECONNREFUSED
+ * while it does not, -EADDRINUSE if a listener not of the backend's holds its address (into *ret_foreign). */
+int probe_backend(supervisor *s, port_holder *ret_foreign);
 /* Reaps an exited backend (1), killing what it left in its process group first; 0 while it runs. */
 int reap_backend(supervisor *s, int *status);
 /* Waits up to TIMEOUT for the backend to exit (1), or not (0). */
@@ -112,6 +122,16 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status);
 /* SIGTERM, then SIGKILL after --stop-timeout, to the backend's process group; reaps it. */
 void kill_backend(supervisor *s, int *status);
 void describe_exit(int status, char *buf, size_t size);
+
+/* listener.c: only the backend's own listener gets the clients (issue 24) */
+/* 1 if the listener a connection to the backend's TCP address would reach is the backend's (its process tree, its
+ * unit's cgroup, root's, or its user's where its processes cannot be read); 0 if nothing listens there;
+ * -EADDRINUSE if it is not the backend's (described in *ret_foreign); other -errno if the kernel could not be asked. */
+int backend_listener_check(supervisor *s, port_holder *ret_foreign);
+/* Before the backend runs: 1 if something listens on its TCP address (described in *ret), 0 if not, or -errno. */
+int address_holder(supervisor *s, port_holder *ret);
+/* "port P is taken by pid N (COMM) of uid U", or by a process of uid U not visible here, with the socket's inode. */
+void describe_port_holder(const port_holder *h, char *buf, size_t size);
 
 /* generation.c */
 /* A free port on the address's host, for a HOST:auto backend. */

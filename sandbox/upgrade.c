@@ -22,7 +22,8 @@
 #include "timeutil.h"
 
 void take_over(supervisor *s, app_state state) {
-        (void) serving_write(s->dirfd, s->generation, &s->address);
+        /* a fixed-port generation takes over before its backend runs: its address is said once that is ready */
+        (void) serving_write(s->dirfd, s->generation, state == APP_WARM ? &s->address : NULL);
         set_state(s, state);
         s->role = ROLE_SERVING;
         (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());

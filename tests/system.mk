@@ -18,6 +18,7 @@ system_tests = \
 	tests/system/emberctl.sh \
 	tests/system/unix-backend-attack.sh \
 	tests/system/unix-backend-user.sh \
+	tests/system/port-squat.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \

@@ -74,3 +74,10 @@ unit_tests += tests/unit/test-client
 tests_unit_test_client_SOURCES = tests/unit/test-client.c tests/tap.h launcher/client.c launcher/client.h
 tests_unit_test_client_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_client_LDADD = common/libember.a
+
+# Whose listener is on a TCP backend's address: the backend's own, or a stranger's that gets no client (issue 24).
+unit_tests += tests/unit/test-listener
+tests_unit_test_listener_SOURCES = tests/unit/test-listener.c tests/tap.h sandbox/listener.c
+tests_unit_test_listener_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/sandbox
+tests_unit_test_listener_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+tests_unit_test_listener_LDADD = common/libember.a
