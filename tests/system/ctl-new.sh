@@ -238,8 +238,8 @@ rm -f "$UNITS"/nd* "$UNITS"/nr*
 rm -f "$UNITS"/*
 ectl new k --listen=18009 --backend=18010 --policy=container --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ectl new d --listen=18011 --backend=18012 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
-relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d)$'
-is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths)" \
+relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD CAP_MAC_ADMIN|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d -/sys/kernel/security)$'
+is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths and AppArmor's securityfs)" \
         "$(grep -cE "$relaxed" "$UNITS/k-backend.service")" 6
 for opt in RestrictNamespaces PrivateDevices ProtectHostname RestrictSUIDSGID; do
         is "--policy=container: the last $opt= (the one systemd keeps) is no" "$(grep "^$opt=" "$UNITS/k-backend.service" | tail -n 1)" "$opt=no"
