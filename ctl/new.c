@@ -741,18 +741,30 @@ static int write_units(const new_args *a, int udirfd, const new_plan *p) {
         return GO_ON;
 }
 
-/* docker runs the container under dockerd, outside the backend unit: after a SIGKILL of the unit it keeps the
- * backend's address, and the next supervisor refuses to start beside it (tests/system/docker.sh). */
+/* What a container engine leaves after a SIGKILL of the unit, and the drop-in that removes it. docker runs the
+ * container under dockerd, outside the backend unit: it keeps the backend's address, and the next supervisor refuses
+ * to start beside it, so it is removed before each start (tests/system/docker.sh). podman's container dies with the
+ * unit (--cgroups=disabled), but its record stays "running" with conmon dead, and podman before 5.6 fails the first
+ * removal of such a record (podman issue 26640): left to the next start's `run --replace`, that failure is a failed
+ * cold start. Removed when the unit stops, the failure costs no connection, and it leaves the record stopped, which
+ * --replace then removes (tests/system/podman.sh). */
 static void print_container_hint(const new_args *a, const new_plan *p) {
-        const char *slash = strrchr(p->command0, '/');
+        const char *slash = strrchr(p->command0, '/'), *engine = slash ? slash + 1 : p->command0;
 
-        if (!policy_is_container(p) || strcmp(slash ? slash + 1 : p->command0, "docker") != 0)
+        if (!policy_is_container(p))
                 return;
-        printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of the "
-               "unit cannot block the next start, name it (--name=ember-%s) and add\n"
-               "  ExecStartPre=-%s rm --force ember-%s\n"
-               "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
-               a->name, a->name, p->command0, a->name, a->name);
+        if (strcmp(engine, "docker") == 0)
+                printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of "
+                       "the unit cannot block the next start, name it (--name=ember-%s) and add\n"
+                       "  ExecStartPre=-%s rm --force ember-%s\n"
+                       "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+                       a->name, a->name, p->command0, a->name, a->name);
+        else if (strcmp(engine, "podman") == 0)
+                printf("So that a container podman still records after a SIGKILL of %s-backend.service costs the next "
+                       "start nothing, name it (--replace --name=ember-%s) and add\n"
+                       "  ExecStopPost=-%s rm --force --time 0 --ignore ember-%s\n"
+                       "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+                       a->name, a->name, p->command0, a->name, a->name);
 }
 
 static void print_next_steps(const new_args *a, const new_plan *p) {

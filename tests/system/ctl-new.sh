@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 211
+plan 212
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -261,8 +261,8 @@ rm -f "$UNITS"/nd* "$UNITS"/nr*
 rm -f "$UNITS"/*
 ectl new k --listen=18009 --backend=18010 --policy=container --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ectl new d --listen=18011 --backend=18012 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
-relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d)$'
-is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths)" \
+relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD CAP_MAC_ADMIN|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d -/sys/kernel/security)$'
+is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths and AppArmor's securityfs)" \
         "$(grep -cE "$relaxed" "$UNITS/k-backend.service")" 6
 for opt in RestrictNamespaces PrivateDevices ProtectHostname RestrictSUIDSGID; do
         is "--policy=container: the last $opt= (the one systemd keeps) is no" "$(grep "^$opt=" "$UNITS/k-backend.service" | tail -n 1)" "$opt=no"
@@ -277,8 +277,11 @@ mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP
 like "--policy=container with docker: new says how to remove a leftover container before each start" \
         "$(ectl new kd --listen=18013 --backend=18014 --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG 2>/dev/null)" \
         "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
-is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
-        --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG 2>/dev/null | grep -c ExecStartPre)" 0
+out=$(ectl new kp --listen=18015 --backend=18016 --policy=container --user=root --unit-dir="$UNITS" -- \
+        "$T_TMP/bin/podman" run IMG 2>/dev/null)
+like "with podman: new says how to remove the record of a container killed with the unit, when the unit stops" \
+        "$out" "ExecStopPost=-$(re_quote "$T_TMP/bin/podman") rm --force --time 0 --ignore ember-kp"
+is "and nothing before each start (the cold start would pay for it)" "$(grep -c ExecStartPre <<<"$out")" 0
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only (Landlock: ember-sandbox --landlock)" grep -q "^ExecStart=.* --landlock " "$UNITS/d-backend.service"
 
