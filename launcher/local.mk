@@ -24,7 +24,7 @@ launcher_musl_sources = \
 	$(srcdir)/common/daemon.c $(srcdir)/common/unix-socket.c $(srcdir)/common/landlock.c
 launcher_ember_launch_SOURCES =
 EXTRA_launcher_ember_launch_SOURCES = $(launcher_sources)
-launcher_ember_launch_DEPENDENCIES = $(launcher_musl_sources) $(srcdir)/launcher/*.h $(srcdir)/common/*.h
+launcher_ember_launch_DEPENDENCIES = $(launcher_musl_sources) $(srcdir)/launcher/*.h $(srcdir)/common/*.h $(top_builddir)/config.h
 launcher_ember_launch_LDADD =
 launcher_ember_launch_LINK = $(MUSL_CC) -static -O2 $(WARN_CFLAGS) -D_GNU_SOURCE $(DEFS) $(DEFAULT_INCLUDES) \
 	$(AM_CPPFLAGS) $(CPPFLAGS) $(MUSL_KERNEL_CPPFLAGS) -o $@ $(launcher_musl_sources)
