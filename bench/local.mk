@@ -13,7 +13,7 @@ CLEANFILES += $(EXTRA_PROGRAMS) bench/results.txt bench/samples.txt bench/realcl
 
 bench: bench/bench-client$(EXEEXT) bench/bench-backend$(EXEEXT) tests/system/stage.stamp
 	@top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
-	  EMBER_STAGE='$(abs_top_builddir)/tests/system/stage' \
+	  EMBER_STAGE='$(abs_top_builddir)/tests/system/stage' EMBER_KERNEL_RELAY='$(KERNEL_RELAY)' \
 	  bash '$(abs_top_srcdir)/bench/bench.sh'
 .PHONY: bench
 

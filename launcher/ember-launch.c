@@ -36,13 +36,25 @@ static bool arg_confine = true;
 static char **arg_command;
 static int arg_proxy_version;  /* --proxy-protocol=v1|v2: 1 or 2; 0: none */
 static bool arg_accept_proxy;  /* --accept-proxy-protocol */
-static bool arg_relay_kernel;  /* --relay=kernel */
+static bool arg_relay_kernel;  /* --relay=kernel (refused as it is parsed where not built in) */
 static uid_t arg_backend_owner = (uid_t) -1; /* --backend-owner=UID; unset: our own euid */
 
 /* how long an upstream balancer may take to send its PROXY header, from the launcher's start */
 #define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
 
 static volatile sig_atomic_t terminating;
+
+/* --relay in --help: the in-kernel relay is experimental and built only on request */
+#if ENABLE_KERNEL_RELAY
+#define HELP_RELAY \
+        "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n" \
+        "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n" \
+        "                         (experimental)\n"
+#else
+#define HELP_RELAY \
+        "  --relay=splice         relay with splice (the experimental in-kernel relay, --relay=kernel, is\n" \
+        "                         not in this build: ./configure --enable-kernel-relay)\n"
+#endif
 
 static void help(FILE *f) {
         fprintf(f,
@@ -56,8 +68,7 @@ static void help(FILE *f) {
                 "  --idle-timeout=DUR     close the connection after DUR without traffic (default infinity)\n"
                 "  --proxy-protocol=v1|v2 tell the backend the client's address in a PROXY header first\n"
                 "  --accept-proxy-protocol  expect a PROXY v1 or v2 header from an upstream balancer first\n"
-                "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n"
-                "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n"
+                HELP_RELAY
                 "  --backend-owner=UID    a unix backend's socket must be this uid's (default: the launcher's own)\n"
                 "  --no-confine           skip the built-in seccomp and Landlock confinement (debugging)\n"
                 "  -h, --help             show this help\n"
@@ -214,6 +225,7 @@ static void on_terminate(int sig) {
 
 /* In the kernel where asked for and offered, else with splice. */
 static int relay_connection(int client, int backend) {
+#if ENABLE_KERNEL_RELAY
         kernel_relay k;
         int r = 0;
 
@@ -231,6 +243,7 @@ static int relay_connection(int client, int backend) {
         if (r < 0)
                 return log_error_errno(r, "The supervisor did not take the connection for the in-kernel relay; "
                                        "closing it");
+#endif
         return relay(client, backend, arg_idle_timeout, &terminating);
 }
 

@@ -26,6 +26,17 @@ bool arg_landlock;
 char *arg_rw_paths[MAX_RW_PATHS];
 size_t arg_n_rw_paths;
 
+/* --relay in --help: the in-kernel relay is experimental and built only on request */
+#if ENABLE_KERNEL_RELAY
+#define HELP_RELAY \
+        "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n" \
+        "                          and CAP_NET_ADMIN, else logged once and they splice; experimental)\n"
+#else
+#define HELP_RELAY \
+        "  --relay=splice          launchers splice (the experimental in-kernel relay, --relay=kernel, is\n" \
+        "                          not in this build: ./configure --enable-kernel-relay)\n"
+#endif
+
 void help(FILE *f) {
         fprintf(f,
                 "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
@@ -48,8 +59,7 @@ void help(FILE *f) {
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
                 "                          ready; returns when it serves (systemd's ExecReload=)\n"
                 "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
-                "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n"
-                "                          and CAP_NET_ADMIN, else logged once and they splice)\n"
+                HELP_RELAY
                 "  --launch-user=USER      the user NAME's launchers run as: the files they write are made its\n"
                 "  --prepare               only make them so (the wake socket unit's ExecStartPost=), then exit\n"
                 "  -h, --help              show this help\n");

@@ -101,13 +101,21 @@ int open_wake_socket(supervisor *s);
 /* notify.sock for --ready=notify; its path into PATH. */
 int open_notify_socket(supervisor *s, char *path, size_t size);
 
-/* kernel-relay.c */
+/* kernel-relay.c, built only with ./configure --enable-kernel-relay (experimental) */
+#if ENABLE_KERNEL_RELAY
 /* With --relay=kernel: the BPF program, its maps and relay.sock; unavailable is logged once, and launchers splice. */
 void kernel_relay_open(supervisor *s);
 /* No new relays (relay.sock gone); the maps and what they relay stay until we exit. */
 void kernel_relay_stop(supervisor *s);
 /* The launchers on relay.sock: each pair of sockets is relayed in the kernel from then on. */
 void accept_relays(supervisor *s);
+#else
+/* Without it --relay=kernel is refused as it is parsed: there is never a relay.sock (relay_fd stays -1, so nothing
+ * polls it), and launchers splice. */
+static inline void kernel_relay_open(supervisor *s) {}
+static inline void kernel_relay_stop(supervisor *s) {}
+static inline void accept_relays(supervisor *s) {}
+#endif
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */

@@ -9,4 +9,4 @@ include tests/fuzz/local.mk
 
 # The TAP producer every shell layer's lib.sh sources, and its own test.
 TESTS += tests/lib/selftest.sh
-EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh tests/lib/containers.sh tests/lib/cgroup.sh tests/lib/usage.sh
+EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh tests/lib/containers.sh tests/lib/cgroup.sh tests/lib/usage.sh tests/lib/build.sh

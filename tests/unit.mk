@@ -43,10 +43,13 @@ tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launch
 tests_unit_test_lockdown_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_lockdown_LDADD = common/libember.a
 
-# The in-kernel relay's count of what the kernel took from a socket, in each TCP state a FIN leaves it in.
+# The in-kernel relay's count of what the kernel took from a socket, in each TCP state a FIN leaves it in (a skip
+# where the relay is not built: ./configure --enable-kernel-relay).
 unit_tests += tests/unit/test-kernel-relay
-tests_unit_test_kernel_relay_SOURCES = tests/unit/test-kernel-relay.c tests/tap.h launcher/kernel-relay.c launcher/kernel-relay.h \
-	launcher/session.c launcher/session.h
+tests_unit_test_kernel_relay_SOURCES = tests/unit/test-kernel-relay.c tests/tap.h launcher/kernel-relay.h
+if ENABLE_KERNEL_RELAY
+tests_unit_test_kernel_relay_SOURCES += launcher/kernel-relay.c launcher/session.c launcher/session.h
+endif
 tests_unit_test_kernel_relay_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_kernel_relay_LDADD = common/libember.a
 

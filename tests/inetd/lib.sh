@@ -19,6 +19,9 @@ set -u
 
 : "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+# a test run through the in-kernel relay (EMBER_TEST_RELAY=kernel: tests/inetd/kernel-*.sh) where it is not built in
+[ "${EMBER_TEST_RELAY:-}" != kernel ] || need_kernel_relay
 LAUNCH=$top_builddir/launcher/ember-launch
 SANDBOX=$top_builddir/sandbox/ember-sandbox
 BACKEND=$top_builddir/tests/tools/ember-test-backend
@@ -285,6 +288,7 @@ _ember_watchdog() {
 # kernel_relay_setup: ember_setup for a test of the in-kernel relay (root only: CAP_BPF, CAP_NET_ADMIN), with a
 # supervisor that outlives the test's pauses.
 kernel_relay_setup() {
+        need_kernel_relay
         [ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
         ember_setup
         SANDBOX_ARGS=(--idle=60s --policy=none)
@@ -318,6 +322,7 @@ ember_start() {
                 [ "${#BACKEND_CMD[@]}" -gt 0 ] && cmd=("${BACKEND_CMD[@]//\{port\}/$BPORT}")
                 # EMBER_TEST_RELAY=kernel: the same test through the in-kernel relay (tests/inetd/kernel-*.sh)
                 local relay=()
+                [ "${EMBER_TEST_RELAY:-}" != kernel ] || need_kernel_relay
                 [ -n "${EMBER_TEST_RELAY:-}" ] && relay=(--relay="$EMBER_TEST_RELAY")
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"

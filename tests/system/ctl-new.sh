@@ -290,10 +290,18 @@ rm -f "$UNITS"/*
 ectl new h --listen=18007 --backend=18008 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 is "splice is the default: no --relay anywhere, no CAP_BPF" "$(cat "$UNITS"/h* | grep -cE -- '--relay=|CAP_BPF')" 0
 rm -f "$UNITS"/*
-ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
-like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
-like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel( --[a-z-]+=[^ ]+)* -- '
-ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+if kernel_relay_built; then
+        ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+        like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
+        like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel( --[a-z-]+=[^ ]+)* -- '
+        ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+else
+        # the experimental in-kernel relay is built only with ./configure --enable-kernel-relay
+        expect_exit "--relay=kernel where the in-kernel relay is not built in is a usage error (64)" 64 \
+                ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat
+        like "which names the configure switch" "$(cat "$T_TMP/err")" 'no in-kernel relay.*--enable-kernel-relay'
+        ok "and writes no unit" no_units_written
+fi
 expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --relay=other --unit-dir="$UNITS" -- /bin/cat
 
 # ---- broken template --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is 
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 # The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and its ProtectHome= /root and /home, and the
 # test backends live in this tree: a tree there (a fresh clone in /tmp, a checkout in /root) is reached as
 # /run/ember-tree-PID-*, a symlink here and a bind mount inside.
