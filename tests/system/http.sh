@@ -6,7 +6,9 @@
 plan 83
 
 APP=web
-IDLE=3
+# long enough that the checks between the cold request and the warm ones (each a process in the container) fit
+# in it on a loaded CI machine: at 3 s the backend idled out between them there
+IDLE=8
 
 sys_boot
 pick_ports 2
