@@ -8,11 +8,19 @@ bench_bench_client_SOURCES = bench/bench-client.c
 bench_bench_client_LDADD = -lm
 bench_bench_backend_SOURCES = bench/bench-backend.c
 bench_bench_backend_LDADD = common/libember.a
-EXTRA_DIST += bench/bench.sh bench/realclients.sh bench/README.md bench/state-dir.sh
-CLEANFILES += $(EXTRA_PROGRAMS) bench/state-dir-samples.txt bench/results.txt bench/samples.txt bench/realclients.log bench/hold.pid
+EXTRA_DIST += bench/bench.sh bench/lib.sh bench/compare bench/realclients.sh bench/README.md
+CLEANFILES += $(EXTRA_PROGRAMS) bench/results.txt bench/samples.txt bench/realclients.log bench/hold.pid bench/compare.txt bench/compare-samples.txt
 
 bench: bench/bench-client$(EXEEXT) bench/bench-backend$(EXEEXT) tests/system/stage.stamp
 	@top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
-	  EMBER_STAGE='$(abs_top_builddir)/tests/system/stage' \
+	  EMBER_STAGE='$(abs_top_builddir)/tests/system/stage' EMBER_KERNEL_RELAY='$(KERNEL_RELAY)' \
 	  bash '$(abs_top_srcdir)/bench/bench.sh'
 .PHONY: bench
+
+# `make bench-compare REF=main`: the work tree against REF, connect and cold phases interleaved (bench/compare)
+bench-compare: bench/bench-client$(EXEEXT) bench/bench-backend$(EXEEXT) tests/system/stage.stamp
+	@test -n '$(REF)' || { echo 'make bench-compare REF=<git ref>' >&2; exit 2; }
+	@top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	  EMBER_STAGE='$(abs_top_builddir)/tests/system/stage' \
+	  bash '$(abs_top_srcdir)/bench/compare' '$(REF)'
+.PHONY: bench-compare

@@ -41,7 +41,9 @@ real_ports() {
         *) bail "real_ports: unknown kind $1" ;;
         esac
         RP_KIND=$1 RP_EMBER=${PT[i]} RP_BACKEND=${PT[i + 1]} RP_PROXYD=${PT[i + 2]} RP_KERNEL=
-        [ "$1" = pg ] && RP_KERNEL=${PT[34]}
+        # the in-kernel relay's side only where it is built in (bench.sh's KRELAY)
+        [ "$1" = pg ] && [ "$KRELAY" = 1 ] && RP_KERNEL=${PT[34]}
+        return 0
 }
 
 # real_kernel_side KIND: a fourth side, ember_kernel on RP_KERNEL, for the same app and the same server: its
@@ -110,7 +112,9 @@ real_setup_pg() {
         # postgres speaks sd_notify (Debian builds it --with-systemd): READY=1 once it accepts logins
         real_app pg --ready=notify --user=postgres -- "$PGBIN/postgres" -D "$RDIR/pg/data" -p "$RP_BACKEND" -k /tmp \
                 -c listen_addresses=127.0.0.1 || return 1
-        real_kernel_side pg || { say "realpg: the in-kernel relay's side could not be set up"; return 1; }
+        if [ "$KRELAY" = 1 ]; then
+                real_kernel_side pg || { say "realpg: the in-kernel relay's side could not be set up"; return 1; }
+        fi
         wait_until 60 pg_isready -q -h $A -p "$RP_EMBER" -U postgres || { say "postgres not ready through ember"; return 1; }
         PGPASSWORD=$PG_PASSWORD timeout -k 5 "$REAL_TIMEOUT" pgbench -i -q -s "$PG_SCALE" -h $A -p "$RP_BACKEND" \
                 -U postgres postgres >"$T_TMP/pgbench-init.out" 2>&1 ||
@@ -308,8 +312,10 @@ real_done() {
 phase_realpg() {
         real_setup_pg || return 0
         real_ports pg
-        K[realpg_kernel_relay_offered]=$(c test -S /run/ember/realpg/relay.sock && echo yes || echo no)
-        echo "realpg_kernel_relay_offered=${K[realpg_kernel_relay_offered]}" >>"$RESULTS"
+        if [ "$KRELAY" = 1 ]; then
+                K[realpg_kernel_relay_offered]=$(c test -S /run/ember/realpg/relay.sock && echo yes || echo no)
+                echo "realpg_kernel_relay_offered=${K[realpg_kernel_relay_offered]}" >>"$RESULTS"
+        fi
         say "realpg: pgbench -S, $REAL_CLIENTS clients, ${REAL_SECS}s per run, $REAL_ROUNDS rounds; scram-sha-256"
         real_measure pgbench_connect tps real_pgbench -C &&
                 real_measure pgbench_persistent tps real_pgbench persistent

@@ -11,8 +11,10 @@ common_libember_a_SOURCES = \
 	common/daemon.c common/daemon.h \
 	common/proxy.c common/proxy.h \
 	common/user.c common/user.h \
-	common/unix-socket.c common/unix-socket.h
+	common/landlock.c common/landlock.h \
+	common/unix-socket.c common/unix-socket.h \
+	common/tcp-listener.c common/tcp-listener.h
 
-# The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=).
-catalogdir = $(prefix)/lib/systemd/catalog
+# The message catalog for journalctl -x (MESSAGE_ID= of every EMBER_EVENT=), in catalogdir (configure
+# --with-catalogdir).
 dist_catalog_DATA = catalog/ember.catalog

@@ -9,11 +9,14 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* Closes *FD if open and marks it closed (-1): a later closep() of the same variable, a _cleanup_close_ at the end of
+ * its scope or a struct's teardown, does not close whatever fd has been given that number since. errno is kept. */
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
                 close(*fd);
                 errno = saved;
+                *fd = -1;
         }
 }
 static inline void freep(void *p) {

@@ -24,6 +24,16 @@ const char *app_state_to_string(app_state s) {
         return s >= 0 && s < _APP_STATE_MAX ? app_state_names[s] : NULL;
 }
 
+static const char *const generation_role_names[_ROLE_MAX] = {
+        [ROLE_SERVING] = "serving",
+        [ROLE_PENDING] = "starting",
+        [ROLE_DRAINING] = "draining",
+};
+
+const char *generation_role_to_string(generation_role r) {
+        return r >= 0 && r < _ROLE_MAX ? generation_role_names[r] : NULL;
+}
+
 app_state app_state_from_string(const char *s) {
         for (app_state i = 0; i < _APP_STATE_MAX; i++)
                 if (strcmp(s, app_state_names[i]) == 0)
@@ -219,14 +229,18 @@ int serving_read(int dirfd, serving *ret) {
         if (!space)
                 return -EBADMSG;
         *space = '\0';
-        if (parse_uint64(buf, &ret->generation) < 0 || parse_addr(space + 1, &ret->address) < 0)
+        if (parse_uint64(buf, &ret->generation) < 0)
                 return -EBADMSG;
-        return 0;
+        if (strcmp(space + 1, "-") == 0) { /* starting: its address is not said yet */
+                ret->address = (ember_addr){ .sa.sa_family = AF_UNSPEC };
+                return 0;
+        }
+        return parse_addr(space + 1, &ret->address) < 0 ? -EBADMSG : 0;
 }
 
 int serving_write(int dirfd, uint64_t generation, const ember_addr *address) {
-        char addr[128], line[160];
-        int r = format_addr(address, addr, sizeof(addr));
+        char addr[128] = "-", line[160];
+        int r = address ? format_addr(address, addr, sizeof(addr)) : 0;
 
         if (r < 0)
                 return r;
@@ -286,7 +300,8 @@ int generations_read(int dirfd, generation_info *out, size_t n) {
                 generation_info *g = &out[i];
 
                 *g = (generation_info){ .generation = gens[i], .supervisor_pid = pids[i] };
-                g->role = gens[i] == sv.generation ? "serving" : gens[i] > sv.generation ? "starting" : "draining";
+                g->role = gens[i] == sv.generation ? ROLE_SERVING :
+                          gens[i] > sv.generation ? ROLE_PENDING : ROLE_DRAINING;
                 snprintf(name, sizeof(name), STATE_GEN_PREFIX "%" PRIu64, gens[i]);
                 if (state_kv_read(dirfd, name, kv, sizeof(kv)) >= 0) {
                         (void) kv_get_u64(kv, "backend_pid", &g->backend_pid);

@@ -50,15 +50,16 @@ void supervisor_lock_forget(void);
  * none is. One open and one fcntl: cheap enough for the warm path. */
 int supervisor_find(int dirfd, pid_t *ret_pid);
 
-/* The generation new connections go to (STATE_SERVING), and its backend's address. -ENOENT before the first run
- * of a supervisor that writes it. */
+/* The generation new connections go to (STATE_SERVING), and its backend's address: AF_UNSPEC ("G -" in the file)
+ * until that generation's backend is ready on a listener of its own. -ENOENT before the first run of a supervisor
+ * that writes it. */
 typedef struct serving {
         uint64_t generation;
         ember_addr address;
 } serving;
 
 int serving_read(int dirfd, serving *ret);
-/* Only the serving generation's supervisor writes it, under the state lock. */
+/* Only the serving generation's supervisor writes it, under the state lock; ADDRESS NULL while it starts. */
 int serving_write(int dirfd, uint64_t generation, const ember_addr *address);
 
 /* 1 if the supervisor of GENERATION is alive (its pid into ret_pid), 0 if not. */
@@ -83,6 +84,17 @@ int serving_enter(int dirfd, serving *ret, int *ret_lease);
  * pid into ret_pid), 0 if not. */
 int app_supervisor_find(int dirfd, pid_t *ret_pid);
 
+/* A generation's part while an upgrade runs two or more at once. */
+typedef enum generation_role {
+        ROLE_SERVING,  /* new connections come to it: starting, warm, stopping are its to write */
+        ROLE_PENDING,  /* an upgrade's new generation, not ready yet: takes no connection, writes no state */
+        ROLE_DRAINING, /* replaced by an upgrade: keeps its connections until they close or the drain timeout */
+        _ROLE_MAX,
+} generation_role;
+
+/* As emberctl status shows it: "serving", "starting" (pending), "draining". */
+const char *generation_role_to_string(generation_role r);
+
 /* A live generation, as emberctl status shows it. */
 typedef struct generation_info {
         uint64_t generation;
@@ -90,7 +102,7 @@ typedef struct generation_info {
         uint64_t backend_pid;
         uint16_t port;
         uint64_t connections; /* to its backend, now; UINT64_MAX if we may not read the leases */
-        const char *role;     /* "serving", "draining" (replaced by an upgrade), "starting" (an upgrade's, not ready) */
+        generation_role role; /* newer than the serving one: pending; older: draining */
 } generation_info;
 
 /* The live generations, newest first, up to N; returns how many. */
@@ -117,3 +129,30 @@ int app_status_read(int dirfd, app_status *ret);
 static inline bool app_status_is_up(const app_status *s) {
         return s->state != APP_COLD && !s->stale;
 }
+
+/* The one-byte wire messages between the programs: both ends spell them by these names. */
+
+/* relay.sock (--relay=kernel): a launcher's request, one byte with its sockets attached (SCM_RIGHTS), and the
+ * supervisor's one-byte answer. */
+enum {
+        RELAY_REQUEST_PAIR = 'r',   /* two sockets, the client's and the backend's: relay them in the kernel */
+        RELAY_REQUEST_DETACH = 'd', /* one socket: out of the kernel's relay, the launcher relays it by hand */
+        RELAY_ANSWER_DONE = '1',    /* relayed in the kernel from now on, or detached */
+        RELAY_ANSWER_NOT = '0',     /* not: the launcher splices, or relays on by hand */
+};
+
+/* handoff-G.sock: the serving generation hands an upgrade's supervisor its wake socket, with one byte saying who
+ * owns the file. */
+enum {
+        HANDOFF_WAKE_OWNED = 'O', /* inetd mode: the supervisor made wake.sock and unlinks it when it goes */
+        HANDOFF_WAKE_UNIT = 'S',  /* under systemd: NAME-backend.socket owns it */
+};
+
+/* ember-sandbox --upgrade: the first byte of the one line the new generation's supervisor tells the foreground
+ * process that waits for it. */
+typedef enum upgrade_result {
+        UPGRADE_READY = 'R',  /* the new generation serves */
+        UPGRADE_COLD = 'C',   /* nothing to do: the app is cold */
+        UPGRADE_BUSY = 'T',   /* try again later: the app starting or stopping, or another upgrade under way */
+        UPGRADE_FAILED = 'F',
+} upgrade_result;

@@ -96,5 +96,7 @@ int usage_parse_relay(const char *s, bool *ret_kernel) {
         if (strcmp(s, "splice") != 0 && strcmp(s, "kernel") != 0)
                 return usage_error("invalid --relay '%s': use splice or kernel", s);
         *ret_kernel = strcmp(s, "kernel") == 0;
+        if (*ret_kernel && !ENABLE_KERNEL_RELAY)
+                return usage_error("%s", KERNEL_RELAY_NOT_BUILT);
         return 0;
 }

@@ -15,8 +15,12 @@ int usage_bad_option(int c, char *const argv[]);
 int usage_parse_app(const char *s, const char **ret);
 int usage_parse_backend_addr(const char *s, ember_addr *ret);
 int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64_t *ret);
-/* --relay=splice|kernel: *ret_kernel tells which. */
+/* --relay=splice|kernel: *ret_kernel tells which. kernel is a usage error where the experimental in-kernel relay is
+ * not built in (./configure without --enable-kernel-relay, the default). */
 int usage_parse_relay(const char *s, bool *ret_kernel);
+#define KERNEL_RELAY_NOT_BUILT \
+        "--relay=kernel: this build has no in-kernel relay (it is experimental: ./configure --enable-kernel-relay)"
+
 
 /* The options ember-launch and ember-sandbox both take (their getopt values; a program's own start at
  * USAGE_ARG_OWN), where their values go, and what reads the program's own options: OWN(c, optarg) returns 0 or

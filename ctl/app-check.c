@@ -3,7 +3,8 @@
  * drop-ins): what ProtectHome=, PrivateTmp=, ProtectSystem=, ReadWritePaths= and their kin make of each, and whether
  * the backend's user may reach it. What cannot work refuses (64); what may not, warns; a read-only directory is a
  * note. The settings come from the unit text, never from a copy of the templates; only what systemd does with each
- * setting (systemd.exec(5)) is spelled here. */
+ * setting (systemd.exec(5)) is spelled here. Where ember-sandbox confines the files with Landlock instead, its rules
+ * come from the one table the sandbox builds its ruleset from (common/landlock.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "landlock.h"
 #include "log.h"
 #include "macro.h"
 #include "new.h"
@@ -181,7 +183,7 @@ static void add_rule(unit_view *v, const char *path, seen how, const char *key, 
         r = &v->rules[v->n_rules++];
         snprintf(r->path, sizeof(r->path), "%s", path);
         r->how = how;
-        snprintf(r->setting, sizeof(r->setting), "%s=%s", key, value);
+        snprintf(r->setting, sizeof(r->setting), "%s%s%s", key, *value ? "=" : "", value);
 }
 
 /* systemd.exec(5), for the settings the view holds. DynamicUser= implies ProtectSystem=strict, ProtectHome=read-only
@@ -220,6 +222,22 @@ static void view_rules(unit_view *v) {
         }
 }
 
+#define LANDLOCK_SETTING "ember-sandbox --landlock"
+
+/* ember-sandbox --landlock (sandbox/files.c): everything readable but the hidden trees, writable the scratch ones and
+ * what the app was given (--rw-path=, its state directory, a unix backend's directory). */
+static void landlock_rules(unit_view *v, const app_sandbox *sb) {
+        static const char *const hidden[] = LANDLOCK_HIDDEN_PATHS, *const scratch[] = LANDLOCK_SCRATCH_PATHS;
+
+        add_rule(v, "/", SEEN_RO, LANDLOCK_SETTING, "");
+        for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
+                add_rule(v, hidden[i], SEEN_HIDDEN, LANDLOCK_SETTING, "");
+        for (size_t i = 0; i < ELEMENTSOF(scratch); i++)
+                add_rule(v, scratch[i], SEEN_RW, LANDLOCK_SETTING, "");
+        for (size_t i = 0; i < sb->n_writable; i++)
+                add_rule(v, sb->writable[i], SEEN_RW, "ember-sandbox --rw-path", sb->writable[i]);
+}
+
 static bool under(const char *path, const char *prefix) {
         size_t n = strlen(prefix);
 
@@ -255,11 +273,11 @@ typedef struct backend_user {
         char name[64];
 } backend_user;
 
-static void backend_user_of(const new_args *a, bool dynamic, backend_user *u) {
-        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+static void backend_user_of(const app_sandbox *sb, backend_user *u) {
+        struct passwd *pw = sb->dynamic_user ? NULL : user_lookup(sb->user);
 
-        *u = (backend_user){ .dynamic = dynamic, .uid = (uid_t) -1 };
-        snprintf(u->name, sizeof(u->name), "%s%s", a->user ? a->user : a->name, a->user ? "" : "-backend");
+        *u = (backend_user){ .dynamic = sb->dynamic_user, .uid = (uid_t) -1 };
+        snprintf(u->name, sizeof(u->name), "%s", sb->user);
         if (!pw)
                 return;
         u->root = pw->pw_uid == 0;
@@ -314,7 +332,11 @@ typedef struct check_ctx {
 
 /* What SETTING does, and how the app could see the path anyway, for one sentence each. */
 static void hidden_advice(const check_ctx *x, const char *setting, char *what, size_t wsize, char *fix, size_t fsize) {
-        if (strncmp(setting, "ProtectHome=", 12) == 0) {
+        if (strcmp(setting, LANDLOCK_SETTING) == 0) {
+                snprintf(what, wsize, "no /home, /root or /run/user, with Landlock");
+                snprintf(fix, fsize, "Move it out of them (to /opt or /srv); --rw-path=DIR would open DIR to it, to read "
+                         "and to write");
+        } else if (strncmp(setting, "ProtectHome=", 12) == 0) {
                 snprintf(what, wsize, "no /home, /root or /run/user");
                 snprintf(fix, fsize, "Move it out of them (to /opt or /srv), or set ProtectHome=read-only in a drop-in, "
                          "%s/%s-backend.service.d/home.conf (no emberctl new option changes it)", x->a->unit_dir,
@@ -418,18 +440,26 @@ static const char *argument_path(const char *arg) {
         return NULL;
 }
 
-/* ReadWritePaths= of a path that does not exist fails the unit before the supervisor runs (226/NAMESPACE). */
-static void check_rw_paths(const new_args *a) {
+/* ReadWritePaths= of a path that does not exist fails the unit before the supervisor runs (226/NAMESPACE); under
+ * Landlock it is left out of the ruleset until a start finds it. */
+static void check_rw_paths(const new_args *a, bool landlock) {
         struct stat st;
 
-        for (size_t i = 0; i < a->n_rw_paths; i++)
-                if (lstat(a->rw_paths[i], &st) < 0 && errno == ENOENT)
+        for (size_t i = 0; i < a->n_rw_paths; i++) {
+                if (lstat(a->rw_paths[i], &st) == 0 || errno != ENOENT)
+                        continue;
+                if (landlock)
+                        fprintf(stderr, "Warning: --rw-path %s does not exist: the backend may write there only from "
+                                "the first start after it does. Create it, writable by the backend's user.\n",
+                                a->rw_paths[i]);
+                else
                         fprintf(stderr, "Warning: --rw-path %s does not exist: systemd cannot start %s-backend.service "
                                 "until it does (status 226/NAMESPACE). Create it, writable by the backend's user.\n",
                                 a->rw_paths[i], a->name);
+        }
 }
 
-int app_check(const new_args *a, const char *executable, bool dynamic_user, const char *backend_unit_text) {
+int app_check(const new_args *a, const app_sandbox *sb, const char *backend_unit_text) {
         _cleanup_free_ unit_view *view = calloc(1, sizeof(unit_view));
         check_ctx x = { .a = a, .view = view };
 
@@ -438,9 +468,11 @@ int app_check(const new_args *a, const char *executable, bool dynamic_user, cons
         view_read_text(view, backend_unit_text);
         view_read_dropins(view, a->unit_dir, a->name);
         view_rules(view);
-        backend_user_of(a, dynamic_user, &x.user);
+        if (sb->landlock)
+                landlock_rules(view, sb);
+        backend_user_of(sb, &x.user);
 
-        check_path(&x, WHAT_EXECUTABLE, 0, executable);
+        check_path(&x, WHAT_EXECUTABLE, 0, sb->executable);
         if (a->working_directory)
                 check_path(&x, WHAT_WORKING_DIRECTORY, 0, a->working_directory);
         for (int i = 1; i < a->command_argc; i++) {
@@ -448,7 +480,7 @@ int app_check(const new_args *a, const char *executable, bool dynamic_user, cons
                 if (p)
                         check_path(&x, WHAT_ARGUMENT, i, p);
         }
-        check_rw_paths(a);
+        check_rw_paths(a, sb->landlock);
         unit_view_done(view);
         return x.refused ? EXIT_USAGE : GO_ON;
 }

@@ -19,6 +19,8 @@ int verb_report(int argc, char *argv[]);
 int list_app_names(char ***ret, size_t *ret_n);
 
 #define UNIT_DIR_DEFAULT "/etc/systemd/system"
+/* where emberctl new puts the sysusers.d file of an app's own backend user, and emberctl rm takes it away */
+#define SYSUSERS_ETC_DIR "/etc/sysusers.d"
 #define N_APP_UNITS 4
 extern const char *const unit_templates[N_APP_UNITS];
 /* The unit file of TEMPLATE (e.g. "NAME-backend.service") for APP. */

@@ -1,4 +1,5 @@
-/* emberctl new: the launchers' user (LAUNCH_USER), which the NAME@.service units of TCP backends run as. */
+/* emberctl new: the launchers' user: LAUNCH_USER, which the NAME@.service units of TCP backends run as, or a unix
+ * backend's own --user (ctl/new.c, launch_user()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,14 +17,14 @@
 
 #define SYSUSERS_CONF SYSUSERSDIR "/ember.conf"
 
-static int run_sysusers(void) {
+int sysusers_apply(const char *conf) {
         int status;
         pid_t pid = fork();
 
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                execlp("systemd-sysusers", "systemd-sysusers", SYSUSERS_CONF, (char *) NULL);
+                execlp("systemd-sysusers", "systemd-sysusers", conf, (char *) NULL);
                 _exit(127);
         }
         if (waitpid(pid, &status, 0) < 0)
@@ -36,7 +37,7 @@ static int run_sysusers(void) {
 void launch_user_ensure(const char *user) {
         if (strcmp(user, "root") == 0 || user_lookup(user))
                 return;
-        if (geteuid() == 0 && access(SYSUSERS_CONF, R_OK) == 0 && run_sysusers() >= 0 && user_lookup(user)) {
+        if (geteuid() == 0 && access(SYSUSERS_CONF, R_OK) == 0 && sysusers_apply(SYSUSERS_CONF) >= 0 && user_lookup(user)) {
                 printf("Created the launchers' system user %s (systemd-sysusers %s)\n", user, SYSUSERS_CONF);
                 return;
         }
@@ -62,8 +63,11 @@ void launch_user_prepare(const char *app, const char *user) {
                 log_warning_errno(r, "warning: cannot make %s/%s/%s the launchers' (%s)", runtime_dir(), app, failed, user);
 }
 
+/* LAUNCH_USER, which all TCP apps' launchers share, must be a system account of its own where it is USER; and no
+ * backend may run as it, since it would own every such app's launcher files (root excepted: --with-launch-user=root).
+ * A unix backend's launchers are its own --user (USER): that user is trusted with this app's launcher files only. */
 int launch_user_check(const char *user, const char *backend_user) {
-        struct passwd *pw = strcmp(user, "root") == 0 ? NULL : user_lookup(user);
+        struct passwd *pw = strcmp(LAUNCH_USER, "root") == 0 ? NULL : user_lookup(LAUNCH_USER);
         struct group *gr;
         uid_t uid;
 
@@ -71,13 +75,13 @@ int launch_user_check(const char *user, const char *backend_user) {
                 return GO_ON; /* root, or not there yet: launch_user_ensure() makes it */
         uid = pw->pw_uid;
         gr = getgrgid(pw->pw_gid);
-        if (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0])
+        if (strcmp(user, LAUNCH_USER) == 0 && (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0]))
                 return log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its "
                                  "group without other members): remove it and let systemd-sysusers make it, or "
                                  "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
-        if (backend_user && (pw = user_lookup(backend_user)) && pw->pw_uid == uid)
-                return usage_fail("--user=%s is the launchers' user: the backend would own every app's launcher files; "
-                                  "run it as another user", backend_user);
+        if (uid != 0 && backend_user && (pw = user_lookup(backend_user)) && pw->pw_uid == uid)
+                return usage_fail("--user=%s is the launchers' user (of every TCP app): the backend would own their "
+                                  "launcher files; run it as another user", backend_user);
         return GO_ON;
 }
 

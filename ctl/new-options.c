@@ -12,7 +12,20 @@
 #include "macro.h"
 #include "new.h"
 #include "parse.h"
+#include "usage.h"
 #include "buf.h"
+
+/* --relay in --help: the in-kernel relay is experimental and built only on request */
+#if ENABLE_KERNEL_RELAY
+#define HELP_RELAY \
+        "  --relay=splice|kernel   relay with splice (default) or in the kernel (a BPF sockmap the backend\n" \
+        "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused).\n" \
+        "                          Experimental: slower than splice for bulk transfers\n"
+#else
+#define HELP_RELAY \
+        "  --relay=splice          relay with splice (the experimental in-kernel relay, --relay=kernel, is\n" \
+        "                          not in this build: ./configure --enable-kernel-relay)\n"
+#endif
 
 static void help_new(FILE *f) {
         fprintf(f,
@@ -47,9 +60,7 @@ static void help_new(FILE *f) {
                 "                          instead of /var/lib/ember/APP\n"
                 "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
                 "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n"
-                "  --relay=splice|kernel   relay with splice (default) or in the kernel (a BPF sockmap the backend\n"
-                "                          unit loads with CAP_BPF and CAP_NET_ADMIN; splice where refused).\n"
-                "                          Experimental: slower than splice for bulk transfers\n",
+                HELP_RELAY,
                 MAX_CONNECTIONS_DEFAULT);
 }
 
@@ -184,6 +195,8 @@ static int new_option(int c, const char *arg, void *ctx) {
                 a->accept_proxy_protocol = true;
                 return GO_ON;
         case ARG_RELAY:
+                if (!ENABLE_KERNEL_RELAY && strcmp(arg, "kernel") == 0)
+                        return usage_fail("%s", KERNEL_RELAY_NOT_BUILT);
                 return choice_opt("relay", arg, "splice", "kernel", &a->relay);
         case ARG_USER:
                 a->user = arg;

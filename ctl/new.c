@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "landlock.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -30,7 +31,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 22
+#define N_SUBSTS 24
 
 #define N_UNITS N_APP_UNITS
 #define BACKEND_UNIT 0 /* unit_templates[0], NAME-backend.service */
@@ -41,7 +42,10 @@ typedef struct new_plan {
         char listen[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char backend[sizeof(((struct sockaddr_un *) 0)->sun_path) + 64];
         char *command0, *policy;
-        bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend */
+        bool dynamic_user; /* --dynamic-user, or no --user for a TCP backend under systemd's sandbox */
+        bool own_user;     /* no --user: the backend's own system user NAME-backend, made by systemd-sysusers */
+        bool landlock;     /* the backend's files confined by ember-sandbox --landlock, no mount namespace */
+        const char *launch_user; /* who NAME@.service runs the launchers as: launch_user() */
         subst substs[N_SUBSTS];
         size_t n_substs;
         buf rendered[N_UNITS];
@@ -60,11 +64,22 @@ static bool policy_is_container(const new_plan *p) {
         return strcmp(p->policy, "container") == 0;
 }
 
-/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, or root for a unix --backend, whose socket is the
- * backend's own user's, with the backend's own mode: root is its owner, or passes as one. Never the backend's
- * --user, the very user the sandbox confines. */
-static const char *launch_user(const new_plan *p) {
-        return p->backend_a.sa.sa_family == AF_UNIX ? "root" : LAUNCH_USER;
+/* Who the launchers run as (ember-launch(8), USER): LAUNCH_USER, the system user all TCP apps' launchers share; for a
+ * unix --backend, the backend's own --user, who owns its socket and so connects to it with the socket's own mode (root
+ * only when the app says --user=root). Never root otherwise: root without capabilities does not pass as a socket's
+ * owner, and a root launcher is what reached PID 1's private socket through a backend's symlink (issue 24; the
+ * launcher has refused symlinks since).
+ *
+ * What that gives the backend, which runs as the same user: a signal to its own launchers (it could close its clients
+ * anyway), but no ptrace and no /proc/PID/fd of theirs, since a launcher makes itself non-dumpable before anything
+ * else;
+ * and the launcher files of its own app (lock, leases, gen-leases, refcount, connections, state, idle-since: made that
+ * user's in root's directory, which the backend unit leaves writable for the supervisor). Rewriting or locking them
+ * misleads or stalls its own app only, which a backend can do by not answering; it can keep itself warm as a client
+ * of its own port can; and the supervisor trusts none of them for its own liveness (supervisor.lock is root's). It can
+ * create, rename or remove nothing there (the directory is root's 0755). Other apps' files are their users'. */
+static const char *launch_user(const new_args *a, const new_plan *p) {
+        return p->backend_a.sa.sa_family == AF_UNIX ? a->user : LAUNCH_USER;
 }
 
 static const char *policy_dir(void) {
@@ -199,8 +214,27 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
         return GO_ON;
 }
 
-static int validate_launch_user(const new_args *a, const new_plan *p) {
-        return launch_user_check(launch_user(p), a->user);
+/* Who confines the backend's files. By default ember-sandbox, with Landlock: no mount namespace, which would cost
+ * every cold start 20-35 ms (bench/README.md), and so no DynamicUser= (it implies one): without --user the backend
+ * runs as a system user of its own, NAME-backend. systemd's sandbox with --hardening=strict, --dynamic-user or
+ * --policy=container (a container engine needs its namespaces and /run), and where this kernel has no Landlock. */
+static int plan_backend_sandbox(const new_args *a, new_plan *p) {
+        int abi = landlock_abi();
+
+        p->landlock = strcmp(a->hardening, "lean") == 0 && !a->dynamic_user && !policy_is_container(p) && abi > 0;
+        if (p->landlock && p->dynamic_user) {
+                p->dynamic_user = false;
+                p->own_user = true;
+        }
+        if (!p->landlock && strcmp(a->hardening, "lean") == 0 && abi <= 0 && !policy_is_container(p))
+                printf("Note: this kernel has no Landlock: systemd's sandbox confines the backend's files instead "
+                       "(a mount namespace at every cold start)\n");
+        return GO_ON;
+}
+
+static int validate_launch_user(const new_args *a, new_plan *p) {
+        p->launch_user = launch_user(a, p);
+        return launch_user_check(p->launch_user, a->user);
 }
 
 static int validate_policy(const new_args *a, new_plan *p) {
@@ -228,6 +262,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_policy(a, p);
         if (r == GO_ON)
                 r = validate_backend_user(a, p);
+        if (r == GO_ON)
+                r = plan_backend_sandbox(a, p);
         if (r == GO_ON)
                 r = validate_launch_user(a, p);
         return r;
@@ -322,6 +358,46 @@ static int launch_args(const new_args *a, const new_plan *p, buf *b) {
         return r;
 }
 
+static const char *own_user_name(const new_args *a, char *out, size_t n) {
+        snprintf(out, n, "%s-backend", a->name);
+        return out;
+}
+
+/* The directory of a unix --backend path, which the backend binds; "" for an abstract one. */
+static const char *unix_backend_dir(const new_plan *p, char *dir, size_t n) {
+        char *slash;
+
+        dir[0] = '\0';
+        if (p->backend_a.sa.sa_family != AF_UNIX || p->backend[0] != '/')
+                return dir;
+        snprintf(dir, n, "%s", p->backend);
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        return dir;
+}
+
+/* --landlock and what the backend may write besides /tmp and /var/tmp (ember-sandbox(8)): --rw-path=, the
+ * --state-dir=, a unix backend's directory. In place of the unit's ReadWritePaths=, which would cost a mount
+ * namespace. */
+static int landlock_args(const new_args *a, const new_plan *p, buf *b) {
+        char dir[sizeof(p->backend)];
+        int r = buf_puts(b, " --landlock");
+
+        for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
+                r = exec_option(b, "rw-path", a->rw_paths[i]);
+        if (r >= 0) {
+                char dflt[APP_NAME_MAX + 16], path[PATH_MAX];
+                snprintf(path, sizeof(path), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
+                r = exec_option(b, "state-dir", path);
+        }
+        if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir)))
+                r = exec_option(b, "rw-path", dir);
+        return r;
+}
+
 /* ember-sandbox --app --backend --idle --ready --policy [--user] --start-timeout --stop-timeout */
 static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         char idle[32], start[32], stop[32];
@@ -341,11 +417,12 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "policy", p->policy);
         if (r >= 0 && a->user)
                 r = exec_option(b, "user", a->user);
-        if (r >= 0 && p->dynamic_user) {
-                char dyn[APP_NAME_MAX + 16];
-                snprintf(dyn, sizeof(dyn), "%s-backend", a->name);
-                r = exec_option(b, "user", dyn);
+        if (r >= 0 && (p->dynamic_user || p->own_user)) {
+                char own[APP_NAME_MAX + 16];
+                r = exec_option(b, "user", own_user_name(a, own, sizeof(own)));
         }
+        if (r >= 0 && p->landlock)
+                r = landlock_args(a, p, b);
         if (r >= 0)
                 r = exec_option(b, "start-timeout", start);
         if (r >= 0)
@@ -353,7 +430,7 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
         if (r >= 0)
-                r = exec_option(b, "launch-user", launch_user(p));
+                r = exec_option(b, "launch-user", p->launch_user);
         return r;
 }
 
@@ -374,10 +451,9 @@ static int setting_line(buf *b, const char *key, const char *value) {
         return r;
 }
 
-/* What the sandboxed backend may write besides the state directory: --rw-path= (ReadWritePaths=), its state
- * directory (StateDirectory=; with --user the wake socket unit makes it the user's, state_dir_setup()), and
- * the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist yet;
- * under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+/* Every app gets a directory to write in, kept across runs, with no flag to learn: /var/lib/ember/NAME (or
+ * --state-dir's), as $STATE_DIRECTORY. Under ember/, not /var/lib/NAME: an app named after a package (redis,
+ * postgresql) must not take over, and with DynamicUser= chown, that package's directory. */
 const char *app_state_dir(const new_args *a, char *out, size_t size) {
         if (a->state_dir)
                 return a->state_dir;
@@ -385,62 +461,45 @@ const char *app_state_dir(const new_args *a, char *out, size_t size) {
         return out;
 }
 
-/* Every app gets a directory to write in, kept across runs, with no flag to learn: /var/lib/ember/NAME (or
- * --state-dir's), as $STATE_DIRECTORY. Under ember/, not /var/lib/NAME: an app named after a package (redis,
- * postgresql) must not take over, and with DynamicUser= chown, that package's directory. */
-static int backend_state_dir(const new_args *a, buf *b) {
+/* The state directory under systemd's sandbox (under Landlock ember-sandbox --state-dir makes it, landlock_args()):
+ * StateDirectory= for a user systemd allocates; for a --user, a privileged ExecStartPre= that makes /var/lib/DIR that
+ * user's (StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start),
+ * ReadWritePaths= and the $STATE_DIRECTORY StateDirectory= would have set. */
+static int state_dir_settings(const new_args *a, const new_plan *p, buf *b) {
         char dflt[APP_NAME_MAX + 16];
         const char *dir = app_state_dir(a, dflt, sizeof(dflt));
+        struct passwd *pw;
         int r;
 
+        if (p->landlock)
+                return 0;
         if (!a->user)
                 return setting_line(b, "StateDirectory=", dir);
-        r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then (state_dir_setup) */
-        /* what StateDirectory= would have exported */
+        pw = user_lookup(a->user);
+        if (!pw)
+                return -ENOENT;
+        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                       (unsigned) pw->pw_gid);
+        if (r >= 0)
+                r = setting_line(b, "/var/lib/", dir);
+        if (r >= 0)
+                r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then */
         if (r >= 0)
                 r = setting_line(b, "Environment=STATE_DIRECTORY=/var/lib/", dir);
         return r;
 }
 
-/* The wake socket unit makes --user's state directory that user's as it starts (StateDirectory= in the backend unit,
- * which runs as root, would chown it back to root at every start). */
-static int state_dir_setup(const new_args *a, _unused_ const new_plan *p, buf *b) {
-        char dflt[APP_NAME_MAX + 16];
-        struct passwd *pw;
-        int r;
-
-        if (!a->user)
-                return buf_puts(b, "# (none here)");
-        pw = user_lookup(a->user);
-        if (!pw)
-                return -ENOENT;
-        r = buf_printf(b, "ExecStartPre=/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
-                       (unsigned) pw->pw_gid);
-        if (r >= 0)
-                r = buf_puts(b, "/var/lib/");
-        if (r >= 0)
-                r = unit_escape_specifiers(b, app_state_dir(a, dflt, sizeof(dflt)));
-        return r;
-}
-
-static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+/* Under systemd's sandbox, what the backend may write besides the state directory: --rw-path= (ReadWritePaths=)
+ * and the directory of a unix --backend path, which the backend binds (ReadWritePaths=-DIR, "-": it may not exist
+ * yet; under /tmp PrivateTmp= would hide the socket from the launchers, so it is off then). */
+static int unit_writable(const new_args *a, const new_plan *p, buf *b) {
+        char dir[sizeof(p->backend)];
         bool run_dir = false;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
                 r = setting_line(b, "ReadWritePaths=", a->rw_paths[i]);
-        if (r >= 0)
-                r = backend_state_dir(a, b);
-        if (r >= 0 && p->backend_a.sa.sa_family == AF_UNIX && p->backend[0] == '/') {
-                char dir[sizeof(p->backend)];
-                char *slash;
-
-                snprintf(dir, sizeof(dir), "%s", p->backend);
-                slash = strrchr(dir, '/');
-                if (slash == dir)
-                        slash[1] = '\0';
-                else
-                        *slash = '\0';
+        if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir))) {
                 r = setting_line(b, "ReadWritePaths=-", dir);
                 run_dir = strcmp(dir, "/run") == 0;
                 if (r >= 0 && (strncmp(dir, "/tmp", 4) == 0 && (dir[4] == '\0' || dir[4] == '/')))
@@ -450,10 +509,35 @@ static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         }
         /* /run too (systemd 252 left it writable under ProtectSystem=strict, seen in tests/system/security.sh): a root
          * backend could drop units into /run/systemd/system. Not when the backend's socket is right in /run, nor for
-         * a container engine, whose state is there. */
+         * a container engine, whose state is there. (Under Landlock /run is read-only but for --rw-path.) */
         if (r >= 0 && !run_dir && !policy_is_container(p))
                 r = buf_puts(b, "ReadOnlyPaths=/run\n");
         return r;
+}
+
+static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
+        int r = p->landlock ? 0 : unit_writable(a, p, b);
+
+        if (r >= 0)
+                r = state_dir_settings(a, p, b);
+        return r;
+}
+
+/* A root backend (--user=root) is kept from the sockets through which root asks the system for more than its unit
+ * allows: PID 1's private one (systemd-run, StartTransientUnit: issue 24), the system bus (the same, and every
+ * root-only service there) and journald's control socket (rotate, flush, relinquish); its logs still go to the journal
+ * (stdout, /dev/log, the native socket). Each is hidden by a bind mount in the unit's namespace, which a backend
+ * without CAP_SYS_ADMIN cannot undo; a non-root backend meets the sockets' own checks instead (0600 root's, the bus's
+ * peer credentials: tests/system/backend-pid1.sh). Not for --policy=container: its engine keeps CAP_SYS_ADMIN and the
+ * mount calls, with which no mount hides anything, and a root container engine talks to systemd by design. Only then,
+ * so the default unit does not change. */
+static int backend_root_hidden(const new_args *a, const new_plan *p, buf *b) {
+        struct passwd *pw = a->user ? user_lookup(a->user) : NULL;
+
+        if (!pw || pw->pw_uid != 0 || policy_is_container(p))
+                return 0;
+        return buf_puts(b, "InaccessiblePaths=-/run/systemd/private -/run/dbus/system_bus_socket "
+                           "-/run/systemd/journal/io.systemd.journal\n");
 }
 
 /* Environment="K=V" (quoted, '\\' and '"' escaped, '%' doubled; no '$' expansion happens in Environment=),
@@ -476,6 +560,8 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                         r = buf_putc(b, '\n');
         if (r >= 0)
                 r = backend_writable(a, p, b);
+        if (r >= 0)
+                r = backend_root_hidden(a, p, b);
         /* merged with the bounding set above: what loading the relay's BPF program and socket maps takes */
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
@@ -505,9 +591,40 @@ static const char *backend_ip(const new_plan *p, char *out, size_t n) {
         return out;
 }
 
+/* A cold start: PID 1 starts the backend in the same transaction as the instance, so that it spawns the supervisor
+ * while the launcher is still starting, instead of once the launcher's connect to wake.sock triggers it (~7 ms here,
+ * and the two spawns overlap). Warm, the backend is active and the job is a no-op. Not where the launcher decides
+ * whether to wake it at all: --start-on=data (the client's first byte) and --accept-proxy-protocol (a health check's
+ * LOCAL header, a malformed one). No After=: the launcher waits on wake.sock. */
+static const char *wants_backend(const new_args *a, char *out, size_t n) {
+        if (strcmp(a->start_on, "data") == 0)
+                snprintf(out, n, "# (--start-on=data: the launcher wakes the backend when the client's first byte comes)");
+        else if (a->accept_proxy_protocol)
+                snprintf(out, n, "# (--accept-proxy-protocol: the launcher wakes the backend once the PROXY header is read: "
+                         "a health check or a bad header wakes nothing)");
+        else
+                snprintf(out, n, "# A cold start begins the backend at once, beside the launcher (a no-op when it is active)\n"
+                         "Wants=%s-backend.service", a->name);
+        return out;
+}
+
+/* What the lean per-connection unit asks of PID 1 only where the launcher's Landlock cannot enforce it on this
+ * kernel (templates/hardening-lean.conf): no IP traffic but to the backend (Landlock ABI 4 limits TCP connects to
+ * the backend's port), and no device node (any ABI: no file outside the state directory). */
+static const char *landlock_fallback(const char *ip, char *out, size_t n) {
+        int abi = landlock_abi();
+
+        if (abi >= LANDLOCK_ABI_NET)
+                snprintf(out, n, "# (none needed: this kernel's Landlock ABI is %d)", abi);
+        else
+                snprintf(out, n, "# this kernel's Landlock (ABI %d) cannot:\nIPAddressDeny=any\nIPAddressAllow=%s%s", abi,
+                         ip, abi >= 1 ? "" : "\nDevicePolicy=closed");
+        return out;
+}
+
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
 static int add_launch_user(new_plan *p) {
-        const char *user = launch_user(p);
+        const char *user = p->launch_user;
         char group[64];
         int r = add_subst(p, "LAUNCH_USER", user);
 
@@ -520,7 +637,7 @@ static int add_launch_user(new_plan *p) {
 
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN], fallback[160], wants[APP_NAME_MAX + 320];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -555,6 +672,10 @@ static int build_substitutions(const new_args *a, new_plan *p) {
         if (r >= 0)
                 r = add_subst(p, "BACKEND_IP", backend_ip(p, ip, sizeof(ip)));
         if (r >= 0)
+                r = add_subst(p, "WANTS_BACKEND", wants_backend(a, wants, sizeof(wants)));
+        if (r >= 0)
+                r = add_subst(p, "LANDLOCK_FALLBACK", landlock_fallback(ip, fallback, sizeof(fallback)));
+        if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)
                 r = add_subst_from(p, "SANDBOX_ARGS", sandbox_args, a);
@@ -562,8 +683,6 @@ static int build_substitutions(const new_args *a, new_plan *p) {
                 r = add_subst_from(p, "COMMAND", command_line, a);
         if (r >= 0)
                 r = add_subst_from(p, "BACKEND_SETTINGS", backend_settings, a);
-        if (r >= 0)
-                r = add_subst_from(p, "STATE_DIR_SETUP", state_dir_setup, a);
         if (r < 0)
                 return log_error_errno(r, "cannot prepare the units"), EXIT_OSERR;
         return GO_ON;
@@ -610,6 +729,8 @@ static int render_units(const new_args *a, int tdirfd, new_plan *p) {
         snprintf(file, sizeof(file), "hardening-%s.conf", a->hardening);
         r = render_fragment(tdirfd, file, "HARDENING", p);
         if (r == GO_ON)
+                r = render_fragment(tdirfd, p->landlock ? "backend-lean.conf" : "backend-strict.conf", "BACKEND_HARDENING", p);
+        if (r == GO_ON)
                 r = render_fragment(tdirfd, policy_is_container(p) ? "backend-container.conf" : NULL, "POLICY_SANDBOX", p);
         for (size_t i = 0; r == GO_ON && i < N_UNITS; i++)
                 r = render_template(tdirfd, unit_templates[i], p, &p->rendered[i]);
@@ -632,18 +753,49 @@ static int write_units(const new_args *a, int udirfd, const new_plan *p) {
         return GO_ON;
 }
 
-/* docker runs the container under dockerd, outside the backend unit: after a SIGKILL of the unit it keeps the
- * backend's address, and the next supervisor refuses to start beside it (tests/system/docker.sh). */
+/* What a container engine leaves after a SIGKILL of the unit, and the drop-in that removes it. docker runs the
+ * container under dockerd, outside the backend unit: it keeps the backend's address, and the next supervisor refuses
+ * to start beside it, so it is removed before each start (tests/system/docker.sh). podman's container dies with the
+ * unit (--cgroups=disabled), but its record stays "running" with conmon dead, and podman before 5.6 fails the first
+ * removal of such a record (podman issue 26640): left to the next start's `run --replace`, that failure is a failed
+ * cold start. Removed when the unit stops, the failure costs no connection, and it leaves the record stopped, which
+ * --replace then removes (tests/system/podman.sh). */
 static void print_container_hint(const new_args *a, const new_plan *p) {
-        const char *slash = strrchr(p->command0, '/');
+        const char *slash = strrchr(p->command0, '/'), *engine = slash ? slash + 1 : p->command0;
 
-        if (!policy_is_container(p) || strcmp(slash ? slash + 1 : p->command0, "docker") != 0)
+        if (!policy_is_container(p))
                 return;
-        printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of the "
-               "unit cannot block the next start, name it (--name=ember-%s) and add\n"
-               "  ExecStartPre=-%s rm --force ember-%s\n"
-               "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
-               a->name, a->name, p->command0, a->name, a->name);
+        if (strcmp(engine, "docker") == 0)
+                printf("docker runs the container outside %s-backend.service: so that one left over after a SIGKILL of "
+                       "the unit cannot block the next start, name it (--name=ember-%s) and add\n"
+                       "  ExecStartPre=-%s rm --force ember-%s\n"
+                       "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+                       a->name, a->name, p->command0, a->name, a->name);
+        else if (strcmp(engine, "podman") == 0)
+                printf("So that a container podman still records after a SIGKILL of %s-backend.service costs the next "
+                       "start nothing, name it (--replace --name=ember-%s) and add\n"
+                       "  ExecStopPost=-%s rm --force --time 0 --ignore ember-%s\n"
+                       "in a drop-in (systemctl edit %s-backend.service); see ember.policy(5).\n",
+                       a->name, a->name, p->command0, a->name, a->name);
+}
+
+/* The app against the backend unit just rendered and, under Landlock, what ember-sandbox will let it write. */
+static int check_app(const new_args *a, const new_plan *p) {
+        char own[APP_NAME_MAX + 16], dflt[APP_NAME_MAX + 16], state[PATH_MAX], dir[sizeof(p->backend)];
+        app_sandbox sb = {
+                .executable = p->command0,
+                .user = a->user ? a->user : own_user_name(a, own, sizeof(own)),
+                .dynamic_user = p->dynamic_user,
+                .landlock = p->landlock,
+        };
+
+        for (size_t i = 0; i < a->n_rw_paths; i++)
+                sb.writable[sb.n_writable++] = a->rw_paths[i];
+        snprintf(state, sizeof(state), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
+        sb.writable[sb.n_writable++] = state;
+        if (*unix_backend_dir(p, dir, sizeof(dir)))
+                sb.writable[sb.n_writable++] = dir;
+        return app_check(a, &sb, p->rendered[BACKEND_UNIT].data);
 }
 
 static void print_next_steps(const new_args *a, const new_plan *p) {
@@ -652,13 +804,18 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         format_duration(a->idle, idle, sizeof(idle));
         printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s, user %s%s).\n", a->name,
                p->listen, p->listen_a.port_only ? " (all addresses)" : "", p->command0, p->backend, idle, p->policy,
-               a->user ? a->user : a->name, a->user ? "" : "-backend, allocated by systemd for each run");
+               a->user ? a->user : a->name, a->user ? "" : p->own_user ? "-backend, a system user of its own" :
+                                                      "-backend, allocated by systemd for each run");
         if (a->user && strcmp(a->user, "root") == 0)
-                fprintf(stderr, "Warning: the backend runs as root (--user=root): if it is compromised, it can ask PID 1 "
-                        "for anything. Drop --user to run it as a user of its own.\n");
+                fprintf(stderr, "Warning: the backend runs as root (--user=root)%s: %s. Drop --user to run it as a "
+                        "user of its own.\n", p->backend_a.sa.sa_family == AF_UNIX ? ", and so do its launchers" : "",
+                        policy_is_container(p) ? "if it is compromised, it can ask PID 1 for anything" :
+                        "its unit keeps it from PID 1's, the system bus's and journald's control sockets, but if it is "
+                        "compromised, it has root's rights over everything else it can reach");
         printf("It may write in its state directory /var/lib/%s ($STATE_DIRECTORY; kept across runs and by emberctl "
-               "rm) and a private /tmp; everything else is read-only to it (--rw-path=PATH adds one)%s.\n",
-               app_state_dir(a, dflt, sizeof(dflt)), a->user ? "" : "; --user=USER runs it as an existing user");
+               "rm) and %s; everything else is read-only to it (--rw-path=PATH adds one)%s.\n",
+               app_state_dir(a, dflt, sizeof(dflt)), p->landlock ? "/tmp, /var/tmp" : "a private /tmp",
+               a->user ? "" : "; --user=USER runs it as an existing user");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
@@ -667,6 +824,50 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
         if (strcmp(a->relay, "kernel") == 0)
                 printf("--relay=kernel is experimental: bulk transfers were slower than with splice, and round trips "
                        "not reliably faster; see ember-sandbox(8).\n");
+}
+
+static int write_sysusers_file(const char *conf, const buf *b) {
+        _cleanup_close_ int dirfd = -1;
+
+        if (mkdir(SYSUSERS_ETC_DIR, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        dirfd = open(SYSUSERS_ETC_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return -errno;
+        return write_atomic(dirfd, strrchr(conf, '/') + 1, b, true);
+}
+
+/* The backend's own system user, NAME-backend: a sysusers.d file of the app's, applied at once (and at every boot, as
+ * systemd-sysusers does). Only for the units systemd reads (the default --unit-dir), as root; otherwise said. */
+static int own_user_ensure(const new_args *a, const new_plan *p) {
+        char own[APP_NAME_MAX + 16], conf[PATH_MAX], line[256];
+        buf b = {};
+        int r;
+
+        if (!p->own_user)
+                return GO_ON;
+        own_user_name(a, own, sizeof(own));
+        snprintf(conf, sizeof(conf), "%s/ember-%s.conf", SYSUSERS_ETC_DIR, a->name);
+        if (geteuid() != 0 || strcmp(a->unit_dir, UNIT_DIR_DEFAULT) != 0) {
+                if (!user_lookup(own))
+                        printf("Note: the backend's user %s does not exist; as root, emberctl new makes it (%s) when it "
+                               "writes the units to %s\n", own, conf, UNIT_DIR_DEFAULT);
+                return GO_ON;
+        }
+        snprintf(line, sizeof(line), "# emberctl new %s: the backend's own user (emberctl rm removes this file, not the "
+                 "user)\nu %s - \"ember backend of %s\" /\n", a->name, own, a->name);
+        r = buf_puts(&b, line);
+        if (r >= 0)
+                r = write_sysusers_file(conf, &b);
+        buf_done(&b);
+        if (r >= 0)
+                r = sysusers_apply(conf);
+        if (r >= 0 && !user_lookup(own))
+                r = -ESRCH;
+        if (r < 0)
+                return log_error_errno(r, "cannot make the backend's user %s (systemd-sysusers %s)", own, conf),
+                       EXIT_CANTCREAT;
+        return GO_ON;
 }
 
 /* --now: what the two printed commands would do, over the bus. */
@@ -705,17 +906,19 @@ int verb_new(int argc, char *argv[]) {
         if (r == GO_ON)
                 r = open_dirs(&a, &tdirfd, &udirfd);
         if (r == GO_ON) {
-                launch_user_ensure(launch_user(&p));
-                r = build_substitutions(&a, &p);
+                launch_user_ensure(p.launch_user);
+                r = own_user_ensure(&a, &p);
         }
+        if (r == GO_ON)
+                r = build_substitutions(&a, &p);
         if (r == GO_ON)
                 r = render_units(&a, tdirfd, &p);
         if (r == GO_ON)
-                r = app_check(&a, p.command0, p.dynamic_user, p.rendered[BACKEND_UNIT].data);
+                r = check_app(&a, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
         if (r == GO_ON)
-                launch_user_prepare(a.name, launch_user(&p));
+                launch_user_prepare(a.name, p.launch_user);
         if (r == GO_ON && a.now)
                 r = enable_now(&a);
         if (r == GO_ON) {

@@ -77,6 +77,18 @@ static int remove_units(int udirfd, const char *app, const char *unit_dir) {
         return GO_ON;
 }
 
+/* The sysusers.d file emberctl new wrote for the backend's own user (only with the default unit directory). The
+ * user stays, as a removed package's system user does: files it owns (its --state-dir) stay its. */
+static void remove_own_user_file(const char *app, const char *unit_dir) {
+        char conf[PATH_MAX];
+
+        if (strcmp(unit_dir, UNIT_DIR_DEFAULT) != 0)
+                return;
+        snprintf(conf, sizeof(conf), "%s/ember-%s.conf", SYSUSERS_ETC_DIR, app);
+        if (unlink(conf) >= 0)
+                printf("Removed %s (the user %s-backend stays, with what it owns)\n", conf, app);
+}
+
 /* The state directory holds only flat files and sockets; anything else (a symlink planted there is removed as a
  * link, never followed) is removed as it is. */
 static int remove_state(const char *app) {
@@ -186,6 +198,8 @@ int verb_rm(int argc, char *argv[]) {
         state_dir_of_unit(udirfd, app, data, sizeof(data));
         stop_units(bus, app);
         r = remove_units(udirfd, app, a.unit_dir);
+        if (r == GO_ON)
+                remove_own_user_file(app, a.unit_dir);
         if (r == GO_ON && bus_daemon_reload(bus) < 0)
                 r = EXIT_OSERR;
         sd_bus_flush_close_unref(bus);

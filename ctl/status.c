@@ -127,7 +127,7 @@ static void print_json(const app_entry *e, uint64_t now) {
         for (int i = 0; i < e->n_gens; i++) {
                 const generation_info *g = &e->gens[i];
                 printf("%s{\"generation\":%" PRIu64 ",\"role\":", i ? "," : "", g->generation);
-                json_string(g->role);
+                json_string(generation_role_to_string(g->role));
                 printf(",");
                 json_u64_or_null("supervisor_pid", g->supervisor_pid > 0, (uint64_t) g->supervisor_pid, false);
                 json_u64_or_null("backend_pid", g->backend_pid > 0, g->backend_pid, false);
@@ -152,8 +152,8 @@ static void print_generations(const app_entry *e) {
                         snprintf(addr, sizeof(addr), "%s:%u", e->host, g->port);
                 if (g->connections != UINT64_MAX)
                         snprintf(conns, sizeof(conns), "%" PRIu64, g->connections);
-                printf("  %-10" PRIu64 "  %-8s  %-14d  %-11" PRIu64 "  %-22s  %s\n", g->generation, g->role,
-                       (int) g->supervisor_pid, g->backend_pid, addr, conns);
+                printf("  %-10" PRIu64 "  %-8s  %-14d  %-11" PRIu64 "  %-22s  %s\n", g->generation,
+                       generation_role_to_string(g->role), (int) g->supervisor_pid, g->backend_pid, addr, conns);
         }
 }
 

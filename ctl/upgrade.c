@@ -94,7 +94,7 @@ static int check_upgradable(int dirfd, const upgrade_args *a, uint64_t *serving_
         }
         n = generations_read(dirfd, g, ELEMENTSOF(g));
         for (int i = 0; i < n; i++)
-                if (strcmp(g[i].role, "starting") == 0) {
+                if (g[i].role == ROLE_PENDING) {
                         log_error("an upgrade of %s to generation %" PRIu64 " is in progress: wait for it", a->app,
                                   g[i].generation);
                         return EXIT_TEMPFAIL;

@@ -36,13 +36,25 @@ static bool arg_confine = true;
 static char **arg_command;
 static int arg_proxy_version;  /* --proxy-protocol=v1|v2: 1 or 2; 0: none */
 static bool arg_accept_proxy;  /* --accept-proxy-protocol */
-static bool arg_relay_kernel;  /* --relay=kernel */
+static bool arg_relay_kernel;  /* --relay=kernel (refused as it is parsed where not built in) */
 static uid_t arg_backend_owner = (uid_t) -1; /* --backend-owner=UID; unset: our own euid */
 
 /* how long an upstream balancer may take to send its PROXY header, from the launcher's start */
 #define PROXY_HEADER_TIMEOUT_USEC (3 * USEC_PER_SEC)
 
 static volatile sig_atomic_t terminating;
+
+/* --relay in --help: the in-kernel relay is experimental and built only on request */
+#if ENABLE_KERNEL_RELAY
+#define HELP_RELAY \
+        "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n" \
+        "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n" \
+        "                         (experimental)\n"
+#else
+#define HELP_RELAY \
+        "  --relay=splice         relay with splice (the experimental in-kernel relay, --relay=kernel, is\n" \
+        "                         not in this build: ./configure --enable-kernel-relay)\n"
+#endif
 
 static void help(FILE *f) {
         fprintf(f,
@@ -56,8 +68,7 @@ static void help(FILE *f) {
                 "  --idle-timeout=DUR     close the connection after DUR without traffic (default infinity)\n"
                 "  --proxy-protocol=v1|v2 tell the backend the client's address in a PROXY header first\n"
                 "  --accept-proxy-protocol  expect a PROXY v1 or v2 header from an upstream balancer first\n"
-                "  --relay=splice|kernel  relay with splice (default), or in the kernel where the supervisor offers\n"
-                "                         it (ember-sandbox --relay=kernel; TCP on both sides), else splice\n"
+                HELP_RELAY
                 "  --backend-owner=UID    a unix backend's socket must be this uid's (default: the launcher's own)\n"
                 "  --no-confine           skip the built-in seccomp and Landlock confinement (debugging)\n"
                 "  -h, --help             show this help\n"
@@ -214,6 +225,7 @@ static void on_terminate(int sig) {
 
 /* In the kernel where asked for and offered, else with splice. */
 static int relay_connection(int client, int backend) {
+#if ENABLE_KERNEL_RELAY
         kernel_relay k;
         int r = 0;
 
@@ -231,6 +243,7 @@ static int relay_connection(int client, int backend) {
         if (r < 0)
                 return log_error_errno(r, "The supervisor did not take the connection for the in-kernel relay; "
                                        "closing it");
+#endif
         return relay(client, backend, arg_idle_timeout, &terminating);
 }
 
@@ -309,21 +322,28 @@ static int identify_client(int client, uint64_t header_deadline, proxy_header *w
 
 /* Under systemd the state directory is made by the wake socket's unit, and, for launchers that are not root, the
  * files they write by its ExecStartPost= right after: missing, it is that unit being (re)started. Wait as for a cold
- * start; for the files, only as long as making them can take. */
+ * start; for the files, only as long as making them can take. *RET_DIRFD is set only on success: a directory opened
+ * and found unprepared is closed here, and the caller's own cleanup never sees its number. */
 #define PREPARE_WAIT_USEC (2 * USEC_PER_SEC)
 static int open_state_dir(int *ret_dirfd) {
         uint64_t deadline = deadline_in(arg_start_timeout), prepared_by = USEC_INFINITY;
         int r;
 
         for (;;) {
-                r = state_open(arg_app, true, ret_dirfd);
-                if (r >= 0 && !arg_command && geteuid() != 0 && !state_launchers_prepared(*ret_dirfd)) {
-                        closep(ret_dirfd);
+                _cleanup_close_ int dirfd = -1;
+
+                r = state_open(arg_app, true, &dirfd);
+                if (r >= 0 && !arg_command && geteuid() != 0 && !state_launchers_prepared(dirfd)) {
+                        closep(&dirfd); /* not held while we wait */
                         if (prepared_by == USEC_INFINITY && (prepared_by = deadline_in(PREPARE_WAIT_USEC)) < deadline)
                                 deadline = prepared_by;
                         r = -EAGAIN;
                 }
-                if (r >= 0 || arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
+                if (r >= 0) {
+                        *ret_dirfd = take_fd(&dirfd);
+                        return 0;
+                }
+                if (arg_command || (r != -ENOENT && r != -EAGAIN) || now_usec(CLOCK_MONOTONIC) >= deadline)
                         return r;
                 (void) poll(NULL, 0, 20);
         }
@@ -338,7 +358,8 @@ int main(int argc, char *argv[]) {
         bool health_check = false;
         int client, r;
 
-        /* First: all apps' launchers share one user, and none may ptrace, pidfd_getfd or read /proc of another. */
+        /* First: all apps' launchers share one user (a unix backend's, the backend's own: ember-launch(8), USER), and
+         * none of them, nor that backend, may ptrace, pidfd_getfd or read /proc of a launcher. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         log_setup("ember-launch", NULL); /* usage errors too go to the journal where the unit has no stderr */
         r = parse_argv(argc, argv);

@@ -35,6 +35,7 @@
 #include "kernel-relay.h"
 #include "log.h"
 #include "macro.h"
+#include "protocol.h"
 #include "session.h"
 #include "state.h"
 #include "timeutil.h"
@@ -179,14 +180,14 @@ static int delivered(const side *from, side *to) {
         return -EPROTO;
 }
 
-/* One request to the supervisor over relay.sock: WHAT and N sockets. 1 done, 0 not (not offered: --relay=splice, no
- * BPF, an older supervisor; or refused), -ETIMEDOUT if it did not answer. */
-static int request(const char *app, const char *what, const int *fds, size_t n) {
+/* One request to the supervisor over relay.sock: WHAT (RELAY_REQUEST_*) and N sockets. 1 done, 0 not (not offered:
+ * --relay=splice, no BPF, an older supervisor; or refused), -ETIMEDOUT if it did not answer. */
+static int request(const char *app, char what, const int *fds, size_t n) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(2 * sizeof(int))];
         } control = {};
-        struct iovec iov = { .iov_base = (char *) what, .iov_len = 1 };
+        struct iovec iov = { .iov_base = &what, .iov_len = 1 };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
         _cleanup_close_ int fd = -1;
         char answer = 0;
@@ -208,7 +209,7 @@ static int request(const char *app, const char *what, const int *fds, size_t n) 
                 return -ETIMEDOUT;
         if (r < 0 || recv(fd, &answer, 1, 0) != 1)
                 return 0; /* the supervisor went away before it read us: it did nothing */
-        return answer == '1';
+        return answer == RELAY_ANSWER_DONE;
 }
 
 int kernel_relay_begin(const char *app, int client, int backend, kernel_relay *ret) {
@@ -228,7 +229,7 @@ int kernel_relay_begin(const char *app, int client, int backend, kernel_relay *r
         ret->app = app;
         ret->check_every = BACKLOG_CHECK_MIN_USEC;
         ret->next_check = deadline_in(ret->check_every);
-        return request(app, "r", (int[2]){ client, backend }, 2);
+        return request(app, RELAY_REQUEST_PAIR, (int[2]){ client, backend }, 2);
 }
 
 /* Takes what the kernel passed to us from FROM into its chunk. 1 on data or nothing, 0 at EOF (marked), -errno. */
@@ -329,7 +330,7 @@ static void unquiet(side *from) {
 static void detach(kernel_relay *k, int i, uint64_t waiting) {
         static const char *const name[2] = { "client", "backend" };
         side *from = &k->s[i];
-        int r = request(k->app, "d", &from->fd, 1);
+        int r = request(k->app, RELAY_REQUEST_DETACH, &from->fd, 1);
 
         unquiet(from);
         if (r > 0) {

@@ -1,7 +1,12 @@
 #pragma once
+/* The experimental in-kernel relay, built only with ./configure --enable-kernel-relay. Without it --relay=kernel is
+ * refused as it is parsed (usage_parse_relay), the launcher calls none of this and kernel-relay.c is not compiled:
+ * the per-connection launcher carries none of it. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#if ENABLE_KERNEL_RELAY
 
 typedef struct kernel_relay_side {
         int fd;
@@ -40,3 +45,4 @@ int kernel_relay_wait(kernel_relay *k, uint64_t idle_timeout, volatile sig_atomi
 /* What the kernel took from FROM: what its TCP received, less its FIN, what we read before the hand-over and since,
  * and what waits for us to read (exposed for tests/unit/test-kernel-relay.c). */
 int kernel_relay_took(const kernel_relay_side *from, uint64_t *ret);
+#endif

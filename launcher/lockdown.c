@@ -16,6 +16,7 @@
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
 
+#include "landlock.h"
 #include "lockdown.h"
 #include "macro.h"
 
@@ -168,19 +169,27 @@ static void emit_deny_flag(filter *f, int syscall_nr, unsigned arg, uint32_t fla
         emit(f, RET_ALLOW);
 }
 
-/* socket(): AF_UNIX (wake.sock, notify, journal), and TCP for the backend; anything else is EAFNOSUPPORT as with
- * RestrictAddressFamilies=. Each rule either returns or, for another system call, falls through with A unchanged. */
+/* socket(): AF_UNIX (wake.sock, notify, journal) of any type, and TCP for the backend; anything else is EAFNOSUPPORT as
+ * with RestrictAddressFamilies=. The protocol is checked too: a stream socket of AF_INET or AF_INET6 may be TCP only
+ * (0 or IPPROTO_TCP; not SCTP or MPTCP, which Landlock's TCP rules would not govern), a unix one protocol 0 only; any
+ * other is EPERM. Each rule either returns or, for another system call, falls through with A unchanged. */
 static void emit_socket_rule(filter *f) {
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 11));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 15));
         emit(f, LOAD(ARG_LOW(0)));
-        emit_return_if(f, AF_UNIX, RET_ALLOW);
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 2, 0));
-        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 1, 0));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 3, 0));   /* to the type */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 2, 0));  /* to the type */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0));   /* to protocol 0 */
         emit(f, RET_ERRNO(EAFNOSUPPORT));
         emit(f, LOAD(ARG_LOW(1)));
         emit(f, STMT(BPF_ALU | BPF_AND | BPF_K, 0xf)); /* strip SOCK_CLOEXEC and SOCK_NONBLOCK */
-        emit_return_if(f, SOCK_STREAM, RET_ALLOW);
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 1, 0));
         emit(f, RET_ERRNO(EPERM));
+        emit(f, LOAD(ARG_LOW(2)));
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 3, 0)); /* to allow */
+        emit(f, LOAD(ARG_LOW(2)));                                  /* protocol 0: */
+        emit(f, JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));           /* to allow */
+        emit(f, RET_ERRNO(EPERM));
+        emit(f, RET_ALLOW);
 }
 
 /* setsockopt(): TCP_NODELAY, which the relay sets on both its connections once locked down (under systemd the
@@ -248,47 +257,6 @@ int lockdown_seccomp(void) {
 
 /* ---- Landlock --------------------------------------------------------------------------------------------- */
 
-/* The kernel's structures at their newest size we know; older kernels are handed a prefix of them. The
- * headers this may be built against (Linux 6.1) stop at ABI 2 or 3, so newer constants are spelled out. */
-struct ruleset_attr {
-        uint64_t handled_access_fs;
-        uint64_t handled_access_net; /* ABI 4 */
-        uint64_t scoped;             /* ABI 6 */
-};
-
-struct net_port_attr {
-        uint64_t allowed_access;
-        uint64_t port;
-};
-
-#define FS_TRUNCATE (1ULL << 14)        /* ABI 3 */
-#define FS_IOCTL_DEV (1ULL << 15)       /* ABI 5 */
-#define NET_BIND_TCP (1ULL << 0)        /* ABI 4 */
-#define NET_CONNECT_TCP (1ULL << 1)
-#define SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
-#define SCOPE_SIGNAL (1ULL << 1)
-#define RULE_PATH_BENEATH 1
-#define RULE_NET_PORT 2
-
-static int landlock_abi(void) {
-        long v = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-        if (v < 0)
-                /* not built in, disabled at boot, or refused by an outer filter (a container's, an old systemd's) */
-                return errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM ? 0 : -errno;
-        return (int) v;
-}
-
-static uint64_t fs_rights(int abi) {
-        uint64_t all = (1ULL << 13) - 1; /* ABI 1: EXECUTE ... MAKE_SYM */
-        if (abi >= 2)
-                all |= 1ULL << 13; /* REFER */
-        if (abi >= 3)
-                all |= FS_TRUNCATE;
-        if (abi >= 5)
-                all |= FS_IOCTL_DEV;
-        return all;
-}
-
 static uint16_t backend_tcp_port(const ember_addr *backend) {
         if (backend->sa.sa_family == AF_INET)
                 return ntohs(backend->in.sin_port);
@@ -298,10 +266,7 @@ static uint16_t backend_tcp_port(const ember_addr *backend) {
 }
 
 static int landlock_add_rules(int ruleset, int abi, int state_dirfd, const ember_addr *backend) {
-        struct __attribute__((packed)) {
-                uint64_t allowed_access;
-                int32_t parent_fd;
-        } dir = {
+        struct path_beneath_attr dir = {
                 .allowed_access = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                                   LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
                                   (abi >= 3 ? FS_TRUNCATE : 0),
@@ -311,7 +276,7 @@ static int landlock_add_rules(int ruleset, int abi, int state_dirfd, const ember
                 return -errno;
 
         uint16_t port = backend_tcp_port(backend);
-        if (abi >= 4 && port != 0) {
+        if (abi >= LANDLOCK_ABI_NET && port != 0) {
                 struct net_port_attr net = { .allowed_access = NET_CONNECT_TCP, .port = port };
                 if (syscall(__NR_landlock_add_rule, ruleset, RULE_NET_PORT, &net, 0) < 0)
                         return -errno;
@@ -330,13 +295,11 @@ int lockdown_landlock(int state_dirfd, const ember_addr *backend, int *ret_abi) 
                 return abi < 0 ? abi : -EOPNOTSUPP;
 
         struct ruleset_attr attr = {
-                .handled_access_fs = fs_rights(abi),
-                .handled_access_net = abi >= 4 ? NET_BIND_TCP | NET_CONNECT_TCP : 0,
-                .scoped = abi >= 6 ? SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL : 0,
+                .handled_access_fs = landlock_fs_rights(abi),
+                .handled_access_net = abi >= LANDLOCK_ABI_NET ? NET_BIND_TCP | NET_CONNECT_TCP : 0,
+                .scoped = abi >= LANDLOCK_ABI_SCOPE ? SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL : 0,
         };
-        size_t size = abi >= 6 ? sizeof(attr) : abi >= 4 ? offsetof(struct ruleset_attr, scoped)
-                                                         : offsetof(struct ruleset_attr, handled_access_net);
-        ruleset = (int) syscall(__NR_landlock_create_ruleset, &attr, size, 0);
+        ruleset = (int) syscall(__NR_landlock_create_ruleset, &attr, landlock_ruleset_attr_size(abi), 0);
         if (ruleset < 0)
                 return -errno;
         r = landlock_add_rules(ruleset, abi, state_dirfd, backend);

@@ -311,6 +311,8 @@ static int connect_serving(int dirfd, const ember_addr *backend, uid_t owner, ba
                 return r;
         if (!backend->port_auto)
                 sv.address = *backend; /* the same, or from a supervisor of an older ember, which names none */
+        else if (sv.address.sa.sa_family == AF_UNSPEC)
+                return -ECONNREFUSED; /* not ready yet: its address is said once it is */
         fd = connect_backend(&sv.address, owner);
         if (fd < 0)
                 return fd;

@@ -158,8 +158,31 @@ static int probe_unix(const supervisor *s) {
         return fd < 0 ? fd : 0;
 }
 
-int probe_backend(const supervisor *s) {
-        return s->address.sa.sa_family == AF_UNIX ? probe_unix(s) : probe_connect(s);
+/* A TCP backend is ready once a listener of its own is on its address (listener.c), which the kernel's socket table
+ * says without a connection. Where nobody listens in our network namespace, a connect asks whether the address
+ * answers all the same (a port forwarded to another namespace), and the table is asked again after it succeeds: a
+ * listener that appeared in between is judged like any other. */
+static int probe_tcp(supervisor *s, port_holder *ret_foreign) {
+        static bool said_unchecked;
+        int r = backend_listener_check(s, ret_foreign);
+
+        if (r == 1 || r == -EADDRINUSE)
+                return r == 1 ? 0 : r;
+        if (r < 0 && !said_unchecked) {
+                said_unchecked = true;
+                log_warning_errno(r, "Cannot read the kernel's table of listening sockets (sock_diag), so cannot check "
+                                  "that the listener on the backend's address is the backend's; taking the first "
+                                  "connect as ready");
+        }
+        r = probe_connect(s);
+        if (r < 0)
+                return r;
+        r = backend_listener_check(s, ret_foreign);
+        return r == -EADDRINUSE ? r : 0;
+}
+
+int probe_backend(supervisor *s, port_holder *ret_foreign) {
+        return s->address.sa.sa_family == AF_UNIX ? probe_unix(s) : probe_tcp(s, ret_foreign);
 }
 
 /* Reaps the backend if it has exited: 1 if it had (its status in *status, its rusage kept), 0 if it runs, -errno

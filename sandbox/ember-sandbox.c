@@ -41,6 +41,10 @@ static int confine_or_report(confine *c) {
         _cleanup_free_ char *error = NULL;
         int r = confine_prepare(c, arg_policy, arg_user, &error);
 
+        if (r >= 0 && arg_state_dir)
+                r = confine_state_dir(c, arg_state_dir, &error);
+        if (r >= 0 && arg_landlock)
+                r = confine_files(c, arg_rw_paths, arg_n_rw_paths, &error);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
                 return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
@@ -53,7 +57,8 @@ static int confine_or_report(confine *c) {
  * backlog would start us again at once, until systemd's start or trigger limit ended the app for good. */
 static int confine_failed(supervisor *s, int exit_code) {
         if (s->report_fd >= 0)
-                upgrade_report(s, 'F', "the backend's user or policy could not be set up; see the journal");
+                upgrade_report(s, UPGRADE_FAILED,
+                               "the backend's user or policy could not be set up; see the journal");
         else {
                 count_crash(s->dirfd);
                 record_failure(s, "start-failed", "the backend's user or policy could not be set up");
@@ -117,6 +122,11 @@ static void became_ready(supervisor *s) {
                 return;
         }
         if (supervisor_lock(s, &lock) >= 0) {
+                /* the address only now that its listener is known to be the backend's: launchers connect only
+                 * after this (the readiness byte, or "warm"), so publishing it here costs them nothing */
+                if (serving_write(s->dirfd, s->generation, &s->address) < 0)
+                        log_warning("Failed to write %s: launchers of a HOST:auto backend cannot find it",
+                                    STATE_SERVING);
                 set_state(s, APP_WARM);
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
                 count_cold_start(s, ms);
@@ -131,7 +141,21 @@ static void became_ready(supervisor *s) {
                 announce_upgrade(s, ms);
 }
 
-static void read_notify(supervisor *s) {
+static int port_taken(supervisor *s, const port_holder *h);
+
+/* READY=1 from a TCP backend is believed only if no listener on its address is a stranger's (listener.c): one
+ * that nobody holds in our network namespace is a port forwarded elsewhere, as the backend says. */
+static int ready_said(supervisor *s) {
+        port_holder h = {};
+
+        if (s->address.sa.sa_family != AF_UNIX && backend_listener_check(s, &h) == -EADDRINUSE)
+                return port_taken(s, &h);
+        became_ready(s);
+        return -1;
+}
+
+/* Returns an exit code once the run is over, or -1 to keep going. */
+static int read_notify(supervisor *s) {
         char buf[4096];
         ssize_t n;
 
@@ -139,8 +163,9 @@ static void read_notify(supervisor *s) {
                 buf[n] = '\0';
                 for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
                         if (strcmp(line, "READY=1") == 0 && !s->ready)
-                                became_ready(s);
+                                return ready_said(s);
         }
+        return -1;
 }
 
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
@@ -156,7 +181,6 @@ static void mark_cold(supervisor *s) {
                 (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         kernel_relay_stop(s);
         closep(&s->listen_fd);
-        s->listen_fd = -1;
         tell_waiters(s, false);
 }
 
@@ -194,8 +218,8 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
         if (s->role == ROLE_PENDING) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=upgrade-failed"), "Upgrade to generation %" PRIu64 " failed: %s; "
                           "generation %" PRIu64 " keeps serving", s->generation, why, s->previous);
-                upgrade_report(s, 'F', "generation %" PRIu64 " failed: %s; generation %" PRIu64 " keeps serving",
-                               s->generation, why, s->previous);
+                upgrade_report(s, UPGRADE_FAILED, "generation %" PRIu64 " failed: %s; generation %" PRIu64
+                               " keeps serving", s->generation, why, s->previous);
         } else
                 log_run_end(s, event, prio, why);
         if (s->notify_fd >= 0)
@@ -215,20 +239,57 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
         test_hold_stopping();
         (void) notify_send("STOPPING=1");
         kill_backend(s, &status);
-        log_run_end(s, event, strcmp(event, "start-timeout") == 0 ? LOG_ERR : LOG_INFO, why);
+        log_run_end(s, event, strncmp(event, "start-", 6) == 0 ? LOG_ERR : LOG_INFO, why);
         mark_cold(s);
+}
+
+/* A start that cannot have its port: the journal says who holds it, once, and the start ends as failed (counted as
+ * a crash, so that launchers that keep coming back wait out the back-off instead of starting us in a loop). No
+ * launcher was told to connect: they get EOF on the wake socket. Under the lock. */
+static int port_lost(supervisor *s, const char *why) {
+        if (s->role != ROLE_SERVING || replaced(s))
+                return end_unserving(s, "start-failed", LOG_ERR, why);
+        count_crash(s->dirfd);
+        stop_locked(s, "start-failed", why);
+        return EXIT_UNAVAILABLE;
+}
+
+static int port_taken(supervisor *s, const port_holder *h) {
+        _cleanup_close_ int lock = -1;
+        char why[192];
+
+        describe_port_holder(h, why, sizeof(why));
+        if (s->role == ROLE_SERVING)
+                (void) supervisor_lock(s, &lock);
+        return port_lost(s, why);
+}
+
+/* A TCP backend that died before it was ready, whose address a stranger listens on (it could not bind it): its exit
+ * and who holds the port into WHY. */
+static bool port_holder_why(supervisor *s, int status, char *why, size_t size) {
+        port_holder h = {};
+        char exit[64], holder[192];
+
+        if (s->address.sa.sa_family == AF_UNIX || address_holder(s, &h) <= 0)
+                return false;
+        describe_exit(status, exit, sizeof(exit));
+        describe_port_holder(&h, holder, sizeof(holder));
+        snprintf(why, size, "%s before it was ready: %s", exit, holder);
+        return true;
 }
 
 /* The backend ended on its own: a crash, a seccomp kill, or an exit with status 0 (a server with an idle timeout of
  * its own), which is no failure and slows no later start. */
 static int backend_died(supervisor *s, int status) {
         _cleanup_close_ int lock = -1;
-        char why[128], sys[64];
+        char why[320], sys[64];
         pid_t pid = s->backend;
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
         s->backend = 0; /* reaped, and what it left behind in its process group killed (reap_backend) */
         (void) supervisor_lock(s, &lock);
+        if (!s->ready && port_holder_why(s, status, why, sizeof(why)))
+                return port_lost(s, why);
         if (s->role != ROLE_SERVING || replaced(s)) {
                 describe_exit(status, why, sizeof(why));
                 if (s->role == ROLE_PENDING)
@@ -320,13 +381,20 @@ static int check_idle(supervisor *s) {
         return 1;
 }
 
-static void probe_step(supervisor *s) {
-        if (probe_backend(s) >= 0) {
+/* Returns an exit code once the run is over (a stranger on the backend's port), or -1 to keep going. */
+static int probe_step(supervisor *s) {
+        port_holder h = {};
+        int r = probe_backend(s, &h);
+
+        if (r == -EADDRINUSE)
+                return port_taken(s, &h);
+        if (r >= 0) {
                 became_ready(s);
-                return;
+                return -1;
         }
         s->probe_step = s->probe_step * 2 > PROBE_MAX_USEC ? PROBE_MAX_USEC : s->probe_step * 2;
         s->probe_at = now() + s->probe_step;
+        return -1;
 }
 
 static uint64_t next_deadline(const supervisor *s) {
@@ -390,8 +458,8 @@ static int run(supervisor *s) {
                         stop_locked(s, "start-timeout", "not ready within the start timeout");
                         return EXIT_UNAVAILABLE;
                 }
-                if (!s->ready && t >= s->probe_at)
-                        probe_step(s);
+                if (!s->ready && t >= s->probe_at && (r = probe_step(s)) >= 0)
+                        return r;
                 if (s->wait_previous && (r = start_after_previous(s)) >= 0)
                         return r;
                 if (s->role == ROLE_DRAINING && t >= s->drain_check_at && drain_step(s))
@@ -419,8 +487,8 @@ static int run(supervisor *s) {
                 }
                 if (p[1].revents)
                         accept_waiters(s);
-                if (p[2].revents)
-                        read_notify(s);
+                if (p[2].revents && (r = read_notify(s)) >= 0)
+                        return r;
                 if (p[4].revents)
                         hand_off_wake_socket(s);
                 if (p[5].revents)
@@ -465,27 +533,38 @@ static int take_lifetime_lock(supervisor *s) {
                 log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
                 return EXIT_UNAVAILABLE;
         }
+        /* A state a killed supervisor left (warm, starting, stopping) is reset and reported here as a launcher would
+         * (EMBER_EVENT=stale-state): a cold start's instance begins us in its own transaction, often before its
+         * launcher looks. */
+        app_state settled;
+        (void) app_state_settle(s->dirfd, &settled);
         generations_sweep(s->dirfd);
         return allocate_generation(s);
 }
 
 /* Nothing may answer at the backend's address before we start it: an orphan of an earlier run or another server
- * would pass the readiness probe and serve in our backend's place, unsupervised. */
-static int address_is_free(supervisor *s) {
-        char addr[128];
+ * would pass the readiness probe and serve in our backend's place, unsupervised. A TCP one is named (WHY, for the
+ * one log line of the failed start). */
+static int address_is_free(supervisor *s, char *why, size_t size) {
+        port_holder h = {};
+        char addr[160];
 
-        if (probe_backend(s) < 0)
+        if (s->address.sa.sa_family != AF_UNIX && address_holder(s, &h) > 0) {
+                describe_port_holder(&h, why, size);
+                return -EADDRINUSE;
+        }
+        if (probe_backend(s, &h) < 0)
                 return 0;
         (void) format_addr(&s->address, addr, sizeof(addr));
-        log_error("Something already accepts connections on %s before the backend was started (another server, or a "
-                  "process left over from an earlier run): not starting a second one", addr);
+        snprintf(why, size, "something already accepts connections on %s before the backend was started (another "
+                 "server, or a process left over from an earlier run): not starting a second one", addr);
         return -EADDRINUSE;
 }
 
 /* Under the lock: a HOST:auto backend's port, checked free, then the backend forked. Returns an exit code on
  * failure (logged; the run is over), -1 on success. */
 int launch_backend(supervisor *s, const char *notify_path) {
-        char addr[128];
+        char addr[128], why[384] = "";
         int r = 0;
 
         if (arg_backend.port_auto) {
@@ -494,22 +573,25 @@ int launch_backend(supervisor *s, const char *notify_path) {
         }
         s->started = now();
         if (r >= 0)
-                r = address_is_free(s);
-        /* before the fork: without it no launcher could find the backend (a full /run) */
+                r = address_is_free(s, why, sizeof(why));
+        /* before the fork, the generation only (a full /run fails the start here, not at readiness); the address
+         * once the backend's own listener is on it (became_ready): a HOST:auto port is not published to be taken */
         if (r >= 0 && s->role == ROLE_SERVING)
-                r = serving_write(s->dirfd, s->generation, &s->address);
+                r = serving_write(s->dirfd, s->generation, NULL);
         if (r >= 0)
                 r = start_backend(s, notify_path);
         if (r < 0) {
                 if (s->backend > 0)
                         (void) waitpid(s->backend, NULL, 0);
                 s->backend = 0;
+                if (!why[0])
+                        snprintf(why, sizeof(why), "%s", strerror(-r));
                 if (s->role == ROLE_PENDING)
-                        return end_unserving(s, "start-failed", LOG_ERR, strerror(-r));
+                        return end_unserving(s, "start-failed", LOG_ERR, why);
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
-                          arg_command[0], s->dir_path, strerror(-r));
+                          arg_command[0], s->dir_path, why);
                 count_crash(s->dirfd);
-                record_failure(s, "start-failed", strerror(-r));
+                record_failure(s, "start-failed", why);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;
@@ -641,7 +723,8 @@ static int supervise(void) {
         r = state_open(arg_app, true, &s.dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
-                upgrade_report(&s, 'F', "refusing state directory %s/%s: %s", runtime_dir(), arg_app, strerror(-r));
+                upgrade_report(&s, UPGRADE_FAILED, "refusing state directory %s/%s: %s", runtime_dir(), arg_app,
+                               strerror(-r));
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
         (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
@@ -670,7 +753,8 @@ static int supervise(void) {
         s.anchor = !arg_upgrade && s.wake_unit[0];
         s.heal_at = s.started + HEAL_INTERVAL_USEC;
         r = run(&s);
-        upgrade_report(&s, 'F', "generation %" PRIu64 " ended before it was ready; see the journal", s.generation);
+        upgrade_report(&s, UPGRADE_FAILED, "generation %" PRIu64 " ended before it was ready; see the journal",
+                       s.generation);
         if (s.anchor && s.stop_asked)
                 stop_other_generations(&s);
         else if (s.anchor && r == 0)

@@ -150,7 +150,6 @@ void close_handoff_socket(supervisor *s) {
         if (s->handoff_fd < 0)
                 return;
         closep(&s->handoff_fd);
-        s->handoff_fd = -1;
         if (handoff_address(s, s->generation, &sa, &len) >= 0)
                 (void) unlink(sa.sun_path);
 }
@@ -160,7 +159,7 @@ void hand_off_wake_socket(supervisor *s) {
         _cleanup_close_ int fd = accept4(s->handoff_fd, NULL, NULL, SOCK_CLOEXEC);
         struct ucred cred;
         socklen_t len = sizeof(cred);
-        char byte = s->owns_wake ? 'O' : 'S', cbuf[CMSG_SPACE(sizeof(int))] = {};
+        char byte = s->owns_wake ? HANDOFF_WAKE_OWNED : HANDOFF_WAKE_UNIT, cbuf[CMSG_SPACE(sizeof(int))] = {};
         struct iovec iov = { &byte, 1 };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -209,7 +208,7 @@ int take_wake_socket(supervisor *s, uint64_t from) {
         if (fcntl(wake, F_SETFL, fcntl(wake, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;
         s->listen_fd = take_fd(&wake);
-        s->owns_wake = byte == 'O';
+        s->owns_wake = byte == HANDOFF_WAKE_OWNED;
         if (!s->owns_wake)
                 snprintf(s->wake_unit, sizeof(s->wake_unit), "%s-backend.socket", s->app);
         return 0;
@@ -237,7 +236,6 @@ void begin_drain(supervisor *s) {
         s->drain_deadline = usec_add(s->drain_check_at, s->drain_usec);
         s->idle_deadline = USEC_INFINITY;
         closep(&s->listen_fd); /* the wake socket is the serving generation's business now */
-        s->listen_fd = -1;
         close_handoff_socket(s);
         (void) generation_lease_count(s->dirfd, s->generation, &left);
         log_info("Generation %" PRIu64 " replaced by %" PRIu64 ": draining %" PRIu64 " connections (drain timeout %" PRIu64
@@ -288,7 +286,6 @@ static bool signalled_stop(supervisor *s);
 
 int anchor_wait(supervisor *s) {
         closep(&s->lifetime_fd);
-        s->lifetime_fd = -1;
         supervisor_lock_forget();
         if (supervisor_find(s->dirfd, NULL) <= 0)
                 return 0;
@@ -372,12 +369,13 @@ int upgrade_foreground(int *ret_report_fd) {
                 _exit(EXIT_UNAVAILABLE);
         }
         fprintf(stderr, "ember-sandbox: %s\n", line + 1);
-        _exit(line[0] == 'R' ? 0 : line[0] == 'C' ? 0 : line[0] == 'T' ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE);
+        _exit(line[0] == UPGRADE_READY || line[0] == UPGRADE_COLD ? 0 :
+              line[0] == UPGRADE_BUSY ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE);
 }
 
-/* Once: KIND is 'R' (ready), 'C' (nothing to do: cold), 'T' (try again later) or 'F' (failed). The line also goes
- * to STATE_UPGRADE_RESULT as "ready: …", "cold: …", "busy: …" or "failed: …", for emberctl upgrade. */
-void upgrade_report(supervisor *s, char kind, const char *fmt, ...) {
+/* Once: KIND's byte, then the line, to the foreground process. The line also goes to STATE_UPGRADE_RESULT as
+ * "ready: …", "cold: …", "busy: …" or "failed: …", for emberctl upgrade. */
+void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) {
         char line[512], result[560];
         va_list ap;
 
@@ -387,13 +385,12 @@ void upgrade_report(supervisor *s, char kind, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(line + 1, sizeof(line) - 1, fmt, ap);
         va_end(ap);
-        snprintf(result, sizeof(result), "%s: %s",
-                 kind == 'R' ? "ready" : kind == 'C' ? "cold" : kind == 'T' ? "busy" : "failed", line + 1);
+        snprintf(result, sizeof(result), "%s: %s", kind == UPGRADE_READY ? "ready" : kind == UPGRADE_COLD ? "cold" :
+                 kind == UPGRADE_BUSY ? "busy" : "failed", line + 1);
         if (s->dirfd >= 0)
                 (void) state_kv_write(s->dirfd, STATE_UPGRADE_RESULT, result);
         (void) !write(s->report_fd, line, strlen(line));
         closep(&s->report_fd);
-        s->report_fd = -1;
 }
 
 /* Under the lock: number this run and take its lifetime lock. */

@@ -150,7 +150,6 @@ void kernel_relay_open(supervisor *s) {
                 closep(&s->relay_peers);
                 closep(&s->relay_sources);
                 closep(&s->relay_flows);
-                s->relay_peers = s->relay_sources = s->relay_flows = -1;
                 log_warning_errno(r, "In-kernel relay unavailable (BPF sockmap: needs CAP_BPF and CAP_NET_ADMIN); "
                                   "connections are relayed with splice");
                 return;
@@ -163,7 +162,6 @@ void kernel_relay_stop(supervisor *s) {
         if (s->relay_fd >= 0)
                 (void) unlinkat(s->dirfd, STATE_RELAY_SOCK, 0);
         closep(&s->relay_fd);
-        s->relay_fd = -1;
 }
 
 static int map_insert(int map, uint64_t key, int fd) {
@@ -238,8 +236,8 @@ static int relay_detach(supervisor *s, int fd) {
         return sys_bpf(BPF_MAP_DELETE_ELEM, &a) < 0 ? -errno : 0;
 }
 
-/* One request: "r" and the two sockets (client, backend), or "d" and one (to detach). The answer is "1" (done: relayed
- * in the kernel from now on, or detached) or "0" (not: the launcher splices, or relays on by hand). */
+/* One request (protocol.h): RELAY_REQUEST_PAIR and the two sockets (client, backend), or RELAY_REQUEST_DETACH and
+ * one. The answer is RELAY_ANSWER_DONE or RELAY_ANSWER_NOT. */
 static void serve_request(supervisor *s, int conn) {
         union {
                 struct cmsghdr h;
@@ -261,13 +259,13 @@ static void serve_request(supervisor *s, int conn) {
         else /* the wrong number of fds: close what came */
                 for (size_t i = 0; i < n; i++)
                         close(((int *) CMSG_DATA(h))[i]);
-        if (c == 'r' && n == 2)
+        if (c == RELAY_REQUEST_PAIR && n == 2)
                 r = relay_pair(s, fd);
-        else if (c == 'd' && n == 1)
+        else if (c == RELAY_REQUEST_DETACH && n == 1)
                 r = relay_detach(s, fd[0]);
         if (r < 0 && r != -EPROTOTYPE)
                 log_debug("In-kernel relay refused a request (0x%02x, %zu fds): %s", (unsigned char) c, n, strerror(-r));
-        (void) send(conn, r >= 0 ? "1" : "0", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) send(conn, &(char){ r >= 0 ? RELAY_ANSWER_DONE : RELAY_ANSWER_NOT }, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         closep(&fd[0]);
         closep(&fd[1]);
 }

@@ -4,6 +4,8 @@
  * supervisor.lock (0640) and relay.sock (0660). Root never works by name in a directory anyone else may write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,8 +33,11 @@ int launch_user_resolve(void) {
         }
         launch_uid = pw->pw_uid;
         launch_gid = pw->pw_gid;
-        /* it owns the launchers' files: a backend that ran as it could rewrite them, lock them, fill /run */
-        if (arg_user && launch_uid != 0 && (pw = user_lookup(arg_user)) && pw->pw_uid == launch_uid)
+        /* it owns the launchers' files: a backend that ran as it could rewrite them, lock them, fill /run. Only a unix
+         * backend's launchers are its own user, by design, with this app's files alone (ember-launch(8), USER); the
+         * launchers' user of TCP apps (LAUNCH_USER) is all of theirs, and no backend's. */
+        if (arg_user && launch_uid != 0 && (pw = user_lookup(arg_user)) && pw->pw_uid == launch_uid &&
+            (arg_backend.sa.sa_family != AF_UNIX || strcmp(arg_launch_user, LAUNCH_USER) == 0))
                 return log_error("--user=%s is the launchers' user (--launch-user=%s): run the backend as another",
                                  arg_user, arg_launch_user), -EINVAL;
         return 0;

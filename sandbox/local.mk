@@ -4,8 +4,13 @@ pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = \
 	sandbox/ember-sandbox.c sandbox/supervisor.h sandbox/options.c sandbox/options.h \
 	sandbox/heartbeat.c sandbox/upgrade.c \
-	sandbox/backend.c sandbox/record.c sandbox/wake.c sandbox/generation.c sandbox/kernel-relay.c sandbox/relay-prog.c sandbox/relay-prog.h \
-	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h
+	sandbox/backend.c sandbox/record.c sandbox/wake.c sandbox/generation.c \
+	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h sandbox/listener.c
+# The experimental in-kernel relay (BPF program, socket maps, relay.sock) only with ./configure --enable-kernel-relay;
+# without it supervisor.h's stubs open nothing.
+if ENABLE_KERNEL_RELAY
+sandbox_ember_sandbox_SOURCES += sandbox/kernel-relay.c sandbox/relay-prog.c sandbox/relay-prog.h
+endif
 sandbox_ember_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 sandbox_ember_sandbox_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
 

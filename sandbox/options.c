@@ -22,6 +22,21 @@ uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
 bool arg_relay_kernel;
 const char *arg_launch_user;
 bool arg_prepare;
+bool arg_landlock;
+char *arg_rw_paths[MAX_RW_PATHS];
+size_t arg_n_rw_paths;
+const char *arg_state_dir;
+
+/* --relay in --help: the in-kernel relay is experimental and built only on request */
+#if ENABLE_KERNEL_RELAY
+#define HELP_RELAY \
+        "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n" \
+        "                          and CAP_NET_ADMIN, else logged once and they splice; experimental)\n"
+#else
+#define HELP_RELAY \
+        "  --relay=splice          launchers splice (the experimental in-kernel relay, --relay=kernel, is\n" \
+        "                          not in this build: ./configure --enable-kernel-relay)\n"
+#endif
 
 void help(FILE *f) {
         fprintf(f,
@@ -37,13 +52,17 @@ void help(FILE *f) {
                 "  --policy=SPEC           default, strict, container, none or a .policy file\n"
                 "                          (default: default)\n"
                 "  --user=USER             run the backend as USER\n"
+                "  --landlock              confine the backend's files with Landlock: read-only, nothing under\n"
+                "                          /home, /root, /run/user; writable /tmp, /var/tmp and --rw-path\n"
+                "  --rw-path=PATH          with --landlock, PATH is writable too (repeatable)\n"
+                "  --state-dir=PATH        the backend's own directory, made --user's (0750) if missing,\n"
+                "                          writable with --landlock, in $STATE_DIRECTORY\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
                 "                          ready; returns when it serves (systemd's ExecReload=)\n"
                 "  --drain-timeout=DUR     a replaced generation's connections are closed after DUR (default 5min)\n"
-                "  --relay=splice|kernel   kernel: offer launchers the in-kernel relay (BPF sockmap; needs CAP_BPF\n"
-                "                          and CAP_NET_ADMIN, else logged once and they splice)\n"
+                HELP_RELAY
                 "  --launch-user=USER      the user NAME's launchers run as: the files they write are made its\n"
                 "  --prepare               only make them so (the wake socket unit's ExecStartPost=), then exit\n"
                 "  -h, --help              show this help\n");
@@ -64,12 +83,20 @@ static int check_argv(int argc, char *argv[]) {
                 return usage_error("%s", "--backend=ADDR is required with --app");
         if (!arg_app && (arg_have_backend || arg_upgrade))
                 return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        if (arg_n_rw_paths > 0 && !arg_landlock)
+                return usage_error("%s", "--rw-path needs --landlock (without it the unit's ReadWritePaths= decide)");
+        if (arg_state_dir && arg_landlock) { /* writable like the --rw-path */
+                if (arg_n_rw_paths >= MAX_RW_PATHS)
+                        return usage_error("more than %d --rw-path", MAX_RW_PATHS - 1);
+                arg_rw_paths[arg_n_rw_paths++] = (char *) arg_state_dir;
+        }
         arg_command = argv + optind;
         return 1;
 }
 
 enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
-       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE };
+       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE, ARG_LANDLOCK, ARG_RW_PATH,
+       ARG_STATE_DIR };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -87,6 +114,21 @@ static int parse_option(int c, const char *arg) {
                 break;
         case ARG_PREPARE:
                 arg_prepare = true;
+                break;
+        case ARG_LANDLOCK:
+                arg_landlock = true;
+                break;
+        case ARG_RW_PATH:
+                if (arg[0] != '/')
+                        return usage_error("--rw-path '%s' is not an absolute path", arg);
+                if (arg_n_rw_paths >= MAX_RW_PATHS)
+                        return usage_error("more than %d --rw-path", MAX_RW_PATHS);
+                arg_rw_paths[arg_n_rw_paths++] = (char *) arg;
+                break;
+        case ARG_STATE_DIR:
+                if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./") || strcmp(arg, "/") == 0)
+                        return usage_error("--state-dir '%s' is not an absolute path without . or ..", arg);
+                arg_state_dir = arg;
                 break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
@@ -124,6 +166,9 @@ int parse_argv(int argc, char *argv[]) {
                 { "relay", required_argument, NULL, ARG_RELAY },
                 { "launch-user", required_argument, NULL, ARG_LAUNCH_USER },
                 { "prepare", no_argument, NULL, ARG_PREPARE },
+                { "landlock", no_argument, NULL, ARG_LANDLOCK },
+                { "rw-path", required_argument, NULL, ARG_RW_PATH },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
         const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };

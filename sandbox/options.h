@@ -1,6 +1,7 @@
 #pragma once
 /* ember-sandbox's command line (options.c). */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -21,6 +22,11 @@ extern uint64_t arg_drain_timeout;
 extern bool arg_relay_kernel;
 extern const char *arg_launch_user;
 extern bool arg_prepare;
+extern bool arg_landlock;
+#define MAX_RW_PATHS 64
+extern char *arg_rw_paths[MAX_RW_PATHS];
+extern size_t arg_n_rw_paths;
+extern const char *arg_state_dir;
 
 void help(FILE *f);
 /* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */

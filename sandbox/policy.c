@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +56,9 @@ struct ember_policy {
         int *set; /* native syscall numbers: allowed (allow-list) or denied (deny-list) */
         size_t n_set, n_allocated;
         unsigned long ns_flags; /* deny-namespaces */
+        bool restrict_suid_sgid, restrict_realtime; /* the unit settings of those names, in the backend's filter */
+        bool restrict_families;
+        uint64_t families; /* restrict-address-families: the ones allowed, a bit each (all are below 64) */
         bool have_mode, have_action, have_rules;
         struct sock_fprog filters[MAX_FILTERS]; /* compiled before fork, in load order */
         unsigned n_filters;
@@ -282,6 +287,43 @@ static int parse_namespaces(parser *ps, char **args, size_t n) {
         return 0;
 }
 
+static const struct { const char *name; int family; } address_families[] = {
+        { "AF_UNIX", AF_UNIX }, { "AF_INET", AF_INET }, { "AF_INET6", AF_INET6 }, { "AF_NETLINK", AF_NETLINK },
+        { "AF_PACKET", AF_PACKET }, { "AF_VSOCK", AF_VSOCK }, { "AF_ALG", AF_ALG }, { "AF_BLUETOOTH", AF_BLUETOOTH },
+        { "AF_CAN", AF_CAN }, { "AF_XDP", 44 },
+};
+
+/* restrict-suid-sgid, restrict-realtime, restrict-address-families FAMILY...: what the unit settings of those names
+ * did to the backend when systemd's sandbox was around it (ember-sandbox --landlock leaves them to the policy, as
+ * PID 1 would build one filter per setting at every cold start). */
+static int parse_restriction(parser *ps, const char *what, char **args, size_t n) {
+        ember_policy *p = ps->p;
+
+        if (p->mode == POLICY_MODE_NONE)
+                return parse_fail(ps, "'mode none' takes no rules");
+        p->have_rules = true;
+        if (strcmp(what, "restrict-address-families") != 0) {
+                if (n != 0)
+                        return parse_fail(ps, "'%s' takes no arguments", what);
+                *(strcmp(what, "restrict-suid-sgid") == 0 ? &p->restrict_suid_sgid : &p->restrict_realtime) = true;
+                return 0;
+        }
+        if (n == 0)
+                return parse_fail(ps, "'restrict-address-families' needs the families allowed (AF_UNIX AF_INET ...)");
+        p->restrict_families = true;
+        for (size_t i = 0; i < n; i++) {
+                bool found = false;
+                for (size_t j = 0; j < ELEMENTSOF(address_families); j++)
+                        if (strcmp(args[i], address_families[j].name) == 0) {
+                                p->families |= 1ULL << address_families[j].family;
+                                found = true;
+                        }
+                if (!found)
+                        return parse_fail(ps, "unknown address family '%s'", args[i]);
+        }
+        return 0;
+}
+
 static int parse_line(parser *ps, char *line) {
         char *args[64], *save = NULL, *tok;
         size_t n = 0;
@@ -304,7 +346,11 @@ static int parse_line(parser *ps, char *line) {
                 return parse_rule(ps, false, args + 1, n - 1);
         if (strcmp(args[0], "deny-namespaces") == 0)
                 return parse_namespaces(ps, args + 1, n - 1);
-        return parse_fail(ps, "unknown directive '%s' (mode, action, allow, deny, deny-namespaces)", args[0]);
+        if (strcmp(args[0], "restrict-suid-sgid") == 0 || strcmp(args[0], "restrict-realtime") == 0 ||
+            strcmp(args[0], "restrict-address-families") == 0)
+                return parse_restriction(ps, args[0], args + 1, n - 1);
+        return parse_fail(ps, "unknown directive '%s' (mode, action, allow, deny, deny-namespaces, restrict-suid-sgid, "
+                          "restrict-realtime, restrict-address-families)", args[0]);
 }
 
 static void release_ctx(scmp_filter_ctx *ctx) {
@@ -357,7 +403,7 @@ static int new_ctx(uint32_t default_action, scmp_filter_ctx *ret) {
         return 0;
 }
 
-/* The second filter: clone/unshare/setns flag checks. clone3 keeps its flags behind a pointer that seccomp cannot
+/* The second filter: clone/unshare/setns flag checks (and compile_restrictions() below). clone3 keeps its flags behind a pointer that seccomp cannot
  * read, so it gets ENOSYS and the C library falls back to clone(2). */
 static int compile_namespaces(const ember_policy *p, scmp_filter_ctx ctx) {
         const uint32_t act = p->action;
@@ -388,6 +434,79 @@ static int compile_namespaces(const ember_policy *p, scmp_filter_ctx ctx) {
         if (r < 0)
                 return r;
         return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+}
+
+/* Set-user-ID or set-group-ID bits, by chmod or at creation (RestrictSUIDSGID=). */
+static int compile_suid_sgid(const ember_policy *p, scmp_filter_ctx ctx) {
+        const uint32_t act = p->action;
+        int r = 0;
+
+        for (int bit = 0; r >= 0 && bit < 2; bit++) {
+                const scmp_datum_t m = bit ? S_ISGID : S_ISUID;
+                r = seccomp_rule_add(ctx, act, SCMP_SYS(chmod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(fchmod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(fchmodat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(creat), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(open), 2, SCMP_A1(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
+                                             SCMP_A2(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(openat), 2, SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
+                                             SCMP_A3(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(mknod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, m, m));
+                if (r >= 0)
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(mknodat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, m, m));
+        }
+        return r;
+}
+
+/* Real-time scheduling (RestrictRealtime=): SCHED_FIFO, SCHED_RR, SCHED_DEADLINE, with or without
+ * SCHED_RESET_ON_FORK; sched_setattr keeps its policy behind a pointer, so it is denied. */
+static int compile_realtime(const ember_policy *p, scmp_filter_ctx ctx) {
+        static const int rt[] = { SCHED_FIFO, SCHED_RR, 6 /* SCHED_DEADLINE */ };
+        int r = seccomp_rule_add(ctx, p->action, SCMP_SYS(sched_setattr), 0);
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rt); i++)
+                r = seccomp_rule_add(ctx, p->action, SCMP_SYS(sched_setscheduler), 1,
+                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffff, (scmp_datum_t) rt[i]));
+        return r;
+}
+
+/* socket() and socketpair() only for the families allowed (RestrictAddressFamilies=); EAFNOSUPPORT otherwise, as
+ * systemd says it. */
+static int compile_families(const ember_policy *p, scmp_filter_ctx ctx) {
+        const uint32_t act = SCMP_ACT_ERRNO(EAFNOSUPPORT);
+        int r = 0;
+
+        for (int f = 0; r >= 0 && f < 64; f++)
+                if (!(p->families & (1ULL << f))) {
+                        r = seccomp_rule_add(ctx, act, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) f));
+                        if (r >= 0)
+                                r = seccomp_rule_add(ctx, act, SCMP_SYS(socketpair), 1,
+                                                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) f));
+                }
+        if (r >= 0)
+                r = seccomp_rule_add(ctx, act, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, 64));
+        if (r >= 0)
+                r = seccomp_rule_add(ctx, act, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GE, 64));
+        return r;
+}
+
+/* The second filter's argument checks besides the namespaces' (default: allow). */
+static int compile_restrictions(const ember_policy *p, scmp_filter_ctx ctx) {
+        int r = p->ns_flags ? compile_namespaces(p, ctx) : 0;
+
+        if (r >= 0 && p->restrict_suid_sgid)
+                r = compile_suid_sgid(p, ctx);
+        if (r >= 0 && p->restrict_realtime)
+                r = compile_realtime(p, ctx);
+        if (r >= 0 && p->restrict_families)
+                r = compile_families(p, ctx);
+        return r;
 }
 
 static int compile_main(const ember_policy *p, scmp_filter_ctx ctx) {
@@ -421,10 +540,10 @@ static int compile(ember_policy *p, char **ret_error) {
         if (p->mode == POLICY_MODE_NONE)
                 return 0;
         /* Loaded in this order: the main filter may well deny seccomp(2) itself, so it goes last. */
-        if (p->ns_flags) {
+        if (p->ns_flags || p->restrict_suid_sgid || p->restrict_realtime || p->restrict_families) {
                 r = new_ctx(SCMP_ACT_ALLOW, &ns);
                 if (r >= 0)
-                        r = compile_namespaces(p, ns);
+                        r = compile_restrictions(p, ns);
                 if (r >= 0)
                         r = export_filter(ns, &p->filters[p->n_filters]);
                 if (r < 0)

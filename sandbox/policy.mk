@@ -4,7 +4,8 @@ noinst_LIBRARIES += sandbox/libconfine.a
 sandbox_libconfine_a_SOURCES = \
 	sandbox/policy.c sandbox/policy.h sandbox/policy-groups.c \
 	sandbox/audit.c sandbox/audit.h \
-	sandbox/confine.c sandbox/confine.h
+	sandbox/confine.c sandbox/confine.h \
+	sandbox/files.c sandbox/files.h
 sandbox_libconfine_a_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 
 policiesdir = $(pkgdatadir)/policies

@@ -15,11 +15,14 @@
 
 #define WAITERS_MAX 4096
 
-typedef enum role {
-        ROLE_SERVING,  /* new connections come to us: starting, warm, stopping are ours to write */
-        ROLE_PENDING,  /* an upgrade's new generation, not ready yet: takes no connection, writes no state */
-        ROLE_DRAINING, /* replaced by an upgrade: keeps its connections until they close or the drain timeout */
-} role;
+/* A listening socket on the backend's TCP address that is not the backend's: who holds it, for the log. */
+typedef struct port_holder {
+        uint16_t port;
+        uid_t uid;       /* the socket's maker */
+        pid_t pid;       /* its holder in our pid namespace, 0 if none can be seen */
+        char comm[16];
+        uint64_t inode;
+} port_holder;
 
 typedef struct supervisor {
         int dirfd;
@@ -43,7 +46,7 @@ typedef struct supervisor {
         bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
         bool ready;
-        role role;
+        generation_role role; /* protocol.h */
         uint64_t generation;
         uint64_t previous;      /* fixed-port upgrade: the generation whose backend must be gone before ours starts */
         bool wait_previous;
@@ -98,19 +101,28 @@ int open_wake_socket(supervisor *s);
 /* notify.sock for --ready=notify; its path into PATH. */
 int open_notify_socket(supervisor *s, char *path, size_t size);
 
-/* kernel-relay.c */
+/* kernel-relay.c, built only with ./configure --enable-kernel-relay (experimental) */
+#if ENABLE_KERNEL_RELAY
 /* With --relay=kernel: the BPF program, its maps and relay.sock; unavailable is logged once, and launchers splice. */
 void kernel_relay_open(supervisor *s);
 /* No new relays (relay.sock gone); the maps and what they relay stay until we exit. */
 void kernel_relay_stop(supervisor *s);
 /* The launchers on relay.sock: each pair of sockets is relayed in the kernel from then on. */
 void accept_relays(supervisor *s);
+#else
+/* Without it --relay=kernel is refused as it is parsed: there is never a relay.sock (relay_fd stays -1, so nothing
+ * polls it), and launchers splice. */
+static inline void kernel_relay_open(supervisor *s) {}
+static inline void kernel_relay_stop(supervisor *s) {}
+static inline void accept_relays(supervisor *s) {}
+#endif
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */
 int start_backend(supervisor *s, const char *notify_path);
-/* 0 once the backend accepts a connection. */
-int probe_backend(const supervisor *s);
+/* 0 once the backend accepts a connection (a TCP one: on a listener of its own, see listener.c), -ECONNREFUSED
+ * while it does not, -EADDRINUSE if a listener not of the backend's holds its address (into *ret_foreign). */
+int probe_backend(supervisor *s, port_holder *ret_foreign);
 /* Reaps an exited backend (1), killing what it left in its process group first; 0 while it runs. */
 int reap_backend(supervisor *s, int *status);
 /* Waits up to TIMEOUT for the backend to exit (1), or not (0). */
@@ -118,6 +130,16 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status);
 /* SIGTERM, then SIGKILL after --stop-timeout, to the backend's process group; reaps it. */
 void kill_backend(supervisor *s, int *status);
 void describe_exit(int status, char *buf, size_t size);
+
+/* listener.c: only the backend's own listener gets the clients (issue 24) */
+/* 1 if the listener a connection to the backend's TCP address would reach is the backend's (its process tree, its
+ * unit's cgroup, root's, or its user's where its processes cannot be read); 0 if nothing listens there;
+ * -EADDRINUSE if it is not the backend's (described in *ret_foreign); other -errno if the kernel could not be asked. */
+int backend_listener_check(supervisor *s, port_holder *ret_foreign);
+/* Before the backend runs: 1 if something listens on its TCP address (described in *ret), 0 if not, or -errno. */
+int address_holder(supervisor *s, port_holder *ret);
+/* "port P is taken by pid N (COMM) of uid U", or by a process of uid U not visible here, with the socket's inode. */
+void describe_port_holder(const port_holder *h, char *buf, size_t size);
 
 /* generation.c */
 /* A free port on the address's host, for a HOST:auto backend. */
@@ -139,7 +161,7 @@ int drain_step(supervisor *s);
 void stop_other_generations(supervisor *s);
 int anchor_wait(supervisor *s);
 int upgrade_foreground(int *ret_report_fd);
-void upgrade_report(supervisor *s, char kind, const char *fmt, ...) _printf_(3, 4);
+void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _printf_(3, 4);
 
 /* record.c */
 /* Before a start: wait out the back-off of a backend that keeps crashing. */

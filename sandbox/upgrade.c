@@ -22,7 +22,8 @@
 #include "timeutil.h"
 
 void take_over(supervisor *s, app_state state) {
-        (void) serving_write(s->dirfd, s->generation, &s->address);
+        /* a fixed-port generation takes over before its backend runs: its address is said once that is ready */
+        (void) serving_write(s->dirfd, s->generation, state == APP_WARM ? &s->address : NULL);
         set_state(s, state);
         s->role = ROLE_SERVING;
         (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
@@ -46,8 +47,8 @@ void announce_upgrade(supervisor *s, uint64_t ms) {
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=upgrade-ready", f),
                   "Upgrade: generation %" PRIu64 " ready after %" PRIu64 " ms on %s; new connections go to it", s->generation,
                   ms, addr);
-        upgrade_report(s, 'R', "generation %" PRIu64 " serves on %s (ready after %" PRIu64 " ms); generation %" PRIu64
-                       " drains", s->generation, addr, ms, s->previous);
+        upgrade_report(s, UPGRADE_READY, "generation %" PRIu64 " serves on %s (ready after %" PRIu64 " ms); generation "
+                       "%" PRIu64 " drains", s->generation, addr, ms, s->previous);
 }
 
 /* Under the lock, for --upgrade: the generation we replace, or the exit code (reported) if there is nothing to do
@@ -60,21 +61,22 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
 
         r = app_state_settle(s->dirfd, &state);
         if (r < 0)
-                return upgrade_report(s, 'F', "the state of %s is unreadable: %s", arg_app, strerror(-r)), EXIT_DATAERR;
+                return upgrade_report(s, UPGRADE_FAILED, "the state of %s is unreadable: %s", arg_app, strerror(-r)),
+                       EXIT_DATAERR;
         if (state == APP_COLD)
-                return upgrade_report(s, 'C', "%s is cold: nothing to upgrade; the next connection starts the new "
-                                      "version", arg_app), 0;
+                return upgrade_report(s, UPGRADE_COLD, "%s is cold: nothing to upgrade; the next connection starts "
+                                      "the new version", arg_app), 0;
         if (state != APP_WARM)
-                return upgrade_report(s, 'T', "%s is %s: upgrade it once it is warm", arg_app,
+                return upgrade_report(s, UPGRADE_BUSY, "%s is %s: upgrade it once it is warm", arg_app,
                                       app_state_to_string(state)), EXIT_TEMPFAIL;
         if (serving_read(s->dirfd, sv) < 0 || supervisor_find_generation(s->dirfd, sv->generation, pid) <= 0 || *pid <= 0)
-                return upgrade_report(s, 'T', "%s has no serving generation to replace (a supervisor of an older "
-                                      "ember?): restart it instead", arg_app), EXIT_TEMPFAIL;
+                return upgrade_report(s, UPGRADE_BUSY, "%s has no serving generation to replace (a supervisor of an "
+                                      "older ember?): restart it instead", arg_app), EXIT_TEMPFAIL;
         n = supervisors_list(s->dirfd, gens, pids, ELEMENTSOF(gens));
         for (int i = 0; i < n; i++)
                 if (gens[i] > sv->generation)
-                        return upgrade_report(s, 'T', "an upgrade of %s to generation %" PRIu64 " is in progress: wait "
-                                              "for it", arg_app, gens[i]), EXIT_TEMPFAIL;
+                        return upgrade_report(s, UPGRADE_BUSY, "an upgrade of %s to generation %" PRIu64 " is in "
+                                              "progress: wait for it", arg_app, gens[i]), EXIT_TEMPFAIL;
         return -1;
 }
 
@@ -108,7 +110,7 @@ int begin_upgrade(supervisor *s) {
                 return r;
         r = allocate_generation(s);
         if (r >= 0)
-                return upgrade_report(s, 'F', "could not take a generation lock in %s", s->dir_path), r;
+                return upgrade_report(s, UPGRADE_FAILED, "could not take a generation lock in %s", s->dir_path), r;
         s->previous = sv.generation;
         snprintf(kv, sizeof(kv), "generation=%" PRIu64 " drain_usec=%" PRIu64, s->generation, upgrade_drain_usec(s));
         (void) state_kv_write(s->dirfd, STATE_UPGRADE, kv);

@@ -8,4 +8,6 @@ dist_templates_DATA = \
 	templates/NAME-backend.service \
 	templates/hardening-strict.conf \
 	templates/hardening-lean.conf \
+	templates/backend-lean.conf \
+	templates/backend-strict.conf \
 	templates/backend-container.conf

@@ -61,6 +61,7 @@ inetd_tests = \
 	tests/inetd/idle-timeout.sh \
 	tests/inetd/bad-args-launch.sh \
 	tests/inetd/bad-args-sandbox.sh \
+	tests/inetd/kernel-relay-not-built.sh \
 	tests/inetd/kernel-relay.sh \
 	tests/inetd/kernel-half-close.sh \
 	tests/inetd/kernel-backend-crash.sh \

@@ -1,4 +1,4 @@
-# Each test layer registers itself here; see DESIGN.md for the three layers.
+# Each test layer registers itself here; doc/ARCHITECTURE.md ("Tests, in layers") says what each one covers.
 include tests/unit.mk
 include tests/inetd.mk
 include tests/sandbox.mk
@@ -9,4 +9,4 @@ include tests/fuzz/local.mk
 
 # The TAP producer every shell layer's lib.sh sources, and its own test.
 TESTS += tests/lib/selftest.sh
-EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh tests/lib/containers.sh tests/lib/cgroup.sh tests/lib/usage.sh
+EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh tests/lib/containers.sh tests/lib/cgroup.sh tests/lib/usage.sh tests/lib/build.sh

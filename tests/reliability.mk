@@ -3,6 +3,7 @@ reliability_tests = \
 	tests/reliability/valgrind-relay.sh \
 	tests/reliability/hostile-clients.sh \
 	tests/reliability/state-dir.sh \
+	tests/reliability/state-dir-unprepared.sh \
 	tests/reliability/crash-loop.sh
 
 TESTS += $(reliability_tests)

@@ -5,9 +5,11 @@ system_tests = \
 	tests/system/ctl-new.sh \
 	tests/system/own-cgroup.sh \
 	tests/system/security.sh \
+	tests/system/backend-pid1.sh \
 	tests/system/podman.sh \
 	tests/system/docker.sh \
 	tests/system/dynamic-user.sh \
+	tests/system/backend-files.sh \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \
@@ -16,6 +18,8 @@ system_tests = \
 	tests/system/emberctl.sh \
 	tests/system/newcomer.sh \
 	tests/system/unix-backend-attack.sh \
+	tests/system/unix-backend-user.sh \
+	tests/system/port-squat.sh \
 	tests/system/sigkill.sh \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \

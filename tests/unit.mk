@@ -32,16 +32,24 @@ tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c tests/tap.h
 tests_unit_test_daemon_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_daemon_LDADD = common/libember.a
 
+# closep() and take_fd(): an fd closed is forgotten, never closed again under a number reused since.
+unit_tests += tests/unit/test-macro
+tests_unit_test_macro_SOURCES = tests/unit/test-macro.c tests/tap.h
+tests_unit_test_macro_CPPFLAGS = $(unit_cppflags)
+
 # ember-launch's self-confinement, probed in locked-down children.
 unit_tests += tests/unit/test-lockdown
 tests_unit_test_lockdown_SOURCES = tests/unit/test-lockdown.c tests/tap.h launcher/lockdown.c launcher/lockdown.h
 tests_unit_test_lockdown_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_lockdown_LDADD = common/libember.a
 
-# The in-kernel relay's count of what the kernel took from a socket, in each TCP state a FIN leaves it in.
+# The in-kernel relay's count of what the kernel took from a socket, in each TCP state a FIN leaves it in (a skip
+# where the relay is not built: ./configure --enable-kernel-relay).
 unit_tests += tests/unit/test-kernel-relay
-tests_unit_test_kernel_relay_SOURCES = tests/unit/test-kernel-relay.c tests/tap.h launcher/kernel-relay.c launcher/kernel-relay.h \
-	launcher/session.c launcher/session.h
+tests_unit_test_kernel_relay_SOURCES = tests/unit/test-kernel-relay.c tests/tap.h launcher/kernel-relay.h
+if ENABLE_KERNEL_RELAY
+tests_unit_test_kernel_relay_SOURCES += launcher/kernel-relay.c launcher/session.c launcher/session.h
+endif
 tests_unit_test_kernel_relay_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_kernel_relay_LDADD = common/libember.a
 
@@ -69,3 +77,10 @@ unit_tests += tests/unit/test-client
 tests_unit_test_client_SOURCES = tests/unit/test-client.c tests/tap.h launcher/client.c launcher/client.h
 tests_unit_test_client_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher
 tests_unit_test_client_LDADD = common/libember.a
+
+# Whose listener is on a TCP backend's address: the backend's own, or a stranger's that gets no client (issue 24).
+unit_tests += tests/unit/test-listener
+tests_unit_test_listener_SOURCES = tests/unit/test-listener.c tests/tap.h sandbox/listener.c
+tests_unit_test_listener_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/sandbox
+tests_unit_test_listener_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+tests_unit_test_listener_LDADD = common/libember.a

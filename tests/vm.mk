@@ -1,16 +1,18 @@
 # VM layer (`make check-vm`, never part of `make check`): the tests in tests/vm/ run inside a Debian 13 virtual
 # machine under QEMU (TCG) with systemd 257 as PID 1 and cgroup v2 with every controller, ember built as a .deb with
 # dpkg-buildpackage and installed with apt: a real MemoryMax= OOM kill, the bill from memory.peak and cpu.stat, a
-# unix-socket backend and --dynamic-user on a pristine system. tests/vm/vm builds the image (debootstrap, cached
-# under /var/tmp/ember-vm per checkout HEAD), boots it once for all the tests and brings their TAP back; automake's
-# TAP driver then reports each test from that output (tests/vm/vm result). Needs root and qemu-system-x86,
-# debootstrap and e2fsprogs; without them every test is a SKIP with the reason.
+# unix-socket backend, --dynamic-user on a pristine system, podman with cgroups of its own (--cgroups=split).
+# tests/vm/vm builds the image (debootstrap, cached under /var/tmp/ember-vm per checkout HEAD), boots it once for
+# all the tests and brings their TAP back; automake's TAP driver then reports each test from that output
+# (tests/vm/vm result). Needs root and qemu-system-x86, debootstrap and e2fsprogs; without them every test is a
+# SKIP with the reason.
 vm_tests = \
 	tests/vm/oom.sh \
 	tests/vm/bill.sh \
 	tests/vm/cgroup.sh \
 	tests/vm/unix.sh \
-	tests/vm/dynamic-user.sh
+	tests/vm/dynamic-user.sh \
+	tests/vm/podman.sh
 EXTRA_DIST += $(vm_tests) tests/vm/vm tests/vm/lib.sh tests/vm/runner.sh tests/vm/backend.py
 
 vm_out = $(abs_top_builddir)/tests/vm/out

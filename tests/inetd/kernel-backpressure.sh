@@ -4,6 +4,7 @@
 # second). Once a direction's backlog passes 64 MiB the launcher has its source socket taken out of the program's
 # map and relays that direction itself; every byte comes back in order once the client reads.
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 5
 need python3
 kernel_relay_setup

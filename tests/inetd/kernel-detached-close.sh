@@ -8,6 +8,7 @@
 #  - the backend half-closes and never reads: the launcher, holding bytes it cannot write, must sleep, not spin on
 #    the client's POLLHUP, and its --idle-timeout must end it.
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 5
 need python3
 kernel_relay_setup

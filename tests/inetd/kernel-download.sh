@@ -5,6 +5,7 @@
 # rest itself: the backend gets only so far ahead of it. Every byte must arrive in order (blocks that carry their
 # own index); the fast ones stay in the kernel and none may be reset.
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 6
 need python3
 kernel_relay_setup

@@ -4,6 +4,7 @@
 # sockets), so that the LRU takes entries from sockets still relaying: every transfer must still come back intact
 # (an entry made again only loses the memory needed to cut a retransmission's repeated head).
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 5
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"

@@ -3,6 +3,7 @@
 # lives, its bytes go through both ways, and 1,000 short connections in a row leave no entry behind (the kernel
 # takes a socket out of the maps as it closes).
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 10
 [ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
 SOCKMAP=$top_builddir/tests/tools/ember-test-sockmap

@@ -4,6 +4,7 @@
 # once the client half-closes and nothing more came for 2 s, and resets both connections instead of ending them
 # with a FIN, so that neither side takes the damaged stream for a complete one; it says so once and exits 71.
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 6
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"

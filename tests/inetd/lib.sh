@@ -19,6 +19,9 @@ set -u
 
 : "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+# a test run through the in-kernel relay (EMBER_TEST_RELAY=kernel: tests/inetd/kernel-*.sh) where it is not built in
+[ "${EMBER_TEST_RELAY:-}" != kernel ] || need_kernel_relay
 LAUNCH=$top_builddir/launcher/ember-launch
 SANDBOX=$top_builddir/sandbox/ember-sandbox
 BACKEND=$top_builddir/tests/tools/ember-test-backend
@@ -164,6 +167,51 @@ track_spawned() {
 # exited_with PID CODE: systemd-socket-activate logged that its child PID exited with CODE
 exited_with() { grep -q "^Child $1 died with code $2\$" "$LOG"; }
 
+# For tests of a bound a launcher keeps against a client that holds back (the PROXY header, the first byte). The test
+# sets BOUND_MS, the bound, and BOUND_NAME, how its descriptions call it; SLACK_MS, what a launcher may take beyond
+# it to exit and be reaped; CPU_MAX_MS and WAKEUPS_MAX, what one launcher's wait may cost.
+# bound_app LAUNCH_OPTION...: ember_setup and ember_start, with launchers given these options, a start timeout and a
+# supervisor's idle time far beyond the bound, and their lives timed (timed_lives). BACKEND_ARGS set before it stay.
+bound_app() {
+        ember_setup
+        LAUNCH_ARGS=(--start-timeout=10s "$@")
+        SANDBOX_ARGS=(--idle=30s --policy=none)
+        timed_lives
+        ember_start
+}
+# bound_kept DESC PID CODE: the launcher PID waits the whole bound and no more (gone within SLACK_MS after it),
+# exits CODE, and its wait costs less than CPU_MAX_MS of CPU and WAKEUPS_MAX wake-ups: five assertions.
+bound_kept() {
+        local desc=$1 pid=$2 code=$3
+        track "$pid"
+        wait_until $(((BOUND_MS + SLACK_MS) / 1000 + 10)) tracked_gone # generous; the bound is checked below
+        cmp_ok "$desc: its launcher waits out $BOUND_NAME (lived $(tracked_max_life_ms) ms)" \
+                "$(tracked_min_life_ms)" -ge $((BOUND_MS - 20))
+        cmp_ok "$desc: and is gone within it and $SLACK_MS ms" "$(tracked_max_life_ms)" -le $((BOUND_MS + SLACK_MS))
+        ok "$desc: it exits $code" wait_until 5 exited_with "$pid" "$code"
+        cmp_ok "$desc: waiting cost $(tracked_max_cpu_ms) ms of CPU" "$(tracked_max_cpu_ms)" -lt "$CPU_MAX_MS"
+        cmp_ok "$desc: and $(tracked_max_wakeups) wake-ups" "$(tracked_max_wakeups)" -lt "$WAKEUPS_MAX"
+}
+# flood_bound_kept DESC MARK N CLIENT_ARGS...: N clients at once (ember-test-client --parallel=N CLIENT_ARGS
+# --no-shutdown), DESC, get N launchers (spawned after line MARK of the log), each gone within the bound and SLACK_MS
+# of its start and none before the bound: three assertions. The launchers stay tracked for the caller's checks of what
+# they cost (tracked_sum_cpu_ms, ...).
+flood_bound_kept() {
+        local desc=$1 mark=$2 n=$3 t0 t1
+        shift 3
+        t0=$(now_ms)
+        bg_client /dev/null --parallel="$n" "$@" --no-shutdown "$ADDR"
+        track
+        ok "$n $desc get $n launchers" wait_until 30 track_spawned "$mark" "$n"
+        wait_until $(((BOUND_MS + SLACK_MS) / 1000 + 30)) tracked_gone # generous; the bound is checked below
+        t1=$(now_ms)
+        diag "the last was gone $((t1 - t0)) ms after the first connect"
+        cmp_ok "each is gone within $BOUND_NAME and $SLACK_MS ms of its start (at most $(tracked_max_life_ms) ms)" \
+                "$(tracked_max_life_ms)" -le $((BOUND_MS + SLACK_MS))
+        cmp_ok "none is cut before $BOUND_NAME (the least one lived: $(tracked_min_life_ms) ms)" \
+                "$(tracked_min_life_ms)" -ge $((BOUND_MS - 20))
+}
+
 # ports: random candidates below the ephemeral range, each reserved for this test with a file in $PORT_DIR (so
 # parallel tests never pick the same one, even a backend port that is not bound yet) and checked free to bind.
 PORT_DIR=${TMPDIR:-/tmp}/ember-test-ports
@@ -240,6 +288,7 @@ _ember_watchdog() {
 # kernel_relay_setup: ember_setup for a test of the in-kernel relay (root only: CAP_BPF, CAP_NET_ADMIN), with a
 # supervisor that outlives the test's pauses.
 kernel_relay_setup() {
+        need_kernel_relay
         [ "$(id -u)" = 0 ] || skip_all "the in-kernel relay needs root (CAP_BPF, CAP_NET_ADMIN)"
         ember_setup
         SANDBOX_ARGS=(--idle=60s --policy=none)
@@ -273,6 +322,7 @@ ember_start() {
                 [ "${#BACKEND_CMD[@]}" -gt 0 ] && cmd=("${BACKEND_CMD[@]//\{port\}/$BPORT}")
                 # EMBER_TEST_RELAY=kernel: the same test through the in-kernel relay (tests/inetd/kernel-*.sh)
                 local relay=()
+                [ "${EMBER_TEST_RELAY:-}" != kernel ] || need_kernel_relay
                 [ -n "${EMBER_TEST_RELAY:-}" ] && relay=(--relay="$EMBER_TEST_RELAY")
                 SA_CMD=(systemd-socket-activate --accept --inetd -l "$ADDR" -E EMBER_RUNTIME_DIR -E EMBER_DEBUG -E EMBER_POLICY_DIR
                         "${SA_ENV[@]}"

@@ -136,6 +136,20 @@ static long p_socket(void) {
                 close((int) fd);
         return fd;
 }
+/* The unit settings the default policy stands in for when systemd's sandbox is not around the backend. Each makes the
+ * kernel fail another way when the filter lets it through (ENOENT, EINVAL, EPERM or ESOCKTNOSUPPORT). */
+static long p_chmod_suid(void) {
+        return syscall(SYS_chmod, "/nonexistent/ember-probe", 04755);
+}
+static long p_sched_fifo(void) {
+        return syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, NULL); /* no parameters: EINVAL */
+}
+static long p_socket_packet(void) {
+        long fd = syscall(SYS_socket, AF_PACKET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* no such type for packets */
+        if (fd >= 0)
+                close((int) fd);
+        return fd;
+}
 #if defined(__x86_64__)
 /* getpid through the i386 ABI (int 0x80) from 64-bit code: the filter's foreign-ABI action applies. */
 static long p_i386_getpid(void) {
@@ -184,6 +198,9 @@ static const struct {
         { "userfaultfd", SYS_userfaultfd, p_userfaultfd },
         { "getpid", SYS_getpid, p_getpid },
         { "socket", SYS_socket, p_socket },
+        { "chmod-suid", SYS_chmod, p_chmod_suid },
+        { "sched-fifo", SYS_sched_setscheduler, p_sched_fifo },
+        { "socket-packet", SYS_socket, p_socket_packet },
 #if defined(__x86_64__)
         { "i386-getpid", 20, p_i386_getpid },
 #endif

@@ -6,7 +6,7 @@
 
 denied="mount umount chroot unshare-user unshare-mount unshare-net clone-newuser setns ptrace process_vm_readv
 perf_event_open kexec bpf init_module finit_module reboot swapon settime ioperm iopl keyctl add_key io_uring
-userfaultfd"
+userfaultfd chmod-suid sched-fifo"
 allowed="getpid socket fork"
 available=" $("$PROBE" --list | tr '\n' ' ') "
 probes=
@@ -14,7 +14,7 @@ for p in $denied; do
         case $available in *" $p "*) probes="$probes $p" ;; esac
 done
 n=$(echo $probes | wc -w)
-plan $((2 * n + 2 + $(echo $allowed | wc -w) + 1))
+plan $((2 * n + 2 + $(echo $allowed | wc -w) + 2))
 
 sed 's/^action .*/action errno EDOM/' "$EMBER_POLICY_DIR/default.policy" >"$TMP/edom.policy"
 grep -q '^action errno EDOM$' "$TMP/edom.policy" || bail "could not derive a policy from default.policy"
@@ -29,6 +29,8 @@ done
 is "default answers clone3 with ENOSYS (flags unreadable; libc falls back to clone)" "$(run_probe default clone3)" "errno ENOSYS"
 is "clone3 gets ENOSYS whatever the action" "$(run_probe "$TMP/edom.policy" clone3)" "errno ENOSYS"
 
+is "default refuses socket(AF_PACKET) with EAFNOSUPPORT (restrict-address-families)" "$(run_probe default socket-packet)" \
+        "errno EAFNOSUPPORT"
 for p in $allowed; do
         is "default allows $p" "$(run_probe default "$p")" "allowed"
 done

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 201
+plan 217
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -95,30 +95,52 @@ ectl new wr "${new_ok[@]}" --rw-path=/srv/a%b --rw-path=/var/cache/wr --state-di
         >"$T_TMP/out" 2>&1
 is "--rw-path (twice) and --state-dir are accepted" "$?" 0
 wr=$(cat "$UNITS/wr-backend.service")
-like "the backend's file system is read-only by default" "$wr" '^ProtectSystem=strict$'
-like "but its state directory" "$wr" '^ReadWritePaths=/run/ember/wr$'
-like "each --rw-path becomes ReadWritePaths= (% escaped)" "$wr" '^ReadWritePaths=/srv/a%%b$'
-like "the second one too" "$wr" '^ReadWritePaths=/var/cache/wr$'
-like "--state-dir with --user: /var/lib/NAME made the user's as the wake socket starts (not at each cold start)" \
-        "$(cat "$UNITS/wr-backend.socket")" '^ExecStartPre=/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
-is "and not by the backend unit" "$(grep -c '^ExecStartPre=' "$UNITS/wr-backend.service")" 0
-like "and writable" "$wr" '^ReadWritePaths=-/var/lib/wr/db$'
+like "the backend's files are confined by ember-sandbox (Landlock), read-only by default" "$wr" '^ExecStart=.* --landlock '
+is "with no mount namespace: no ReadWritePaths=, ProtectSystem= or PrivateTmp=" \
+        "$(grep -cE '^(ReadWritePaths|ProtectSystem|PrivateTmp|ReadOnlyPaths|ProtectHome|PrivateDevices)=' "$UNITS/wr-backend.service")" 0
+like "each --rw-path becomes ember-sandbox --rw-path= (% escaped)" "$wr" '^ExecStart=.* "--rw-path=/srv/a%%b" '
+like "the second one too" "$wr" '^ExecStart=.* --rw-path=/var/cache/wr '
+like "--state-dir with --user: ember-sandbox makes /var/lib/NAME the user's as it starts, and exports it" "$wr" '^ExecStart=.* --state-dir=/var/lib/wr/db '
+is "not a process more before each start (ExecStartPre=)" "$(grep -c '^ExecStartPre=' "$UNITS/wr-backend.service")" 0
 ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
-like "--state-dir without --user becomes StateDirectory=" "$(cat "$UNITS/wd-backend.service")" '^StateDirectory=wd$'
+like "--state-dir without --user: the same, for the backend's own user" "$(cat "$UNITS/wd-backend.service")" \
+        '^ExecStart=.* --state-dir=/var/lib/wd '
+rm -f "$UNITS"/wd*
 ectl new sd "${new_ok[@]}" -- /bin/cat >/dev/null 2>&1
-like "without --state-dir every app gets StateDirectory=ember/NAME" "$(cat "$UNITS/sd-backend.service")" '^StateDirectory=ember/sd$'
+like "without --state-dir every app gets /var/lib/ember/NAME" "$(cat "$UNITS/sd-backend.service")" '^ExecStart=.* --state-dir=/var/lib/ember/sd '
 rm -f "$UNITS"/sd*
+ectl new sd "${new_ok[@]}" --hardening=strict -- /bin/cat >/dev/null 2>&1
+like "under --hardening=strict: StateDirectory=ember/NAME of the dynamic user" "$(cat "$UNITS/sd-backend.service")" '^StateDirectory=ember/sd$'
+rm -f "$UNITS"/sd*
+ectl new sd "${new_ok[@]}" --hardening=strict --user=nobody -- /bin/cat >/dev/null 2>&1
+sd=$(cat "$UNITS/sd-backend.service")
+like "under --hardening=strict with --user: made that user's before each start" "$sd" \
+        '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/ember/sd$'
+like "writable in systemd's namespace" "$sd" '^ReadWritePaths=-/var/lib/ember/sd$'
+like "and exported as StateDirectory= would" "$sd" '^Environment=STATE_DIRECTORY=/var/lib/ember/sd$'
+rm -f "$UNITS"/sd*
+ectl new wd "${new_ok[@]}" --state-dir=wd --hardening=strict -- /bin/cat >/dev/null 2>&1
+wd=$(cat "$UNITS/wd-backend.service")
+like "under --hardening=strict (systemd's sandbox) the state directory is StateDirectory= of the dynamic user" "$wd" '^StateDirectory=wd$'
+like "and the file system read-only by systemd" "$wd" '^ProtectSystem=strict$'
+like "but its state directory" "$wd" '^ReadWritePaths=/run/ember/wd$'
 rm -f "$UNITS"/wd*
 rm -f "$UNITS"/wr*
 ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ux=$(cat "$UNITS/ux-backend.service")
-like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ReadWritePaths=-/tmp/ux$'
-like "and under /tmp shared with the launchers (no PrivateTmp=)" "$ux" '^PrivateTmp=no$'
+like "a unix --backend's directory stays writable (to bind there)" "$ux" '^ExecStart=.* --rw-path=/tmp/ux '
+is "and /tmp is shared with the launchers (no PrivateTmp=)" "$(grep -c '^PrivateTmp=' "$UNITS/ux-backend.service")" 0
 like "the launchers take only a socket of the backend's user: root's with --user=root" \
         "$(grep '^ExecStart=' "$UNITS/ux@.service")" ' --backend-owner=0$'
+is "and run as root only then (ember-launch(8), USER)" "$(grep '^User=' "$UNITS/ux@.service")" User=root
+is "a root backend's unit hides PID 1's, the bus's and journald's control sockets" \
+        "$(grep '^InaccessiblePaths=' "$UNITS/ux-backend.service")" \
+        "InaccessiblePaths=-/run/systemd/private -/run/dbus/system_bus_socket -/run/systemd/journal/io.systemd.journal"
 rm -f "$UNITS"/ux*
 ectl new ux --listen=18001 --backend=/tmp/ux/b.sock --user=nobody --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 like "and --user's uid with --user" "$(grep '^ExecStart=' "$UNITS/ux@.service")" " --backend-owner=$(id -u nobody)\$"
+is "whose launchers run as that user" "$(grep '^User=' "$UNITS/ux@.service")" User=nobody
+is "and whose backend unit hides nothing (the sockets' own checks hold)" "$(grep -c '^InaccessiblePaths=' "$UNITS/ux-backend.service")" 0
 rm -f "$UNITS"/ux*
 expect_exit "a relative --rw-path is refused" 64 ectl new app "${new_ok[@]}" --rw-path=srv -- /bin/cat
 expect_exit "an absolute --state-dir is refused (it is under /var/lib)" 64 ectl new app "${new_ok[@]}" --state-dir=/var/lib/x -- /bin/cat
@@ -156,11 +178,14 @@ is "the wake socket is root's and the launchers' alone" "$(grep -E '^Socket(User
         "SocketUser=root SocketMode=0660 "
 like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/web@.service")" \
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
-like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own (the supervisor kept root by !)" \
+like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own, its files confined by Landlock" \
         "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
-        '^ExecStart=!/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
-like "which systemd allocates for each run (no --user: never root)" "$(cat "$UNITS/web-backend.service")" '^DynamicUser=yes$'
+        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --landlock --state-dir=/var/lib/ember/web --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
+is "a system user of its own, not DynamicUser= (no --user: never root; no mount namespace at each cold start)" \
+        "$(grep -c '^DynamicUser=' "$UNITS/web-backend.service")" 0
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
+like "a cold start begins the backend in the instance's own transaction" "$(cat "$UNITS/web@.service")" '^Wants=web-backend\.service$'
+is "with no ordering after it (the launcher waits on wake.sock)" "$(grep -c '^After=web-backend\.service' "$UNITS/web@.service")" 0
 for opt in NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= CollectMode=inactive-or-failed; do
         ok "the instance is hardened: $opt" grep -qx -- "$opt" "$UNITS/web@.service"
 done
@@ -169,8 +194,14 @@ rm -f "$UNITS"/*
 ectl new idle "${new_ok[@]}" --client-idle-timeout=1m30s --start-on=data --start-timeout=5s -- /bin/cat >/dev/null 2>&1
 like "--client-idle-timeout becomes the launcher's --idle-timeout" "$(grep '^ExecStart=' "$UNITS/idle@.service")" \
         ' --start-on=data --start-timeout=5s --idle-timeout=90s$'
+is "--start-on=data: the instance does not begin the backend (the first byte does)" \
+        "$(grep -c '^Wants=idle-backend\.service' "$UNITS/idle@.service")" 0
 like "systemd's start timeout leaves room for the supervisor's (5 s + 10 s crash backoff, as ember-sandbox caps it, + 10 s)" \
         "$(grep '^TimeoutStartSec=' "$UNITS/idle-backend.service")" '^TimeoutStartSec=25s$'
+rm -f "$UNITS"/*
+ectl new pp "${new_ok[@]}" --accept-proxy-protocol -- /bin/cat >/dev/null 2>&1
+is "--accept-proxy-protocol: nor does it (a health check or a bad header must wake nothing)" \
+        "$(grep -c '^Wants=pp-backend\.service' "$UNITS/pp@.service")" 0
 rm -f "$UNITS"/*
 ectl new web "${new_ok[@]}" --idle=1m30s -- cat -u >/dev/null 2>&1
 
@@ -233,7 +264,7 @@ is "a NAME too long for the backend's own user, without --user, is a usage error
 like "naming the fix" "$out" "cannot name the backend's own user .*choose another NAME, or --user=USER"
 is "none of them wrote a unit" "$(ls "$UNITS" | grep -c -e '^nu' -e '^nc' -e '^abc')" 0
 out=$(ectl new nd --listen=18021 --backend=18022 --unit-dir="$UNITS" -- /bin/cat 2>/dev/null)
-like "without --user, new says the backend runs as a user of its own" "$out" 'user nd-backend, allocated by systemd for each run'
+like "without --user, new says the backend runs as a user of its own" "$out" 'user nd-backend, a system user of its own'
 err=$(ectl new nr --listen=18023 --backend=18024 --user=root --unit-dir="$UNITS" -- /bin/cat 2>&1 >/dev/null)
 like "--user=root warns what it gives away" "$err" 'Warning: the backend runs as root \(--user=root\)'
 is "and its unit has no DynamicUser=" "$(grep -c '^DynamicUser=' "$UNITS/nr-backend.service")" 0
@@ -243,12 +274,13 @@ rm -f "$UNITS"/nd* "$UNITS"/nr*
 rm -f "$UNITS"/*
 ectl new k --listen=18009 --backend=18010 --policy=container --user=root --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 ectl new d --listen=18011 --backend=18012 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
-relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d)$'
-is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths)" \
+relaxed='^(CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_SETPCAP CAP_SETFCAP CAP_MKNOD CAP_MAC_ADMIN|RestrictNamespaces=no|PrivateDevices=no|ProtectHostname=no|RestrictSUIDSGID=no|ReadWritePaths=-/var/lib/containers /run -/etc/containers/networks -/etc/cni/net\.d -/sys/kernel/security)$'
+is "--policy=container relaxes six settings of the backend unit (capabilities, namespaces, devices, host name, set-user-ID files, podman's paths and AppArmor's securityfs)" \
         "$(grep -cE "$relaxed" "$UNITS/k-backend.service")" 6
 for opt in RestrictNamespaces PrivateDevices ProtectHostname RestrictSUIDSGID; do
         is "--policy=container: the last $opt= (the one systemd keeps) is no" "$(grep "^$opt=" "$UNITS/k-backend.service" | tail -n 1)" "$opt=no"
 done
+is "--policy=container --user=root hides no socket (its engine could undo a mount)" "$(grep -c '^InaccessiblePaths=' "$UNITS/k-backend.service")" 0
 is "--policy=container leaves /run writable (the engine's state is there)" "$(grep -c "^ReadOnlyPaths=/run$" "$UNITS/k-backend.service")" 0
 for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes ProtectKernelModules=yes; do
         ok "--policy=container keeps $opt" grep -qx -- "$opt" "$UNITS/k-backend.service"
@@ -264,26 +296,37 @@ done
 like "--policy=container with docker: new says how to remove a leftover container before each start" \
         "$(ectl new kd --listen=18013 --backend=18014 --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG 2>/dev/null)" \
         "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
-is "with podman it does not (--cgroups=disabled and --replace cover it)" "$(ectl new kp --listen=18015 --backend=18016 \
-        --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/podman" run IMG 2>/dev/null | grep -c ExecStartPre)" 0
+out=$(ectl new kp --listen=18015 --backend=18016 --policy=container --user=root --unit-dir="$UNITS" -- \
+        "$T_TMP/bin/podman" run IMG 2>/dev/null)
+like "with podman: new says how to remove the record of a container killed with the unit, when the unit stops" \
+        "$out" "ExecStopPost=-$(re_quote "$T_TMP/bin/podman") rm --force --time 0 --ignore ember-kp"
+is "and nothing before each start (the cold start would pay for it)" "$(grep -c ExecStartPre <<<"$out")" 0
 rm -rf "$UNITS"/kd-backend.service.d "$UNITS"/kp-backend.service.d
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
-ok "and its /run is read-only" grep -qx ReadOnlyPaths=/run "$UNITS/d-backend.service"
+ok "and its /run is read-only (Landlock: ember-sandbox --landlock)" grep -q "^ExecStart=.* --landlock " "$UNITS/d-backend.service"
 
 # ---- --relay ----------------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
 ectl new h --listen=18007 --backend=18008 --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
 is "splice is the default: no --relay anywhere, no CAP_BPF" "$(cat "$UNITS"/h* | grep -cE -- '--relay=|CAP_BPF')" 0
 rm -f "$UNITS"/*
-ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
-like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
-like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel( --[a-z-]+=[^ ]+)* -- '
-ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+if kernel_relay_built; then
+        ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat >/dev/null 2>&1
+        like "--relay=kernel: the launcher asks for the in-kernel relay" "$(grep '^ExecStart=' "$UNITS/h@.service")" ' --relay=kernel$'
+        like "and the supervisor offers it" "$(grep '^ExecStart=' "$UNITS/h-backend.service")" ' --relay=kernel( --[a-z-]+=[^ ]+)* -- '
+        ok "and its unit may load BPF socket maps" grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN' "$UNITS/h-backend.service"
+else
+        # the experimental in-kernel relay is built only with ./configure --enable-kernel-relay
+        expect_exit "--relay=kernel where the in-kernel relay is not built in is a usage error (64)" 64 \
+                ectl new h --listen=18007 --backend=18008 --relay=kernel --unit-dir="$UNITS" -- /bin/cat
+        like "which names the configure switch" "$(cat "$T_TMP/err")" 'no in-kernel relay.*--enable-kernel-relay'
+        ok "and writes no unit" no_units_written
+fi
 expect_exit "--relay=other is a usage error (64)" 64 ectl new h --listen=18007 --backend=18008 --relay=other --unit-dir="$UNITS" -- /bin/cat
 
 # ---- broken template --------------------------------------------------------------------------------------------
 rm -f "$UNITS"/*
-mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
+mkdir "$T_TMP/tpl" && cp "$top_srcdir"/templates/NAME* "$top_srcdir"/templates/hardening-*.conf "$top_srcdir"/templates/backend-*.conf "$T_TMP/tpl/" && echo 'X=@NO_SUCH_KEY@' >>"$T_TMP/tpl/NAME.socket"
 EMBER_TEMPLATE_DIR=$T_TMP/tpl expect_exit "an unknown placeholder in a template is bad data (65)" 65 ectl new app "${new_ok[@]}" -- /bin/cat
 like "and names FILE:LINE" "$(cat "$T_TMP/err")" 'NAME\.socket:[0-9]+: unknown placeholder @NO_SUCH_KEY@'
 ok "a broken template writes nothing" no_units_written

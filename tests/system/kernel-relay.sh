@@ -3,6 +3,7 @@
 # connection (fd 3) and the backend's to the supervisor, which relays them in its BPF socket maps; 200 connections
 # in a row are answered and leave no entry in the maps.
 . "$(dirname "$0")/lib.sh"
+need_kernel_relay
 plan 7
 
 # nspawn's container has neither CAP_BPF nor bpf(2) by default. Never CAP_NET_ADMIN: the container shares this

@@ -1,6 +1,6 @@
 # tests/system/lib.sh: a real systemd as PID 1 in a throwaway container, for ember's system tests (TAP itself is
 # tests/lib/tap.sh's).
-# Sourced by tests/system/*.sh (bash). See DESIGN.md, "Tests": the container is this machine's own /usr, booted
+# Sourced by tests/system/*.sh (bash). See doc/ARCHITECTURE.md, "Tests": the container is this machine's own /usr, booted
 #   systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M NAME -b systemd.mask=systemd-firstboot.service
 # with `make install DESTDIR=$STAGE` bound read-only at $prefix (so compiled-in paths such as $libexecdir/ember are
 # right inside) and the build tree bound at its own path (for the test tools). Commands run inside with
@@ -15,6 +15,7 @@ exec 8>&1 # the TAP stream, for notes from inside ok's command (whose output is 
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 # The backend unit's PrivateTmp= hides /tmp and /var/tmp from backends, and its ProtectHome= /root and /home, and the
 # test backends live in this tree: a tree there (a fresh clone in /tmp, a checkout in /root) is reached as
 # /run/ember-tree-PID-*, a symlink here and a bind mount inside.

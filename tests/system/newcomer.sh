@@ -1,11 +1,11 @@
 #!/bin/bash
 # A newcomer's first apps under a real systemd (issue 28, items 1 and 2): emberctl new says what the backend unit's
-# sandbox does to the app (an executable under /root is refused naming ProtectHome= and what changes it, a script
-# under /root is warned about); an app that keeps a sqlite file in $STATE_DIRECTORY works with no flag, keeps its data
+# sandbox does to the app (an executable under /root is refused naming ember-sandbox's Landlock, or ProtectHome= under
+# --hardening=strict, and what changes it; a script under /root is warned about); an app that keeps a sqlite file in $STATE_DIRECTORY works with no flag, keeps its data
 # across runs and after emberctl rm; a backend that fails at start has its reason and its last lines of output in
 # emberctl status, and is marked in emberctl list until a start succeeds.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 47
 
 sys_boot
 pick_ports 7
@@ -25,36 +25,53 @@ c sh -c "printf '#!/bin/sh\nexit 0\n' >/root/myapp/server && chmod 0755 /root/my
 new_out rootapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
 is "an executable under /root is refused: 64" "$?" 64
 err=$(cat "$T_TMP/err")
-like "naming the path and the setting that hides it" "$err" '/root/myapp/server \(the executable\) is hidden from it by ProtectHome=yes'
-like "and what changes it" "$err" 'ProtectHome=read-only in a drop-in, /etc/systemd/system/rootapp-backend.service.d/home.conf'
+like "naming the path and the rule that hides it (the default: ember-sandbox's Landlock)" "$err" \
+        '/root/myapp/server \(the executable\) is hidden from it by ember-sandbox --landlock'
+like "and what changes it" "$err" 'Move it out of them \(to /opt or /srv\); --rw-path=DIR would open DIR to it'
 diag "what the user sees:" "$err"
 ok "and nothing is written" c test ! -e $UNITS/rootapp-backend.service -a ! -e $UNITS/rootapp.socket
 
 new_out rootapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /usr/bin/python3 /root/myapp/app.py
 is "a script under /root for an interpreter elsewhere: written (0), the app might not need it" "$?" 0
-like "with a warning naming the path, ProtectHome= and what changes it" "$(cat "$T_TMP/err")" \
-        '^Warning: /root/myapp/app.py \(argument 1\) is hidden from the backend by ProtectHome=yes .*ProtectHome=read-only in a drop-in'
+like "with a warning naming the path, the rule and what changes it" "$(cat "$T_TMP/err")" \
+        '^Warning: /root/myapp/app.py \(argument 1\) is hidden from the backend by ember-sandbox --landlock .*Move it out'
 diag "what the user sees:" "$(cat "$T_TMP/err")"
+c sh -c "rm -rf $UNITS/rootapp*"
 
-# the drop-in the message names is seen: then what stands in the way is /root's mode, for a user of systemd's
-c mkdir -p $UNITS/rootapp-backend.service.d
-c sh -c "printf '[Service]\nProtectHome=read-only\n' >$UNITS/rootapp-backend.service.d/home.conf && chmod 0700 /root"
-new_out rootapp --force --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
-is "with ProtectHome=read-only in that drop-in, still refused for a dynamic user: 64" "$?" 64
-like "because /root is 0700" "$(cat "$T_TMP/err")" 'its user rootapp-backend .* may not reach /root/myapp/server .*/root is mode 0700'
-new_out rootapp --force --user=root --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
+# what the message names is honoured: --rw-path opens the directory, and then /root's mode stands in the way
+c chmod 0700 /root
+new_out rootapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B --rw-path=/root/myapp -- /root/myapp/server
+is "with --rw-path=/root/myapp, still refused for the backend's own user: 64" "$?" 64
+like "because /root is 0700" "$(cat "$T_TMP/err")" 'its user rootapp-backend may not reach /root/myapp/server .*/root is mode 0700'
+new_out rootapp --user=root --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B --rw-path=/root/myapp -- /root/myapp/server
 is "and accepted with --user=root" "$?" 0
+c sh -c "rm -rf $UNITS/rootapp*"
+
+# under systemd's sandbox (--hardening=strict) the unit's own settings decide, and a drop-in of the app's is seen
+new_out rootapp --hardening=strict --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
+is "--hardening=strict: refused too: 64" "$?" 64
+like "naming ProtectHome= and the drop-in that changes it" "$(cat "$T_TMP/err")" \
+        'is hidden from it by ProtectHome=yes .*ProtectHome=read-only in a drop-in, /etc/systemd/system/rootapp-backend.service.d/home.conf'
+c mkdir -p $UNITS/rootapp-backend.service.d
+c sh -c "printf '[Service]\nProtectHome=read-only\n' >$UNITS/rootapp-backend.service.d/home.conf"
+new_out rootapp --hardening=strict --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /root/myapp/server
+like "with ProtectHome=read-only in that drop-in, still refused for a dynamic user, because /root is 0700" \
+        "$(cat "$T_TMP/err")" 'its user rootapp-backend \(allocated by systemd for each run\) may not reach /root/myapp/server'
 c sh -c "rm -rf $UNITS/rootapp-backend.service.d $UNITS/rootapp* /root/myapp"
 
-# a working directory below /tmp: the unit's PrivateTmp= gives the backend an empty /tmp, and systemd could not enter it
+# a working directory below /tmp: under Landlock /tmp is the machine's; under --hardening=strict PrivateTmp= gives the
+# backend an empty one, and systemd could not enter it
 c mkdir -p /tmp/wd /srv/data
 new_out wdapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B --working-directory=/tmp/wd -- /bin/cat
-is "a working directory below /tmp is refused: 64" "$?" 64
+is "a working directory below /tmp is fine by default (Landlock: the machine's /tmp)" "$?" 0
+c sh -c "rm -f $UNITS/wdapp*"
+new_out wdapp --hardening=strict --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B --working-directory=/tmp/wd -- /bin/cat
+is "and refused under --hardening=strict: 64" "$?" 64
 like "naming PrivateTmp=" "$(cat "$T_TMP/err")" '/tmp/wd \(--working-directory\) is hidden from it by PrivateTmp=yes'
 # a directory the app is pointed at, which the backend may only read
 new_out dataapp --listen=127.0.0.1:$P_ROOT --backend=127.0.0.1:$P_HITS_B -- /bin/cat --data=/srv/data
 like "a data directory it may only read is a note naming --rw-path=" "$(cat "$T_TMP/out")" \
-        '^Note: /srv/data \(argument 1\) is read-only to the backend \(ProtectSystem=strict .*add --rw-path=/srv/data'
+        '^Note: /srv/data \(argument 1\) is read-only to the backend \(ember-sandbox --landlock .*add --rw-path=/srv/data'
 c sh -c "rm -f $UNITS/dataapp* $UNITS/wdapp*"
 
 # ---- an app that keeps a sqlite file, with no flag --------------------------------------------------------------
@@ -93,7 +110,7 @@ c "$EMBERCTL" rm hits >"$T_TMP/rm.out" 2>&1
 like "emberctl rm says it keeps the data, and where" "$(cat "$T_TMP/rm.out")" "^Kept the app's data in /var/lib/ember/hits"
 ok "and keeps it" c test -s /var/lib/ember/hits/hits.db
 
-# the same with --user: the wake socket makes the directory that user's, the unit exports it
+# the same with --user: ember-sandbox makes the directory that user's as it starts, and exports it
 c systemd-sysusers --inline 'u hitsuser - "ember test backend user" -' >/dev/null 2>&1
 ok "app 'uhits' as --user=hitsuser, no --state-dir" app_up uhits --user=hitsuser --listen=127.0.0.1:$P_HITS \
         --backend=127.0.0.1:$P_HITS_B --idle=30s -- /usr/bin/python3 /opt/hits/app.py $P_HITS_B
@@ -127,9 +144,15 @@ ok "and status no longer shows a failure" unlike_status
 list=$(c "$EMBERCTL" list 2>&1)
 ok "nor list" eval '! printf "%s\n" "$list" | grep -q FAILED'
 
-# ---- a start that fails before ember-sandbox runs -----------------------------------------------------------------
-# ReadWritePaths= of a path that does not exist: systemd cannot set up the unit's namespace, nothing of ember runs
-ok "app 'norw' with a --rw-path that does not exist" app_up norw --listen=127.0.0.1:$P_NORW --backend=127.0.0.1:$P_NORW_B \
+# ---- a --rw-path that does not exist ------------------------------------------------------------------------------
+# under Landlock it is left out until it exists; under systemd's sandbox (--hardening=strict) ReadWritePaths= of it
+# fails the unit's namespace, nothing of ember runs
+new_out llrw --listen=127.0.0.1:$P_NORW --backend=127.0.0.1:$P_NORW_B --rw-path=/srv/missing -- /bin/cat
+like "by default, new warns that it is writable only from the first start after it exists" "$(cat "$T_TMP/err")" \
+        '^Warning: --rw-path /srv/missing does not exist: the backend may write there only from the first start after it does'
+c sh -c "rm -f $UNITS/llrw*"
+ok "app 'norw' (--hardening=strict) with a --rw-path that does not exist" app_up norw --hardening=strict \
+        --listen=127.0.0.1:$P_NORW --backend=127.0.0.1:$P_NORW_B \
         --rw-path=/srv/missing -- "$TOOLS/ember-test-backend" --listen=127.0.0.1:$P_NORW_B --mode=echo
 like "new warns that it does not exist and what that does" "$(cat "$T_TMP/new.out")" \
         '^Warning: --rw-path /srv/missing does not exist: systemd cannot start norw-backend.service until it does \(status 226/NAMESPACE\)'

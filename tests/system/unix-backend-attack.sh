@@ -1,9 +1,9 @@
 #!/bin/bash
 # Issue 24, item 1, under a real systemd: a unix backend running as nobody puts a symlink to PID 1's private socket
 # where its own socket was, and a client on the app's public port sends D-Bus's first words, AUTH EXTERNAL for uid 0.
-# The launchers of a unix backend are root: on main one connected there and PID 1 answered "OK" (the exploit then
-# ran a transient unit as root). Now the launcher follows no symlink: the client gets nothing, the journal says why,
-# and the app's count goes back to 0.
+# The launchers of a unix backend were root: then one connected there and PID 1 answered "OK" (the exploit then
+# ran a transient unit as root). Now the launcher follows no symlink (and runs as the backend's user, nobody, whom
+# PID 1's 0600 socket refuses anyway): the client gets nothing, the journal says why, and the count goes back to 0.
 . "$(dirname "$0")/lib.sh"
 plan 8
 
@@ -15,8 +15,8 @@ TC=$TOOLS/ember-test-client
 c test -S /run/systemd/private || skip_all "no /run/systemd/private in the container"
 refcount_zero() { [ "$(state uattack refcount)" = 0 ]; }
 
-# a backend of six lines that, asked to, plays the attacker; its socket 0666, as a backend of another user than the
-# launchers' must make it for root without capabilities to connect
+# a backend of six lines that, asked to, plays the attacker; its socket 0666 (the launchers, nobody as the backend,
+# need no more than 0755: tests/system/unix-backend-user.sh)
 backend_py='import os, socket
 p = "/run/uattack/s.sock"
 os.path.exists(p) and os.unlink(p)

@@ -106,6 +106,9 @@ static int openat2_no_symlinks(void) {
 static int unix_datagram_socket(void) {
         return errno_of(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 }
+static int tcp_socket_ipproto_tcp(void) {
+        return errno_of(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
+}
 static int tcp6_socket(void) {
         return errno_of(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 }
@@ -201,6 +204,22 @@ static int netlink_socket(void) {
 static int udp_socket(void) {
         return errno_of(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 }
+#ifndef IPPROTO_MPTCP
+#  define IPPROTO_MPTCP 262
+#endif
+/* stream sockets that are not TCP: Landlock's TCP rules would not govern their connect or bind */
+static int mptcp_socket(void) {
+        return errno_of(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP));
+}
+static int mptcp6_socket(void) {
+        return errno_of(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP));
+}
+static int sctp_socket(void) {
+        return errno_of(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP));
+}
+static int unix_socket_protocol_1(void) {
+        return errno_of(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 1 /* PF_UNIX, which the kernel takes as 0 */));
+}
 static int cork_on_backend(void) {
         int fd = backend_setsockopt(IPPROTO_TCP, TCP_CORK, 1);
         return fd < 0 ? -fd : 0;
@@ -255,6 +274,7 @@ static const probe probes[] = {
         { "opens a path with openat2(RESOLVE_NO_SYMLINKS)", openat2_no_symlinks, BOTH, 0, 0 },
         { "opens an AF_UNIX datagram socket (journal)", unix_datagram_socket, BOTH, 0, 0 },
         { "opens an IPv6 stream socket", tcp6_socket, BOTH, 0, 0 },
+        { "opens a stream socket of protocol IPPROTO_TCP", tcp_socket_ipproto_tcp, BOTH, 0, 0 },
         { "sets TCP_NODELAY on the backend connection", nodelay_on_backend, BOTH, 0, 0 },
         { "sets SO_LINGER on the backend connection", linger_on_backend, BOTH, 0, 0 },
         { "sets TCP_WINDOW_CLAMP on the backend connection", window_clamp_on_backend, BOTH, 0, 0 },
@@ -273,6 +293,10 @@ static const probe probes[] = {
         { "cannot open a packet socket", packet_socket, SECCOMP, EAFNOSUPPORT, 0 },
         { "cannot open a netlink socket", netlink_socket, SECCOMP, EAFNOSUPPORT, 0 },
         { "cannot open a UDP socket", udp_socket, SECCOMP, EPERM, 0 },
+        { "cannot open an MPTCP stream socket", mptcp_socket, SECCOMP, EPERM, 0 },
+        { "cannot open an IPv6 MPTCP stream socket", mptcp6_socket, SECCOMP, EPERM, 0 },
+        { "cannot open an SCTP stream socket", sctp_socket, SECCOMP, EPERM, 0 },
+        { "cannot open a unix socket of protocol 1", unix_socket_protocol_1, SECCOMP, EPERM, 0 },
         { "cannot set TCP_CORK", cork_on_backend, SECCOMP, EPERM, 0 },
         { "cannot set SO_RCVBUF", rcvbuf_on_backend, SECCOMP, EPERM, 0 },
         { "cannot map executable memory", executable_memory, SECCOMP, EPERM, 0 },

@@ -193,6 +193,29 @@ static void test_time(void) {
         is_int(ms, INT_MAX, "a deadline 50 days away waits INT_MAX ms at a time (callers loop until the deadline)");
 }
 
+/* A starting generation's serving file names it, not yet its address (issue 24: a HOST:auto port is not published
+ * before the backend's own listener is on it); launchers still find its supervisor alive through it. */
+static void test_serving_starting(void) {
+        int dirfd = open_app("serving");
+        ember_addr a;
+        serving sv = {};
+        char buf[64] = "";
+        pid_t pid = spawn_supervisor(dirfd, 3);
+
+        is_int(serving_write(dirfd, 3, NULL), 0, "a starting generation's serving file is written");
+        is_int(state_kv_read(dirfd, STATE_SERVING, buf, sizeof(buf)), 0, "and read back");
+        is_str(buf, "3 -", "as its generation and no address");
+        is_int(serving_read(dirfd, &sv), 0, "which serving_read takes");
+        ok(sv.generation == 3 && sv.address.sa.sa_family == AF_UNSPEC, "as generation 3, no address");
+        is_int(app_supervisor_find(dirfd, NULL), 1, "its supervisor is found alive through it");
+        (void) parse_addr("127.0.0.1:4321", &a);
+        is_int(serving_write(dirfd, 3, &a), 0, "once ready, the address is written");
+        ok(serving_read(dirfd, &sv) == 0 && sv.address.sa.sa_family == AF_INET && ntohs(sv.address.in.sin_port) == 4321,
+           "and read back");
+        kill_supervisor(pid);
+        close(dirfd);
+}
+
 int main(void) {
         char tmpl[] = "/tmp/ember-test-protocol.XXXXXX";
         char cmd[PATH_MAX + 32];
@@ -209,6 +232,7 @@ int main(void) {
         test_read_lock();
         test_settle();
         test_generations();
+        test_serving_starting();
         test_status();
         test_time();
 
