@@ -97,19 +97,33 @@ static void field_of(sd_journal *j, const char *field, char *out, size_t size) {
 
 /* What systemd logged about UNIT (UNIT=, from PID 1 and from the unit's process before it ran ExecStart=) up to its
  * main process's failed end, the last LINES of it: why it could not start it. */
-static int systemd_lines(const char *unit, unsigned lines, char out[][OUTPUT_LINE_MAX]) {
-        char match[APP_NAME_MAX + 64], st[32];
-        sd_journal *j = NULL;
-        bool at_end = false;
-        int r, n = 0;
+/* The system journal, at the end of UNIT's entries (UNIT=: PID 1's about it, and its processes' before ExecStart=). */
+static int unit_journal_tail(const char *unit, sd_journal **ret) {
+        char match[APP_NAME_MAX + 64];
+        int r;
 
         snprintf(match, sizeof(match), "UNIT=%s", unit);
-        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        r = sd_journal_open(ret, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
         if (r < 0)
                 return r;
-        r = sd_journal_add_match(j, match, 0);
+        r = sd_journal_add_match(*ret, match, 0);
         if (r >= 0)
-                r = sd_journal_seek_tail(j);
+                r = sd_journal_seek_tail(*ret);
+        if (r < 0) {
+                sd_journal_close(*ret);
+                *ret = NULL;
+        }
+        return r;
+}
+
+static int systemd_lines(const char *unit, unsigned lines, char out[][OUTPUT_LINE_MAX]) {
+        char st[32];
+        sd_journal *j = NULL;
+        bool at_end = false;
+        int r = unit_journal_tail(unit, &j), n = 0;
+
+        if (r < 0)
+                return r;
         while (r >= 0 && (unsigned) n < lines && (r = sd_journal_previous(j)) > 0) {
                 if (!at_end) {
                         field_of(j, "EXIT_STATUS", st, sizeof(st));
@@ -155,17 +169,12 @@ static int unit_start_failed(const char *unit, char *code, size_t size, int *sta
                 "39f53479d3a045ac8e11786248231fbf", /* SD_MESSAGE_UNIT_STARTED */
                 "7ad2d189f7e94e70a38c781354912448", /* SD_MESSAGE_UNIT_SUCCESS */
         };
-        char match[APP_NAME_MAX + 64], id[64], st[32];
+        char id[64], st[32];
         sd_journal *j = NULL;
-        int r, seen = 0;
+        int r = unit_journal_tail(unit, &j), seen = 0;
 
-        snprintf(match, sizeof(match), "UNIT=%s", unit);
-        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
         if (r < 0)
                 return r;
-        r = sd_journal_add_match(j, match, 0);
-        if (r >= 0)
-                r = sd_journal_seek_tail(j);
         for (; r >= 0 && seen < 1000 && (r = sd_journal_previous(j)) > 0; seen++) {
                 field_of(j, "EXIT_CODE", code, size);
                 field_of(j, "EXIT_STATUS", st, sizeof(st));
