@@ -35,6 +35,7 @@ typedef struct rule {
         char path[1024];
         seen how;
         bool below; /* only what is below PATH: PrivateTmp= gives an empty /tmp, which exists */
+        bool grantable; /* Landlock's hidden trees: a rule beneath one grants what it says there */
         char setting[64];
 } rule;
 
@@ -230,8 +231,10 @@ static void landlock_rules(unit_view *v, const app_sandbox *sb) {
         static const char *const hidden[] = LANDLOCK_HIDDEN_PATHS, *const scratch[] = LANDLOCK_SCRATCH_PATHS;
 
         add_rule(v, "/", SEEN_RO, LANDLOCK_SETTING, "");
-        for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
+        for (size_t i = 0; i < ELEMENTSOF(hidden); i++) {
                 add_rule(v, hidden[i], SEEN_HIDDEN, LANDLOCK_SETTING, "");
+                v->rules[v->n_rules - 1].grantable = true;
+        }
         for (size_t i = 0; i < ELEMENTSOF(scratch); i++)
                 add_rule(v, scratch[i], SEEN_RW, LANDLOCK_SETTING, "");
         for (size_t i = 0; i < sb->n_writable; i++)
@@ -246,8 +249,9 @@ static bool under(const char *path, const char *prefix) {
         return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* What the backend sees of PATH: hidden if any hiding rule covers it (nothing nested in an inaccessible or private
- * tree brings it back, systemd.exec(5)); otherwise the longest prefix decides between read-only and writable. */
+/* What the backend sees of PATH: hidden if any of systemd's hiding rules covers it (nothing nested in an inaccessible
+ * or private tree brings it back, systemd.exec(5)); otherwise the longest prefix decides, as it does for Landlock's
+ * (a rule beneath a hidden tree grants there). */
 static const rule *view_path(const unit_view *v, const char *path) {
         const rule *best = NULL;
 
@@ -255,7 +259,7 @@ static const rule *view_path(const unit_view *v, const char *path) {
                 const rule *r = &v->rules[i];
                 if (!under(path, r->path) || (r->below && strcmp(path, r->path) == 0))
                         continue;
-                if (r->how == SEEN_HIDDEN)
+                if (r->how == SEEN_HIDDEN && !r->grantable)
                         return r;
                 if (!best || strlen(r->path) >= strlen(best->path))
                         best = r;

@@ -117,8 +117,8 @@ static int remove_state(const char *app) {
         return 0;
 }
 
-/* The app's data directory under /var/lib, as its backend unit says (StateDirectory=, or what --user's units export
- * as STATE_DIRECTORY): emberctl rm keeps it, and says where it is. */
+/* The app's data directory under /var/lib, as its backend unit says (ember-sandbox --state-dir=, StateDirectory=, or
+ * what --user's units export as STATE_DIRECTORY): emberctl rm keeps it, and says where it is. */
 static void state_dir_of_unit(int udirfd, const char *app, char *out, size_t size) {
         _cleanup_free_ char *text = NULL;
         char u[NAME_MAX + 1];
@@ -127,6 +127,12 @@ static void state_dir_of_unit(int udirfd, const char *app, char *out, size_t siz
         unit_name("NAME-backend.service", app, u, sizeof(u));
         if (read_file_at(udirfd, u, &text) < 0)
                 return;
+        const char *sandbox = strstr(text, " --state-dir=/var/lib/"); /* [A-Za-z0-9._/-]: never quoted */
+        if (sandbox) {
+                sandbox += strlen(" --state-dir=");
+                snprintf(out, size, "%.*s", (int) strcspn(sandbox, " \t\n"), sandbox);
+                return;
+        }
         for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
                 const char *v = strncmp(l, "StateDirectory=", 15) == 0 ? l + 15 :
                                 strncmp(l, "Environment=STATE_DIRECTORY=/var/lib/", 37) == 0 ? l + 37 : NULL;
