@@ -29,6 +29,7 @@
 #define STATE_READY_MS "ready-ms"      /* how long the last cold start took to be ready */
 #define STATE_CRASHES "crashes"       /* backend runs in a row that died before or without an orderly stop */
 #define STATE_LAST_CRASH "last-crash"  /* epoch seconds */
+#define STATE_LAST_FAILURE "last-failure" /* "FAILED STARTED EVENT REASON" (epoch usec) of the last failed run, until one is ready */
 /* Counters of ended backend runs, for emberctl metrics: */
 #define STATE_ENDS "ends"                   /* how runs ended: "idle-stop=N stop=N crash=N ..." */
 #define STATE_COLD_START_HIST "cold-start-ms" /* time to ready: "1=N 2.5=N ... 60000=N +Inf=N sum=MS" */

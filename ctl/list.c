@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "failure.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -73,19 +74,25 @@ static void unit_state(sd_bus *bus, const char *app, const char *suffix, char *o
                 (void) bus_unit_state(bus, unit, "ActiveState", out, size);
 }
 
-static void print_app(sd_bus *bus, const char *app) {
+/* Returns whether the app's last start failed (marked in its row, explained under the table). */
+static bool print_app(sd_bus *bus, const char *app) {
         char sock[32], backend[32], state[48] = "-", conns[24] = "-";
         _cleanup_close_ int dirfd = -1;
+        bool failed = false;
+        last_failure f;
         app_status st;
 
         unit_state(bus, app, ".socket", sock, sizeof(sock));
         unit_state(bus, app, "-backend.service", backend, sizeof(backend));
+        failed = unit_failure(app); /* where the supervisor never ran to record why */
         if (state_open(app, false, &dirfd) >= 0 && app_status_read(dirfd, &st) >= 0) {
-                snprintf(state, sizeof(state), "%s%s", app_status_is_up(&st) ? app_state_to_string(st.state) : "cold",
-                         st.stale ? " (stale)" : "");
+                failed |= last_failure_read(dirfd, &f) >= 0;
+                snprintf(state, sizeof(state), "%s%s%s", app_status_is_up(&st) ? app_state_to_string(st.state) : "cold",
+                         st.stale ? " (stale)" : "", failed ? " FAILED" : "");
                 snprintf(conns, sizeof(conns), "%" PRIu64, st.have_refcount ? st.refcount : 0);
         }
         printf("%-24s %-12s %-14s %-14s %s\n", app, sock, backend, state, conns);
+        return failed;
 }
 
 static int list_option(_unused_ int c, const char *arg, void *unit_dir) { /* --unit-dir, the only one */
@@ -100,7 +107,7 @@ int verb_list(int argc, char *argv[]) {
         };
         const char *unit_dir = UNIT_DIR_DEFAULT;
         char **names, **dirs = NULL;
-        size_t n = 0, n_dirs = 0;
+        size_t n = 0, n_dirs = 0, failed = 0;
         static const verb_spec spec = {
                 .name = "list", .short_options = "h", .options = options, .help = help_list,
                 .on_option = list_option, .name_arg = VERB_NO_NAME,
@@ -129,10 +136,12 @@ int verb_list(int argc, char *argv[]) {
                 printf("No ember apps (no units in %s, no state in %s).\n", unit_dir, runtime_dir());
         else
                 printf("%-24s %-12s %-14s %-14s %s\n", "APP", "SOCKET", "BACKEND-UNIT", "STATE", "CONNECTIONS");
-        for (size_t i = 0; i < n; i++) {
-                print_app(bus, names[i]);
+        for (size_t i = 0; i < n; i++)
+                failed += print_app(bus, names[i]);
+        if (failed > 0)
+                printf("\nFAILED: the last start of the app failed; emberctl status NAME says why.\n");
+        for (size_t i = 0; i < n; i++)
                 free(names[i]);
-        }
         free(names);
         sd_bus_flush_close_unref(bus);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;

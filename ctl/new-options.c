@@ -56,7 +56,8 @@ static void help_new(FILE *f) {
                 "  --env-file=PATH         read the backend's environment from PATH (repeatable)\n"
                 "  --working-directory=DIR the backend's working directory\n"
                 "  --rw-path=PATH          let the backend write PATH (repeatable; all else is read-only to it)\n"
-                "  --state-dir=NAME        a writable /var/lib/NAME for the backend, kept across runs (owned by --user)\n"
+                "  --state-dir=NAME        the backend's state directory ($STATE_DIRECTORY, kept across runs): /var/lib/NAME\n"
+                "                          instead of /var/lib/ember/APP\n"
                 "  --proxy-protocol=v1|v2  send the backend a PROXY header with the client's address first\n"
                 "  --accept-proxy-protocol expect a PROXY v1/v2 header from a load balancer in front first\n"
                 HELP_RELAY,

@@ -34,6 +34,7 @@
 #define N_SUBSTS 24
 
 #define N_UNITS N_APP_UNITS
+#define BACKEND_UNIT 0 /* unit_templates[0], NAME-backend.service */
 
 /* What it resolves to, checked. */
 typedef struct new_plan {
@@ -387,10 +388,10 @@ static int landlock_args(const new_args *a, const new_plan *p, buf *b) {
 
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
                 r = exec_option(b, "rw-path", a->rw_paths[i]);
-        if (r >= 0 && a->state_dir) {
-                char path[PATH_MAX];
-                snprintf(path, sizeof(path), "/var/lib/%s", a->state_dir);
-                r = exec_option(b, "rw-path", path);
+        if (r >= 0) {
+                char dflt[APP_NAME_MAX + 16], path[PATH_MAX];
+                snprintf(path, sizeof(path), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
+                r = exec_option(b, "state-dir", path);
         }
         if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir)))
                 r = exec_option(b, "rw-path", dir);
@@ -450,30 +451,41 @@ static int setting_line(buf *b, const char *key, const char *value) {
         return r;
 }
 
-/* --state-dir=: StateDirectory= (with DynamicUser= or as root), or, for a user of the backend's own, a privileged
- * ExecStartPre= that makes /var/lib/NAME that user's: StateDirectory= in this unit, which runs as root, would chown
- * the whole tree back to root at every start. Under systemd's sandbox it is writable through ReadWritePaths=;
- * under Landlock, through ember-sandbox --rw-path (landlock_args()). */
+/* Every app gets a directory to write in, kept across runs, with no flag to learn: /var/lib/ember/NAME (or
+ * --state-dir's), as $STATE_DIRECTORY. Under ember/, not /var/lib/NAME: an app named after a package (redis,
+ * postgresql) must not take over, and with DynamicUser= chown, that package's directory. */
+const char *app_state_dir(const new_args *a, char *out, size_t size) {
+        if (a->state_dir)
+                return a->state_dir;
+        snprintf(out, size, "ember/%s", a->name);
+        return out;
+}
+
+/* The state directory under systemd's sandbox (under Landlock ember-sandbox --state-dir makes it, landlock_args()):
+ * StateDirectory= for a user systemd allocates; for a --user, a privileged ExecStartPre= that makes /var/lib/DIR that
+ * user's (StateDirectory= in this unit, which runs as root, would chown the whole tree back to root at every start),
+ * ReadWritePaths= and the $STATE_DIRECTORY StateDirectory= would have set. */
 static int state_dir_settings(const new_args *a, const new_plan *p, buf *b) {
-        char own[APP_NAME_MAX + 16];
+        char dflt[APP_NAME_MAX + 16];
+        const char *dir = app_state_dir(a, dflt, sizeof(dflt));
+        struct passwd *pw;
         int r;
 
-        if (!a->user && !p->own_user)
-                return setting_line(b, "StateDirectory=", a->state_dir);
-        if (p->own_user) /* by name: it may be made only when the unit is written */
-                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %s -g %s -m 0750 ", own_user_name(a, own, sizeof(own)),
-                               own);
-        else {
-                struct passwd *pw = user_lookup(a->user);
-                if (!pw)
-                        return -ENOENT;
-                r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
-                               (unsigned) pw->pw_gid);
-        }
+        if (p->landlock)
+                return 0;
+        if (!a->user)
+                return setting_line(b, "StateDirectory=", dir);
+        pw = user_lookup(a->user);
+        if (!pw)
+                return -ENOENT;
+        r = buf_printf(b, "ExecStartPre=+/usr/bin/install -d -o %u -g %u -m 0750 ", (unsigned) pw->pw_uid,
+                       (unsigned) pw->pw_gid);
         if (r >= 0)
-                r = setting_line(b, "/var/lib/", a->state_dir);
-        if (r >= 0 && !p->landlock)
-                r = setting_line(b, "ReadWritePaths=-/var/lib/", a->state_dir); /* "-": made by then */
+                r = setting_line(b, "/var/lib/", dir);
+        if (r >= 0)
+                r = setting_line(b, "ReadWritePaths=-/var/lib/", dir); /* "-": made by then */
+        if (r >= 0)
+                r = setting_line(b, "Environment=STATE_DIRECTORY=/var/lib/", dir);
         return r;
 }
 
@@ -506,7 +518,7 @@ static int unit_writable(const new_args *a, const new_plan *p, buf *b) {
 static int backend_writable(const new_args *a, const new_plan *p, buf *b) {
         int r = p->landlock ? 0 : unit_writable(a, p, b);
 
-        if (r >= 0 && a->state_dir)
+        if (r >= 0)
                 r = state_dir_settings(a, p, b);
         return r;
 }
@@ -767,8 +779,27 @@ static void print_container_hint(const new_args *a, const new_plan *p) {
                        a->name, a->name, p->command0, a->name, a->name);
 }
 
+/* The app against the backend unit just rendered and, under Landlock, what ember-sandbox will let it write. */
+static int check_app(const new_args *a, const new_plan *p) {
+        char own[APP_NAME_MAX + 16], dflt[APP_NAME_MAX + 16], state[PATH_MAX], dir[sizeof(p->backend)];
+        app_sandbox sb = {
+                .executable = p->command0,
+                .user = a->user ? a->user : own_user_name(a, own, sizeof(own)),
+                .dynamic_user = p->dynamic_user,
+                .landlock = p->landlock,
+        };
+
+        for (size_t i = 0; i < a->n_rw_paths; i++)
+                sb.writable[sb.n_writable++] = a->rw_paths[i];
+        snprintf(state, sizeof(state), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
+        sb.writable[sb.n_writable++] = state;
+        if (*unix_backend_dir(p, dir, sizeof(dir)))
+                sb.writable[sb.n_writable++] = dir;
+        return app_check(a, &sb, p->rendered[BACKEND_UNIT].data);
+}
+
 static void print_next_steps(const new_args *a, const new_plan *p) {
-        char idle[32];
+        char idle[32], dflt[APP_NAME_MAX + 16];
 
         format_duration(a->idle, idle, sizeof(idle));
         printf("App '%s': clients connect to %s%s, backend %s on %s (idle %s, policy %s, user %s%s).\n", a->name,
@@ -781,9 +812,10 @@ static void print_next_steps(const new_args *a, const new_plan *p) {
                         policy_is_container(p) ? "if it is compromised, it can ask PID 1 for anything" :
                         "its unit keeps it from PID 1's, the system bus's and journald's control sockets, but if it is "
                         "compromised, it has root's rights over everything else it can reach");
-        else if (!a->user)
-                printf("It may write only in its state directory (--state-dir=DIR: /var/lib/DIR) and %s; --user=USER runs "
-                       "it as an existing user.\n", p->landlock ? "/tmp, /var/tmp (--rw-path=PATH adds more)" : "/tmp (private)");
+        printf("It may write in its state directory /var/lib/%s ($STATE_DIRECTORY; kept across runs and by emberctl "
+               "rm) and %s; everything else is read-only to it (--rw-path=PATH adds one)%s.\n",
+               app_state_dir(a, dflt, sizeof(dflt)), p->landlock ? "/tmp, /var/tmp" : "a private /tmp",
+               a->user ? "" : "; --user=USER runs it as an existing user");
         if (!a->now)
                 printf("Next:\n  systemctl daemon-reload\n  systemctl enable --now %s.socket\n", a->name);
         printf("Settings of your own go in drop-ins (systemctl edit %s-backend.service): they survive new --force.\n",
@@ -881,6 +913,8 @@ int verb_new(int argc, char *argv[]) {
                 r = build_substitutions(&a, &p);
         if (r == GO_ON)
                 r = render_units(&a, tdirfd, &p);
+        if (r == GO_ON)
+                r = check_app(&a, &p);
         if (r == GO_ON)
                 r = write_units(&a, udirfd, &p);
         if (r == GO_ON)

@@ -43,3 +43,17 @@ int sysusers_apply(const char *conf);
 const char *launch_group(const char *user, char *buf, size_t size);
 /* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name (new-options.c). */
 int resolve_command(const char *cmd, char **ret);
+/* The app (COMMAND's executable, --working-directory, arguments naming existing paths) against the backend unit it
+ * gets (BACKEND_UNIT_TEXT as rendered, and the app's drop-ins): what the unit hides from it or keeps read-only, and
+ * what its user may not reach. Warns and notes; GO_ON, or EXIT_USAGE where the backend cannot start (app-check.c). */
+typedef struct app_sandbox {
+        const char *executable;
+        const char *user;  /* the backend's user: --user's, or its own (NAME-backend) */
+        bool dynamic_user; /* allocated by systemd for each run */
+        bool landlock;     /* ember-sandbox --landlock confines its files, not the unit */
+        const char *writable[ENV_MAX + 2]; /* with landlock: --rw-path=, the state directory, a unix backend's */
+        size_t n_writable;
+} app_sandbox;
+int app_check(const new_args *a, const app_sandbox *sb, const char *backend_unit_text);
+/* The backend's state directory under /var/lib: --state-dir, or ember/NAME (in BUF). */
+const char *app_state_dir(const new_args *a, char *out, size_t size);

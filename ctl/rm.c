@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "macro.h"
 #include "parse.h"
 #include "state.h"
+#include "template.h"
 
 static void help_rm(FILE *f) {
         fprintf(f,
@@ -114,6 +117,41 @@ static int remove_state(const char *app) {
         return 0;
 }
 
+/* The app's data directory under /var/lib, as its backend unit says (ember-sandbox --state-dir=, StateDirectory=, or
+ * what --user's units export as STATE_DIRECTORY): emberctl rm keeps it, and says where it is. */
+static void state_dir_of_unit(int udirfd, const char *app, char *out, size_t size) {
+        _cleanup_free_ char *text = NULL;
+        char u[NAME_MAX + 1];
+
+        out[0] = '\0';
+        unit_name("NAME-backend.service", app, u, sizeof(u));
+        if (read_file_at(udirfd, u, &text) < 0)
+                return;
+        const char *sandbox = strstr(text, " --state-dir=/var/lib/"); /* [A-Za-z0-9._/-]: never quoted */
+        if (sandbox) {
+                sandbox += strlen(" --state-dir=");
+                snprintf(out, size, "%.*s", (int) strcspn(sandbox, " \t\n"), sandbox);
+                return;
+        }
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                const char *v = strncmp(l, "StateDirectory=", 15) == 0 ? l + 15 :
+                                strncmp(l, "Environment=STATE_DIRECTORY=/var/lib/", 37) == 0 ? l + 37 : NULL;
+                if (v && *v && *v != '\n') {
+                        snprintf(out, size, "/var/lib/%.*s", (int) strcspn(v, " \t\n"), v);
+                        return;
+                }
+        }
+}
+
+static void say_data_kept(const char *dir) {
+        struct stat st;
+
+        if (!dir[0] || lstat(dir, &st) < 0)
+                return;
+        printf("Kept the app's data in %s%s: remove it yourself once you no longer need it.\n", dir,
+               S_ISLNK(st.st_mode) ? " (a link into /var/lib/private, where DynamicUser= keeps it)" : "");
+}
+
 typedef struct rm_args {
         const char *unit_dir;
         bool keep_state;
@@ -137,6 +175,7 @@ int verb_rm(int argc, char *argv[]) {
         };
         rm_args a = { .unit_dir = UNIT_DIR_DEFAULT };
         _cleanup_close_ int udirfd = -1;
+        char data[PATH_MAX];
         const char *app;
         bool any;
         static const verb_spec spec = {
@@ -162,6 +201,7 @@ int verb_rm(int argc, char *argv[]) {
         }
         if (bus_open(&bus) < 0)
                 return EXIT_UNAVAILABLE;
+        state_dir_of_unit(udirfd, app, data, sizeof(data));
         stop_units(bus, app);
         r = remove_units(udirfd, app, a.unit_dir);
         if (r == GO_ON)
@@ -171,6 +211,7 @@ int verb_rm(int argc, char *argv[]) {
         sd_bus_flush_close_unref(bus);
         if (r != GO_ON)
                 return r;
+        say_data_kept(data);
         if (!a.keep_state && remove_state(app) < 0)
                 return EXIT_OSERR;
         return EXIT_SUCCESS;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "failure.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -18,6 +19,7 @@
 #include "state.h"
 
 #define VALUE_MAX 64
+#define FAILURE_OUTPUT_LINES 5 /* of the backend's output, under a failed start */
 
 typedef struct app_entry {
         char name[APP_NAME_MAX + 1];
@@ -25,6 +27,8 @@ typedef struct app_entry {
         generation_info gens[8];
         int n_gens;
         char host[128]; /* of the serving backend's address, for the generations' ports */
+        last_failure failure;
+        bool failed; /* the last run failed, and none became ready since */
 } app_entry;
 
 /* "127.0.0.1" of "127.0.0.1:4000", "[::1]" of "[::1]:4000"; empty if no generation serves. */
@@ -56,6 +60,7 @@ static int app_entry_read(const char *app, app_entry *e) {
                 return r;
         e->n_gens = generations_read(dirfd, e->gens, ELEMENTSOF(e->gens));
         serving_host(dirfd, e->host, sizeof(e->host));
+        e->failed = last_failure_read(dirfd, &e->failure) >= 0;
         return 0;
 }
 
@@ -109,6 +114,15 @@ static void print_json(const app_entry *e, uint64_t now) {
         json_u64_or_null("cold_starts", true, s->cold_starts, false);
         json_u64_or_null("connections_served", true, s->connections, false);
         json_u64_or_null("last_cold_start_ms", s->have_ready_ms, s->ready_ms, false);
+        printf("\"last_failure\":");
+        if (e->failed) {
+                printf("{\"at\":%" PRIu64 ",\"event\":", e->failure.at_usec / 1000000);
+                json_string(e->failure.event);
+                printf(",\"reason\":");
+                json_string(e->failure.reason);
+                printf("},");
+        } else
+                printf("null,");
         printf("\"generations\":[");
         for (int i = 0; i < e->n_gens; i++) {
                 const generation_info *g = &e->gens[i];
@@ -212,7 +226,8 @@ static void help_status(FILE *f) {
         fprintf(f,
                 "Usage: emberctl status [NAME] [--json]\n"
                 "Show state, live connections, backend pid, up and idle time, cold starts, connections served and\n"
-                "the last cold start's time to ready, for every app in %s or for NAME.\n\n"
+                "the last cold start's time to ready, for every app in %s or for NAME; for NAME, also why its last\n"
+                "start failed, with the backend's last lines of output, until a backend is ready again.\n\n"
                 "  --json                  one JSON object for NAME, an array of them for all apps\n",
                 runtime_dir());
 }
@@ -311,6 +326,10 @@ static int print_one(const char *app, bool json, uint64_t now) {
         } else {
                 print_table(&e, 1, now);
                 print_generations(&e);
+                if (e.failed)
+                        last_failure_print(stdout, app, &e.failure, FAILURE_OUTPUT_LINES, now);
+                else
+                        (void) unit_failure_print(stdout, app);
         }
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
 }

@@ -1,5 +1,6 @@
 /* Confining the backend: everything that can fail slowly happens before fork, the child only makes syscalls. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -117,6 +119,48 @@ int confine_files(confine *c, char *const *rw_paths, size_t n_rw, char **ret_err
         r = files_ruleset(rw_paths, n_rw, &c->files_fd, ret_error);
         c->files = r >= 0;
         return r;
+}
+
+/* NAME in the directory DIRFD, made with MODE if missing: an O_PATH descriptor of it, *RET_MADE whether it was made. A
+ * symbolic link there is refused (O_NOFOLLOW): the tree may belong to another app's user. */
+static int dir_step(int dirfd, const char *name, mode_t mode, bool *ret_made) {
+        int fd;
+
+        *ret_made = mkdirat(dirfd, name, mode) >= 0;
+        if (!*ret_made && errno != EEXIST)
+                return -errno;
+        fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int confine_state_dir(const confine *c, const char *path, char **ret_error) {
+        char copy[PATH_MAX], *save = NULL, *next;
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        bool made = false;
+        int r = fd < 0 ? -errno : 0;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (snprintf(copy, sizeof(copy), "%s", path) >= (int) sizeof(copy))
+                r = -ENAMETOOLONG;
+        for (char *name = strtok_r(copy, "/", &save); r >= 0 && name; name = next) {
+                next = strtok_r(NULL, "/", &save);
+                r = dir_step(fd, name, next ? 0755 : 0750, &made);
+                if (r >= 0) {
+                        close(fd);
+                        fd = r;
+                }
+        }
+        if (r >= 0 && made && c->drop_user && fchownat(fd, "", c->uid, c->gid, AT_EMPTY_PATH) < 0)
+                r = -errno;
+        if (r >= 0 && setenv("STATE_DIRECTORY", path, 1) < 0)
+                r = -errno;
+        if (r < 0) {
+                set_error(ret_error, "cannot make the state directory %s: %s%s", path, strerror(-r),
+                          r == -ENOTDIR || r == -ELOOP ? " (it, or a directory on the way, is not a directory)" : "");
+                return r == -ELOOP ? -ENOTDIR : r;
+        }
+        return 0;
 }
 
 void confine_done(confine *c) {

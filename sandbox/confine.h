@@ -40,4 +40,9 @@ int confine_exec(const confine *c, const int *keep_fds, size_t n_keep, char *con
  * RW_PATHS and the usual scratch places. Errors as files_ruleset(). */
 int confine_files(confine *c, char *const *rw_paths, size_t n_rw, char **ret_error);
 
+/* Before fork, after confine_prepare(): PATH, the backend's state directory, made if missing (its parents root's,
+ * 0755; itself 0750 and the backend's user's) and exported as $STATE_DIRECTORY. An existing one is left as it is.
+ * No symbolic link is followed on the way. -ENOTDIR if PATH or a parent is something else; other -errno. */
+int confine_state_dir(const confine *c, const char *path, char **ret_error);
+
 void confine_done(confine *c);

@@ -41,6 +41,8 @@ static int confine_or_report(confine *c) {
         _cleanup_free_ char *error = NULL;
         int r = confine_prepare(c, arg_policy, arg_user, &error);
 
+        if (r >= 0 && arg_state_dir)
+                r = confine_state_dir(c, arg_state_dir, &error);
         if (r >= 0 && arg_landlock)
                 r = confine_files(c, arg_rw_paths, arg_n_rw_paths, &error);
         if (r < 0) {
@@ -57,8 +59,10 @@ static int confine_failed(supervisor *s, int exit_code) {
         if (s->report_fd >= 0)
                 upgrade_report(s, UPGRADE_FAILED,
                                "the backend's user or policy could not be set up; see the journal");
-        else
+        else {
                 count_crash(s->dirfd);
+                record_failure(s, "start-failed", "the backend's user or policy could not be set up");
+        }
         return exit_code;
 }
 
@@ -127,6 +131,7 @@ static void became_ready(supervisor *s) {
                 (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
                 count_cold_start(s, ms);
                 (void) state_write_u64(s->dirfd, STATE_CRASHES, 0);
+                (void) unlinkat(s->dirfd, STATE_LAST_FAILURE, 0);
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
@@ -586,6 +591,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           arg_command[0], s->dir_path, why);
                 count_crash(s->dirfd);
+                record_failure(s, "start-failed", why);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
                 return EXIT_UNAVAILABLE;

@@ -30,7 +30,7 @@
 
 /* The devices a backend may use, as PrivateDevices= gives them; directories among them get every right. */
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", "ptmx" };
-static const char *const device_dirs[] = { "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/hugepages" };
+static const char *const device_dirs[] = { "/dev/pts", "/dev/mqueue", "/dev/hugepages" }; /* /dev/shm: scratch */
 
 typedef struct view {
         int ruleset;
@@ -55,13 +55,21 @@ static int allow(const view *v, const char *path, uint64_t access) {
         return 0;
 }
 
-static bool skipped(const char *dir, const char *name) {
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return true;
-        if (strcmp(dir, "/") == 0) /* ProtectHome=yes; and what gets rules of its own */
-                return strcmp(name, "home") == 0 || strcmp(name, "root") == 0 || strcmp(name, "run") == 0 ||
-                       strcmp(name, "dev") == 0 || strcmp(name, "lost+found") == 0;
-        return strcmp(name, "user") == 0; /* /run/user */
+static const char *const hidden[] = LANDLOCK_HIDDEN_PATHS;
+static const char *const scratch[] = LANDLOCK_SCRATCH_PATHS;
+
+static bool in_list(const char *path, const char *const *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(path, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* PATH, an entry of / or /run, gets no read rule of its own: hidden, or given its rules elsewhere (/run's entries,
+ * /dev's devices) */
+static bool skipped(const char *path) {
+        return in_list(path, hidden, ELEMENTSOF(hidden)) || strcmp(path, "/run") == 0 || strcmp(path, "/dev") == 0 ||
+               strcmp(path, "/lost+found") == 0;
 }
 
 /* Read and execute beneath every entry of DIR but the skipped ones. */
@@ -74,10 +82,11 @@ static int allow_entries(const view *v, const char *dir) {
                 return -errno;
         while (r >= 0 && (e = readdir(d))) {
                 char path[PATH_MAX];
-                if (skipped(dir, e->d_name))
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
-                snprintf(path, sizeof(path), "%s%s", strcmp(dir, "/") == 0 ? "/" : "/run/", e->d_name);
-                r = allow(v, path, RX);
+                snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, e->d_name);
+                if (!skipped(path))
+                        r = allow(v, path, RX);
         }
         closedir(d);
         return r;
@@ -103,10 +112,8 @@ static int add_rules(const view *v, char *const *rw_paths, size_t n_rw, const ch
                 r = allow_entries(v, "/run");
         if (r >= 0)
                 r = allow_devices(v);
-        if (r >= 0)
-                r = allow(v, "/tmp", v->all);
-        if (r >= 0)
-                r = allow(v, "/var/tmp", v->all);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(scratch); i++)
+                r = allow(v, scratch[i], v->all);
         for (size_t i = 0; r >= 0 && i < n_rw; i++) {
                 r = allow(v, rw_paths[i], v->all);
                 if (r < 0)

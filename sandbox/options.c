@@ -25,6 +25,7 @@ bool arg_prepare;
 bool arg_landlock;
 char *arg_rw_paths[MAX_RW_PATHS];
 size_t arg_n_rw_paths;
+const char *arg_state_dir;
 
 /* --relay in --help: the in-kernel relay is experimental and built only on request */
 #if ENABLE_KERNEL_RELAY
@@ -54,6 +55,8 @@ void help(FILE *f) {
                 "  --landlock              confine the backend's files with Landlock: read-only, nothing under\n"
                 "                          /home, /root, /run/user; writable /tmp, /var/tmp and --rw-path\n"
                 "  --rw-path=PATH          with --landlock, PATH is writable too (repeatable)\n"
+                "  --state-dir=PATH        the backend's own directory, made --user's (0750) if missing,\n"
+                "                          writable with --landlock, in $STATE_DIRECTORY\n"
                 "  --start-timeout=DUR     give up on a backend not ready within DUR (default 30s)\n"
                 "  --stop-timeout=DUR      SIGKILL a backend still running DUR after SIGTERM (default 10s)\n"
                 "  --upgrade               start a new generation beside the serving one and switch to it once\n"
@@ -82,12 +85,18 @@ static int check_argv(int argc, char *argv[]) {
                 return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
         if (arg_n_rw_paths > 0 && !arg_landlock)
                 return usage_error("%s", "--rw-path needs --landlock (without it the unit's ReadWritePaths= decide)");
+        if (arg_state_dir && arg_landlock) { /* writable like the --rw-path */
+                if (arg_n_rw_paths >= MAX_RW_PATHS)
+                        return usage_error("more than %d --rw-path", MAX_RW_PATHS - 1);
+                arg_rw_paths[arg_n_rw_paths++] = (char *) arg_state_dir;
+        }
         arg_command = argv + optind;
         return 1;
 }
 
 enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
-       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE, ARG_LANDLOCK, ARG_RW_PATH };
+       ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE, ARG_LANDLOCK, ARG_RW_PATH,
+       ARG_STATE_DIR };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
@@ -115,6 +124,11 @@ static int parse_option(int c, const char *arg) {
                 if (arg_n_rw_paths >= MAX_RW_PATHS)
                         return usage_error("more than %d --rw-path", MAX_RW_PATHS);
                 arg_rw_paths[arg_n_rw_paths++] = (char *) arg;
+                break;
+        case ARG_STATE_DIR:
+                if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./") || strcmp(arg, "/") == 0)
+                        return usage_error("--state-dir '%s' is not an absolute path without . or ..", arg);
+                arg_state_dir = arg;
                 break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
@@ -154,6 +168,7 @@ int parse_argv(int argc, char *argv[]) {
                 { "prepare", no_argument, NULL, ARG_PREPARE },
                 { "landlock", no_argument, NULL, ARG_LANDLOCK },
                 { "rw-path", required_argument, NULL, ARG_RW_PATH },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
         const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };

@@ -26,6 +26,7 @@ extern bool arg_landlock;
 #define MAX_RW_PATHS 64
 extern char *arg_rw_paths[MAX_RW_PATHS];
 extern size_t arg_n_rw_paths;
+extern const char *arg_state_dir;
 
 void help(FILE *f);
 /* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */

@@ -68,6 +68,8 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
         snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
         snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
         snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
+        if (prio <= LOG_ERR)
+                record_failure(s, event, why);
         log_event(prio, FIELDS(e, sec, cn, cpu, mem),
                   "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
@@ -77,6 +79,18 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
 void count_crash(int dirfd) {
         (void) state_add_u64(dirfd, STATE_CRASHES, 1, NULL);
         (void) state_write_u64(dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
+}
+
+/* One line a person can read, and emberctl parses: when the run failed and when it began (epoch microseconds: the
+ * backend's output of that run is what its unit wrote to the journal in between), the event and why. */
+void record_failure(supervisor *s, const char *event, const char *why) {
+        uint64_t now_real = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
+        uint64_t ran = s->started > 0 && now_mono > s->started ? now_mono - s->started : 0;
+        char line[STATE_KV_MAX];
+
+        snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s %s", now_real, now_real > ran ? now_real - ran : 0,
+                 event, why);
+        (void) state_kv_write(s->dirfd, STATE_LAST_FAILURE, line);
 }
 
 /* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight

@@ -166,6 +166,8 @@ void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _p
 /* record.c */
 /* Before a start: wait out the back-off of a backend that keeps crashing. */
 void count_crash(int dirfd);
+/* A failed run, for emberctl status and list (STATE_LAST_FAILURE); forgotten once a backend is ready again. */
+void record_failure(supervisor *s, const char *event, const char *why);
 void crash_backoff(int dirfd);
 /* Counts a cold start's time to ready in the histogram. Under the lock. */
 void count_cold_start(supervisor *s, uint64_t ms);

@@ -16,6 +16,7 @@ system_tests = \
 	tests/system/storm.sh \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
+	tests/system/newcomer.sh \
 	tests/system/unix-backend-attack.sh \
 	tests/system/unix-backend-user.sh \
 	tests/system/port-squat.sh \

@@ -2,10 +2,10 @@
 # The default backend sandbox under a real systemd: no mount namespace (it would cost every cold start), a system
 # user of the app's own (NAME-backend, made by emberctl new through systemd-sysusers, its file removed by emberctl rm)
 # and the backend's files confined by ember-sandbox --landlock: it reads the system but not /home, /root or
-# /run/user, writes only /tmp, /var/tmp, the pseudo devices, its --state-dir and --rw-path, and (Landlock ABI 6)
-# signals no process outside its own. With --hardening=strict, systemd's own sandbox (a mount namespace) instead.
+# /run/user, writes only /tmp, /var/tmp, the pseudo devices, its --state-dir ($STATE_DIRECTORY, made again by
+# ember-sandbox if removed) and --rw-path, and (Landlock ABI 6) signals no process outside its own. With --hardening=strict, systemd's own sandbox (a mount namespace) instead.
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 30
 
 sys_boot
 pick_ports 4
@@ -32,6 +32,7 @@ try() { w=$1; shift; if "$@" 2>/dev/null; then echo "$w"; else echo "!$w"; fi; }
         try write-dev-null sh -c "echo x >/dev/null"
         try write-proc sh -c "echo 0 >/proc/self/oom_score_adj"
         try signal-pid1 kill -0 1
+        try state-env test "$STATE_DIRECTORY" = /var/lib/files-state
 } >"$out"
 exec "$0" --listen=127.0.0.1:'$BACKEND_PORT' --mode=echo'
 c mkdir -p /srv/files-rw /home/someone
@@ -49,7 +50,7 @@ bpid=$(state files backend.pid)
 is "the backend runs as that user" "$(c stat -c %U "/proc/$bpid")" files-backend
 is "in PID 1's own mount namespace: no namespace built at each cold start" \
         "$(c readlink "/proc/$bpid/ns/mnt")" "$(c readlink /proc/1/ns/mnt)"
-for w in read-etc write-tmp write-var-tmp write-rw-path write-dev-null; do
+for w in read-etc write-tmp write-var-tmp write-rw-path write-dev-null state-env; do
         like "the backend may: $w" "$seen" "(^| )$w( |\$)"
 done
 for w in read-home read-root read-run-user write-etc write-usr write-var-lib write-run write-proc; do
@@ -61,6 +62,14 @@ else
         skip 1 "Landlock ABI ${ABI:-none} < 6: no signal scoping on this kernel"
 fi
 is "its state directory is its user's" "$(c stat -c %U /var/lib/files-state)" files-backend
+c "$EMBERCTL" stop files >/dev/null 2>&1
+files_cold() { [ "$(state files state)" = cold ]; }
+wait_until 20 files_cold || diag "files did not go cold"
+c rm -rf /var/lib/files-state
+is "with its state directory removed while cold, the next start serves" \
+        "$("$TOOLS/ember-test-client" --timeout=10s --send=again 127.0.0.1:$LISTEN_PORT 2>&1)" again
+is "and has made it again, its user's, with what the backend wrote" \
+        "$(c stat -c %U /var/lib/files-state/seen 2>&1)" files-backend
 
 # ---- --hardening=strict: systemd's sandbox instead ------------------------------------------------------------------
 ok "app strictfiles is up with --hardening=strict" app_up strictfiles --listen=127.0.0.1:$STRICT_PORT \

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 212
+plan 217
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -100,12 +100,25 @@ is "with no mount namespace: no ReadWritePaths=, ProtectSystem= or PrivateTmp=" 
         "$(grep -cE '^(ReadWritePaths|ProtectSystem|PrivateTmp|ReadOnlyPaths|ProtectHome|PrivateDevices)=' "$UNITS/wr-backend.service")" 0
 like "each --rw-path becomes ember-sandbox --rw-path= (% escaped)" "$wr" '^ExecStart=.* "--rw-path=/srv/a%%b" '
 like "the second one too" "$wr" '^ExecStart=.* --rw-path=/var/cache/wr '
-like "--state-dir with --user: /var/lib/NAME made the user's before each start" "$wr" '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/wr/db$'
-like "and writable" "$wr" '^ExecStart=.* --rw-path=/var/lib/wr/db '
+like "--state-dir with --user: ember-sandbox makes /var/lib/NAME the user's as it starts, and exports it" "$wr" '^ExecStart=.* --state-dir=/var/lib/wr/db '
+is "not a process more before each start (ExecStartPre=)" "$(grep -c '^ExecStartPre=' "$UNITS/wr-backend.service")" 0
 ectl new wd "${new_ok[@]}" --state-dir=wd -- /bin/cat >/dev/null 2>&1
-like "--state-dir without --user: /var/lib/NAME made the backend's own user's" "$(cat "$UNITS/wd-backend.service")" \
-        '^ExecStartPre=\+/usr/bin/install -d -o wd-backend -g wd-backend -m 0750 /var/lib/wd$'
+like "--state-dir without --user: the same, for the backend's own user" "$(cat "$UNITS/wd-backend.service")" \
+        '^ExecStart=.* --state-dir=/var/lib/wd '
 rm -f "$UNITS"/wd*
+ectl new sd "${new_ok[@]}" -- /bin/cat >/dev/null 2>&1
+like "without --state-dir every app gets /var/lib/ember/NAME" "$(cat "$UNITS/sd-backend.service")" '^ExecStart=.* --state-dir=/var/lib/ember/sd '
+rm -f "$UNITS"/sd*
+ectl new sd "${new_ok[@]}" --hardening=strict -- /bin/cat >/dev/null 2>&1
+like "under --hardening=strict: StateDirectory=ember/NAME of the dynamic user" "$(cat "$UNITS/sd-backend.service")" '^StateDirectory=ember/sd$'
+rm -f "$UNITS"/sd*
+ectl new sd "${new_ok[@]}" --hardening=strict --user=nobody -- /bin/cat >/dev/null 2>&1
+sd=$(cat "$UNITS/sd-backend.service")
+like "under --hardening=strict with --user: made that user's before each start" "$sd" \
+        '^ExecStartPre=\+/usr/bin/install -d -o 65534 -g 65534 -m 0750 /var/lib/ember/sd$'
+like "writable in systemd's namespace" "$sd" '^ReadWritePaths=-/var/lib/ember/sd$'
+like "and exported as StateDirectory= would" "$sd" '^Environment=STATE_DIRECTORY=/var/lib/ember/sd$'
+rm -f "$UNITS"/sd*
 ectl new wd "${new_ok[@]}" --state-dir=wd --hardening=strict -- /bin/cat >/dev/null 2>&1
 wd=$(cat "$UNITS/wd-backend.service")
 like "under --hardening=strict (systemd's sandbox) the state directory is StateDirectory= of the dynamic user" "$wd" '^StateDirectory=wd$'
@@ -167,7 +180,7 @@ like "the instance runs ember-launch for the app" "$(grep '^ExecStart=' "$UNITS/
         '^ExecStart=/.*/ember/ember-launch --app=web --backend=127\.0\.0\.1:18002 --start-on=connect --start-timeout=30s$'
 like "the backend runs ember-sandbox with the resolved COMMAND, as a user of its own, its files confined by Landlock" \
         "$(grep '^ExecStart=' "$UNITS/web-backend.service")" \
-        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --landlock --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
+        '^ExecStart=/.*/ember/ember-sandbox --app=web --backend=127\.0\.0\.1:18002 --idle=90s --ready=connect --policy=default --user=web-backend --landlock --state-dir=/var/lib/ember/web --start-timeout=30s --stop-timeout=10s --launch-user=ember -- /(usr/)?bin/cat -u$'
 is "a system user of its own, not DynamicUser= (no --user: never root; no mount namespace at each cold start)" \
         "$(grep -c '^DynamicUser=' "$UNITS/web-backend.service")" 0
 is "the backend is Type=notify" "$(grep '^Type=' "$UNITS/web-backend.service")" "Type=notify"
@@ -274,6 +287,12 @@ for opt in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=y
 done
 mkdir -p "$T_TMP/bin" && printf '#!/bin/sh\n' >"$T_TMP/bin/docker" && cp "$T_TMP/bin/docker" "$T_TMP/bin/podman" &&
         chmod +x "$T_TMP/bin/docker" "$T_TMP/bin/podman"
+# these fake engines live in $T_TMP, which the backend unit's PrivateTmp= (and ProtectHome=, for a TMPDIR there) would
+# hide from the backend, and new would refuse them: drop-ins let the backend see them, as a user's would
+for app in kd kp; do
+        mkdir -p "$UNITS/$app-backend.service.d" &&
+                printf '[Service]\nPrivateTmp=no\nProtectHome=read-only\n' >"$UNITS/$app-backend.service.d/see-tmp.conf"
+done
 like "--policy=container with docker: new says how to remove a leftover container before each start" \
         "$(ectl new kd --listen=18013 --backend=18014 --policy=container --user=root --unit-dir="$UNITS" -- "$T_TMP/bin/docker" run IMG 2>/dev/null)" \
         "ExecStartPre=-$(re_quote "$T_TMP/bin/docker") rm --force ember-kd"
@@ -282,6 +301,7 @@ out=$(ectl new kp --listen=18015 --backend=18016 --policy=container --user=root 
 like "with podman: new says how to remove the record of a container killed with the unit, when the unit stops" \
         "$out" "ExecStopPost=-$(re_quote "$T_TMP/bin/podman") rm --force --time 0 --ignore ember-kp"
 is "and nothing before each start (the cold start would pay for it)" "$(grep -c ExecStartPre <<<"$out")" 0
+rm -rf "$UNITS"/kd-backend.service.d "$UNITS"/kp-backend.service.d
 is "the default policy's backend unit has none of it" "$(grep -cE "$relaxed" "$UNITS/d-backend.service")" 0
 ok "and its /run is read-only (Landlock: ember-sandbox --landlock)" grep -q "^ExecStart=.* --landlock " "$UNITS/d-backend.service"
 
