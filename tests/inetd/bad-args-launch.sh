@@ -5,14 +5,7 @@
 EMBER_TEST_DEADLINE=200
 ember_setup
 
-HPORT=$(pick_port)
-BPORT=$(pick_port)
-BADDR=127.0.0.1:$BPORT
-"$BACKEND" --listen="127.0.0.1:$HPORT" --mode=hold 2>>"$LOG" &
-BG_PIDS+=($!)
-wait_until 5 port_listening "$HPORT" || bail "helper listener did not start"
-CMD=("$SANDBOX" --app="$APP" --backend="$BADDR" --idle=2s --policy=none --
-     "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids")
+launch_usage_fixture
 long=$(printf 'n%.0s' {1..65})
 longpath=/$(printf 'p%.0s' {1..200})
 

@@ -14,14 +14,7 @@ if kernel_relay_built; then
 fi
 
 plan 6
-HPORT=$(pick_port)
-BPORT=$(pick_port)
-BADDR=127.0.0.1:$BPORT
-"$BACKEND" --listen="127.0.0.1:$HPORT" --mode=hold 2>>"$LOG" &
-BG_PIDS+=($!)
-wait_until 5 port_listening "$HPORT" || bail "helper listener did not start"
-CMD=("$SANDBOX" --app="$APP" --backend="$BADDR" --idle=2s --policy=none --
-     "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids")
+launch_usage_fixture
 
 # the launcher with a real connection on fd 0: had it taken the option, it would go on to start the backend
 exec 5<>"/dev/tcp/127.0.0.1/$HPORT" || bail "cannot connect to the helper listener"

@@ -430,3 +430,17 @@ expect_usage_failure() {
         ok "$desc: nothing started" nothing_started
         rm -rf "${EMBER_RUNTIME_DIR:?}"/* "$TEST_DIR/backend-pids"
 }
+
+# For a test of ember-launch's bad usage: a listener on HPORT that holds what it accepts, so that each launcher gets a
+# real connection on fd 0, and CMD, a supervisor command for a backend on BADDR (BPORT). A launcher that took a bad
+# argument by mistake would go on to start it.
+launch_usage_fixture() {
+        HPORT=$(pick_port)
+        BPORT=$(pick_port)
+        BADDR=127.0.0.1:$BPORT
+        "$BACKEND" --listen="127.0.0.1:$HPORT" --mode=hold 2>>"$LOG" &
+        BG_PIDS+=($!)
+        wait_until 5 port_listening "$HPORT" || bail "helper listener did not start"
+        CMD=("$SANDBOX" --app="$APP" --backend="$BADDR" --idle=2s --policy=none --
+             "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids")
+}
