@@ -28,6 +28,7 @@ system_tests = \
 	tests/system/metrics.sh \
 	tests/system/cli.sh \
 	tests/system/upgrade.sh \
+	tests/system/upgrade-fixed.sh \
 	tests/system/multihost.sh \
 	tests/system/kernel-relay.sh \
 	tests/system/deb.sh
