@@ -13,6 +13,7 @@ system_tests = \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \
+	tests/system/app-uses-app.sh \
 	tests/system/storm.sh \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
@@ -53,3 +54,5 @@ clean-local: clean-local-system-stage
 .PHONY: clean-local-system-stage
 clean-local-system-stage:
 	-rm -rf '$(system_stage)'
+# the web app of tests/system/app-uses-app.sh and the README's "Apps that use apps"
+EXTRA_DIST += examples/web-db/app.py
