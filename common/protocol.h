@@ -84,6 +84,15 @@ int serving_enter(int dirfd, serving *ret, int *ret_lease);
  * pid into ret_pid), 0 if not. */
 int app_supervisor_find(int dirfd, pid_t *ret_pid);
 
+/* An upgrade lets the generation it replaces drain its connections for --drain-timeout, by default: */
+#define UPGRADE_DRAIN_DEFAULT_USEC (5 * 60 * USEC_PER_SEC)
+/* A fixed-address backend (not HOST:auto) cannot run twice: the new one starts once the old generation is gone, and
+ * new connections wait for it as on a cold start, bounded by their start timeout. So the old one drains for at most
+ * half of that, which leaves the new backend the other half to start. */
+static inline uint64_t upgrade_drain_bound(bool fixed_address, uint64_t drain_usec, uint64_t start_timeout_usec) {
+        return fixed_address && drain_usec > start_timeout_usec / 2 ? start_timeout_usec / 2 : drain_usec;
+}
+
 /* A generation's part while an upgrade runs two or more at once. */
 typedef enum generation_role {
         ROLE_SERVING,  /* new connections come to it: starting, warm, stopping are its to write */

@@ -114,6 +114,57 @@ int bus_unit_state(sd_bus *bus, const char *unit, const char *property, char *bu
         return r;
 }
 
+/* Appends ARG and its NUL to BUF at *LEN; -E2BIG if it does not fit. */
+static int append_arg(char *buf, size_t size, size_t *len, const char *arg) {
+        size_t n = strlen(arg) + 1;
+
+        if (n > size - *len)
+                return -E2BIG;
+        memcpy(buf + *len, arg, n);
+        *len += n;
+        return 0;
+}
+
+/* The argv of REPLY's first command (type a(sasbttttuii), as every Exec*= property is), NUL-separated. */
+static int read_first_argv(sd_bus_message *reply, char *buf, size_t size) {
+        const char *arg;
+        size_t len = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(sasbttttuii)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'r', "sasbttttuii");
+        if (r == 0)
+                return -ENOENT; /* no command */
+        if (r >= 0)
+                r = sd_bus_message_skip(reply, "s");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "s");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "s", &arg)) > 0)
+                r = append_arg(buf, size, &len, arg);
+        return r < 0 ? r : (int) len;
+}
+
+int bus_service_exec_argv(sd_bus *bus, const char *unit, const char *property, char *buf, size_t size) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *load = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(bus, DEST, PATH, MANAGER, "LoadUnit", &error, &load, "s", unit);
+        if (r >= 0)
+                r = sd_bus_message_read(load, "o", &path);
+        if (r >= 0)
+                r = sd_bus_get_property(bus, DEST, path, "org.freedesktop.systemd1.Service", property, &error, &reply,
+                                        "a(sasbttttuii)");
+        if (r >= 0)
+                r = read_first_argv(reply, buf, size);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(load);
+        sd_bus_error_free(&error);
+        return r;
+}
+
 bool bus_unit_loaded(sd_bus *bus, const char *unit) {
         char load[32];
         return bus_unit_state(bus, unit, "LoadState", load, sizeof(load)) >= 0 && strcmp(load, "loaded") == 0;

@@ -10,6 +10,9 @@ int bus_open(sd_bus **ret);
 int bus_unit_job(sd_bus *bus, const char *method, const char *unit, const char **ret_result);
 /* UNIT's LoadState / ActiveState ("not-found", "active", ...), at most SIZE bytes. */
 int bus_unit_state(sd_bus *bus, const char *unit, const char *property, char *buf, size_t size);
+/* The first command line of a service's Exec*= PROPERTY (ExecStart, ExecReload, ...) as loaded in PID 1: its
+ * arguments into BUF, each ended by a NUL; returns the bytes used, -ENOENT if it has no command, -E2BIG. */
+int bus_service_exec_argv(sd_bus *bus, const char *unit, const char *property, char *buf, size_t size);
 /* UNIT's LoadState is "loaded": systemd knows it (as opposed to not-found, masked, ...). */
 bool bus_unit_loaded(sd_bus *bus, const char *unit);
 int bus_daemon_reload(sd_bus *bus);

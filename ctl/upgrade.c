@@ -31,7 +31,8 @@ static void help_upgrade(FILE *f) {
                 "and let the old generation finish its open connections. A cold app has nothing to upgrade: its\n"
                 "next connection starts the new version.\n\n"
                 "  --drain-timeout=DUR   close the old generation's connections still open after DUR (default 5min;\n"
-                "                        a fixed-port backend drains for at most half its start timeout)\n"
+                "                        a fixed-port backend drains for at most half its start timeout, and new\n"
+                "                        connections wait meanwhile: emberctl upgrade says so up front)\n"
                 "  --wait                return only once the old generation has stopped\n");
 }
 
@@ -157,29 +158,116 @@ static int wait_drained(int dirfd, const char *app, uint64_t previous, uint64_t 
         return EXIT_SUCCESS;
 }
 
-static int reload_backend(const char *app) {
-        char unit[APP_NAME_MAX + 32];
-        const char *result = NULL;
-        sd_bus *bus = NULL;
-        int r;
+/* What the new generation is started with, from its unit's ExecReload= (ember-sandbox --upgrade OPTIONS -- ...):
+ * the options that decide how long new connections may wait. */
+typedef struct upgrade_plan {
+        ember_addr backend;
+        uint64_t start_timeout_usec, drain_usec;
+} upgrade_plan;
 
-        if (bus_open(&bus) < 0)
-                return -EHOSTDOWN;
-        snprintf(unit, sizeof(unit), "%s-backend.service", app);
-        if (bus_unit_loaded(bus, unit))
-                r = bus_unit_job(bus, "ReloadUnit", unit, &result);
+/* The text after PREFIX in S, or NULL. */
+static const char *after_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+static int plan_option(upgrade_plan *p, const char *arg) {
+        const char *v;
+
+        if ((v = after_prefix(arg, "--backend=")))
+                return parse_backend_addr(v, &p->backend);
+        if ((v = after_prefix(arg, "--start-timeout=")))
+                return parse_duration(v, &p->start_timeout_usec);
+        if ((v = after_prefix(arg, "--drain-timeout=")))
+                return parse_duration(v, &p->drain_usec);
+        return 0;
+}
+
+static int read_plan(sd_bus *bus, const char *unit, upgrade_plan *p) {
+        char argv[8192];
+        bool have_backend = false;
+        int n, r;
+
+        /* ember-sandbox's own defaults where the unit does not say */
+        *p = (upgrade_plan){ .start_timeout_usec = 30 * USEC_PER_SEC, .drain_usec = UPGRADE_DRAIN_DEFAULT_USEC };
+        n = bus_service_exec_argv(bus, unit, "ExecReload", argv, sizeof(argv));
+        if (n < 0)
+                return n;
+        for (const char *arg = argv; arg < argv + n && strcmp(arg, "--") != 0; arg += strlen(arg) + 1) {
+                r = plan_option(p, arg);
+                if (r < 0)
+                        return r;
+                have_backend = have_backend || after_prefix(arg, "--backend=");
+        }
+        return have_backend ? 0 : -ENOENT;
+}
+
+/* Connections to the serving generation's backend now (all the app's if its leases are not ours to read). */
+static uint64_t serving_connections(int dirfd, uint64_t serving_gen) {
+        generation_info g[16];
+        app_status st;
+        int n = generations_read(dirfd, g, ELEMENTSOF(g));
+
+        for (int i = 0; i < n; i++)
+                if (g[i].generation == serving_gen && g[i].connections != UINT64_MAX)
+                        return g[i].connections;
+        return app_status_read(dirfd, &st) >= 0 ? st.refcount : 0;
+}
+
+/* A fixed-address backend cannot run twice: the new one starts only once the old generation is gone, so new
+ * connections wait for those it still has, for as long as the drain timeout lets them live. Said before anyone
+ * waits, with the bound, and what avoids the wait. */
+static void warn_fixed_address(sd_bus *bus, const char *unit, int dirfd, const upgrade_args *a, uint64_t serving_gen) {
+        char addr[128], drain[32], start[32], why[128], advice[256] = "";
+        upgrade_plan p;
+        uint64_t live, bound;
+
+        if (read_plan(bus, unit, &p) < 0 || p.backend.port_auto)
+                return; /* HOST:auto, or not known to be otherwise: the generations run side by side */
+        live = serving_connections(dirfd, serving_gen);
+        if (live == 0)
+                return;
+        bound = upgrade_drain_bound(true, a->have_drain ? a->drain_usec : p.drain_usec, p.start_timeout_usec);
+        format_duration(bound, drain, sizeof(drain));
+        format_duration(p.start_timeout_usec, start, sizeof(start));
+        if (bound == p.start_timeout_usec / 2)
+                snprintf(why, sizeof(why), "--drain-timeout, here half of --start-timeout=%s", start);
         else
-                r = log_error_errno(-ENOENT, "%s is not loaded in systemd: emberctl upgrade needs the units of emberctl "
-                                    "new (without them, as in inetd mode, run ember-sandbox --upgrade with the backend's "
-                                    "options, see ember-sandbox(8))", unit);
-        sd_bus_flush_close_unref(bus);
-        return r;
+                snprintf(why, sizeof(why), "--drain-timeout=%s", drain);
+        if (p.backend.sa.sa_family != AF_UNIX) {
+                ember_addr autoport = p.backend;
+                autoport.port_auto = true;
+                if (autoport.sa.sa_family == AF_INET6)
+                        autoport.in6.sin6_port = 0;
+                else
+                        autoport.in.sin_port = 0;
+                (void) format_addr(&autoport, addr, sizeof(addr));
+                snprintf(advice, sizeof(advice), " For upgrades that make no connection wait, give the app "
+                         "--backend=%s (emberctl new --force).", addr);
+        }
+        (void) format_addr(&p.backend, addr, sizeof(addr));
+        log_warning("%s's backend has a fixed address (%s), which the new backend can take only once the %" PRIu64
+                    " live connection%s to the old one %s: new connections wait until then, at most %s (%s), when %s "
+                    "closed.%s", a->app, addr, live, live == 1 ? "" : "s", live == 1 ? "has ended" : "have ended", drain,
+                    why, live == 1 ? "it is" : "those still open are", advice);
+}
+
+static int reload_backend(sd_bus *bus, const char *unit) {
+        const char *result = NULL;
+
+        if (!bus_unit_loaded(bus, unit))
+                return log_error_errno(-ENOENT, "%s is not loaded in systemd: emberctl upgrade needs the units of "
+                                       "emberctl new (without them, as in inetd mode, run ember-sandbox --upgrade with "
+                                       "the backend's options, see ember-sandbox(8))", unit);
+        return bus_unit_job(bus, "ReloadUnit", unit, &result);
 }
 
 int verb_upgrade(int argc, char *argv[]) {
-        upgrade_args a = { .drain_usec = 5 * 60 * USEC_PER_SEC };
+        upgrade_args a = { .drain_usec = UPGRADE_DRAIN_DEFAULT_USEC };
         _cleanup_close_ int dirfd = -1;
+        char unit[APP_NAME_MAX + 32];
         uint64_t previous = 0;
+        sd_bus *bus = NULL;
         int r;
 
         r = parse_upgrade(argc, argv, &a);
@@ -202,9 +290,14 @@ int verb_upgrade(int argc, char *argv[]) {
                 if (prepare_request(dirfd, &a) < 0)
                         return EXIT_NOPERM;
         }
-        r = reload_backend(a.app);
-        if (r == -ENOENT || r == -EHOSTDOWN)
-                return EXIT_UNAVAILABLE; /* said: no units (inetd mode: ember-sandbox --upgrade), or no bus */
+        if (bus_open(&bus) < 0)
+                return EXIT_UNAVAILABLE;
+        snprintf(unit, sizeof(unit), "%s-backend.service", a.app);
+        warn_fixed_address(bus, unit, dirfd, &a, previous);
+        r = reload_backend(bus, unit);
+        sd_bus_flush_close_unref(bus);
+        if (r == -ENOENT)
+                return EXIT_UNAVAILABLE; /* said: no units (inetd mode: ember-sandbox --upgrade) */
         r = report_result(dirfd, a.app, r);
         if (r == EXIT_SUCCESS && a.wait)
                 r = wait_drained(dirfd, a.app, previous, a.drain_usec);

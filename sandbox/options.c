@@ -5,6 +5,7 @@
 
 #include "macro.h"
 #include "options.h"
+#include "protocol.h"
 #include "usage.h"
 
 const char *arg_app;
@@ -18,7 +19,7 @@ const char *arg_policy = "default";
 const char *arg_user;
 char **arg_command;
 bool arg_upgrade;
-uint64_t arg_drain_timeout = 5 * 60 * USEC_PER_SEC;
+uint64_t arg_drain_timeout = UPGRADE_DRAIN_DEFAULT_USEC;
 bool arg_relay_kernel;
 const char *arg_launch_user;
 bool arg_prepare;

@@ -80,20 +80,16 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
         return -1;
 }
 
-/* The drain timeout asked for by emberctl upgrade, else ours. A fixed-port upgrade holds new connections while the
- * old generation drains, so it drains for at most half of their start timeout. */
+/* The drain timeout asked for by emberctl upgrade, else ours; a fixed-port upgrade holds new connections while the
+ * old generation drains, so bounded by upgrade_drain_bound() (which emberctl upgrade tells the user up front). */
 static uint64_t upgrade_drain_usec(supervisor *s) {
         char kv[STATE_KV_MAX + 1];
-        uint64_t d = arg_drain_timeout;
-
-        uint64_t asked;
+        uint64_t d = arg_drain_timeout, asked;
 
         if (state_kv_read(s->dirfd, STATE_UPGRADE_REQUEST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "drain_usec", &asked) >= 0)
                 d = asked;
         (void) unlinkat(s->dirfd, STATE_UPGRADE_REQUEST, 0);
-        if (!arg_backend.port_auto && d > arg_start_timeout / 2)
-                d = arg_start_timeout / 2;
-        return d;
+        return upgrade_drain_bound(!arg_backend.port_auto, d, arg_start_timeout);
 }
 
 /* Under the lock: a new generation beside the serving one. HOST:auto: it starts on its own port and takes over

@@ -13,6 +13,7 @@ system_tests = \
 	tests/system/http.sh \
 	tests/system/redis.sh \
 	tests/system/postgres.sh \
+	tests/system/app-uses-app.sh \
 	tests/system/storm.sh \
 	tests/system/client-bounds.sh \
 	tests/system/emberctl.sh \
@@ -29,6 +30,7 @@ system_tests = \
 	tests/system/metrics.sh \
 	tests/system/cli.sh \
 	tests/system/upgrade.sh \
+	tests/system/upgrade-fixed.sh \
 	tests/system/multihost.sh \
 	tests/system/kernel-relay.sh \
 	tests/system/deb.sh
@@ -53,3 +55,5 @@ clean-local: clean-local-system-stage
 .PHONY: clean-local-system-stage
 clean-local-system-stage:
 	-rm -rf '$(system_stage)'
+# the web app of tests/system/app-uses-app.sh and the README's "Apps that use apps"
+EXTRA_DIST += examples/web-db/app.py
