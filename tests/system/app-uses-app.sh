@@ -121,10 +121,11 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 diag "first request, both cold, without the drop-in: ${without[*]} ms (median $(median "${without[@]}")); the database started ${apart_without[*]} ms after the web app"
 diag "first request, both cold, with Wants=db-backend.service: ${with[*]} ms (median $(median "${with[@]}")); the database started ${apart_with[*]} ms after the web app"
 is "each sample started cold and woke both" "$bad" 0
-# the last sample had the drop-in: PID 1 started the database in the same transaction as the web app, not once the
-# web app's pool asked for it (which is after python3 and psycopg2 have loaded)
-apart=$(db_apart)
-cmp_ok "with the drop-in, the database starts with the web app's backend ($apart ms after it)" "${apart#-}" -le 50
+# the last sample had the drop-in: PID 1 starts the database in the same transaction as the web app (Wants=), not once
+# the web app's pool asks for it. What that gains is a figure above, not a bound: a timed assertion would fail on a
+# loaded machine.
+like "with the drop-in, web-backend.service wants db-backend.service (started with it: $(db_apart) ms apart)" \
+        "$(unit_prop web-backend.service Wants)" '(^| )db-backend\.service( |$)'
 stop_both
 ok "and both end cold" both_cold
 is "refcount 0 for both, no backend process" "$(state web refcount) $(state db refcount) $(web_procs) $(db_procs)" "0 0 0 0"
