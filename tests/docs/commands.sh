@@ -79,7 +79,7 @@ bad_options() {
 
 # dry_new WORDS...: `emberctl new` of a doc into a temporary unit directory; true if it exits 0
 dry_new() {
-        local args=() w dir missing out rc
+        local args=() w dir missing rc i
         dir=$(mktemp -d "$T/units.XXXXXX")
         for w in "${@:2}"; do
                 case $w in --now | --unit-dir=*) continue ;; esac
