@@ -16,8 +16,9 @@ dist_man_MANS += man/emberctl.1 man/ember-launch.8 man/ember-sandbox.8 man/ember
 
 # The README's quick start: sudo demo/run after building.
 EXTRA_DIST += demo/run demo/quickstart
-EXTRA_DIST += doc/ARCHITECTURE.md
-# a balancer in front of several hosts (README, "Running ember on several hosts"; tests/system/multihost.sh)
+EXTRA_DIST += doc/ARCHITECTURE.md doc/apps.md doc/building.md doc/containers.md doc/hardening.md doc/how-it-works.md \
+	doc/inetd.md doc/observability.md doc/several-hosts.md doc/upgrades.md
+# a balancer in front of several hosts (doc/several-hosts.md; tests/system/multihost.sh)
 EXTRA_DIST += examples/haproxy/haproxy.cfg examples/nginx/stream.conf
 
 # bash completion: verbs, app names, options

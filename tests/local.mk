@@ -5,6 +5,7 @@ include tests/sandbox.mk
 include tests/reliability.mk
 include tests/system.mk
 include tests/vm.mk
+include tests/docs.mk
 include tests/fuzz/local.mk
 
 # The TAP producer every shell layer's lib.sh sources, and its own test.

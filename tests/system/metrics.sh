@@ -4,7 +4,7 @@
 # through ember-metrics.timer's textfile by a real prometheus-node-exporter, the bill of a backend that burns a known
 # amount of CPU, and journalctl -x explaining the events from ember's message catalog.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 37
 
 sys_boot
 # Debian's python3, which has python3-prometheus-client (a python3 earlier on $PATH may not)
@@ -98,6 +98,9 @@ c journalctl --update-catalog
 like "journalctl -x explains an idle stop from ember's catalog" \
         "$(c journalctl -x -q --no-pager EMBER_APP=$APP EMBER_EVENT=idle-stop)" 'No connection to bill was open for the idle period'
 like "and a crash" "$(c journalctl -x -q --no-pager EMBER_APP=$APP EMBER_EVENT=crash)" 'Subject: ember: the backend of bill crashed'
+# (as doc/observability.md shows it)
+like "journalctl -o verbose --output-fields= shows a run's bill" "$(c journalctl -q --no-pager EMBER_APP=$APP EMBER_EVENT=idle-stop \
+        -o verbose --output-fields=EMBER_EVENT,EMBER_RUN_SEC,EMBER_CPU_USEC,EMBER_MEMORY_PEAK_BYTES)" '^ *EMBER_CPU_USEC=[0-9]+$'
 
 # ---- the textfile, scraped by node_exporter ---------------------------------------------------------------------
 # (the container's empty /etc gets first-boot presets, which enable everything: start from disabled, as after

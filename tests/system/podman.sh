@@ -6,13 +6,13 @@
 # the container (`podman kill`): the next connection gets a fresh container and no orphan remains.
 # The image (busybox-static's httpd, tests/lib/containers.sh) is imported into the booted container's own podman
 # storage (its /var and /run are its own): no registry, and nothing of this machine's podman is touched.
-# Why these flags, under systemd (see README.md, "A container as the backend"):
+# Why these flags, under systemd (see doc/containers.md):
 # - --cgroups=disabled keeps conmon and the container in NAME-backend.service's cgroup, where systemd's stop and
 #   kill reach them; the container's cgroup v1 controllers are read-only here, so podman could not make its own
 #   cgroups anyway. runc refuses --cgroups=disabled ("not compatible with NoCgroups"), crun runs with it.
 # - --replace --name=ember-pod: a container whose conmon was SIGKILLed with the unit stays in podman's records,
 #   and the next start replaces it.
-# - ExecStopPost=-podman rm --force --time 0 --ignore ember-pod (a drop-in, as the README says): podman before 5.6
+# - ExecStopPost=-podman rm --force --time 0 --ignore ember-pod (a drop-in, as doc/containers.md says): podman before 5.6
 #   (Debian 13 has 5.4) cannot remove the record of a container whose conmon was killed at the first try ("conmon
 #   exited prematurely", exit 125: podman issue 26640); that try marks it stopped, and the next one removes it. Left
 #   to `run --replace`, the first try is the next cold start, which fails once: two cold starts where one should do.

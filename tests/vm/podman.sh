@@ -1,5 +1,5 @@
 #!/bin/bash
-# podman with cgroups of its own, on cgroup v2 under systemd 257 (issue 23): the README's podman recipe with
+# podman with cgroups of its own, on cgroup v2 under systemd 257 (issue 23): doc/containers.md's podman recipe with
 # --cgroups=split instead of --cgroups=disabled, and the drop-in that mode needs:
 #   emberctl new pod --policy=container --user=root -- podman run --rm --init --replace --name=ember-pod
 #           --network=host --cgroups=split IMAGE busybox httpd ...
