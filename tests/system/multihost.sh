@@ -49,8 +49,11 @@ net_setup() {
         done
 }
 net_setup || { net_cleanup; skip_all "cannot make network namespaces and veth pairs here"; }
-# the units join the hosts' namespaces by path: the container needs to see them
+# the units join the hosts' namespaces by path: the container needs to see them, and its PID 1 CAP_NET_ADMIN, which
+# systemd from 257 on asks of itself before it joins one (NetworkNamespacePath= "is not supported, refusing",
+# 225/NETWORK) and which systemd-nspawn keeps only with a private network; a machine's own PID 1 has it
 binds+=(--bind-ro=/run/netns)
+SYS_NSPAWN_ARGS=(--capability=CAP_NET_ADMIN)
 sys_boot
 plan 20
 
