@@ -24,6 +24,14 @@ version() {
 }
 ask() { "$TOOLS/ember-test-client" --timeout=20s --send="$2\n" 127.0.0.1:"$1" 2>&1; }
 upgrade() { c "$EMBERCTL" upgrade "$@" >"$T_TMP/upgrade.out" 2>&1; }
+# timed_upgrade ARGS...: upgrade, its exit status in rc and its time in t_up (ms)
+timed_upgrade() {
+        local t0
+        t0=$(ms_now)
+        upgrade "$@"
+        rc=$?
+        t_up=$(($(ms_now) - t0))
+}
 served() { state $APP connections; }
 served_past() { [ "$(served)" -ge "$1" ]; }
 # load NAME: short connections (two clients, a new connection per request) until load_stop NAME; they have begun
@@ -63,10 +71,7 @@ is "the new version serves" "$(ask $LISTEN_PORT b)" "f2 b"
 
 version f3
 load_start quick
-t0=$(ms_now)
-upgrade $APP
-rc=$?
-t_up=$(($(ms_now) - t0))
+timed_upgrade $APP
 load_stop quick
 is "under short connections only, the upgrade exits 0 ($t_up ms)" "$rc" 0
 is "no failed connect, reset, timeout or wrong answer" "$(failures quick)" "0 0 0 0"
@@ -79,10 +84,7 @@ open_long $LISTEN_PORT
 is "a long-lived connection on version f3" "$(talk l1)" "f3 l1"
 version f4
 load_start held
-t0=$(ms_now)
-upgrade $APP
-rc=$?
-t_up=$(($(ms_now) - t0))
+timed_upgrade $APP
 load_stop held
 is "with a long-lived connection open, the upgrade exits 0 ($t_up ms)" "$rc" 0
 out=$(cat "$T_TMP/upgrade.out")
@@ -108,10 +110,7 @@ is "the new version serves" "$(ask $LISTEN_PORT c)" "f4 c"
 open_long $LISTEN_PORT
 is "a long-lived connection on version f4" "$(talk m1)" "f4 m1"
 version f5
-t0=$(ms_now)
-upgrade $APP --drain-timeout=1s
-rc=$?
-t_up=$(($(ms_now) - t0))
+timed_upgrade $APP --drain-timeout=1s
 like "--drain-timeout=1s: the upgrade exits 0 ($t_up ms), saying new connections wait at most 1s" "$rc $(cat "$T_TMP/upgrade.out")" \
         "^0 .*new connections wait until then, at most 1s \(--drain-timeout=1s\), when it is closed\."
 cmp_ok "and it took about that ($t_up ms <= 1 s + 1.5 s)" "$t_up" -le 2500
