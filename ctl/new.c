@@ -389,9 +389,8 @@ static int landlock_args(const new_args *a, const new_plan *p, buf *b) {
         for (size_t i = 0; r >= 0 && i < a->n_rw_paths; i++)
                 r = exec_option(b, "rw-path", a->rw_paths[i]);
         if (r >= 0) {
-                char dflt[APP_NAME_MAX + 16], path[PATH_MAX];
-                snprintf(path, sizeof(path), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
-                r = exec_option(b, "state-dir", path);
+                char path[PATH_MAX];
+                r = exec_option(b, "state-dir", app_state_path(a, path, sizeof(path)));
         }
         if (r >= 0 && *unix_backend_dir(p, dir, sizeof(dir)))
                 r = exec_option(b, "rw-path", dir);
@@ -458,6 +457,14 @@ const char *app_state_dir(const new_args *a, char *out, size_t size) {
         if (a->state_dir)
                 return a->state_dir;
         snprintf(out, size, "ember/%s", a->name);
+        return out;
+}
+
+/* Its absolute path, /var/lib/ and app_state_dir(), in OUT. */
+const char *app_state_path(const new_args *a, char *out, size_t size) {
+        char dir[APP_NAME_MAX + 16];
+
+        snprintf(out, size, "/var/lib/%s", app_state_dir(a, dir, sizeof(dir)));
         return out;
 }
 
@@ -781,7 +788,7 @@ static void print_container_hint(const new_args *a, const new_plan *p) {
 
 /* The app against the backend unit just rendered and, under Landlock, what ember-sandbox will let it write. */
 static int check_app(const new_args *a, const new_plan *p) {
-        char own[APP_NAME_MAX + 16], dflt[APP_NAME_MAX + 16], state[PATH_MAX], dir[sizeof(p->backend)];
+        char own[APP_NAME_MAX + 16], state[PATH_MAX], dir[sizeof(p->backend)];
         app_sandbox sb = {
                 .executable = p->command0,
                 .user = a->user ? a->user : own_user_name(a, own, sizeof(own)),
@@ -791,8 +798,7 @@ static int check_app(const new_args *a, const new_plan *p) {
 
         for (size_t i = 0; i < a->n_rw_paths; i++)
                 sb.writable[sb.n_writable++] = a->rw_paths[i];
-        snprintf(state, sizeof(state), "/var/lib/%s", app_state_dir(a, dflt, sizeof(dflt)));
-        sb.writable[sb.n_writable++] = state;
+        sb.writable[sb.n_writable++] = app_state_path(a, state, sizeof(state));
         if (*unix_backend_dir(p, dir, sizeof(dir)))
                 sb.writable[sb.n_writable++] = dir;
         return app_check(a, &sb, p->rendered[BACKEND_UNIT].data);

@@ -57,3 +57,5 @@ typedef struct app_sandbox {
 int app_check(const new_args *a, const app_sandbox *sb, const char *backend_unit_text);
 /* The backend's state directory under /var/lib: --state-dir, or ember/NAME (in BUF). */
 const char *app_state_dir(const new_args *a, char *out, size_t size);
+/* Its absolute path: /var/lib/ and the above (in OUT). */
+const char *app_state_path(const new_args *a, char *out, size_t size);
