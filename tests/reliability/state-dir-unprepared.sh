@@ -11,12 +11,14 @@ plan 4
 ember_setup
 chmod 0755 "$TEST_DIR"
 mkdir -p -m 0755 "$STATE" # root's, as the wake socket's unit makes it, and nothing in it for user 65534
+# a copy user 65534 can reach: the build tree may be under a directory only root may enter (CI clones into /root)
+install -m 0755 "$LAUNCH" "$TEST_DIR/ember-launch" || bail "cannot copy $LAUNCH"
 
 PORT=$(pick_port)
 setsid systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" -E EMBER_RUNTIME_DIR \
         setpriv --reuid=65534 --regid=65534 --clear-groups \
         env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-        strace -e trace=close "$LAUNCH" --app="$APP" --backend=127.0.0.1:1 --start-timeout=5s \
+        strace -e trace=close "$TEST_DIR/ember-launch" --app="$APP" --backend=127.0.0.1:1 --start-timeout=5s \
         >>"$LOG" 2>&1 </dev/null &
 SA_PID=$!
 wait_until 5 pid_listens "$SA_PID" "$PORT" || bail "systemd-socket-activate did not listen on $PORT"
