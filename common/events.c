@@ -20,6 +20,8 @@ const ember_event ember_events[] = {
         { "upgrade-ready", "10746216256d434ebe2eb32b764509f9" },
         { "upgrade-failed", "d17d261c22ee4650a4d6456fd37041c7" },
         { "drained", "df6615370fcc402ca3356db058a73b77" },
+        { "freeze", "ca12c66b9c1544f2a02d10434032ccc6" },
+        { "thaw", "ba9932a864f24d49983317fb187ed4ed" },
 };
 const size_t ember_events_n = ELEMENTSOF(ember_events);
 

@@ -18,10 +18,28 @@ static const char *const app_state_names[_APP_STATE_MAX] = {
         [APP_STARTING] = "starting",
         [APP_WARM] = "warm",
         [APP_STOPPING] = "stopping",
+        [APP_FROZEN] = "frozen",
 };
 
 const char *app_state_to_string(app_state s) {
         return s >= 0 && s < _APP_STATE_MAX ? app_state_names[s] : NULL;
+}
+
+static const char *const idle_action_names[_IDLE_ACTION_MAX] = {
+        [IDLE_ACTION_STOP] = "stop",
+        [IDLE_ACTION_FREEZE] = "freeze",
+        [IDLE_ACTION_CHECKPOINT] = "checkpoint",
+};
+
+const char *idle_action_to_string(idle_action a) {
+        return a >= 0 && a < _IDLE_ACTION_MAX ? idle_action_names[a] : NULL;
+}
+
+idle_action idle_action_from_string(const char *s) {
+        for (idle_action i = 0; i < _IDLE_ACTION_MAX; i++)
+                if (strcmp(s, idle_action_names[i]) == 0)
+                        return i;
+        return _IDLE_ACTION_INVALID;
 }
 
 static const char *const generation_role_names[_ROLE_MAX] = {

@@ -6,6 +6,8 @@
  *   cold ──supervisor starts──▶ starting ──backend ready──▶ warm ──idle / stop / crash──▶ stopping ──▶ cold
  *     ▲            │                 └──── failed / start timeout / crash ───────────────────────────────┘
  *     └── stale ───┘  a launcher, under the state lock, finds starting/warm/stopping with no supervisor alive
+ *   warm ──idle, --idle-action=freeze──▶ frozen ──a launcher on wake.sock──▶ warm (thawed: no cold start)
+ *                                          └──── --freeze-for, stop, crash ──▶ stopping ──▶ cold
  *
  * Liveness is a lock, never a pid: the supervisor of backend run (generation) G holds a POSIX write lock on byte G
  * of supervisor.lock for its whole life, and the kernel drops it however the supervisor ends. A state other than
@@ -28,6 +30,8 @@ typedef enum app_state {
         APP_STARTING, /* a supervisor runs and its backend is not ready yet: wake.sock waiters get the byte */
         APP_WARM,     /* the backend accepts: launchers connect to it directly, without the state lock */
         APP_STOPPING, /* the supervisor stops the backend, holding the state lock all along */
+        APP_FROZEN,   /* --idle-action=freeze: the idle backend's processes are frozen, its memory kept; a launcher
+                       * wakes it through wake.sock as from cold, and the supervisor thaws it and answers at once */
         _APP_STATE_MAX,
         _APP_STATE_INVALID = -EINVAL,
 } app_state;
@@ -138,6 +142,19 @@ int app_status_read(int dirfd, app_status *ret);
 static inline bool app_status_is_up(const app_status *s) {
         return s->state != APP_COLD && !s->stale;
 }
+
+/* What the supervisor does with a backend that has been idle for --idle (ember-sandbox and emberctl new spell it
+ * --idle-action=stop|freeze|checkpoint). */
+typedef enum idle_action {
+        IDLE_ACTION_STOP,       /* stop it: nothing runs, the next connection cold-starts a new one */
+        IDLE_ACTION_FREEZE,     /* freeze it (cgroup v2 cgroup.freeze, else SIGSTOP): memory kept, no CPU */
+        IDLE_ACTION_CHECKPOINT, /* dump it with criu, then stop it; the next connection restores it */
+        _IDLE_ACTION_MAX,
+        _IDLE_ACTION_INVALID = -EINVAL,
+} idle_action;
+
+const char *idle_action_to_string(idle_action a);
+idle_action idle_action_from_string(const char *s);
 
 /* The one-byte wire messages between the programs: both ends spell them by these names. */
 

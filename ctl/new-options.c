@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "macro.h"
 #include "new.h"
+#include "protocol.h"
 #include "parse.h"
 #include "usage.h"
 #include "buf.h"
@@ -37,6 +38,9 @@ static void help_new(FILE *f) {
                 "                          HOST:auto picks a free port for each run (needed for emberctl upgrade\n"
                 "                          without a pause): COMMAND gets it as $PORT and in {port}\n"
                 "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
+                "  --idle-action=stop|freeze  at the idle deadline stop the backend (default), or freeze it:\n"
+                "                          memory kept, no CPU, thawed by the next connection (no cold start)\n"
+                "  --freeze-for=DUR        stop a backend frozen for DUR (default infinity)\n"
                 "  --policy=SPEC           seccomp policy: default, strict, container (a podman/docker\n"
                 "                          run backend), none or a .policy file (default: default)\n"
                 "  --start-on=connect|data wake the backend on connect (default) or on the first byte\n"
@@ -68,7 +72,7 @@ static void help_new(FILE *f) {
 enum { ARG_LISTEN = 0x100, ARG_BACKEND, ARG_IDLE, ARG_POLICY, ARG_START_ON, ARG_READY, ARG_USER, ARG_START_TIMEOUT,
        ARG_STOP_TIMEOUT, ARG_CLIENT_IDLE_TIMEOUT, ARG_MAX_CONNECTIONS, ARG_UNIT_DIR, ARG_FORCE, ARG_HARDENING,
        ARG_NOW, ARG_ENV, ARG_ENV_FILE, ARG_WORKING_DIRECTORY, ARG_PROXY_PROTOCOL, ARG_ACCEPT_PROXY_PROTOCOL,
-       ARG_RW_PATH, ARG_STATE_DIR, ARG_RELAY, ARG_DYNAMIC_USER };
+       ARG_RW_PATH, ARG_STATE_DIR, ARG_RELAY, ARG_DYNAMIC_USER, ARG_IDLE_ACTION, ARG_FREEZE_FOR };
 
 /* NAME=VALUE for Environment=: a shell-style name, a value that is valid UTF-8 without control characters. */
 static bool env_assignment_is_valid(const char *s) {
@@ -180,6 +184,13 @@ static int new_option(int c, const char *arg, void *ctx) {
                 return GO_ON;
         case ARG_IDLE:
                 return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
+        case ARG_IDLE_ACTION:
+                a->idle_action = idle_action_from_string(arg);
+                if (a->idle_action < 0 || a->idle_action == IDLE_ACTION_CHECKPOINT)
+                        return usage_fail("new: invalid --idle-action '%s': use stop or freeze", arg);
+                return GO_ON;
+        case ARG_FREEZE_FOR:
+                return parse_duration_opt_or_go_on("freeze-for", arg, false, &a->freeze_for);
         case ARG_POLICY:
                 a->policy = arg;
                 return GO_ON;
@@ -228,6 +239,8 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 { "listen", required_argument, NULL, ARG_LISTEN },
                 { "backend", required_argument, NULL, ARG_BACKEND },
                 { "idle", required_argument, NULL, ARG_IDLE },
+                { "idle-action", required_argument, NULL, ARG_IDLE_ACTION },
+                { "freeze-for", required_argument, NULL, ARG_FREEZE_FOR },
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "start-on", required_argument, NULL, ARG_START_ON },
                 { "ready", required_argument, NULL, ARG_READY },
@@ -260,7 +273,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
                 .policy = "default", .start_on = "connect", .ready = "connect", .unit_dir = UNIT_DIR_DEFAULT,
                 .hardening = "lean", .relay = "splice", .idle = 60 * USEC_PER_SEC, .start_timeout = 30 * USEC_PER_SEC,
                 .stop_timeout = 10 * USEC_PER_SEC, .max_connections = MAX_CONNECTIONS_DEFAULT,
-                .client_idle = USEC_INFINITY,
+                .client_idle = USEC_INFINITY, .idle_action = IDLE_ACTION_STOP, .freeze_for = USEC_INFINITY,
         };
         /* Everything after the first "--" is COMMAND; getopt_long only sees what comes before it. */
         for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
@@ -276,6 +289,8 @@ int new_parse(int argc, char *argv[], new_args *a) {
         if (optind + 1 < dd)
                 return usage_fail("new: unexpected argument '%s' (COMMAND goes after '--')", argv[optind + 1]);
         a->name = argv[optind];
+        if (a->freeze_for != USEC_INFINITY && a->idle_action != IDLE_ACTION_FREEZE)
+                return usage_fail("new: --freeze-for needs --idle-action=freeze");
         return GO_ON;
 }
 

@@ -428,6 +428,13 @@ static int sandbox_args(const new_args *a, const new_plan *p, buf *b) {
                 r = exec_option(b, "stop-timeout", stop);
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = exec_option(b, "relay", a->relay);
+        if (r >= 0 && a->idle_action != IDLE_ACTION_STOP)
+                r = exec_option(b, "idle-action", idle_action_to_string(a->idle_action));
+        if (r >= 0 && a->freeze_for != USEC_INFINITY) {
+                char freeze_for[32];
+                format_duration(a->freeze_for, freeze_for, sizeof(freeze_for));
+                r = exec_option(b, "freeze-for", freeze_for);
+        }
         if (r >= 0)
                 r = exec_option(b, "launch-user", p->launch_user);
         return r;
@@ -572,6 +579,11 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
         /* merged with the bounding set above: what loading the relay's BPF program and socket maps takes */
         if (r >= 0 && strcmp(a->relay, "kernel") == 0)
                 r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
+        /* the supervisor puts the backend in a cgroup of its own under the unit's to freeze it (cgroup v2; SIGSTOP
+         * elsewhere): the unit's cgroup is then its to manage */
+        if (r >= 0 && a->idle_action == IDLE_ACTION_FREEZE)
+                r = buf_puts(b, "# --idle-action=freeze: the backend gets a cgroup of its own to be frozen in\n"
+                                "Delegate=yes\n");
         if (r >= 0 && b->len == 0)
                 r = buf_puts(b, "# (none: emberctl new --rw-path=, --state-dir=, --env=, --env-file=, --working-directory=, "
                                 "or a drop-in)\n");

@@ -13,6 +13,8 @@ typedef struct new_args {
         const char *proxy_protocol; /* v1, v2 or NULL */
         const char *relay;          /* splice or kernel */
         uint64_t idle, start_timeout, stop_timeout, max_connections, client_idle;
+        int idle_action;            /* protocol.h's idle_action */
+        uint64_t freeze_for;
         bool force, now, accept_proxy_protocol, dynamic_user;
         char **command;
         int command_argc;

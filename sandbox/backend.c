@@ -97,6 +97,7 @@ int start_backend(supervisor *s, const char *notify_path) {
                 sigset_t all;
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
+                freeze_child_join(s);
                 setsid();
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (null >= 0)
@@ -113,6 +114,7 @@ int start_backend(supervisor *s, const char *notify_path) {
                 _exit(127);
         }
         close(take_fd(&wr));
+        freeze_forked(s);
         s->backend = pid;
         if (read(rd, &err, sizeof(err)) == sizeof(err))
                 return err < 0 ? err : -err;
@@ -230,6 +232,8 @@ int wait_backend(supervisor *s, uint64_t timeout, int *status) {
 void kill_backend(supervisor *s, int *status) {
         if (s->backend <= 0)
                 return;
+        if (s->frozen) /* a frozen backend would not see the SIGTERM until thawed */
+                (void) thaw_backend(s);
         (void) kill(-s->backend, SIGTERM);
         (void) kill(s->backend, SIGCONT);
         if (wait_backend(s, s->stop_timeout, status) == 0) {

@@ -171,6 +171,7 @@ static int read_notify(supervisor *s) {
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
 static void mark_cold(supervisor *s) {
         set_state(s, APP_COLD);
+        freeze_release(s);
         stop_other_generations(s);
         generation_forget(s);
         (void) unlinkat(s->dirfd, STATE_BACKEND_PID, 0);
@@ -225,6 +226,7 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
         if (s->notify_fd >= 0)
                 (void) unlinkat(s->dirfd, s->notify_name, 0);
         generation_forget(s);
+        freeze_release(s);
         return prio <= LOG_ERR ? EXIT_UNAVAILABLE : 0;
 }
 
@@ -287,6 +289,7 @@ static int backend_died(supervisor *s, int status) {
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
         s->backend = 0; /* reaped, and what it left behind in its process group killed (reap_backend) */
+        s->frozen = NOT_FROZEN; /* killed while frozen (SIGKILL reaches a frozen process) */
         (void) supervisor_lock(s, &lock);
         if (!s->ready && port_holder_why(s, status, why, sizeof(why)))
                 return port_lost(s, why);
@@ -338,6 +341,62 @@ static bool upgrade_orphaned(supervisor *s) {
         return s->role == ROLE_PENDING && supervisor_find_generation(s->dirfd, s->previous, NULL) == 0;
 }
 
+/* Under the lock, at the idle deadline with --idle-action=freeze: the backend's processes frozen, the state
+ * "frozen" (launchers then wake us through wake.sock, and we thaw). A backend that cannot be frozen is stopped, as
+ * without the option. Returns 1 if the run is over. */
+static int freeze_locked(supervisor *s) {
+        char how[32], f[48];
+        int r = freeze_backend(s);
+
+        if (r < 0) {
+                log_warning_errno(r, "Failed to freeze the idle backend; stopping it instead");
+                stop_locked(s, "idle-stop", "no connections for the idle period (it could not be frozen)");
+                return 1;
+        }
+        set_state(s, APP_FROZEN);
+        s->frozen_at = now();
+        s->freeze_deadline = usec_add(s->frozen_at, arg_freeze_for);
+        s->idle_deadline = s->freeze_deadline;
+        snprintf(how, sizeof(how), "EMBER_FREEZE=%s", freeze_how(s));
+        snprintf(f, sizeof(f), "EMBER_RUN_SEC=%" PRIu64, (s->frozen_at - s->started) / USEC_PER_SEC);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=freeze", how, f),
+                  "Backend frozen (%s) after the idle period; the next connection thaws it", freeze_how(s));
+        (void) notify_send("STATUS=backend frozen");
+        return 0;
+}
+
+/* Under the lock, while frozen: --freeze-for ran out? Then the backend is stopped (thawed first, to get its
+ * SIGTERM). Connections counted meanwhile are launchers about to wake us through wake.sock. */
+static int check_frozen(supervisor *s) {
+        if (now() < s->freeze_deadline) {
+                s->idle_deadline = s->freeze_deadline;
+                return 0;
+        }
+        stop_locked(s, "idle-stop", "frozen for --freeze-for");
+        return 1;
+}
+
+/* A launcher on wake.sock while frozen: the backend thawed and "warm" again, under the lock, before its byte. */
+static void thaw_for_waiter(supervisor *s) {
+        _cleanup_close_ int lock = -1;
+        char f[48];
+        uint64_t ms;
+        int r;
+
+        (void) supervisor_lock(s, &lock);
+        ms = (now() - s->frozen_at) / USEC_PER_MSEC;
+        r = thaw_backend(s);
+        if (r < 0)
+                log_warning_errno(r, "Failed to thaw the backend");
+        set_state(s, APP_WARM);
+        s->idle_deadline = USEC_INFINITY;
+        s->heal_at = now(); /* the idle clock re-armed at the next tick if the waiter is gone already */
+        snprintf(f, sizeof(f), "EMBER_FROZEN_MS=%" PRIu64, ms);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=thaw", f), "Backend thawed for a connection after %" PRIu64
+                  " ms frozen", ms);
+        (void) notify_send("STATUS=backend warm");
+}
+
 /* Arms the idle clock when nobody is connected, disarms it when someone is, and stops the backend once it runs
  * out. Returns 1 if the run is over. */
 static int check_idle(supervisor *s) {
@@ -367,6 +426,8 @@ static int check_idle(supervisor *s) {
                 log_warning_errno(r, "Failed to check the connection count");
                 return 0;
         }
+        if (s->frozen)
+                return check_frozen(s);
         if (count > 0 || arg_idle == USEC_INFINITY) {
                 s->idle_deadline = USEC_INFINITY;
                 return 0;
@@ -377,6 +438,8 @@ static int check_idle(supervisor *s) {
         }
         if (now() < s->idle_deadline)
                 return 0;
+        if (arg_idle_action == IDLE_ACTION_FREEZE && s->ready)
+                return freeze_locked(s);
         stop_locked(s, "idle-stop", "no connections for the idle period");
         return 1;
 }
@@ -485,6 +548,8 @@ static int run(supervisor *s) {
                         if (r >= 0)
                                 return r;
                 }
+                if (p[1].revents && s->frozen)
+                        thaw_for_waiter(s);
                 if (p[1].revents)
                         accept_waiters(s);
                 if (p[2].revents && (r = read_notify(s)) >= 0)
@@ -578,8 +643,11 @@ int launch_backend(supervisor *s, const char *notify_path) {
          * once the backend's own listener is on it (became_ready): a HOST:auto port is not published to be taken */
         if (r >= 0 && s->role == ROLE_SERVING)
                 r = serving_write(s->dirfd, s->generation, NULL);
-        if (r >= 0)
+        if (r >= 0) {
+                freeze_prepare(s);
                 r = start_backend(s, notify_path);
+                freeze_forked(s);
+        }
         if (r < 0) {
                 if (s->backend > 0)
                         (void) waitpid(s->backend, NULL, 0);
@@ -703,7 +771,7 @@ static int begin_cold(supervisor *s) {
 static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
-                .cgroup_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
+                .cgroup_fd = -1, .freeze_cgroup_fd = -1, .freeze_procs_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
                 .relay_fd = -1, .relay_peers = -1, .relay_sources = -1, .relay_flows = -1,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
                 .drain_check_at = USEC_INFINITY,

@@ -12,6 +12,8 @@ const char *arg_app;
 ember_addr arg_backend;
 bool arg_have_backend;
 uint64_t arg_idle = 60 * USEC_PER_SEC;
+idle_action arg_idle_action = IDLE_ACTION_STOP;
+uint64_t arg_freeze_for = USEC_INFINITY;
 uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
 uint64_t arg_stop_timeout = 10 * USEC_PER_SEC;
 bool arg_ready_notify;
@@ -49,6 +51,10 @@ void help(FILE *f) {
                 "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
                 "  --backend=ADDR          address the backend listens on (readiness probe)\n"
                 "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
+                "  --idle-action=stop|freeze\n"
+                "                          at the idle deadline stop the backend (default), or freeze its\n"
+                "                          processes (memory kept, no CPU) until the next connection thaws it\n"
+                "  --freeze-for=DUR        a backend frozen for DUR is stopped (default infinity)\n"
                 "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
                 "  --policy=SPEC           default, strict, container, none or a .policy file\n"
                 "                          (default: default)\n"
@@ -84,6 +90,8 @@ static int check_argv(int argc, char *argv[]) {
                 return usage_error("%s", "--backend=ADDR is required with --app");
         if (!arg_app && (arg_have_backend || arg_upgrade))
                 return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
+        if (arg_freeze_for != USEC_INFINITY && arg_idle_action != IDLE_ACTION_FREEZE)
+                return usage_error("%s", "--freeze-for needs --idle-action=freeze");
         if (arg_n_rw_paths > 0 && !arg_landlock)
                 return usage_error("%s", "--rw-path needs --landlock (without it the unit's ReadWritePaths= decide)");
         if (arg_state_dir && arg_landlock) { /* writable like the --rw-path */
@@ -97,13 +105,20 @@ static int check_argv(int argc, char *argv[]) {
 
 enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEOUT, ARG_UPGRADE, ARG_DRAIN_TIMEOUT,
        ARG_RELAY, ARG_LAUNCH_USER, ARG_PREPARE, ARG_LANDLOCK, ARG_RW_PATH,
-       ARG_STATE_DIR };
+       ARG_STATE_DIR, ARG_IDLE_ACTION, ARG_FREEZE_FOR };
 
 /* One of ember-sandbox's own options: 0 or usage_error()'s -EINVAL. */
 static int parse_option(int c, const char *arg) {
         switch (c) {
         case ARG_IDLE:
                 return usage_parse_duration("idle", arg, true, &arg_idle);
+        case ARG_IDLE_ACTION:
+                arg_idle_action = idle_action_from_string(arg);
+                if (arg_idle_action < 0 || arg_idle_action == IDLE_ACTION_CHECKPOINT)
+                        return usage_error("invalid --idle-action '%s': use stop or freeze", arg);
+                break;
+        case ARG_FREEZE_FOR:
+                return usage_parse_duration("freeze-for", arg, false, &arg_freeze_for);
         case ARG_STOP_TIMEOUT:
                 return usage_parse_duration("stop-timeout", arg, false, &arg_stop_timeout);
         case ARG_DRAIN_TIMEOUT:
@@ -157,6 +172,8 @@ int parse_argv(int argc, char *argv[]) {
                 { "app", required_argument, NULL, USAGE_ARG_APP },
                 { "backend", required_argument, NULL, USAGE_ARG_BACKEND },
                 { "idle", required_argument, NULL, ARG_IDLE },
+                { "idle-action", required_argument, NULL, ARG_IDLE_ACTION },
+                { "freeze-for", required_argument, NULL, ARG_FREEZE_FOR },
                 { "ready", required_argument, NULL, ARG_READY },
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "user", required_argument, NULL, ARG_USER },

@@ -6,11 +6,14 @@
 #include <stdio.h>
 
 #include "parse.h"
+#include "protocol.h"
 
 extern const char *arg_app;
 extern ember_addr arg_backend;
 extern bool arg_have_backend;
 extern uint64_t arg_idle;
+extern idle_action arg_idle_action;
+extern uint64_t arg_freeze_for;
 extern uint64_t arg_start_timeout;
 extern uint64_t arg_stop_timeout;
 extern bool arg_ready_notify;

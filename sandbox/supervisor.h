@@ -24,6 +24,13 @@ typedef struct port_holder {
         uint64_t inode;
 } port_holder;
 
+/* --idle-action=freeze: how the backend is frozen now, if it is (freeze.c). */
+typedef enum frozen_how {
+        NOT_FROZEN,
+        FROZEN_CGROUP,  /* its own cgroup's cgroup.freeze */
+        FROZEN_SIGSTOP, /* SIGSTOP to its process group */
+} frozen_how;
+
 typedef struct supervisor {
         int dirfd;
         int listen_fd;     /* wake.sock: launchers waiting for readiness connect here */
@@ -41,6 +48,10 @@ typedef struct supervisor {
         char dir_path[PATH_MAX];
         char wake_unit[256]; /* under systemd, the socket unit that passed us wake.sock */
         int cgroup_fd;     /* our unit's cgroup v2 directory, for the bill; -1 without one */
+        int freeze_cgroup_fd; /* --idle-action=freeze: the backend's own cgroup under it; -1 without one */
+        int freeze_procs_fd;  /* its cgroup.procs, for the child to join, until the fork */
+        frozen_how frozen;
+        uint64_t frozen_at, freeze_deadline; /* CLOCK_MONOTONIC: since when, and when --freeze-for stops it */
         struct rusage rusage; /* the ended backend's, where there is no cgroup to ask */
         bool have_rusage;
         bool lock_stuck;   /* the state lock could not be had lately: said once */
@@ -116,6 +127,22 @@ static inline void kernel_relay_open(supervisor *s) {}
 static inline void kernel_relay_stop(supervisor *s) {}
 static inline void accept_relays(supervisor *s) {}
 #endif
+
+/* freeze.c: --idle-action=freeze */
+/* Before the run's fork: the backend's own cgroup v2 where there is one (else SIGSTOP is used, said once). */
+void freeze_prepare(supervisor *s);
+/* In the child, at once: into that cgroup. */
+void freeze_child_join(const supervisor *s);
+/* In the supervisor after the fork. */
+void freeze_forked(supervisor *s);
+int freeze_write(int cgroup_fd, const char *value);
+/* Freezes or thaws the backend's processes: 0 or -errno. */
+int freeze_backend(supervisor *s);
+int thaw_backend(supervisor *s);
+/* "cgroup" or "sigstop", for the journal. */
+const char *freeze_how(const supervisor *s);
+/* After the backend was reaped: its empty cgroup removed. */
+void freeze_release(supervisor *s);
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */

@@ -25,6 +25,7 @@ system_tests = \
 	tests/system/faults.sh \
 	tests/system/heal-kill.sh \
 	tests/system/heal-stop.sh \
+	tests/system/idle-freeze.sh \
 	tests/system/heal-state.sh \
 	tests/system/fail-fix.sh \
 	tests/system/metrics.sh \

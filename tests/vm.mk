@@ -12,7 +12,8 @@ vm_tests = \
 	tests/vm/cgroup.sh \
 	tests/vm/unix.sh \
 	tests/vm/dynamic-user.sh \
-	tests/vm/podman.sh
+	tests/vm/podman.sh \
+	tests/vm/idle-freeze.sh
 EXTRA_DIST += $(vm_tests) tests/vm/vm tests/vm/lib.sh tests/vm/runner.sh tests/vm/backend.py
 
 vm_out = $(abs_top_builddir)/tests/vm/out

@@ -13,6 +13,8 @@ Lines, one answer each, until the client closes:
     eat N      -> touches N MiB more and keeps them (-> "ate N")
     burn S     -> spends S seconds of CPU (-> "cpu USEC", the process's whole CPU time so far)
     cpu        -> cpu USEC
+    count      -> N: how many "count" lines this process has answered, this one included (its memory, kept
+                  across a freeze or a checkpoint, lost by a cold start)
 """
 import os
 import socket
@@ -21,6 +23,7 @@ import sys
 import time
 
 held = []
+counted = [0]
 
 
 def cpu_usec():
@@ -61,6 +64,9 @@ class Handler(socketserver.StreamRequestHandler):
                 while time.process_time() < end:
                     x += 1
                 out = b"cpu %d" % cpu_usec()
+            elif words[:1] == [b"count"]:
+                counted[0] += 1
+                out = b"%d" % counted[0]
             elif words[:1] == [b"cpu"]:
                 out = b"cpu %d" % cpu_usec()
             else:
