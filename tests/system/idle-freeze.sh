@@ -8,7 +8,7 @@
 plan 27
 
 sys_boot
-proc_state() { c awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
+proc_state() { proc_status "$1" State | cut -c1; } # (awk is an alternatives link the volatile /etc lacks)
 runs() { [ -n "$(proc_state "$1")" ] && [ "$(proc_state "$1")" != T ]; }
 state_is() { [ "$(state $APP state)" = "$1" ]; }
 
