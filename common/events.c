@@ -22,6 +22,10 @@ const ember_event ember_events[] = {
         { "drained", "df6615370fcc402ca3356db058a73b77" },
         { "freeze", "ca12c66b9c1544f2a02d10434032ccc6" },
         { "thaw", "ba9932a864f24d49983317fb187ed4ed" },
+        { "checkpoint", "8bab2a1afc9e4ae2bb6e325be820f23e" },
+        { "checkpoint-failed", "00b6d1dd7bce4f50a051412cb3bcc518" },
+        { "restore", "303730525d90404381724eb056c2b999" },
+        { "restore-failed", "8de9b4a8a27b4952bcfe3c2221fad532" },
 };
 const size_t ember_events_n = ELEMENTSOF(ember_events);
 

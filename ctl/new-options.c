@@ -38,8 +38,9 @@ static void help_new(FILE *f) {
                 "                          HOST:auto picks a free port for each run (needed for emberctl upgrade\n"
                 "                          without a pause): COMMAND gets it as $PORT and in {port}\n"
                 "  --idle=DUR              stop the backend DUR after the last connection (default 60s)\n"
-                "  --idle-action=stop|freeze  at the idle deadline stop the backend (default), or freeze it:\n"
-                "                          memory kept, no CPU, thawed by the next connection (no cold start)\n"
+                "  --idle-action=stop|freeze|checkpoint  at the idle deadline stop the backend (default),\n"
+                "                          freeze it (memory kept, no CPU, thawed by the next connection: no\n"
+                "                          cold start), or dump it with criu and restore it at the next start\n"
                 "  --freeze-for=DUR        stop a backend frozen for DUR (default infinity)\n"
                 "  --policy=SPEC           seccomp policy: default, strict, container (a podman/docker\n"
                 "                          run backend), none or a .policy file (default: default)\n"
@@ -186,8 +187,8 @@ static int new_option(int c, const char *arg, void *ctx) {
                 return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
         case ARG_IDLE_ACTION:
                 a->idle_action = idle_action_from_string(arg);
-                if (a->idle_action < 0 || a->idle_action == IDLE_ACTION_CHECKPOINT)
-                        return usage_fail("new: invalid --idle-action '%s': use stop or freeze", arg);
+                if (a->idle_action < 0)
+                        return usage_fail("new: invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
                 return GO_ON;
         case ARG_FREEZE_FOR:
                 return parse_duration_opt_or_go_on("freeze-for", arg, false, &a->freeze_for);

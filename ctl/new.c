@@ -221,8 +221,13 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
 static int plan_backend_sandbox(const new_args *a, new_plan *p) {
         int abi = landlock_abi();
 
-        p->landlock = strcmp(a->hardening, "lean") == 0 && !a->dynamic_user && !policy_is_container(p) && abi > 0;
-        if (p->landlock && p->dynamic_user) {
+        /* criu restores no Landlock domain: a restored backend would come back without it, so a checkpointed one
+         * has systemd's sandbox, and its own user rather than one allocated per run */
+        bool checkpoint = a->idle_action == IDLE_ACTION_CHECKPOINT;
+
+        p->landlock = strcmp(a->hardening, "lean") == 0 && !a->dynamic_user && !policy_is_container(p) && abi > 0 &&
+                      !checkpoint;
+        if ((p->landlock || checkpoint) && p->dynamic_user) {
                 p->dynamic_user = false;
                 p->own_user = true;
         }
@@ -252,6 +257,29 @@ static int validate_policy(const new_args *a, new_plan *p) {
         return EXIT_CONFIG;
 }
 
+/* --idle-action=checkpoint runs criu from the supervisor: it must be installed, and the kernel must have
+ * CONFIG_CHECKPOINT_RESTORE (which is what makes /proc/PID/map_files). A user allocated for each run
+ * (DynamicUser=) could not own a restored backend: its uid may be another's by then. */
+static int validate_checkpoint(const new_args *a) {
+        static const char *const dirs[] = { "/usr/sbin/criu", "/sbin/criu", "/usr/local/sbin/criu", "/usr/bin/criu" };
+        bool found = false;
+
+        if (a->idle_action != IDLE_ACTION_CHECKPOINT)
+                return GO_ON;
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && !found; i++)
+                found = access(dirs[i], X_OK) == 0;
+        if (!found)
+                return usage_fail("--idle-action=checkpoint needs criu, which is not installed (apt install criu; "
+                                  "Debian 13's criu 4.1, or the one built for this kernel)");
+        if (access("/proc/self/map_files", F_OK) < 0)
+                return usage_fail("--idle-action=checkpoint: this kernel was built without CONFIG_CHECKPOINT_RESTORE, "
+                                  "which criu needs: use --idle-action=stop or freeze");
+        if (a->dynamic_user)
+                return usage_fail("--idle-action=checkpoint and --dynamic-user exclude each other: a restored backend "
+                                  "keeps its uid, which a later run may have given to another unit");
+        return GO_ON;
+}
+
 static int new_validate(const new_args *a, new_plan *p) {
         int r = validate_name(a->name);
         if (r == GO_ON)
@@ -260,6 +288,8 @@ static int new_validate(const new_args *a, new_plan *p) {
                 r = validate_command(a, p);
         if (r == GO_ON)
                 r = validate_policy(a, p);
+        if (r == GO_ON)
+                r = validate_checkpoint(a);
         if (r == GO_ON)
                 r = validate_backend_user(a, p);
         if (r == GO_ON)
@@ -581,6 +611,13 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                 r = buf_puts(b, "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n");
         /* the supervisor puts the backend in a cgroup of its own under the unit's to freeze it (cgroup v2; SIGSTOP
          * elsewhere): the unit's cgroup is then its to manage */
+        /* criu, run by the supervisor: ptrace the backend (of another uid), suspend its seccomp filter while the
+         * parasite runs (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN), restore its pid, creds and sockets; and the
+         * checkpoint's directory, root's (0700) */
+        if (r >= 0 && a->idle_action == IDLE_ACTION_CHECKPOINT)
+                r = buf_printf(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT)\n"
+                                  "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN\n"
+                                  "StateDirectory=ember/%s\nStateDirectoryMode=0700\n", a->name);
         if (r >= 0 && a->idle_action == IDLE_ACTION_FREEZE)
                 r = buf_puts(b, "# --idle-action=freeze: the backend gets a cgroup of its own to be frozen in\n"
                                 "Delegate=yes\n");

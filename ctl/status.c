@@ -29,6 +29,8 @@ typedef struct app_entry {
         char host[128]; /* of the serving backend's address, for the generations' ports */
         last_failure failure;
         bool failed; /* the last run failed, and none became ready since */
+        bool have_checkpoint; /* --idle-action=checkpoint: one is waiting to be restored */
+        uint64_t checkpoint_bytes;
 } app_entry;
 
 /* "127.0.0.1" of "127.0.0.1:4000", "[::1]" of "[::1]:4000"; empty if no generation serves. */
@@ -59,6 +61,7 @@ static int app_entry_read(const char *app, app_entry *e) {
         if (r < 0)
                 return r;
         e->n_gens = generations_read(dirfd, e->gens, ELEMENTSOF(e->gens));
+        e->have_checkpoint = checkpoint_size(app, &e->checkpoint_bytes) > 0; /* root only: the directory is 0700 */
         serving_host(dirfd, e->host, sizeof(e->host));
         e->failed = last_failure_read(dirfd, &e->failure) >= 0;
         return 0;
@@ -96,7 +99,9 @@ static void print_json(const app_entry *e, uint64_t now) {
         json_string(e->name);
         printf(",\"state\":");
         json_string(up ? state_label(s) : app_state_to_string(APP_COLD));
-        printf(",\"stale_state\":");
+        printf(",");
+        json_u64_or_null("checkpoint_bytes", e->have_checkpoint, e->checkpoint_bytes, false);
+        printf("\"stale_state\":");
         if (s->stale)
                 json_string(state_label(s));
         else
@@ -168,6 +173,9 @@ static void status_row(const app_entry *e, uint64_t now, row *r) {
         snprintf(r->col[0], sizeof(r->col[0]), "%s", e->name);
         if (s->stale)
                 snprintf(r->col[1], sizeof(r->col[1]), "cold (stale '%s': its supervisor is gone)", state_label(s));
+        else if (!up && e->have_checkpoint)
+                snprintf(r->col[1], sizeof(r->col[1]), "cold (checkpointed, %" PRIu64 " KiB)",
+                         (e->checkpoint_bytes + 1023) / 1024);
         else
                 snprintf(r->col[1], sizeof(r->col[1]), "%s", state_label(s));
         snprintf(r->col[2], sizeof(r->col[2]), "%" PRIu64, s->have_refcount ? s->refcount : 0);

@@ -102,6 +102,10 @@ int start_backend(supervisor *s, const char *notify_path) {
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (null >= 0)
                         dup2(null, STDIN_FILENO);
+                if (s->output_wr >= 0) { /* --idle-action=checkpoint: a pipe criu can dump, not the journal's socket */
+                        dup2(s->output_wr, STDOUT_FILENO);
+                        dup2(s->output_wr, STDERR_FILENO);
+                }
                 unsetenv("LISTEN_PID");
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_FDNAMES");

@@ -135,6 +135,11 @@ static void became_ready(supervisor *s) {
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
+        if (s->restored) {
+                snprintf(f, sizeof(f), "EMBER_RESTORE_MS=%" PRIu64, ms);
+                log_event(LOG_INFO, FIELDS("EMBER_EVENT=restore", f), "Backend restored from its checkpoint, "
+                          "ready after %" PRIu64 " ms", ms);
+        }
         (void) notify_send("READY=1\nSTATUS=backend warm");
         tell_waiters(s, true);
         if (s->report_fd >= 0)
@@ -341,6 +346,37 @@ static bool upgrade_orphaned(supervisor *s) {
         return s->role == ROLE_PENDING && supervisor_find_generation(s->dirfd, s->previous, NULL) == 0;
 }
 
+/* Under the lock, at the idle deadline with --idle-action=checkpoint: the backend dumped with criu (which ends it),
+ * then the run ends as an idle stop; the next start restores it. A dump that fails stops it as without the option,
+ * said once with the reason. */
+static void checkpoint_locked(supervisor *s) {
+        char why[512] = "", path[PATH_MAX] = "", dir[PATH_MAX + 32], bytes[48], ms_f[48];
+        uint64_t t0 = now(), ms;
+        int status = 0;
+
+        set_state(s, APP_STOPPING);
+        (void) notify_send("STOPPING=1");
+        if (checkpoint_dump(s, why, sizeof(why)) < 0) {
+                log_event(LOG_WARNING, FIELDS("EMBER_EVENT=checkpoint-failed"),
+                          "Checkpoint of the idle backend failed, stopping it instead: %s", why);
+                kill_backend(s, &status);
+                log_run_end(s, "idle-stop", LOG_INFO, "no connections for the idle period (the checkpoint failed)");
+                mark_cold(s);
+                return;
+        }
+        ms = (now() - t0) / USEC_PER_MSEC;
+        kill_backend(s, &status); /* reaps it: criu killed it once dumped */
+        (void) checkpoint_dir(s, path, sizeof(path));
+        snprintf(dir, sizeof(dir), "EMBER_CHECKPOINT_DIR=%s", path);
+        snprintf(bytes, sizeof(bytes), "EMBER_CHECKPOINT_BYTES=%" PRIu64, s->checkpoint_bytes);
+        snprintf(ms_f, sizeof(ms_f), "EMBER_CHECKPOINT_MS=%" PRIu64, ms);
+        log_event(LOG_INFO, FIELDS("EMBER_EVENT=checkpoint", dir, bytes, ms_f),
+                  "Idle backend checkpointed in %" PRIu64 " ms (%" PRIu64 " bytes); the next connection restores it",
+                  ms, s->checkpoint_bytes);
+        log_run_end(s, "idle-stop", LOG_INFO, "no connections for the idle period (checkpointed)");
+        mark_cold(s);
+}
+
 /* Under the lock, at the idle deadline with --idle-action=freeze: the backend's processes frozen, the state
  * "frozen" (launchers then wake us through wake.sock, and we thaw). A backend that cannot be frozen is stopped, as
  * without the option. Returns 1 if the run is over. */
@@ -440,7 +476,10 @@ static int check_idle(supervisor *s) {
                 return 0;
         if (arg_idle_action == IDLE_ACTION_FREEZE && s->ready)
                 return freeze_locked(s);
-        stop_locked(s, "idle-stop", "no connections for the idle period");
+        if (arg_idle_action == IDLE_ACTION_CHECKPOINT && s->ready && s->role == ROLE_SERVING && !replaced(s))
+                checkpoint_locked(s);
+        else
+                stop_locked(s, "idle-stop", "no connections for the idle period");
         return 1;
 }
 
@@ -532,13 +571,14 @@ static int run(supervisor *s) {
 
                 next = next_deadline(s);
                 t = now();
-                struct pollfd p[6] = {
+                struct pollfd p[7] = {
                         { .fd = s->signal_fd, .events = POLLIN },
                         { .fd = s->role == ROLE_SERVING ? s->listen_fd : -1, .events = POLLIN },
                         { .fd = s->notify_fd, .events = POLLIN },
                         { .fd = s->inotify_fd, .events = POLLIN },
                         { .fd = s->handoff_fd, .events = POLLIN },
                         { .fd = s->relay_fd, .events = POLLIN },
+                        { .fd = s->output_fd, .events = POLLIN }, /* -1 but with --idle-action=checkpoint */
                 };
                 r = poll(p, ELEMENTSOF(p), poll_ms_until(next));
                 if (r < 0 && errno != EINTR)
@@ -558,6 +598,8 @@ static int run(supervisor *s) {
                         hand_off_wake_socket(s);
                 if (p[5].revents)
                         accept_relays(s);
+                if (p[6].revents)
+                        checkpoint_relay_output(s);
                 if (p[3].revents) {
                         drain(s->inotify_fd);
                         s->idle_deadline = USEC_INFINITY; /* the last one just left: a fresh idle period */
@@ -626,6 +668,27 @@ static int address_is_free(supervisor *s, char *why, size_t size) {
         return -EADDRINUSE;
 }
 
+/* --idle-action=checkpoint: the serving generation restores the checkpoint if there is one this run may use;
+ * otherwise (or if that fails: said once, with criu's reason) the backend starts cold, its output on a pipe. */
+static int restore_or_start(supervisor *s, const char *notify_path) {
+        char why[512] = "";
+        int r = s->role == ROLE_SERVING ? checkpoint_restore(s, why, sizeof(why)) : 0;
+
+        if (r > 0) {
+                s->restored = true;
+                return 0;
+        }
+        if (r < 0)
+                log_event(LOG_WARNING, FIELDS("EMBER_EVENT=restore-failed"),
+                          "Restoring the backend from its checkpoint failed, starting it cold instead: %s", why);
+        r = checkpoint_output_pipe(s, &s->output_wr);
+        if (r < 0)
+                return r;
+        r = start_backend(s, notify_path);
+        closep(&s->output_wr);
+        return r;
+}
+
 /* Under the lock: a HOST:auto backend's port, checked free, then the backend forked. Returns an exit code on
  * failure (logged; the run is over), -1 on success. */
 int launch_backend(supervisor *s, const char *notify_path) {
@@ -645,7 +708,8 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 r = serving_write(s->dirfd, s->generation, NULL);
         if (r >= 0) {
                 freeze_prepare(s);
-                r = start_backend(s, notify_path);
+                r = arg_idle_action == IDLE_ACTION_CHECKPOINT ? restore_or_start(s, notify_path)
+                                                               : start_backend(s, notify_path);
                 freeze_forked(s);
         }
         if (r < 0) {
@@ -668,14 +732,16 @@ int launch_backend(supervisor *s, const char *notify_path) {
         if (s->role == ROLE_SERVING)
                 (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
         generation_record(s);
-        if (s->role == ROLE_SERVING && s->report_fd < 0)
+        if (s->restored)
+                log_info("Restored backend %s as pid %d on %s", arg_command[0], (int) s->backend, addr);
+        else if (s->role == ROLE_SERVING && s->report_fd < 0)
                 log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d on %s",
                           arg_command[0], (int) s->backend, addr);
         else
                 log_info("Upgrade: backend %s of generation %" PRIu64 " started as pid %d on %s", arg_command[0],
                          s->generation, (int) s->backend, addr);
         s->start_deadline = usec_add(s->started, arg_start_timeout);
-        if (!arg_ready_notify) {
+        if (!arg_ready_notify || s->restored) { /* a restored backend said READY=1 in its first life */
                 s->probe_at = s->started;
                 s->probe_step = USEC_PER_MSEC / 2;
         }
@@ -771,7 +837,7 @@ static int begin_cold(supervisor *s) {
 static int supervise(void) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
-                .cgroup_fd = -1, .freeze_cgroup_fd = -1, .freeze_procs_fd = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
+                .cgroup_fd = -1, .freeze_cgroup_fd = -1, .freeze_procs_fd = -1, .output_fd = -1, .output_wr = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
                 .relay_fd = -1, .relay_peers = -1, .relay_sources = -1, .relay_flows = -1,
                 .probe_at = USEC_INFINITY, .start_deadline = USEC_INFINITY, .idle_deadline = USEC_INFINITY,
                 .drain_check_at = USEC_INFINITY,
@@ -840,6 +906,7 @@ int main(int argc, char *argv[]) {
                 return run_standalone();
         }
         log_setup("ember-sandbox", arg_app);
+        checkpoint_save_argv(argv);
         if (launch_user_resolve() < 0)
                 return EXIT_USAGE;
         return arg_prepare ? prepare_only() : supervise();

@@ -4,7 +4,7 @@ pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = \
 	sandbox/ember-sandbox.c sandbox/supervisor.h sandbox/options.c sandbox/options.h \
 	sandbox/heartbeat.c sandbox/upgrade.c \
-	sandbox/backend.c sandbox/freeze.c sandbox/record.c sandbox/wake.c sandbox/generation.c \
+	sandbox/backend.c sandbox/freeze.c sandbox/checkpoint.c sandbox/record.c sandbox/wake.c sandbox/generation.c \
 	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h sandbox/listener.c
 # The experimental in-kernel relay (BPF program, socket maps, relay.sock) only with ./configure --enable-kernel-relay;
 # without it supervisor.h's stubs open nothing.

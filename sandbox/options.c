@@ -51,9 +51,10 @@ void help(FILE *f) {
                 "  --app=NAME              application name, [A-Za-z0-9_.-]+\n"
                 "  --backend=ADDR          address the backend listens on (readiness probe)\n"
                 "  --idle=DUR              stop after DUR without connections (default 60s, or infinity)\n"
-                "  --idle-action=stop|freeze\n"
-                "                          at the idle deadline stop the backend (default), or freeze its\n"
-                "                          processes (memory kept, no CPU) until the next connection thaws it\n"
+                "  --idle-action=stop|freeze|checkpoint\n"
+                "                          at the idle deadline stop the backend (default), freeze its\n"
+                "                          processes (memory kept, no CPU) until the next connection thaws it,\n"
+                "                          or dump it with criu and restore it at the next start\n"
                 "  --freeze-for=DUR        a backend frozen for DUR is stopped (default infinity)\n"
                 "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
                 "  --policy=SPEC           default, strict, container, none or a .policy file\n"
@@ -114,8 +115,8 @@ static int parse_option(int c, const char *arg) {
                 return usage_parse_duration("idle", arg, true, &arg_idle);
         case ARG_IDLE_ACTION:
                 arg_idle_action = idle_action_from_string(arg);
-                if (arg_idle_action < 0 || arg_idle_action == IDLE_ACTION_CHECKPOINT)
-                        return usage_error("invalid --idle-action '%s': use stop or freeze", arg);
+                if (arg_idle_action < 0)
+                        return usage_error("invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
                 break;
         case ARG_FREEZE_FOR:
                 return usage_parse_duration("freeze-for", arg, false, &arg_freeze_for);

@@ -51,6 +51,10 @@ typedef struct supervisor {
         int freeze_cgroup_fd; /* --idle-action=freeze: the backend's own cgroup under it; -1 without one */
         int freeze_procs_fd;  /* its cgroup.procs, for the child to join, until the fork */
         frozen_how frozen;
+        int output_fd;        /* --idle-action=checkpoint: the backend's stdout and stderr, relayed to ours */
+        int output_wr;        /* its write end, for the child, until the fork */
+        bool restored;        /* this run's backend was restored from a checkpoint */
+        uint64_t checkpoint_bytes;
         uint64_t frozen_at, freeze_deadline; /* CLOCK_MONOTONIC: since when, and when --freeze-for stops it */
         struct rusage rusage; /* the ended backend's, where there is no cgroup to ask */
         bool have_rusage;
@@ -143,6 +147,18 @@ int thaw_backend(supervisor *s);
 const char *freeze_how(const supervisor *s);
 /* After the backend was reaped: its empty cgroup removed. */
 void freeze_release(supervisor *s);
+
+/* checkpoint.c: --idle-action=checkpoint (criu) */
+void checkpoint_save_argv(char **argv);
+/* The pipe the backend's output goes to (a journal stream socket cannot be dumped): read end in s->output_fd. */
+int checkpoint_output_pipe(supervisor *s, int *ret_write);
+void checkpoint_relay_output(supervisor *s);
+/* Under the lock: dumps the backend (criu kills it once dumped): 0, or -errno with the reason in WHY. */
+int checkpoint_dump(supervisor *s, char *why, size_t size);
+/* 1 if restored (s->backend set), 0 if there is no usable checkpoint, -errno with the reason in WHY. */
+int checkpoint_restore(supervisor *s, char *why, size_t size);
+void checkpoint_discard(supervisor *s, const char *why);
+int checkpoint_dir(const supervisor *s, char *buf, size_t size);
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */

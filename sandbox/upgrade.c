@@ -101,6 +101,9 @@ int begin_upgrade(supervisor *s) {
         pid_t pid = 0;
         int r;
 
+        /* a checkpoint of the old version must not come back, even to an app that is cold now */
+        if (arg_idle_action == IDLE_ACTION_CHECKPOINT)
+                checkpoint_discard(s, "emberctl upgrade");
         r = find_upgrade_target(s, &sv, &pid);
         if (r >= 0)
                 return r;

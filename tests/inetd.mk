@@ -38,6 +38,7 @@ inetd_tests = \
 	tests/inetd/nodelay.sh \
 	tests/inetd/idle-stop.sh \
 	tests/inetd/idle-freeze.sh \
+	tests/inetd/checkpoint-fallback.sh \
 	tests/inetd/idle-deadline.sh \
 	tests/inetd/stop-race.sh \
 	tests/inetd/sigkill-heal.sh \

@@ -13,7 +13,8 @@ vm_tests = \
 	tests/vm/unix.sh \
 	tests/vm/dynamic-user.sh \
 	tests/vm/podman.sh \
-	tests/vm/idle-freeze.sh
+	tests/vm/idle-freeze.sh \
+	tests/vm/checkpoint.sh
 EXTRA_DIST += $(vm_tests) tests/vm/vm tests/vm/lib.sh tests/vm/runner.sh tests/vm/backend.py
 
 vm_out = $(abs_top_builddir)/tests/vm/out
