@@ -1,0 +1,79 @@
+#!/bin/bash
+# bench/vm-wake.sh: cold start vs wake from a checkpoint (--idle-action=checkpoint) vs thaw (--idle-action=freeze),
+# side by side in one run, for python3 -m http.server and, where a JDK is installed, a small Java HttpServer. Run
+# in the Debian 13 VM (criu works there; TCG: every absolute time is many times a real machine's, the ratios are
+# what count):  bash tests/vm/vm check OUT "$PWD" bench/vm-wake.sh   then   tests/vm/vm result OUT bench/vm-wake.sh
+# Each figure: from connect to the whole HTTP answer with curl, the first request after the app went idle (cold:
+# stopped; restore: checkpointed; thaw: frozen), ROUNDS rounds, each side in turn. Prints key=value lines as TAP
+# diagnostics; never a pass/fail test (the oks only say that each side answered).
+. "$(dirname "$0")/lib.sh"
+ROUNDS=${ROUNDS:-3}
+JAVA=$(command -v java || true)
+kinds=(python)
+[ -n "$JAVA" ] && kinds+=(java)
+plan $((${#kinds[@]} * 3 * ROUNDS))
+
+cat >"$T_TMP/Hello.java" <<'JAVA'
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+
+public class Hello {
+    public static void main(String[] args) throws Exception {
+        HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 64);
+        byte[] body = "hello\n".getBytes();
+        s.createContext("/", x -> { x.sendResponseHeaders(200, body.length); x.getResponseBody().write(body); x.close(); });
+        s.start();
+    }
+}
+JAVA
+install -d -m 0755 /usr/local/lib/ember-vm
+[ -z "$JAVA" ] || javac -d /usr/local/lib/ember-vm "$T_TMP/Hello.java" || diag "javac failed"
+
+# cmd KIND PORT: the backend's command line
+cmd() {
+        case $1 in
+        python) echo "/usr/bin/python3 -m http.server --bind 127.0.0.1 $2 --directory /usr/local/lib/ember-vm" ;;
+        # no hsperfdata file in /tmp: a checkpoint cannot bring back a file of the last run's private /tmp
+        java) echo "$JAVA -XX:-UsePerfData -XX:TieredStopAtLevel=1 -cp /usr/local/lib/ember-vm Hello $2" ;;
+        esac
+}
+# first_ms PORT: ms from connect to the whole answer of one GET
+first_ms() { curl -s -o /dev/null --max-time 300 -w '%{time_total}\n' "http://127.0.0.1:$1/" | awk '{ printf "%d", $1 * 1000 }'; }
+state_is() { [ "$(state "$1" state)" = "$2" ]; }
+idle_done() { # APP ACTION: its idle action has happened
+        case $2 in
+        stop) state_is "$1" cold ;;
+        freeze) state_is "$1" frozen ;;
+        checkpoint) state_is "$1" cold && [ -d "/var/lib/ember/$1/checkpoint" ] ;;
+        esac
+}
+
+port=18400
+for kind in "${kinds[@]}"; do
+        for action in stop checkpoint freeze; do
+                port=$((port + 2))
+                app=${kind:0:2}${action:0:4}
+                # shellcheck disable=SC2046
+                app_new $app --listen=127.0.0.1:$port --backend=127.0.0.1:$((port + 1)) --idle=2s --idle-action=$action \
+                        --start-timeout=300s -- $(cmd $kind $((port + 1))) || diag "app $app failed"
+                first_ms $port >/dev/null # the very first start: the side's own state is made
+                eval "port_$app=$port"
+        done
+        for ((round = 1; round <= ROUNDS; round++)); do
+                for action in stop checkpoint freeze; do
+                        app=${kind:0:2}${action:0:4}
+                        p=port_$app
+                        if wait_until 300 idle_done $app $action; then
+                                ms=$(first_ms ${!p})
+                                echo "$kind $action $ms" >>"$T_TMP/figures"
+                                ok "$kind $action round $round: answered after $ms ms" test -n "$ms" -a "${ms:-0}" -gt 0
+                        else
+                                not_ok "$kind $action round $round: its idle action never happened"
+                        fi
+                done
+        done
+        diag "$kind checkpoint: $(journal_field ${kind:0:2}chec checkpoint EMBER_CHECKPOINT_BYTES) bytes, dumped in $(journal_field ${kind:0:2}chec checkpoint EMBER_CHECKPOINT_MS) ms; restore ready after $(journal_field ${kind:0:2}chec restore EMBER_RESTORE_MS) ms"
+        diag "$kind restore-failed: $(journal_events ${kind:0:2}chec restore-failed)"
+done
+sort "$T_TMP/figures" | awk '{ k = $1 " " $2; n[k]++; v[k] = v[k] " " $3 } END { for (k in n) print "# figure " k ":" v[k] }'
+finish
