@@ -615,8 +615,12 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
          * parasite runs (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN), restore its pid, creds and sockets; and the
          * checkpoint's directory, root's (0700) */
         if (r >= 0 && a->idle_action == IDLE_ACTION_CHECKPOINT)
-                r = buf_printf(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT)\n"
-                                  "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN\n"
+                r = buf_printf(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT): its kernel\n"
+                                  "# feature probes make namespaces and open /dev/net/tun (the backend's own seccomp policy\n"
+                                  "# still keeps it from making namespaces)\n"
+                                  "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN "
+                                  "CAP_SETPCAP CAP_SYS_CHROOT\n"
+                                  "RestrictNamespaces=no\nPrivateDevices=no\n"
                                   "StateDirectory=ember/%s\nStateDirectoryMode=0700\n", a->name);
         if (r >= 0 && a->idle_action == IDLE_ACTION_FREEZE)
                 r = buf_puts(b, "# --idle-action=freeze: the backend gets a cgroup of its own to be frozen in\n"

@@ -136,6 +136,15 @@ static void criu_error(const char *dir, const char *log, char *why, size_t size)
         fclose(f);
 }
 
+/* A failed criu's whole log, kept for people beside the checkpoint's place (root's, 0700) as criu-LOG. */
+static void keep_log(const supervisor *s, const char *dir, const char *log) {
+        char from[PATH_MAX + 32], to[PATH_MAX + 32];
+
+        snprintf(from, sizeof(from), "%s/%s", dir, log);
+        snprintf(to, sizeof(to), "%s/%s/criu-%s", checkpoint_root(), s->app, log);
+        (void) rename(from, to);
+}
+
 /* criu ARGV, with INHERIT (>= 0) as its CRIU_FD; its exit status, or -errno. */
 static int run_criu(char *const argv[], int inherit) {
         int status;
@@ -211,6 +220,7 @@ int checkpoint_dump(supervisor *s, char *why, size_t size) {
         if (r != 0) {
                 snprintf(why, size, "criu dump %s", r == 127 ? "could not be executed (is criu installed?)" : "failed");
                 criu_error(tmp, "dump.log", why, size);
+                keep_log(s, tmp, "dump.log");
                 (void) remove_dir(tmp);
                 return -EIO;
         }
@@ -303,6 +313,7 @@ int checkpoint_restore(supervisor *s, char *why, size_t size) {
         if (r != 0) {
                 snprintf(why, size, "criu restore %s", r == 127 ? "could not be executed (is criu installed?)" : "failed");
                 criu_error(dir, "restore.log", why, size);
+                keep_log(s, dir, "restore.log");
                 closep(&s->output_fd);
         }
         (void) remove_dir(dir); /* used once: the restored backend goes on from it, and a failed one is no better */
