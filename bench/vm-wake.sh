@@ -63,7 +63,7 @@ for kind in "${kinds[@]}"; do
                 for action in stop checkpoint freeze; do
                         app=${kind:0:2}${action:0:4}
                         p=port_$app
-                        if wait_until 300 idle_done $app $action; then
+                        if wait_until 120 idle_done $app $action; then
                                 ms=$(first_ms ${!p})
                                 echo "$kind $action $ms" >>"$T_TMP/figures"
                                 ok "$kind $action round $round: answered after $ms ms" test -n "$ms" -a "${ms:-0}" -gt 0

@@ -18,6 +18,7 @@ state_is() { [ "$(state $APP state)" = "$1" ]; }
 events() { echo "$(journal_events $APP checkpoint)/$(journal_events $APP restore)/$(journal_events $APP restore-failed)"; }
 ok "after the idle period the app is cold" wait_until 120 state_is cold
 is "one checkpoint, no restore yet" "$(events)" 1/0/0
+[ -f /var/lib/ember/$APP/criu-dump.log ] && diag "criu-dump.log: $(grep -E 'Error|Warn' /var/lib/ember/$APP/criu-dump.log | tail -n 12)"
 ok "the checkpoint is in $dir, root's, mode 0700" test "$(stat -c %U:%a "$dir" 2>&1)" = root:700
 diag "checkpoint: $(journal_field $APP checkpoint EMBER_CHECKPOINT_BYTES) bytes in $(journal_field $APP checkpoint EMBER_CHECKPOINT_MS) ms"
 ok "no backend process is left while checkpointed" sh -c "! kill -0 $bpid 2>/dev/null"
@@ -25,6 +26,7 @@ is "the backend unit is inactive" "$(unit_prop $APP-backend.service ActiveState)
 
 is "the next connection is served by the restored backend: the counter goes on" "$(line_client $PORT count)" 3
 is "one restore, no failure" "$(events)" 1/1/0
+[ -f /var/lib/ember/$APP/criu-restore.log ] && diag "criu-restore.log: $(grep -E 'Error|Warn' /var/lib/ember/$APP/criu-restore.log | tail -n 12)"
 is "the restored backend has its old pid" "$(state $APP backend.pid)" "$bpid"
 diag "restore: ready after $(journal_field $APP restore EMBER_RESTORE_MS) ms"
 is "its user" "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$bpid/status)" "$uid"
