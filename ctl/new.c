@@ -621,6 +621,13 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
                                   "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN "
                                   "CAP_SETPCAP CAP_SYS_CHROOT\n"
                                   "RestrictNamespaces=no\nPrivateDevices=no\n"
+                                  "# criu may suspend the backend's seccomp filter only if it has none itself (the\n"
+                                  "# kernel's rule for PTRACE_O_SUSPEND_SECCOMP): none of systemd's filters here; the\n"
+                                  "# backend keeps ember's own. Restoring a pid writes /proc/sys/kernel/ns_last_pid.\n"
+                                  "SystemCallArchitectures=\nRestrictAddressFamilies=\nLockPersonality=no\n"
+                                  "RestrictRealtime=no\nRestrictSUIDSGID=no\nProtectClock=no\nProtectKernelModules=no\n"
+                                  "ProtectKernelLogs=no\nProtectHostname=no\n"
+                                  "ReadOnlyPaths=\nReadOnlyPaths=/sys -/proc/sysrq-trigger -/proc/irq\n"
                                   "StateDirectory=ember/%s\nStateDirectoryMode=0700\n", a->name);
         if (r >= 0 && a->idle_action == IDLE_ACTION_FREEZE)
                 r = buf_puts(b, "# --idle-action=freeze: the backend gets a cgroup of its own to be frozen in\n"
