@@ -157,11 +157,17 @@ const char *idle_action_to_string(idle_action a);
 idle_action idle_action_from_string(const char *s);
 
 /* --idle-action=checkpoint: where the idle backend's checkpoint lies, /var/lib/ember/NAME/checkpoint (root's, 0700;
- * $EMBER_CHECKPOINT_ROOT for /var/lib/ember in tests), written by its supervisor only, under the state lock. */
+ * $EMBER_CHECKPOINT_ROOT for /var/lib/ember in tests), written by its supervisor only, under the state lock.
+ * common/checkpoint.c, built only with ./configure --enable-checkpoint (experimental). */
+#if ENABLE_CHECKPOINT
 const char *checkpoint_root(void);
 int checkpoint_dir_path(const char *app, const char *suffix, char *buf, size_t size);
 /* The bytes of the app's checkpoint: 1 and *RET if there is one (readable by us), 0 if not. */
 int checkpoint_size(const char *app, uint64_t *ret);
+#else
+/* Without it no supervisor ever writes one. */
+static inline int checkpoint_size(const char *app, uint64_t *ret) { return 0; }
+#endif
 
 /* The one-byte wire messages between the programs: both ends spell them by these names. */
 

@@ -18,6 +18,8 @@ int usage_parse_duration(const char *option, const char *s, bool zero_ok, uint64
 /* --relay=splice|kernel: *ret_kernel tells which. kernel is a usage error where the experimental in-kernel relay is
  * not built in (./configure without --enable-kernel-relay, the default). */
 int usage_parse_relay(const char *s, bool *ret_kernel);
+#define CHECKPOINT_NOT_BUILT \
+        "--idle-action=checkpoint: this build cannot checkpoint (it is experimental: ./configure --enable-checkpoint)"
 #define KERNEL_RELAY_NOT_BUILT \
         "--relay=kernel: this build has no in-kernel relay (it is experimental: ./configure --enable-kernel-relay)"
 

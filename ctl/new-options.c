@@ -41,6 +41,7 @@ static void help_new(FILE *f) {
                 "  --idle-action=stop|freeze|checkpoint  at the idle deadline stop the backend (default),\n"
                 "                          freeze it (memory kept, no CPU, thawed by the next connection: no\n"
                 "                          cold start), or dump it with criu and restore it at the next start\n"
+                "                          (experimental: ./configure --enable-checkpoint)\n"
                 "  --freeze-for=DUR        stop a backend frozen for DUR (default infinity)\n"
                 "  --policy=SPEC           seccomp policy: default, strict, container (a podman/docker\n"
                 "                          run backend), none or a .policy file (default: default)\n"
@@ -189,6 +190,8 @@ static int new_option(int c, const char *arg, void *ctx) {
                 a->idle_action = idle_action_from_string(arg);
                 if (a->idle_action < 0)
                         return usage_fail("new: invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
+                if (a->idle_action == IDLE_ACTION_CHECKPOINT && !ENABLE_CHECKPOINT)
+                        return usage_fail("new: %s", CHECKPOINT_NOT_BUILT);
                 return GO_ON;
         case ARG_FREEZE_FOR:
                 return parse_duration_opt_or_go_on("freeze-for", arg, false, &a->freeze_for);

@@ -55,6 +55,7 @@ void help(FILE *f) {
                 "                          at the idle deadline stop the backend (default), freeze its\n"
                 "                          processes (memory kept, no CPU) until the next connection thaws it,\n"
                 "                          or dump it with criu and restore it at the next start\n"
+                "                          (experimental: ./configure --enable-checkpoint)\n"
                 "  --freeze-for=DUR        a backend frozen for DUR is stopped (default infinity)\n"
                 "  --ready=connect|notify  ready on first successful connect (default) or on READY=1\n"
                 "  --policy=SPEC           default, strict, container, none or a .policy file\n"
@@ -117,6 +118,8 @@ static int parse_option(int c, const char *arg) {
                 arg_idle_action = idle_action_from_string(arg);
                 if (arg_idle_action < 0)
                         return usage_error("invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
+                if (arg_idle_action == IDLE_ACTION_CHECKPOINT && !ENABLE_CHECKPOINT)
+                        return usage_error("%s", CHECKPOINT_NOT_BUILT);
                 break;
         case ARG_FREEZE_FOR:
                 return usage_parse_duration("freeze-for", arg, false, &arg_freeze_for);

@@ -148,7 +148,8 @@ const char *freeze_how(const supervisor *s);
 /* After the backend was reaped: its empty cgroup removed. */
 void freeze_release(supervisor *s);
 
-/* checkpoint.c: --idle-action=checkpoint (criu) */
+/* checkpoint.c: --idle-action=checkpoint (criu), built only with ./configure --enable-checkpoint (experimental) */
+#if ENABLE_CHECKPOINT
 void checkpoint_save_argv(char **argv);
 /* The pipe the backend's output goes to (a journal stream socket cannot be dumped): read end in s->output_fd. */
 int checkpoint_output_pipe(supervisor *s, int *ret_write);
@@ -159,6 +160,17 @@ int checkpoint_dump(supervisor *s, char *why, size_t size);
 int checkpoint_restore(supervisor *s, char *why, size_t size);
 void checkpoint_discard(supervisor *s, const char *why);
 int checkpoint_dir(const supervisor *s, char *buf, size_t size);
+#else
+/* Without it --idle-action=checkpoint is refused as it is parsed: nothing but checkpoint_save_argv() is reached (and
+ * it has nothing to keep), there is no output pipe (output_fd stays -1, so nothing polls it), and no checkpoint. */
+static inline void checkpoint_save_argv(char **argv) {}
+static inline int checkpoint_output_pipe(supervisor *s, int *ret_write) { return -EOPNOTSUPP; }
+static inline void checkpoint_relay_output(supervisor *s) {}
+static inline int checkpoint_dump(supervisor *s, char *why, size_t size) { return -EOPNOTSUPP; }
+static inline int checkpoint_restore(supervisor *s, char *why, size_t size) { return 0; }
+static inline void checkpoint_discard(supervisor *s, const char *why) {}
+static inline int checkpoint_dir(const supervisor *s, char *buf, size_t size) { return -EOPNOTSUPP; }
+#endif
 
 /* backend.c */
 /* Forks the backend into its own session, confined; -errno if it could not be executed. */

@@ -5,6 +5,7 @@
 # discarded and said so; one without its ember-checkpoint file (a dump cut short) falls back to a cold start and
 # says so. The backend's output still reaches the supervisor's (through the pipe a checkpoint needs).
 . "$(dirname "$0")/lib.sh"
+[ "${EMBER_CHECKPOINT:-no}" = yes ] || skip_all "--idle-action=checkpoint is not built (experimental: ./configure --enable-checkpoint)"
 [ "$(id -u)" -eq 0 ] || skip_all "criu needs root"
 command -v criu >/dev/null || PATH=$PATH:/usr/sbin command -v criu >/dev/null || skip_all "criu not installed"
 export PATH=$PATH:/usr/sbin
