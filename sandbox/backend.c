@@ -73,7 +73,7 @@ static char **backend_environment(const supervisor *s) {
                 setenv("PORT", port, 1);
         setenv("EMBER_BACKEND", addr, 1);
         setenv("EMBER_GENERATION", gen, 1);
-        return expand_placeholders(s->command, port, addr, gen);
+        return expand_placeholders(s->opt->command, port, addr, gen);
 }
 
 /* Forks the backend into its own process group, confined. A CLOEXEC pipe tells us whether exec worked. */
@@ -240,9 +240,9 @@ void kill_backend(supervisor *s, int *status) {
                 (void) thaw_backend(s);
         (void) kill(-s->backend, SIGTERM);
         (void) kill(s->backend, SIGCONT);
-        if (wait_backend(s, s->stop_timeout, status) == 0) {
+        if (wait_backend(s, s->opt->stop_timeout, status) == 0) {
                 log_warning("Backend %d still running %" PRIu64 " ms after SIGTERM, sending SIGKILL", (int) s->backend,
-                            s->stop_timeout / USEC_PER_MSEC);
+                            s->opt->stop_timeout / USEC_PER_MSEC);
                 (void) kill(-s->backend, SIGKILL);
                 (void) wait_backend(s, USEC_INFINITY, status);
         }

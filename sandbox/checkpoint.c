@@ -68,7 +68,7 @@ static uint64_t fingerprint(const supervisor *s) {
         for (char **e = environ; e && *e; e++)
                 if (!env_varies(*e))
                         h = fnv(h, *e, strlen(*e) + 1);
-        if (s->command[0][0] == '/' && stat(s->command[0], &st) == 0) {
+        if (s->opt->command[0][0] == '/' && stat(s->opt->command[0], &st) == 0) {
                 uint64_t v[4] = { st.st_dev, st.st_ino, (uint64_t) st.st_size, (uint64_t) st.st_mtim.tv_sec * 1000000000ULL +
                                   (uint64_t) st.st_mtim.tv_nsec };
                 h = fnv(h, v, sizeof(v));
@@ -77,7 +77,7 @@ static uint64_t fingerprint(const supervisor *s) {
 }
 
 static int dir_path(const supervisor *s, const char *suffix, char *buf, size_t size) {
-        return checkpoint_dir_path(s->app, suffix, buf, size);
+        return checkpoint_dir_path(s->opt->app, suffix, buf, size);
 }
 
 /* The files of DIR (flat: criu writes no subdirectories there) and DIR; -errno. */
@@ -105,7 +105,7 @@ static int make_app_dir(const supervisor *s) {
 
         if (mkdir(checkpoint_root(), 0755) < 0 && errno != EEXIST)
                 return -errno;
-        snprintf(path, sizeof(path), "%s/%s", checkpoint_root(), s->app);
+        snprintf(path, sizeof(path), "%s/%s", checkpoint_root(), s->opt->app);
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return -errno;
         if (lstat(path, &st) < 0)
@@ -141,7 +141,7 @@ static void keep_log(const supervisor *s, const char *dir, const char *log) {
         char from[PATH_MAX + 32], to[PATH_MAX + 32];
 
         snprintf(from, sizeof(from), "%s/%s", dir, log);
-        snprintf(to, sizeof(to), "%s/%s/criu-%s", checkpoint_root(), s->app, log);
+        snprintf(to, sizeof(to), "%s/%s/criu-%s", checkpoint_root(), s->opt->app, log);
         (void) rename(from, to);
 }
 
@@ -207,7 +207,7 @@ int checkpoint_dump(supervisor *s, char *why, size_t size) {
                 return snprintf(why, size, "the checkpoint's path is too long"), -ENAMETOOLONG;
         r = make_app_dir(s);
         if (r < 0)
-                return snprintf(why, size, "cannot make %s/%s (root's, mode 0700): %s", checkpoint_root(), s->app,
+                return snprintf(why, size, "cannot make %s/%s (root's, mode 0700): %s", checkpoint_root(), s->opt->app,
                                 strerror(-r)), r;
         (void) remove_dir(tmp);
         if (mkdir(tmp, 0700) < 0)
@@ -237,7 +237,7 @@ int checkpoint_dump(supervisor *s, char *why, size_t size) {
         if (rename(tmp, dir) < 0)
                 return snprintf(why, size, "cannot rename %s to %s: %m", tmp, dir), (void) remove_dir(tmp), -errno;
         s->checkpoint_bytes = 0;
-        (void) checkpoint_size(s->app, &s->checkpoint_bytes);
+        (void) checkpoint_size(s->opt->app, &s->checkpoint_bytes);
         return 0;
 }
 

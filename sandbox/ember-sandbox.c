@@ -37,14 +37,14 @@
 #define LOCK_WAIT_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
 
-static int confine_or_report(confine *c) {
+static int confine_or_report(confine *c, const sandbox_options *opt) {
         _cleanup_free_ char *error = NULL;
-        int r = confine_prepare(c, arg_policy, arg_user, &error);
+        int r = confine_prepare(c, opt->policy, opt->user, &error);
 
-        if (r >= 0 && arg_state_dir)
-                r = confine_state_dir(c, arg_state_dir, &error);
-        if (r >= 0 && arg_landlock)
-                r = confine_files(c, arg_rw_paths, arg_n_rw_paths, &error);
+        if (r >= 0 && opt->state_dir)
+                r = confine_state_dir(c, opt->state_dir, &error);
+        if (r >= 0 && opt->landlock)
+                r = confine_files(c, opt->rw_paths, opt->n_rw_paths, &error);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
                 return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
@@ -67,14 +67,14 @@ static int confine_failed(supervisor *s, int exit_code) {
 }
 
 /* Without --app: a standalone tool like bwrap. */
-static int run_standalone(void) {
+static int run_standalone(const sandbox_options *opt) {
         confine c = {};
-        int r = confine_or_report(&c);
+        int r = confine_or_report(&c, opt);
 
         if (r != 0)
                 return r;
-        r = confine_exec(&c, NULL, 0, arg_command);
-        log_error_errno(r, "Failed to execute %s", arg_command[0]);
+        r = confine_exec(&c, NULL, 0, opt->command);
+        log_error_errno(r, "Failed to execute %s", opt->command[0]);
         return r == -ENOENT || r == -EACCES ? 127 : EXIT_OSERR;
 }
 
@@ -112,7 +112,7 @@ static void became_ready(supervisor *s) {
         s->probe_at = s->start_deadline = USEC_INFINITY;
         if (s->role == ROLE_PENDING) {
                 /* the switch must not go ahead unlocked: a launcher could lease the old generation after it counted */
-                if (state_lock_until(s->dirfd, deadline_in(arg_start_timeout), &lock) >= 0)
+                if (state_lock_until(s->dirfd, deadline_in(s->opt->start_timeout), &lock) >= 0)
                         take_over(s, APP_WARM);
                 else
                         log_error("The state lock could not be had within the start timeout; generation %" PRIu64
@@ -391,7 +391,7 @@ static int freeze_locked(supervisor *s) {
         }
         set_state(s, APP_FROZEN);
         s->frozen_at = now();
-        s->freeze_deadline = usec_add(s->frozen_at, arg_freeze_for);
+        s->freeze_deadline = usec_add(s->frozen_at, s->opt->freeze_for);
         s->idle_deadline = s->freeze_deadline;
         snprintf(how, sizeof(how), "EMBER_FREEZE=%s", freeze_how(s));
         snprintf(f, sizeof(f), "EMBER_RUN_SEC=%" PRIu64, (s->frozen_at - s->started) / USEC_PER_SEC);
@@ -464,19 +464,19 @@ static int check_idle(supervisor *s) {
         }
         if (s->frozen)
                 return check_frozen(s);
-        if (count > 0 || arg_idle == USEC_INFINITY) {
+        if (count > 0 || s->opt->idle == USEC_INFINITY) {
                 s->idle_deadline = USEC_INFINITY;
                 return 0;
         }
         if (s->idle_deadline == USEC_INFINITY) {
-                s->idle_deadline = usec_add(now(), arg_idle);
+                s->idle_deadline = usec_add(now(), s->opt->idle);
                 return 0;
         }
         if (now() < s->idle_deadline)
                 return 0;
-        if (arg_idle_action == IDLE_ACTION_FREEZE && s->ready)
+        if (s->opt->idle_action == IDLE_ACTION_FREEZE && s->ready)
                 return freeze_locked(s);
-        if (arg_idle_action == IDLE_ACTION_CHECKPOINT && s->ready && s->role == ROLE_SERVING && !replaced(s))
+        if (s->opt->idle_action == IDLE_ACTION_CHECKPOINT && s->ready && s->role == ROLE_SERVING && !replaced(s))
                 checkpoint_locked(s);
         else
                 stop_locked(s, "idle-stop", "no connections for the idle period");
@@ -617,7 +617,7 @@ int watch_idle_since(supervisor *s) {
         r = state_write(s->dirfd, STATE_IDLE_SINCE, now_s);
         if (r < 0)
                 return r;
-        r = state_dir_path(arg_app, dir, sizeof(dir));
+        r = state_dir_path(s->opt->app, dir, sizeof(dir));
         if (r < 0)
                 return r;
         snprintf(path, sizeof(path), "%s/" STATE_IDLE_SINCE, dir);
@@ -637,7 +637,7 @@ static int take_lifetime_lock(supervisor *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to check for another supervisor"), EXIT_CANTCREAT;
         if (r > 0) {
-                log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, arg_app);
+                log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, s->opt->app);
                 return EXIT_UNAVAILABLE;
         }
         /* A state a killed supervisor left (warm, starting, stopping) is reset and reported here as a launcher would
@@ -695,8 +695,8 @@ int launch_backend(supervisor *s, const char *notify_path) {
         char addr[128], why[384] = "";
         int r = 0;
 
-        if (arg_backend.port_auto) {
-                s->address = arg_backend;
+        if (s->opt->backend.port_auto) {
+                s->address = s->opt->backend;
                 r = pick_port(&s->address);
         }
         s->started = now();
@@ -708,7 +708,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 r = serving_write(s->dirfd, s->generation, NULL);
         if (r >= 0) {
                 freeze_prepare(s);
-                r = arg_idle_action == IDLE_ACTION_CHECKPOINT ? restore_or_start(s, notify_path)
+                r = s->opt->idle_action == IDLE_ACTION_CHECKPOINT ? restore_or_start(s, notify_path)
                                                                : start_backend(s, notify_path);
                 freeze_forked(s);
         }
@@ -721,7 +721,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 if (s->role == ROLE_PENDING)
                         return end_unserving(s, "start-failed", LOG_ERR, why);
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
-                          arg_command[0], s->dir_path, why);
+                          s->opt->command[0], s->dir_path, why);
                 count_crash(s->dirfd);
                 record_failure(s, "start-failed", why);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
@@ -733,15 +733,15 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
         generation_record(s);
         if (s->restored)
-                log_info("Restored backend %s as pid %d on %s", arg_command[0], (int) s->backend, addr);
+                log_info("Restored backend %s as pid %d on %s", s->opt->command[0], (int) s->backend, addr);
         else if (s->role == ROLE_SERVING && s->report_fd < 0)
                 log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d on %s",
-                          arg_command[0], (int) s->backend, addr);
+                          s->opt->command[0], (int) s->backend, addr);
         else
-                log_info("Upgrade: backend %s of generation %" PRIu64 " started as pid %d on %s", arg_command[0],
+                log_info("Upgrade: backend %s of generation %" PRIu64 " started as pid %d on %s", s->opt->command[0],
                          s->generation, (int) s->backend, addr);
-        s->start_deadline = usec_add(s->started, arg_start_timeout);
-        if (!arg_ready_notify || s->restored) { /* a restored backend said READY=1 in its first life */
+        s->start_deadline = usec_add(s->started, s->opt->start_timeout);
+        if (!s->opt->ready_notify || s->restored) { /* a restored backend said READY=1 in its first life */
                 s->probe_at = s->started;
                 s->probe_step = USEC_PER_MSEC / 2;
         }
@@ -757,7 +757,7 @@ int prepare_run(supervisor *s, char *notify_path, size_t size) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), EXIT_CANTCREAT;
         }
-        if (arg_ready_notify) {
+        if (s->opt->ready_notify) {
                 r = open_notify_socket(s, notify_path, size);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create the backend's notify socket"), EXIT_OSERR;
@@ -785,7 +785,7 @@ static int begin_run(supervisor *s) {
         if (s->cgroup_fd >= 0) /* else the last run's peak stays until this one ends and says its own */
                 (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, 0);
         set_state(s, APP_STARTING);
-        return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
+        return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
 }
 
 /* Fixed-port upgrade: our backend starts once the generation before us is gone, and its port with it. */
@@ -796,7 +796,7 @@ static int start_after_previous(supervisor *s) {
                 return -1;
         s->wait_previous = false;
         (void) supervisor_lock(s, &lock);
-        return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
+        return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
 }
 
 static int open_signals(supervisor *s) {
@@ -834,7 +834,7 @@ static int begin_cold(supervisor *s) {
         return begin_run(s);
 }
 
-static int supervise(void) {
+static int supervise(const sandbox_options *opt) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
                 .cgroup_fd = -1, .freeze_cgroup_fd = -1, .freeze_procs_fd = -1, .output_fd = -1, .output_wr = -1, .report_fd = -1, .handoff_fd = -1, .notify_name = STATE_NOTIFY_SOCK,
@@ -844,30 +844,27 @@ static int supervise(void) {
         };
         int r;
 
-        s.app = arg_app;
-        s.address = arg_backend;
-        s.command = arg_command;
-        s.stop_timeout = arg_stop_timeout;
-        s.default_drain_usec = arg_drain_timeout;
-        s.role = arg_upgrade ? ROLE_PENDING : ROLE_SERVING;
+        s.opt = opt;
+        s.address = opt->backend;
+        s.role = opt->upgrade ? ROLE_PENDING : ROLE_SERVING;
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
-        if (arg_upgrade && upgrade_foreground(&s.report_fd) < 0)
+        if (opt->upgrade && upgrade_foreground(&s.report_fd) < 0)
                 return log_error_errno(errno, "Failed to fork the upgrade's supervisor"), EXIT_OSERR;
-        r = state_open(arg_app, true, &s.dirfd);
+        r = state_open(opt->app, true, &s.dirfd);
         if (r < 0) {
-                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
-                upgrade_report(&s, UPGRADE_FAILED, "refusing state directory %s/%s: %s", runtime_dir(), arg_app,
+                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), opt->app);
+                upgrade_report(&s, UPGRADE_FAILED, "refusing state directory %s/%s: %s", runtime_dir(), opt->app,
                                strerror(-r));
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
-        (void) state_dir_path(arg_app, s.dir_path, sizeof(s.dir_path));
-        if (launchers_prepare(s.dirfd) < 0)
+        (void) state_dir_path(opt->app, s.dir_path, sizeof(s.dir_path));
+        if (launchers_prepare(s.dirfd, opt) < 0)
                 return EXIT_CANTCREAT;
         (void) bill_cgroup_open(&s.cgroup_fd);
-        if (!arg_upgrade)
+        if (!opt->upgrade)
                 crash_backoff(s.dirfd);
-        r = confine_or_report(&s.confine);
+        r = confine_or_report(&s.confine, s.opt);
         if (r != 0)
                 return confine_failed(&s, r);
         r = open_signals(&s);
@@ -875,16 +872,16 @@ static int supervise(void) {
                 return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
         {
                 _cleanup_close_ int lock = -1;
-                r = state_lock_until(s.dirfd, deadline_in(arg_start_timeout), &lock);
+                r = state_lock_until(s.dirfd, deadline_in(opt->start_timeout), &lock);
                 if (r < 0) /* -ETIMEDOUT: held for the whole start timeout, by a frozen launcher */
                         return log_error_errno(r, "Failed to take the state lock"),
                                r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_CANTCREAT;
-                r = arg_upgrade ? begin_upgrade(&s) : begin_cold(&s);
+                r = opt->upgrade ? begin_upgrade(&s) : begin_cold(&s);
                 if (r >= 0)
                         return r;
         }
         /* under systemd, the supervisor the unit started is its main process for as long as it runs */
-        s.anchor = !arg_upgrade && s.wake_unit[0];
+        s.anchor = !opt->upgrade && s.wake_unit[0];
         s.heal_at = s.started + HEAL_INTERVAL_USEC;
         r = run(&s);
         upgrade_report(&s, UPGRADE_FAILED, "generation %" PRIu64 " ended before it was ready; see the journal",
@@ -897,17 +894,18 @@ static int supervise(void) {
 }
 
 int main(int argc, char *argv[]) {
-        int r = parse_argv(argc, argv);
+        sandbox_options opt;
+        int r = parse_argv(argc, argv, &opt);
 
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
-        if (!arg_app) {
+        if (!opt.app) {
                 log_setup("ember-sandbox", NULL);
-                return run_standalone();
+                return run_standalone(&opt);
         }
-        log_setup("ember-sandbox", arg_app);
+        log_setup("ember-sandbox", opt.app);
         checkpoint_save_argv(argv);
-        if (launch_user_resolve() < 0)
+        if (launch_user_resolve(&opt) < 0)
                 return EXIT_USAGE;
-        return arg_prepare ? prepare_only() : supervise();
+        return opt.prepare ? prepare_only(&opt) : supervise(&opt);
 }

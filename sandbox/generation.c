@@ -113,7 +113,7 @@ static int handoff_address(const supervisor *s, uint64_t generation, struct sock
         char dir[sizeof(sa->sun_path)];
         int n;
 
-        if (state_dir_path(s->app, dir, sizeof(dir)) < 0)
+        if (state_dir_path(s->opt->app, dir, sizeof(dir)) < 0)
                 return -ENAMETOOLONG;
         *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
         n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/handoff-%" PRIu64 ".sock", dir, generation);
@@ -210,7 +210,7 @@ int take_wake_socket(supervisor *s, uint64_t from) {
         s->listen_fd = take_fd(&wake);
         s->owns_wake = byte == HANDOFF_WAKE_OWNED;
         if (!s->owns_wake)
-                snprintf(s->wake_unit, sizeof(s->wake_unit), "%s-backend.socket", s->app);
+                snprintf(s->wake_unit, sizeof(s->wake_unit), "%s-backend.socket", s->opt->app);
         return 0;
 }
 
@@ -227,7 +227,7 @@ void begin_drain(supervisor *s) {
         serving sv = {};
 
         s->role = ROLE_DRAINING;
-        s->drain_usec = s->default_drain_usec;
+        s->drain_usec = s->opt->drain_timeout;
         (void) serving_read(s->dirfd, &sv);
         if (state_kv_read(s->dirfd, STATE_UPGRADE, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "generation", &g) >= 0 &&
             g == sv.generation && kv_get_u64(kv, "drain_usec", &asked) >= 0)
@@ -326,7 +326,7 @@ void stop_other_generations(supervisor *s) {
         uint64_t gens[GENERATIONS_MAX];
         pid_t pids[GENERATIONS_MAX];
         int n = supervisors_list(s->dirfd, gens, pids, GENERATIONS_MAX);
-        uint64_t deadline = usec_add(deadline_in(s->stop_timeout), USEC_PER_SEC);
+        uint64_t deadline = usec_add(deadline_in(s->opt->stop_timeout), USEC_PER_SEC);
 
         for (int i = 0; i < n; i++)
                 if (pids[i] > 0)
@@ -410,7 +410,7 @@ int allocate_generation(supervisor *s) {
         s->generation = generation;
         snprintf(f, sizeof(f), "EMBER_GENERATION=%" PRIu64, generation);
         log_set_field(f);
-        if (arg_upgrade) /* the serving generation's backend may still use notify.sock */
+        if (s->opt->upgrade) /* the serving generation's backend may still use notify.sock */
                 snprintf(s->notify_name, sizeof(s->notify_name), "notify-%" PRIu64 ".sock", generation);
         return -1;
 }

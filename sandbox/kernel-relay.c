@@ -140,7 +140,7 @@ static int relay_socket_open(supervisor *s) {
 void kernel_relay_open(supervisor *s) {
         int r;
 
-        if (!arg_relay_kernel)
+        if (!s->opt->relay_kernel)
                 return;
         r = relay_maps_open(s);
         if (r >= 0)

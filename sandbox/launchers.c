@@ -19,27 +19,27 @@
 static uid_t launch_uid;
 static gid_t launch_gid;
 
-int launch_user_resolve(void) {
+int launch_user_resolve(const sandbox_options *opt) {
         struct passwd *pw;
 
-        if (!arg_launch_user)
+        if (!opt->launch_user)
                 return 0;
-        pw = user_lookup(arg_launch_user);
+        pw = user_lookup(opt->launch_user);
         if (!pw) {
                 int r = -errno;
                 if (r == -ESRCH)
-                        return log_error("Unknown --launch-user '%s'", arg_launch_user), r;
-                return log_error_errno(r, "Cannot look up --launch-user '%s'", arg_launch_user);
+                        return log_error("Unknown --launch-user '%s'", opt->launch_user), r;
+                return log_error_errno(r, "Cannot look up --launch-user '%s'", opt->launch_user);
         }
         launch_uid = pw->pw_uid;
         launch_gid = pw->pw_gid;
         /* it owns the launchers' files: a backend that ran as it could rewrite them, lock them, fill /run. Only a unix
          * backend's launchers are its own user, by design, with this app's files alone (ember-launch(8), USER); the
          * launchers' user of TCP apps (LAUNCH_USER) is all of theirs, and no backend's. */
-        if (arg_user && launch_uid != 0 && (pw = user_lookup(arg_user)) && pw->pw_uid == launch_uid &&
-            (arg_backend.sa.sa_family != AF_UNIX || strcmp(arg_launch_user, LAUNCH_USER) == 0))
+        if (opt->user && launch_uid != 0 && (pw = user_lookup(opt->user)) && pw->pw_uid == launch_uid &&
+            (opt->backend.sa.sa_family != AF_UNIX || strcmp(opt->launch_user, LAUNCH_USER) == 0))
                 return log_error("--user=%s is the launchers' user (--launch-user=%s): run the backend as another",
-                                 arg_user, arg_launch_user), -EINVAL;
+                                 opt->user, opt->launch_user), -EINVAL;
         return 0;
 }
 
@@ -47,27 +47,27 @@ gid_t launch_group(void) {
         return launch_gid;
 }
 
-int launchers_prepare(int dirfd) {
+int launchers_prepare(int dirfd, const sandbox_options *opt) {
         const char *failed = NULL;
         int r;
 
-        if (!arg_launch_user)
+        if (!opt->launch_user)
                 return 0;
         r = state_prepare_launchers(dirfd, launch_uid, launch_gid, &failed);
         if (r < 0)
-                return log_error_errno(r, "Failed to make %s/%s/%s the launchers' (%s)", runtime_dir(), arg_app, failed,
-                                       arg_launch_user);
+                return log_error_errno(r, "Failed to make %s/%s/%s the launchers' (%s)", runtime_dir(), opt->app, failed,
+                                       opt->launch_user);
         return 0;
 }
 
-int prepare_only(void) {
+int prepare_only(const sandbox_options *opt) {
         _cleanup_close_ int dirfd = -1;
         int r;
 
-        r = state_open(arg_app, true, &dirfd);
+        r = state_open(opt->app, true, &dirfd);
         if (r < 0) {
-                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), arg_app);
+                log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), opt->app);
                 return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
         }
-        return launchers_prepare(dirfd) < 0 ? EXIT_CANTCREAT : 0;
+        return launchers_prepare(dirfd, opt) < 0 ? EXIT_CANTCREAT : 0;
 }

@@ -165,7 +165,7 @@ static void judge(supervisor *s, tcp_listener *l, size_t n) {
         if (s->backend > 0 && unheld(l, n) > 0)
                 denied = ask_tree(s->backend, l, n);
         if (unheld(l, n) > 0)
-                denied = ask_unit_cgroup(s->app, l, n) || denied;
+                denied = ask_unit_cgroup(s->opt->app, l, n) || denied;
         for (size_t i = 0; denied && i < n; i++)
                 l[i].held = l[i].held || l[i].uid == backend_uid(s);
 }

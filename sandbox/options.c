@@ -8,27 +8,16 @@
 #include "protocol.h"
 #include "usage.h"
 
-const char *arg_app;
-ember_addr arg_backend;
-bool arg_have_backend;
-uint64_t arg_idle = 60 * USEC_PER_SEC;
-idle_action arg_idle_action = IDLE_ACTION_STOP;
-uint64_t arg_freeze_for = USEC_INFINITY;
-uint64_t arg_start_timeout = 30 * USEC_PER_SEC;
-uint64_t arg_stop_timeout = 10 * USEC_PER_SEC;
-bool arg_ready_notify;
-const char *arg_policy = "default";
-const char *arg_user;
-char **arg_command;
-bool arg_upgrade;
-uint64_t arg_drain_timeout = UPGRADE_DRAIN_DEFAULT_USEC;
-bool arg_relay_kernel;
-const char *arg_launch_user;
-bool arg_prepare;
-bool arg_landlock;
-char *arg_rw_paths[MAX_RW_PATHS];
-size_t arg_n_rw_paths;
-const char *arg_state_dir;
+/* What parse_option() fills in (getopt's callbacks take no context), copied out by parse_argv(). */
+static sandbox_options o = {
+        .idle = 60 * USEC_PER_SEC,
+        .idle_action = IDLE_ACTION_STOP,
+        .freeze_for = USEC_INFINITY,
+        .start_timeout = 30 * USEC_PER_SEC,
+        .stop_timeout = 10 * USEC_PER_SEC,
+        .policy = "default",
+        .drain_timeout = UPGRADE_DRAIN_DEFAULT_USEC,
+};
 
 /* --relay in --help: the in-kernel relay is experimental and built only on request */
 #if ENABLE_KERNEL_RELAY
@@ -79,8 +68,8 @@ void help(FILE *f) {
 
 /* What the options say together, and COMMAND after "--". */
 static int check_argv(int argc, char *argv[]) {
-        if (arg_prepare) {
-                if (!arg_app || !arg_launch_user || optind < argc)
+        if (o.prepare) {
+                if (!o.app || !o.launch_user || optind < argc)
                         return usage_error("%s", "--prepare takes --app=NAME and --launch-user=USER, and no COMMAND");
                 return 1;
         }
@@ -88,20 +77,20 @@ static int check_argv(int argc, char *argv[]) {
                 return usage_error("%s", "missing COMMAND (put it after --)");
         if (strcmp(argv[optind - 1], "--") != 0)
                 return usage_error("unexpected argument '%s' (put the backend command after --)", argv[optind]);
-        if (arg_app && !arg_have_backend)
+        if (o.app && !o.have_backend)
                 return usage_error("%s", "--backend=ADDR is required with --app");
-        if (!arg_app && (arg_have_backend || arg_upgrade))
+        if (!o.app && (o.have_backend || o.upgrade))
                 return usage_error("%s", "--backend needs --app (without --app ember-sandbox only confines and execs)");
-        if (arg_freeze_for != USEC_INFINITY && arg_idle_action != IDLE_ACTION_FREEZE)
+        if (o.freeze_for != USEC_INFINITY && o.idle_action != IDLE_ACTION_FREEZE)
                 return usage_error("%s", "--freeze-for needs --idle-action=freeze");
-        if (arg_n_rw_paths > 0 && !arg_landlock)
+        if (o.n_rw_paths > 0 && !o.landlock)
                 return usage_error("%s", "--rw-path needs --landlock (without it the unit's ReadWritePaths= decide)");
-        if (arg_state_dir && arg_landlock) { /* writable like the --rw-path */
-                if (arg_n_rw_paths >= MAX_RW_PATHS)
+        if (o.state_dir && o.landlock) { /* writable like the --rw-path */
+                if (o.n_rw_paths >= MAX_RW_PATHS)
                         return usage_error("more than %d --rw-path", MAX_RW_PATHS - 1);
-                arg_rw_paths[arg_n_rw_paths++] = (char *) arg_state_dir;
+                o.rw_paths[o.n_rw_paths++] = (char *) o.state_dir;
         }
-        arg_command = argv + optind;
+        o.command = argv + optind;
         return 1;
 }
 
@@ -113,64 +102,64 @@ enum { ARG_IDLE = USAGE_ARG_OWN, ARG_READY, ARG_POLICY, ARG_USER, ARG_STOP_TIMEO
 static int parse_option(int c, const char *arg) {
         switch (c) {
         case ARG_IDLE:
-                return usage_parse_duration("idle", arg, true, &arg_idle);
+                return usage_parse_duration("idle", arg, true, &o.idle);
         case ARG_IDLE_ACTION:
-                arg_idle_action = idle_action_from_string(arg);
-                if (arg_idle_action < 0)
+                o.idle_action = idle_action_from_string(arg);
+                if (o.idle_action < 0)
                         return usage_error("invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
-                if (arg_idle_action == IDLE_ACTION_CHECKPOINT && !ENABLE_CHECKPOINT)
+                if (o.idle_action == IDLE_ACTION_CHECKPOINT && !ENABLE_CHECKPOINT)
                         return usage_error("%s", CHECKPOINT_NOT_BUILT);
                 break;
         case ARG_FREEZE_FOR:
-                return usage_parse_duration("freeze-for", arg, false, &arg_freeze_for);
+                return usage_parse_duration("freeze-for", arg, false, &o.freeze_for);
         case ARG_STOP_TIMEOUT:
-                return usage_parse_duration("stop-timeout", arg, false, &arg_stop_timeout);
+                return usage_parse_duration("stop-timeout", arg, false, &o.stop_timeout);
         case ARG_DRAIN_TIMEOUT:
-                return usage_parse_duration("drain-timeout", arg, true, &arg_drain_timeout);
+                return usage_parse_duration("drain-timeout", arg, true, &o.drain_timeout);
         case ARG_RELAY:
-                return usage_parse_relay(arg, &arg_relay_kernel);
+                return usage_parse_relay(arg, &o.relay_kernel);
         case ARG_UPGRADE:
-                arg_upgrade = true;
+                o.upgrade = true;
                 break;
         case ARG_PREPARE:
-                arg_prepare = true;
+                o.prepare = true;
                 break;
         case ARG_LANDLOCK:
-                arg_landlock = true;
+                o.landlock = true;
                 break;
         case ARG_RW_PATH:
                 if (arg[0] != '/')
                         return usage_error("--rw-path '%s' is not an absolute path", arg);
-                if (arg_n_rw_paths >= MAX_RW_PATHS)
+                if (o.n_rw_paths >= MAX_RW_PATHS)
                         return usage_error("more than %d --rw-path", MAX_RW_PATHS);
-                arg_rw_paths[arg_n_rw_paths++] = (char *) arg;
+                o.rw_paths[o.n_rw_paths++] = (char *) arg;
                 break;
         case ARG_STATE_DIR:
                 if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./") || strcmp(arg, "/") == 0)
                         return usage_error("--state-dir '%s' is not an absolute path without . or ..", arg);
-                arg_state_dir = arg;
+                o.state_dir = arg;
                 break;
         case ARG_READY:
                 if (strcmp(arg, "connect") != 0 && strcmp(arg, "notify") != 0)
                         return usage_error("invalid --ready '%s': use connect or notify", arg);
-                arg_ready_notify = strcmp(arg, "notify") == 0;
+                o.ready_notify = strcmp(arg, "notify") == 0;
                 break;
         case ARG_POLICY:
                 if (!*arg)
                         return usage_error("%s", "--policy needs default, strict, container, none or a file");
-                arg_policy = arg;
+                o.policy = arg;
                 break;
         case ARG_USER:
         case ARG_LAUNCH_USER:
                 if (!*arg)
                         return usage_error("--%s needs a user name or uid", c == ARG_USER ? "user" : "launch-user");
-                *(c == ARG_USER ? &arg_user : &arg_launch_user) = arg;
+                *(c == ARG_USER ? &o.user : &o.launch_user) = arg;
                 break;
         }
         return 0;
 }
 
-int parse_argv(int argc, char *argv[]) {
+int parse_argv(int argc, char *argv[], sandbox_options *ret) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "app", required_argument, NULL, USAGE_ARG_APP },
@@ -193,8 +182,11 @@ int parse_argv(int argc, char *argv[]) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
-        const usage_options u = { help, parse_option, &arg_app, &arg_backend, &arg_have_backend, &arg_start_timeout };
+        const usage_options u = { help, parse_option, &o.app, &o.backend, &o.have_backend, &o.start_timeout };
         int r = usage_parse_options(argc, argv, options, &u);
 
-        return r <= 0 ? r : check_argv(argc, argv);
+        if (r > 0)
+                r = check_argv(argc, argv);
+        *ret = o;
+        return r;
 }

@@ -8,29 +8,34 @@
 #include "parse.h"
 #include "protocol.h"
 
-extern const char *arg_app;
-extern ember_addr arg_backend;
-extern bool arg_have_backend;
-extern uint64_t arg_idle;
-extern idle_action arg_idle_action;
-extern uint64_t arg_freeze_for;
-extern uint64_t arg_start_timeout;
-extern uint64_t arg_stop_timeout;
-extern bool arg_ready_notify;
-extern const char *arg_policy;
-extern const char *arg_user;
-extern char **arg_command;
-extern bool arg_upgrade;
-extern uint64_t arg_drain_timeout;
-extern bool arg_relay_kernel;
-extern const char *arg_launch_user;
-extern bool arg_prepare;
-extern bool arg_landlock;
 #define MAX_RW_PATHS 64
-extern char *arg_rw_paths[MAX_RW_PATHS];
-extern size_t arg_n_rw_paths;
-extern const char *arg_state_dir;
+
+/* Everything the command line says, read once: the supervisor keeps it (supervisor.opt) and nothing reads the
+ * command line again. */
+typedef struct sandbox_options {
+        const char *app;
+        ember_addr backend;
+        bool have_backend;
+        uint64_t idle;
+        idle_action idle_action;
+        uint64_t freeze_for;
+        uint64_t start_timeout;
+        uint64_t stop_timeout;
+        bool ready_notify;
+        const char *policy;
+        const char *user;
+        char **command;
+        bool upgrade;
+        uint64_t drain_timeout;
+        bool relay_kernel;
+        const char *launch_user;
+        bool prepare;
+        bool landlock;
+        char *rw_paths[MAX_RW_PATHS]; /* and the --state-dir, with --landlock */
+        size_t n_rw_paths;
+        const char *state_dir;
+} sandbox_options;
 
 void help(FILE *f);
-/* 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */
-int parse_argv(int argc, char *argv[]);
+/* Into *RET: 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */
+int parse_argv(int argc, char *argv[], sandbox_options *ret);

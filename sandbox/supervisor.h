@@ -10,6 +10,7 @@
 
 #include "bill.h"
 #include "confine.h"
+#include "options.h"
 #include "parse.h"
 #include "protocol.h"
 
@@ -67,7 +68,7 @@ typedef struct supervisor {
         bool wait_previous;
         bool anchor;            /* the unit's main process: outlives the generations upgrades start beside it */
         bool stop_asked;        /* SIGTERM: every generation stops */
-        uint64_t drain_usec, default_drain_usec, drain_deadline, drain_check_at;
+        uint64_t drain_usec, drain_deadline, drain_check_at;
         int report_fd;          /* --upgrade: the foreground process waiting to hear how it went */
         uint64_t started;  /* CLOCK_MONOTONIC */
         uint64_t connections_at_start;
@@ -76,10 +77,8 @@ typedef struct supervisor {
         size_t n_waiters;
         confine confine;
         /* from the command line */
-        const char *app;
-        ember_addr address; /* the backend's; a HOST:auto one gets its port before each run */
-        char **command;
-        uint64_t stop_timeout;
+        const sandbox_options *opt;
+        ember_addr address; /* the backend's (opt->backend); a HOST:auto one gets its port before each run */
 } supervisor;
 
 /* ember-sandbox.c: the run */

@@ -61,22 +61,22 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
 
         r = app_state_settle(s->dirfd, &state);
         if (r < 0)
-                return upgrade_report(s, UPGRADE_FAILED, "the state of %s is unreadable: %s", arg_app, strerror(-r)),
+                return upgrade_report(s, UPGRADE_FAILED, "the state of %s is unreadable: %s", s->opt->app, strerror(-r)),
                        EXIT_DATAERR;
         if (state == APP_COLD)
                 return upgrade_report(s, UPGRADE_COLD, "%s is cold: nothing to upgrade; the next connection starts "
-                                      "the new version", arg_app), 0;
+                                      "the new version", s->opt->app), 0;
         if (state != APP_WARM)
-                return upgrade_report(s, UPGRADE_BUSY, "%s is %s: upgrade it once it is warm", arg_app,
+                return upgrade_report(s, UPGRADE_BUSY, "%s is %s: upgrade it once it is warm", s->opt->app,
                                       app_state_to_string(state)), EXIT_TEMPFAIL;
         if (serving_read(s->dirfd, sv) < 0 || supervisor_find_generation(s->dirfd, sv->generation, pid) <= 0 || *pid <= 0)
                 return upgrade_report(s, UPGRADE_BUSY, "%s has no serving generation to replace (a supervisor of an "
-                                      "older ember?): restart it instead", arg_app), EXIT_TEMPFAIL;
+                                      "older ember?): restart it instead", s->opt->app), EXIT_TEMPFAIL;
         n = supervisors_list(s->dirfd, gens, pids, ELEMENTSOF(gens));
         for (int i = 0; i < n; i++)
                 if (gens[i] > sv->generation)
                         return upgrade_report(s, UPGRADE_BUSY, "an upgrade of %s to generation %" PRIu64 " is in "
-                                              "progress: wait for it", arg_app, gens[i]), EXIT_TEMPFAIL;
+                                              "progress: wait for it", s->opt->app, gens[i]), EXIT_TEMPFAIL;
         return -1;
 }
 
@@ -84,12 +84,12 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
  * old generation drains, so bounded by upgrade_drain_bound() (which emberctl upgrade tells the user up front). */
 static uint64_t upgrade_drain_usec(supervisor *s) {
         char kv[STATE_KV_MAX + 1];
-        uint64_t d = arg_drain_timeout, asked;
+        uint64_t d = s->opt->drain_timeout, asked;
 
         if (state_kv_read(s->dirfd, STATE_UPGRADE_REQUEST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "drain_usec", &asked) >= 0)
                 d = asked;
         (void) unlinkat(s->dirfd, STATE_UPGRADE_REQUEST, 0);
-        return upgrade_drain_bound(!arg_backend.port_auto, d, arg_start_timeout);
+        return upgrade_drain_bound(!s->opt->backend.port_auto, d, s->opt->start_timeout);
 }
 
 /* Under the lock: a new generation beside the serving one. HOST:auto: it starts on its own port and takes over
@@ -102,7 +102,7 @@ int begin_upgrade(supervisor *s) {
         int r;
 
         /* a checkpoint of the old version must not come back, even to an app that is cold now */
-        if (arg_idle_action == IDLE_ACTION_CHECKPOINT)
+        if (s->opt->idle_action == IDLE_ACTION_CHECKPOINT)
                 checkpoint_discard(s, "emberctl upgrade");
         r = find_upgrade_target(s, &sv, &pid);
         if (r >= 0)
@@ -126,8 +126,8 @@ int begin_upgrade(supervisor *s) {
         if (r >= 0)
                 return end_unserving(s, "start-failed", LOG_ERR, "could not prepare the run"), r;
         s->started = now_usec(CLOCK_MONOTONIC);
-        if (arg_backend.port_auto)
-                return launch_backend(s, arg_ready_notify ? s->notify_path : NULL);
+        if (s->opt->backend.port_auto)
+                return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
         /* fixed port: ours from now on; launchers wait on the wake socket as on a cold start, and our backend
          * starts once the old generation is gone */
         s->wait_previous = true;

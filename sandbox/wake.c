@@ -58,7 +58,7 @@ int open_wake_socket(supervisor *s) {
         }
         /* Started by hand: bind wake.sock ourselves, but never over one that exists: it may be NAME-backend.socket's,
          * and taking it would leave that unit listening on an unlinked socket that no launcher can reach. */
-        if (state_dir_path(s->app, dir, sizeof(dir)) < 0 ||
+        if (state_dir_path(s->opt->app, dir, sizeof(dir)) < 0 ||
             snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" STATE_WAKE_SOCK, dir) >= (int) sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -78,7 +78,7 @@ int open_notify_socket(supervisor *s, char *path, size_t size) {
         char dir[sizeof(sa.sun_path)];
         _cleanup_close_ int fd = -1;
 
-        if (state_dir_path(s->app, dir, sizeof(dir)) < 0 ||
+        if (state_dir_path(s->opt->app, dir, sizeof(dir)) < 0 ||
             snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, s->notify_name) >= (int) sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         (void) unlinkat(s->dirfd, s->notify_name, 0);

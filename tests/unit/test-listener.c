@@ -111,7 +111,8 @@ static void end_listener(listener_proc *lp) {
 }
 
 static supervisor backend_at(uint16_t port, pid_t backend, int uid) {
-        supervisor s = { .app = "test-listener", .backend = backend };
+        static const sandbox_options opt = { .app = "test-listener" };
+        supervisor s = { .opt = &opt, .backend = backend };
 
         s.address.in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
                                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
