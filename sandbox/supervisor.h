@@ -81,17 +81,17 @@ typedef struct supervisor {
         ember_addr address; /* the backend's (opt->backend); a HOST:auto one gets its port before each run */
 } supervisor;
 
-/* ember-sandbox.c: the run */
+/* run.c: one run's lifecycle, which the main loop (ember-sandbox.c) and an upgrade (upgrade.c) call down into */
 void set_state(supervisor *s, app_state state);
 int watch_idle_since(supervisor *s);
-/* Under the lock: number this run and take its lifetime lock; an exit code, or -1. */
-int allocate_generation(supervisor *s);
 /* Under the lock: the notify socket and the idle-since watch; an exit code, or -1. */
 int prepare_run(supervisor *s, char *notify_path, size_t size);
 /* A HOST:auto backend's port, checked free, then the backend forked; an exit code (logged), or -1. */
 int launch_backend(supervisor *s, const char *notify_path);
 /* A generation that does not serve ends (an upgrade's that failed, or one replaced): its exit code. */
 int end_unserving(supervisor *s, const char *event, int prio, const char *why);
+/* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
+void mark_cold(supervisor *s);
 
 /* heartbeat.c */
 /* Every second: 1 if the state directory was removed or replaced (the backend is then stopped, logged). */
@@ -196,6 +196,8 @@ int address_holder(supervisor *s, port_holder *ret);
 void describe_port_holder(const port_holder *h, char *buf, size_t size);
 
 /* generation.c */
+/* Under the lock: number this run and take its lifetime lock; an exit code, or -1. */
+int allocate_generation(supervisor *s);
 /* A free port on the address's host, for a HOST:auto backend. */
 int pick_port(ember_addr *a);
 /* gen-G: what emberctl status shows of a live generation, and where the next upgrade finds the wake socket. */
