@@ -2,7 +2,7 @@
 bin_PROGRAMS += ctl/emberctl
 ctl_emberctl_SOURCES = \
 	ctl/emberctl.c ctl/ctl.h \
-	ctl/new.c ctl/new.h ctl/new-options.c ctl/app-check.c ctl/launch-user.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
+	ctl/new.c ctl/new.h ctl/new-options.c ctl/new-options.h ctl/app-check.c ctl/launch-user.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
 	ctl/list.c ctl/start.c ctl/rm.c ctl/logs.c ctl/units.c ctl/upgrade.c ctl/failure.c ctl/failure.h \
 	ctl/bus.c ctl/bus.h \
 	ctl/buf.c ctl/buf.h \

@@ -10,7 +10,7 @@
 
 #include "ctl.h"
 #include "macro.h"
-#include "new.h"
+#include "new-options.h"
 #include "protocol.h"
 #include "parse.h"
 #include "usage.h"
@@ -94,6 +94,16 @@ static bool env_assignment_is_valid(const char *s) {
 /* A path systemd reads back unchanged from EnvironmentFile= or WorkingDirectory= (and no leading "-" or "~"). */
 static bool setting_path_is_ok(const char *s) {
         return listen_path_is_ok(s);
+}
+
+/* A unix socket path must survive systemd's parsing of ListenStream= (which trims whitespace). */
+bool listen_path_is_ok(const char *s) {
+        if (!utf8_is_valid(s))
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == '\\' || *s == '"' || *s == '\'')
+                        return false;
+        return true;
 }
 
 bool state_dir_is_ok(const char *s) {

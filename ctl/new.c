@@ -118,16 +118,6 @@ static int check_policy(const char *spec, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* A unix socket path must survive systemd's parsing of ListenStream= (which trims whitespace). */
-bool listen_path_is_ok(const char *s) {
-        if (!utf8_is_valid(s))
-                return false;
-        for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == '\\' || *s == '"' || *s == '\'')
-                        return false;
-        return true;
-}
-
 static int validate_name(const char *name) {
         if (!app_name_is_valid(name))
                 return usage_fail("invalid NAME '%s': use 1-%d of [A-Za-z0-9_.-], not starting with '-', not . or ..",

@@ -30,7 +30,7 @@ static sandbox_options o = {
         "                          not in this build: ./configure --enable-kernel-relay)\n"
 #endif
 
-void help(FILE *f) {
+void sandbox_help(FILE *f) {
         fprintf(f,
                 "Usage: ember-sandbox --app=NAME --backend=ADDR [OPTIONS] -- COMMAND [ARG...]\n"
                 "       ember-sandbox [--policy=SPEC] [--user=USER] -- COMMAND [ARG...]\n"
@@ -182,7 +182,7 @@ int parse_argv(int argc, char *argv[], sandbox_options *ret) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
-        const usage_options u = { help, parse_option, &o.app, &o.backend, &o.have_backend, &o.start_timeout };
+        const usage_options u = { sandbox_help, parse_option, &o.app, &o.backend, &o.have_backend, &o.start_timeout };
         int r = usage_parse_options(argc, argv, options, &u);
 
         if (r > 0)

@@ -36,6 +36,6 @@ typedef struct sandbox_options {
         const char *state_dir;
 } sandbox_options;
 
-void help(FILE *f);
+void sandbox_help(FILE *f);
 /* Into *RET: 1 to go on, 0 after --help, or usage_error()'s -EINVAL. */
 int parse_argv(int argc, char *argv[], sandbox_options *ret);
