@@ -5,7 +5,7 @@ common_libember_a_SOURCES = \
 	common/events.c common/events.h \
 	common/parse.c common/parse.h \
 	common/state.c common/state.h \
-	common/protocol.c common/protocol.h \
+	common/protocol.c common/protocol.h common/run-state.c \
 	common/timeutil.c common/timeutil.h \
 	common/usage.c common/usage.h \
 	common/daemon.c common/daemon.h \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -408,4 +409,48 @@ int app_status_read(int dirfd, app_status *ret) {
         s.have_ready_ms = state_read_u64(dirfd, STATE_READY_MS, &s.ready_ms) >= 0;
         *ret = s;
         return 0;
+}
+
+/* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
+static int refcount_add(int dirfd, int delta) {
+        uint64_t v;
+        int r = state_read_u64(dirfd, STATE_REFCOUNT, &v);
+
+        if (r == -ENOENT && delta > 0)
+                return state_write_u64(dirfd, STATE_REFCOUNT, (uint64_t) delta);
+        if (r < 0) {
+                log_warning_errno(r, "Refcount unreadable, recounting live connections");
+                r = refcount_heal(dirfd, &v);
+                return r < 0 ? r : 0;
+        }
+        if (delta < 0 && v == 0)
+                return 0;
+        return state_write_u64(dirfd, STATE_REFCOUNT, v + (uint64_t) (int64_t) delta);
+}
+
+int connection_counted(int dirfd) {
+        int r = refcount_add(dirfd, +1);
+
+        if (r < 0)
+                return r;
+        (void) state_add_u64(dirfd, STATE_CONNECTIONS, 1, NULL);
+        return 0;
+}
+
+int connection_uncounted(int dirfd) {
+        uint64_t left = 1;
+        int r = refcount_add(dirfd, -1);
+
+        if (r < 0)
+                return r;
+        if (state_read_u64(dirfd, STATE_REFCOUNT, &left) >= 0 && left == 0)
+                return idle_since_now(dirfd);
+        return 0;
+}
+
+int idle_since_now(int dirfd) {
+        char now[24];
+
+        snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+        return state_write(dirfd, STATE_IDLE_SINCE, now);
 }

@@ -195,3 +195,58 @@ typedef enum upgrade_result {
         UPGRADE_BUSY = 'T',   /* try again later: the app starting or stopping, or another upgrade under way */
         UPGRADE_FAILED = 'F',
 } upgrade_result;
+
+/* The launcher's transitions, under the state lock (protocol.c). A connection counted: refcount +1 (rebuilt from the
+ * leases if garbled) and connections +1; 0 or -errno. */
+int connection_counted(int dirfd);
+/* A connection gone: refcount -1, and idle-since now if it was the last; 0 or -errno. */
+int connection_uncounted(int dirfd);
+/* idle-since := now: the idle clock starts (the last connection left, or a run begins to serve). */
+int idle_since_now(int dirfd);
+
+/* The supervisor's and emberctl's transitions (run-state.c), each under the state lock, each the whole set of files
+ * one step writes (ember-state(7)); failures to write are the files' own problem (a full /run), never the run's. */
+/* A run from cold begins: cold-starts +1, our pid, its start time, its bill from zero (the memory peak too where a
+ * cgroup will say the new one). */
+void run_begins(int dirfd, bool reset_memory_peak);
+/* An upgrade's generation takes over serving: our pid, its backend's (if it runs yet), its start time. */
+void run_taken_over(int dirfd, pid_t backend);
+/* The serving backend was forked (or restored). */
+void run_backend_started(int dirfd, pid_t backend);
+/* It became ready after MS: ready-ms, the cold-start histogram; the crash loop and the last failure are over. */
+void run_ready(int dirfd, uint64_t ms);
+/* The run is over: no backend or supervisor pid, and wake.sock gone if we made it (inetd mode). */
+void run_ended(int dirfd, bool owns_wake);
+/* The live run's bill so far (every second, for emberctl metrics). */
+void run_billed(int dirfd, uint64_t cpu_usec, uint64_t memory_peak_bytes);
+/* The run's end, counted by EVENT, and its time and bill added to the totals. */
+void run_counted(int dirfd, const char *event, uint64_t run_usec, uint64_t cpu_usec, uint64_t memory_peak_bytes);
+/* A run died or never started: crashes +1 and when, for the next start's backoff. */
+void run_crashed(int dirfd);
+/* The last failed run (ember-state(7), last-failure), as the supervisor records it and emberctl reads it. */
+typedef struct last_failure {
+        uint64_t at_usec;      /* when the run failed, epoch microseconds */
+        uint64_t started_usec; /* when it began: the backend's output is what its unit wrote in between */
+        char event[48];        /* crash, seccomp-kill, start-timeout, start-failed, ... */
+        char reason[512];      /* "exited with status 1", "killed by signal SEGV", ... */
+} last_failure;
+void last_failure_write(int dirfd, const last_failure *f);
+/* 0, -ENOENT where no run failed since the last one that became ready, other -errno. */
+int last_failure_read(int dirfd, last_failure *ret);
+/* The generation counter (allocate_generation, under the lock); 0 or -errno. */
+int generation_number_write(int dirfd, uint64_t generation);
+/* emberctl upgrade asks (a drain timeout to hand on, if HAVE_DRAIN) and clears the last result; 0 or -errno. */
+int upgrade_request_write(int dirfd, bool have_drain, uint64_t drain_usec);
+/* The new generation's supervisor takes the request: 1 and *RET if it asked for a drain timeout, else 0 or -errno;
+ * it is gone after. */
+int upgrade_request_take(int dirfd, uint64_t *ret_drain_usec);
+/* The upgrade's outcome, one line for people ("ready: …"), for emberctl upgrade. */
+void upgrade_result_write(int dirfd, const char *result);
+/* gen-G, what generations_read() reads: the generation's backend port and pid, and us, its supervisor. */
+void generation_file_write(int dirfd, uint64_t generation, uint16_t port, pid_t backend);
+void generation_file_remove(int dirfd, uint64_t generation);
+/* "upgrade": generation G is starting beside the serving one, which drains for DRAIN_USEC once replaced. */
+void upgrade_under_way_write(int dirfd, uint64_t generation, uint64_t drain_usec);
+/* The drain a replaced generation is given: 1 and *RET if the upgrade under way is the one now serving
+ * (SERVING_GENERATION), else 0 or -errno. */
+int upgrade_under_way_drain(int dirfd, uint64_t serving_generation, uint64_t *ret_drain_usec);

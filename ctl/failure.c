@@ -17,22 +17,6 @@
 #define FAILURE_LINES_DEFAULT 5
 #define OUTPUT_LATE_USEC (250 * 1000) /* a line written just before the end reaches the journal after it */
 
-int last_failure_read(int dirfd, last_failure *f) {
-        char line[STATE_KV_MAX];
-        int n = 0, r;
-
-        *f = (last_failure){};
-        r = state_kv_read(dirfd, STATE_LAST_FAILURE, line, sizeof(line));
-        if (r < 0)
-                return r;
-        if (!line[0])
-                return -ENOENT;
-        if (sscanf(line, "%" SCNu64 " %" SCNu64 " %47s %n", &f->at_usec, &f->started_usec, f->event, &n) < 3 || n == 0)
-                return -EBADMSG;
-        snprintf(f->reason, sizeof(f->reason), "%s", line + n);
-        return 0;
-}
-
 void last_failure_summary(const last_failure *f, char *out, size_t size) {
         snprintf(out, size, "%s%s%s", f->event, f->reason[0] ? ": " : "", f->reason);
 }

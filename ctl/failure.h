@@ -5,15 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct last_failure {
-        uint64_t at_usec;      /* when the run failed, epoch microseconds */
-        uint64_t started_usec; /* when it began: the backend's output is what its unit wrote in between */
-        char event[48];        /* crash, seccomp-kill, start-timeout, start-failed, ... */
-        char reason[512];      /* "exited with status 1", "killed by signal SEGV", ... */
-} last_failure;
+#include "protocol.h" /* last_failure, last_failure_read() */
 
-/* 0, -ENOENT where no run failed since the last one that became ready, other -errno. */
-int last_failure_read(int dirfd, last_failure *ret);
 /* "crash: exited with status 1" */
 void last_failure_summary(const last_failure *f, char *out, size_t size);
 /* The failure, up to LINES lines the backend wrote in that run, and what to run next. */

@@ -106,16 +106,8 @@ static int check_upgradable(int dirfd, const upgrade_args *a, uint64_t *serving_
 
 /* Under the state lock: the drain timeout for the new generation to hand on, and no stale result. */
 static int prepare_request(int dirfd, const upgrade_args *a) {
-        char kv[48];
-        int r;
+        int r = upgrade_request_write(dirfd, a->have_drain, a->drain_usec);
 
-        (void) unlinkat(dirfd, STATE_UPGRADE_RESULT, 0);
-        if (!a->have_drain) {
-                (void) unlinkat(dirfd, STATE_UPGRADE_REQUEST, 0);
-                return 0;
-        }
-        snprintf(kv, sizeof(kv), "drain_usec=%" PRIu64, a->drain_usec);
-        r = state_kv_write(dirfd, STATE_UPGRADE_REQUEST, kv);
         return r < 0 ? log_error_errno(r, "Failed to write %s/%s/%s", runtime_dir(), a->app, STATE_UPGRADE_REQUEST) : 0;
 }
 

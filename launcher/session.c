@@ -22,23 +22,6 @@
 
 #define LEAVE_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
-/* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
-static int refcount_add(int dirfd, int delta) {
-        uint64_t v;
-        int r = state_read_u64(dirfd, STATE_REFCOUNT, &v);
-
-        if (r == -ENOENT && delta > 0)
-                return state_write_u64(dirfd, STATE_REFCOUNT, (uint64_t) delta);
-        if (r < 0) {
-                log_warning_errno(r, "Refcount unreadable, recounting live connections");
-                r = refcount_heal(dirfd, &v);
-                return r < 0 ? r : 0;
-        }
-        if (delta < 0 && v == 0)
-                return 0;
-        return state_write_u64(dirfd, STATE_REFCOUNT, v + (uint64_t) (int64_t) delta);
-}
-
 int session_join(int dirfd, uint64_t deadline, int *ret_lease) {
         _cleanup_close_ int lock = -1, lease = -1;
         int r;
@@ -49,18 +32,15 @@ int session_join(int dirfd, uint64_t deadline, int *ret_lease) {
         r = lease_take(dirfd, &lease);
         if (r < 0)
                 return r;
-        r = refcount_add(dirfd, +1);
+        r = connection_counted(dirfd);
         if (r < 0)
                 return r;
-        (void) state_add_u64(dirfd, STATE_CONNECTIONS, 1, NULL);
         *ret_lease = take_fd(&lease);
         return 0;
 }
 
 int session_leave(int dirfd, int lease) {
         _cleanup_close_ int lock = -1;
-        uint64_t left = 1;
-        char now[24];
         int r;
 
         /* bounded: if the lock never comes, our lease is gone anyway and the supervisor heals the count */
@@ -68,14 +48,7 @@ int session_leave(int dirfd, int lease) {
         close(lease);
         if (r < 0)
                 return r;
-        r = refcount_add(dirfd, -1);
-        if (r < 0)
-                return r;
-        if (state_read_u64(dirfd, STATE_REFCOUNT, &left) >= 0 && left == 0) {
-                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
-                r = state_write(dirfd, STATE_IDLE_SINCE, now);
-        }
-        return r;
+        return connection_uncounted(dirfd);
 }
 
 static int state_socket_address(const char *app, const char *name, struct sockaddr_un *sa, socklen_t *len) {

@@ -60,7 +60,7 @@ static int confine_failed(supervisor *s, int exit_code) {
                 upgrade_report(s, UPGRADE_FAILED,
                                "the backend's user or policy could not be set up; see the journal");
         else {
-                count_crash(s->dirfd);
+                run_crashed(s->dirfd);
                 record_failure(s, "start-failed", "the backend's user or policy could not be set up");
         }
         return exit_code;
@@ -122,10 +122,7 @@ static void became_ready(supervisor *s) {
                         log_warning("Failed to write %s: launchers of a HOST:auto backend cannot find it",
                                     STATE_SERVING);
                 set_state(s, APP_WARM);
-                (void) state_write_u64(s->dirfd, STATE_READY_MS, ms);
-                count_cold_start(s, ms);
-                (void) state_write_u64(s->dirfd, STATE_CRASHES, 0);
-                (void) unlinkat(s->dirfd, STATE_LAST_FAILURE, 0);
+                run_ready(s->dirfd, ms);
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);
@@ -214,7 +211,7 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
 static int port_lost(supervisor *s, const char *why) {
         if (s->role != ROLE_SERVING || replaced(s))
                 return end_unserving(s, "start-failed", LOG_ERR, why);
-        count_crash(s->dirfd);
+        run_crashed(s->dirfd);
         stop_locked(s, "start-failed", why);
         return EXIT_UNAVAILABLE;
 }
@@ -263,7 +260,7 @@ static int backend_died(supervisor *s, int status) {
                 return end_unserving(s, clean ? "exit" : "crash", clean ? LOG_NOTICE : LOG_ERR, why);
         }
         if (!clean)
-                count_crash(s->dirfd);
+                run_crashed(s->dirfd);
         describe_exit(status, why, sizeof(why));
         if (clean)
                 log_run_end(s, "exit", LOG_NOTICE, why);
@@ -602,12 +599,8 @@ static int begin_run(supervisor *s) {
         /* This run serves the connections already waiting for it, and every one counted from now on. */
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
         s->connections_at_start = s->connections_at_start > count ? s->connections_at_start - count : 0;
-        (void) state_add_u64(s->dirfd, STATE_COLD_STARTS, 1, NULL);
-        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
-        (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
-        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, 0);
-        if (s->cgroup_fd >= 0) /* else the last run's peak stays until this one ends and says its own */
-                (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, 0);
+        /* without a cgroup the last run's peak stays until this one ends and says its own */
+        run_begins(s->dirfd, s->cgroup_fd >= 0);
         set_state(s, APP_STARTING);
         return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
 }

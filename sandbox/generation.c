@@ -48,28 +48,16 @@ int pick_port(ember_addr *a) {
         return 0;
 }
 
-static void gen_file_name(uint64_t generation, char *buf, size_t size) {
-        snprintf(buf, size, STATE_GEN_PREFIX "%" PRIu64, generation);
-}
-
 static uint16_t port_of(const ember_addr *a) {
         return a->sa.sa_family == AF_INET ? ntohs(a->in.sin_port) : a->sa.sa_family == AF_INET6 ? ntohs(a->in6.sin6_port) : 0;
 }
 
 void generation_record(supervisor *s) {
-        char name[48], line[160];
-
-        gen_file_name(s->generation, name, sizeof(name));
-        snprintf(line, sizeof(line), "port=%u backend_pid=%d supervisor_pid=%d", port_of(&s->address), (int) s->backend,
-                 (int) getpid());
-        (void) state_kv_write(s->dirfd, name, line);
+        generation_file_write(s->dirfd, s->generation, port_of(&s->address), s->backend);
 }
 
 void generation_forget(supervisor *s) {
-        char name[48];
-
-        gen_file_name(s->generation, name, sizeof(name));
-        (void) unlinkat(s->dirfd, name, 0);
+        generation_file_remove(s->dirfd, s->generation);
         close_handoff_socket(s);
 }
 
@@ -222,15 +210,13 @@ bool replaced(supervisor *s) {
 
 /* We keep our connections and take no new ones. */
 void begin_drain(supervisor *s) {
-        char kv[STATE_KV_MAX + 1];
-        uint64_t g = 0, left = 0, asked;
+        uint64_t left = 0, asked;
         serving sv = {};
 
         s->role = ROLE_DRAINING;
         s->drain_usec = s->opt->drain_timeout;
         (void) serving_read(s->dirfd, &sv);
-        if (state_kv_read(s->dirfd, STATE_UPGRADE, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "generation", &g) >= 0 &&
-            g == sv.generation && kv_get_u64(kv, "drain_usec", &asked) >= 0)
+        if (upgrade_under_way_drain(s->dirfd, sv.generation, &asked) > 0)
                 s->drain_usec = asked;
         s->drain_check_at = now_usec(CLOCK_MONOTONIC);
         s->drain_deadline = usec_add(s->drain_check_at, s->drain_usec);
@@ -388,7 +374,7 @@ void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) {
         snprintf(result, sizeof(result), "%s: %s", kind == UPGRADE_READY ? "ready" : kind == UPGRADE_COLD ? "cold" :
                  kind == UPGRADE_BUSY ? "busy" : "failed", line + 1);
         if (s->dirfd >= 0)
-                (void) state_kv_write(s->dirfd, STATE_UPGRADE_RESULT, result);
+                upgrade_result_write(s->dirfd, result);
         (void) !write(s->report_fd, line, strlen(line));
         closep(&s->report_fd);
 }
@@ -404,7 +390,7 @@ int allocate_generation(supervisor *s) {
         r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
-        r = state_write_u64(s->dirfd, STATE_GENERATION, generation);
+        r = generation_number_write(s->dirfd, generation);
         if (r < 0)
                 log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
         s->generation = generation;

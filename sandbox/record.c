@@ -15,22 +15,6 @@
 
 #define BACKOFF_FORGET_SEC 300 /* a crash longer ago than this does not slow the next start */
 
-/* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
-static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
-                                                  "2500", "5000", "10000", "30000", "60000" };
-
-void count_cold_start(supervisor *s, uint64_t ms) {
-        const char *bucket = "+Inf";
-
-        for (size_t i = 0; i < ELEMENTSOF(cold_start_buckets); i++)
-                if ((double) ms <= strtod(cold_start_buckets[i], NULL)) {
-                        bucket = cold_start_buckets[i];
-                        break;
-                }
-        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, bucket, 1);
-        (void) state_kv_add(s->dirfd, STATE_COLD_START_HIST, "sum", ms);
-}
-
 /* The run's CPU time and peak memory so far: the cgroup's, else the ended backend's rusage, else nothing yet. */
 static bill run_bill(supervisor *s) {
         bill b = {};
@@ -46,8 +30,7 @@ static bill run_bill(supervisor *s) {
 void record_bill(supervisor *s) {
         bill b = run_bill(s);
 
-        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
-        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
+        run_billed(s->dirfd, b.cpu_usec, b.memory_peak_bytes);
 }
 
 /* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
@@ -58,11 +41,7 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
 
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
         conns = served >= s->connections_at_start ? served - s->connections_at_start : 0;
-        (void) state_kv_add(s->dirfd, STATE_ENDS, event, 1);
-        (void) state_add_u64(s->dirfd, STATE_RUN_USEC_TOTAL, (int64_t) run_usec, NULL);
-        (void) state_add_u64(s->dirfd, STATE_CPU_USEC_TOTAL, (int64_t) b.cpu_usec, NULL);
-        (void) state_write_u64(s->dirfd, STATE_RUN_CPU_USEC, b.cpu_usec);
-        (void) state_write_u64(s->dirfd, STATE_MEMORY_PEAK, b.memory_peak_bytes);
+        run_counted(s->dirfd, event, run_usec, b.cpu_usec, b.memory_peak_bytes);
         snprintf(e, sizeof(e), "EMBER_EVENT=%s", event);
         snprintf(sec, sizeof(sec), "EMBER_RUN_SEC=%" PRIu64, run_usec / USEC_PER_SEC);
         snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
@@ -75,22 +54,17 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
 }
 
-/* A backend run that died or never started: the next start waits out crash_backoff(). */
-void count_crash(int dirfd) {
-        (void) state_add_u64(dirfd, STATE_CRASHES, 1, NULL);
-        (void) state_write_u64(dirfd, STATE_LAST_CRASH, (uint64_t) time(NULL));
-}
 
 /* One line a person can read, and emberctl parses: when the run failed and when it began (epoch microseconds: the
  * backend's output of that run is what its unit wrote to the journal in between), the event and why. */
 void record_failure(supervisor *s, const char *event, const char *why) {
         uint64_t now_real = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
         uint64_t ran = s->started > 0 && now_mono > s->started ? now_mono - s->started : 0;
-        char line[STATE_KV_MAX];
+        last_failure f = { .at_usec = now_real, .started_usec = now_real > ran ? now_real - ran : 0 };
 
-        snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s %s", now_real, now_real > ran ? now_real - ran : 0,
-                 event, why);
-        (void) state_kv_write(s->dirfd, STATE_LAST_FAILURE, line);
+        snprintf(f.event, sizeof(f.event), "%s", event);
+        snprintf(f.reason, sizeof(f.reason), "%s", why);
+        last_failure_write(s->dirfd, &f);
 }
 
 /* A backend that keeps crashing is restarted ever more slowly (250 ms, 500 ms, … 10 s) instead of in a tight

@@ -30,12 +30,9 @@ void mark_cold(supervisor *s) {
         freeze_release(s);
         stop_other_generations(s);
         generation_forget(s);
-        (void) unlinkat(s->dirfd, STATE_BACKEND_PID, 0);
-        (void) unlinkat(s->dirfd, STATE_SUPERVISOR_PID, 0);
+        run_ended(s->dirfd, s->owns_wake);
         if (s->notify_fd >= 0)
                 (void) unlinkat(s->dirfd, s->notify_name, 0);
-        if (s->owns_wake)
-                (void) unlinkat(s->dirfd, STATE_WAKE_SOCK, 0);
         kernel_relay_stop(s);
         closep(&s->listen_fd);
         tell_waiters(s, false);
@@ -61,11 +58,10 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
 }
 
 int watch_idle_since(supervisor *s) {
-        char path[PATH_MAX], dir[PATH_MAX - 32], now_s[24];
+        char path[PATH_MAX], dir[PATH_MAX - 32];
         int r;
 
-        snprintf(now_s, sizeof(now_s), "%lld", (long long) time(NULL));
-        r = state_write(s->dirfd, STATE_IDLE_SINCE, now_s);
+        r = idle_since_now(s->dirfd);
         if (r < 0)
                 return r;
         r = state_dir_path(s->opt->app, dir, sizeof(dir));
@@ -151,7 +147,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                         return end_unserving(s, "start-failed", LOG_ERR, why);
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           s->opt->command[0], s->dir_path, why);
-                count_crash(s->dirfd);
+                run_crashed(s->dirfd);
                 record_failure(s, "start-failed", why);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
@@ -159,7 +155,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
         }
         (void) format_addr(&s->address, addr, sizeof(addr));
         if (s->role == ROLE_SERVING)
-                (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
+                run_backend_started(s->dirfd, s->backend);
         generation_record(s);
         if (s->restored)
                 log_info("Restored backend %s as pid %d on %s", s->opt->command[0], (int) s->backend, addr);

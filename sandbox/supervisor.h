@@ -220,13 +220,10 @@ int upgrade_foreground(int *ret_report_fd);
 void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _printf_(3, 4);
 
 /* record.c */
-/* Before a start: wait out the back-off of a backend that keeps crashing. */
-void count_crash(int dirfd);
 /* A failed run, for emberctl status and list (STATE_LAST_FAILURE); forgotten once a backend is ready again. */
 void record_failure(supervisor *s, const char *event, const char *why);
+/* Before a start: wait out the back-off of a backend that keeps crashing. */
 void crash_backoff(int dirfd);
-/* Counts a cold start's time to ready in the histogram. Under the lock. */
-void count_cold_start(supervisor *s, uint64_t ms);
 /* The live run's bill, every second, for emberctl metrics. */
 void record_bill(supervisor *s);
 /* The end of a run, under the lock: counted by how it ended, billed, logged once with the bill. */

@@ -26,10 +26,7 @@ void take_over(supervisor *s, app_state state) {
         (void) serving_write(s->dirfd, s->generation, state == APP_WARM ? &s->address : NULL);
         set_state(s, state);
         s->role = ROLE_SERVING;
-        (void) state_write_u64(s->dirfd, STATE_SUPERVISOR_PID, (uint64_t) getpid());
-        if (s->backend > 0)
-                (void) state_write_u64(s->dirfd, STATE_BACKEND_PID, (uint64_t) s->backend);
-        (void) state_write_u64(s->dirfd, STATE_STARTED_AT, (uint64_t) time(NULL));
+        run_taken_over(s->dirfd, s->backend);
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
         if (watch_idle_since(s) < 0)
                 log_warning("Failed to watch %s; the idle clock starts at the next heartbeat", STATE_IDLE_SINCE);
@@ -83,12 +80,10 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
 /* The drain timeout asked for by emberctl upgrade, else ours; a fixed-port upgrade holds new connections while the
  * old generation drains, so bounded by upgrade_drain_bound() (which emberctl upgrade tells the user up front). */
 static uint64_t upgrade_drain_usec(supervisor *s) {
-        char kv[STATE_KV_MAX + 1];
         uint64_t d = s->opt->drain_timeout, asked;
 
-        if (state_kv_read(s->dirfd, STATE_UPGRADE_REQUEST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "drain_usec", &asked) >= 0)
+        if (upgrade_request_take(s->dirfd, &asked) > 0)
                 d = asked;
-        (void) unlinkat(s->dirfd, STATE_UPGRADE_REQUEST, 0);
         return upgrade_drain_bound(!s->opt->backend.port_auto, d, s->opt->start_timeout);
 }
 
@@ -96,7 +91,6 @@ static uint64_t upgrade_drain_usec(supervisor *s) {
  * once ready. A fixed port: it takes over at once, holds new connections on the wake socket, and starts its
  * backend when the old generation has drained. Returns an exit code, or -1 to run. */
 int begin_upgrade(supervisor *s) {
-        char kv[96];
         serving sv;
         pid_t pid = 0;
         int r;
@@ -111,8 +105,7 @@ int begin_upgrade(supervisor *s) {
         if (r >= 0)
                 return upgrade_report(s, UPGRADE_FAILED, "could not take a generation lock in %s", s->dir_path), r;
         s->previous = sv.generation;
-        snprintf(kv, sizeof(kv), "generation=%" PRIu64 " drain_usec=%" PRIu64, s->generation, upgrade_drain_usec(s));
-        (void) state_kv_write(s->dirfd, STATE_UPGRADE, kv);
+        upgrade_under_way_write(s->dirfd, s->generation, upgrade_drain_usec(s));
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=upgrade-start"), "Upgrade: generation %" PRIu64 " starting beside %" PRIu64,
                   s->generation, s->previous);
         r = take_wake_socket(s, sv.generation);
