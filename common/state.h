@@ -18,7 +18,7 @@
 #define STATE_GENERATION "generation" /* number of the latest backend run (generation) begun */
 #define STATE_SERVING "serving"       /* "G ADDRESS": the generation new connections go to, and its backend's address */
 #define STATE_GEN_LEASES "gen-leases" /* one OFD byte lock per connection to a backend, in its generation's region */
-#define STATE_GEN_PREFIX "gen-"       /* gen-G: "address=ADDRESS backend_pid=PID" of each live generation */
+#define STATE_GEN_PREFIX "gen-"       /* gen-G: "port=P backend_pid=PID supervisor_pid=PID" of each live generation */
 #define STATE_UPGRADE "upgrade"       /* the latest upgrade: "generation=G drain_usec=N" */
 #define STATE_UPGRADE_REQUEST "upgrade-request" /* from emberctl upgrade: "drain_usec=N" */
 #define STATE_UPGRADE_RESULT "upgrade-result"   /* the latest upgrade's outcome, one line for people */

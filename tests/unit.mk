@@ -3,6 +3,7 @@ unit_tests = \
 	tests/unit/test-parse \
 	tests/unit/test-state \
 	tests/unit/test-protocol \
+	tests/unit/test-transitions \
 	tests/unit/test-events \
 	tests/unit/test-daemon
 
@@ -23,6 +24,10 @@ tests_unit_test_state_LDADD = common/libember.a
 tests_unit_test_protocol_SOURCES = tests/unit/test-protocol.c tests/tap.h
 tests_unit_test_protocol_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_protocol_LDADD = common/libember.a
+
+tests_unit_test_transitions_SOURCES = tests/unit/test-transitions.c tests/tap.h
+tests_unit_test_transitions_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_transitions_LDADD = common/libember.a
 
 tests_unit_test_events_SOURCES = tests/unit/test-events.c tests/tap.h
 tests_unit_test_events_CPPFLAGS = $(unit_cppflags)
