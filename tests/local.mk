@@ -11,3 +11,11 @@ include tests/fuzz/local.mk
 # The TAP producer every shell layer's lib.sh sources, and its own test.
 TESTS += tests/lib/selftest.sh
 EXTRA_DIST += tests/lib/tap.sh tests/lib/selftest.sh tests/lib/containers.sh tests/lib/cgroup.sh tests/lib/usage.sh tests/lib/build.sh
+
+# `make check-fast`, for the edit loop: the unit layer and the inetd layer without container backends (no systemd
+# booted in a container, no podman or dockerd; 5 minutes on 2 shared cores). `make check` runs everything.
+check_fast_tests = tests/lib/selftest.sh $(unit_tests) tests/unit/test-policy $(inetd_tests)
+check-fast:
+	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(check_fast_tests)'
+.PHONY: check-fast
+
