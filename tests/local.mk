@@ -23,6 +23,4 @@ check-fast:
 # runs check-fast's tests (configure's EMBER_CHECK=fast). The layers that boot systemd in containers and run real
 # servers take most of an hour; they run on the source tree (.ci/run).
 AM_DISTCHECK_CONFIGURE_FLAGS = EMBER_CHECK=fast
-if CHECK_FAST
-AM_MAKEFLAGS = TESTS='$(check_fast_tests)'
-endif
+AM_MAKEFLAGS = $(CHECK_FAST_MAKEFLAGS)
