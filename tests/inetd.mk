@@ -45,8 +45,6 @@ inetd_tests = \
 	tests/inetd/sigkill-random.sh \
 	tests/inetd/backend-crash.sh \
 	tests/inetd/backend-leftovers.sh \
-	tests/inetd/podman.sh \
-	tests/inetd/docker.sh \
 	tests/inetd/never-ready.sh \
 	tests/inetd/start-on-data.sh \
 	tests/inetd/first-byte-bound.sh \
@@ -77,5 +75,8 @@ inetd_tests = \
 	tests/inetd/kernel-detached-close.sh \
 	tests/inetd/kernel-load-bulk.sh
 
-TESTS += $(inetd_tests)
-EXTRA_DIST += $(inetd_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh tests/tools/answer-backend.py
+# A container as the backend (rootful podman, a private dockerd): inetd tests too, but not `make check-fast`'s.
+inetd_container_tests = tests/inetd/podman.sh tests/inetd/docker.sh
+
+TESTS += $(inetd_tests) $(inetd_container_tests)
+EXTRA_DIST += $(inetd_tests) $(inetd_container_tests) tests/inetd/lib.sh tests/inetd/container-lib.sh tests/tools/answer-backend.py
