@@ -94,7 +94,8 @@ container_story() {
         kill_ours -KILL "$spid"
         wait_until 10 dead "$spid"
         exec 5>&-
-        sleep 1
+        # its launcher leaves: nothing of that connection is left to touch the container
+        wait_until 10 launchers_gone || diag "the launcher of the closed connection has not exited after 10 s"
         ok "after the supervisor's SIGKILL its container is an orphan: still there, with its monitor" \
                 eval 'one_container && [ "$(n_monitors)" = 1 ]'
         out=$(get 2>&1)

@@ -14,7 +14,7 @@ is "served with every timeout at infinity or 50 days" "$(client --send='hi\n' "$
 bpid=$(backend_pids | tail -n 1)
 stopping() { st_is state stopping; }
 ok "after --idle=1s the supervisor stops the backend (SIGTERM, ignored)" wait_until 5 stopping
-sleep 2
+sleep 2 # the point: time passes, and "never" must not come to an end in it
 ok "--stop-timeout=infinity: 2 s later the backend is still running, not SIGKILLed" alive "$bpid"
 is "and the app stays stopping, as asked" "$(st state)" stopping
 kill_ours -KILL "$bpid"

@@ -11,11 +11,12 @@ LAUNCH_ARGS=(--start-timeout=2s)
 SANDBOX_ARGS=(--idle=30s --policy=none)
 ember_start
 
+lock_taken() { ! flock -n "$STATE/lock" true; } # someone else holds the state lock
 is "served before" "$(client --send='warm\n' "$ADDR")" warm
 flock -o "$STATE/lock" sleep 30 & # -o: the lock stays with flock, not its sleep
 holder=$!
 BG_PIDS+=("$holder")
-sleep 0.2
+wait_until 5 lock_taken || diag "flock has not taken the state lock after 5 s"
 t0=$(now_ms)
 out=$(client --timeout=20s --send='stuck\n' "$ADDR")
 t1=$(now_ms)
@@ -32,7 +33,7 @@ ok "and the counts are exact" wait_until 5 st_is refcount 0
 flock -o "$STATE/lock" sleep 30 &
 holder=$!
 BG_PIDS+=("$holder")
-sleep 0.2
+wait_until 5 lock_taken || diag "flock has not taken the state lock after 5 s"
 t0=$(now_ms)
 "$SANDBOX" --app="$APP" --backend="$BADDR" --start-timeout=1s --policy=none -- /bin/true 2>"$TEST_DIR/sup.err"
 rc=$?

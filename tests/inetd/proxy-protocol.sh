@@ -4,7 +4,7 @@
 # health check (a v2 LOCAL header, then close) wakes nothing; a malformed, partial or missing header closes the
 # connection with one line saying why, and the backend neither starts nor sees a byte.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 18
 ember_setup
 LAUNCH_ARGS=(--start-timeout=10s --accept-proxy-protocol --proxy-protocol=v2)
 SANDBOX_ARGS=(--idle=30s --policy=none)
@@ -20,7 +20,8 @@ starts() { backend_starts; }
 
 # health checks wake nothing, with --start-on=connect too
 for i in 1 2 3; do client --send="$V2_LOCAL" --output=none "$ADDR"; done
-sleep 0.3
+ok "three v2 LOCAL health checks: their launchers exit (nothing of them can start a backend after)" \
+        wait_until 5 launchers_gone
 is "three v2 LOCAL health checks (header, then close) start no backend" "$(starts)" 0
 is "and leave the state cold" "$(st state)" ""
 

@@ -29,7 +29,7 @@ ok "the clients of the 3 killed launchers see their connections end" wait_until 
 ok "refcount heals to 2 within one idle period" wait_until 3 st_is refcount 2
 diag "healed after $(($(now_ms) - t0)) ms"
 is "refcount is 2" "$(st refcount)" 2
-sleep 3
+sleep 3 # the point: more than one idle period (--idle=2s) passes with 2 live connections
 ok "the backend keeps running while 2 connections live (after more than --idle)" alive "$bpid"
 is "refcount is still 2" "$(st refcount)" 2
 

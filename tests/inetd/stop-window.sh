@@ -4,7 +4,7 @@
 # the lock (no answer yet, nothing refused) and then be served by the next backend; none is lost.
 . "$(dirname "$0")/lib.sh"
 trials=5
-plan $((trials * 5 + 1))
+plan $((trials * 6 + 1))
 ember_setup
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"
@@ -15,6 +15,11 @@ SANDBOX_ARGS=(--idle=1s --policy=none)
 ember_start
 
 held() { [ -e "$HOOK/held" ]; }
+# waits_for_lock PID: PID is blocked in flock() on the state lock (/proc/locks: "-> FLOCK ... PID MAJ:MIN:INODE")
+waits_for_lock() {
+        grep -Eq "^[0-9]+: +-> FLOCK +ADVISORY +WRITE +$1 [0-9a-f]+:[0-9a-f]+:$(stat -c %i "$STATE/lock") " /proc/locks
+}
+unanswered() { kill -0 "$1" && [ ! -s "$2" ]; } # PID OUT: the client still waits, nothing came back
 for ((i = 1; i <= trials; i++)); do
         client --send='warm\n' --output=none "$ADDR" || diag "warm-up $i failed"
         starts=$(st cold-starts)
@@ -23,7 +28,8 @@ for ((i = 1; i <= trials; i++)); do
         bg_client "$TEST_DIR/out$i" --send="trial $i\n" "$ADDR"
         c=$!
         ok "trial $i: a connection made inside the window has its launcher" wait_until 5 launcher_count_is 1
-        ok "trial $i: which waits for the state lock, unanswered and not refused" sh -c "sleep 0.3; kill -0 $c && [ ! -s '$TEST_DIR/out$i' ]"
+        ok "trial $i: which waits for the state lock" wait_until 5 waits_for_lock "$(launcher_pids)"
+        ok "trial $i: unanswered and not refused" unanswered "$c" "$TEST_DIR/out$i"
         touch "$HOOK/release"
         wait "$c"
         rc=$?

@@ -26,11 +26,12 @@ gen1_sup=$(st supervisor.pid)
                 t0=$(now_ms)
                 out=$("$CLIENT" --timeout=20s --send="s$i\n" "$ADDR" 2>&1)
                 echo "$out $(($(now_ms) - t0))"
-                sleep 0.1
+                sleep 0.1 # the pace of this client: the upgrade falls among its connections
         done
 ) >"$TEST_DIR/short.out" &
 load=$!
-sleep 0.5
+short_served() { [ "$(grep -c '^v1-1 s' "$TEST_DIR/short.out")" -ge "$1" ]; }
+wait_until 10 short_served 2 || diag "no 2 short connections served by generation 1 after 10 s" # they have begun
 "$SANDBOX" --app="$APP" --backend="$BADDR" "${SANDBOX_ARGS[@]}" --upgrade -- \
         "$BACKEND" --listen="$BADDR" --pid-log="$TEST_DIR/backend-pids" --mode=tag --tag=v2-{generation} >"$TEST_DIR/upgrade.out" 2>&1
 is "the upgrade returns 0 once generation 2 serves" "$?" 0

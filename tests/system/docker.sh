@@ -18,7 +18,7 @@ command -v curl >/dev/null || skip_all "curl is not installed"
 dockerd_start
 IMAGE=ember-test-httpd:latest
 docker_image "$IMAGE"
-plan 27
+plan 28
 
 APP=dock
 binds+=(--bind="$DD/docker.sock:/run/docker.sock")
@@ -65,7 +65,7 @@ hold
 c systemctl kill -s KILL $APP-backend.service
 ok "systemctl kill -s KILL: the unit is down" wait_until 10 unit_down
 release
-sleep 1
+counts_exact "systemctl kill -s KILL, then the held connection closed" # its launcher has left: nothing more is to come
 ok "systemctl kill -s KILL: the container survives it, still serving on the backend's address" \
         eval '[ "$(containers)" = "$CID" ] && [ -n "$(server_pid)" ]'
 served_fresh "systemctl kill -s KILL, then ExecStartPre= removed the orphan" "$CID"

@@ -36,15 +36,20 @@ _load_tally() { # ERRFILE: "answered refused reset" of the load's connections (-
         echo "$(grep -c ' end=eof$' "$1") $(grep -c '^ember-test-client: connect: Connection refused$' "$1")" \
                 "$(grep -c '^sent=[0-9]* received=0 ms=[0-9]* end=reset$' "$1")"
 }
+_live() { [ "$(state $APP refcount)" = "$1" ]; }                                 # N: that many live connections
+_answered() { [ "$(grep -c ' end=eof$' "$T_TMP/load.err" 2>/dev/null)" -ge "$1" ]; } # N: the load has N answers
 for what in "restart $APP.socket" "daemon-reload"; do
         accepted_before=$(unit_prop $APP.socket NAccepted)
         "$CLIENT" --parallel=3 --send="$(printf 'line %s\n' $(seq 30))" --interval=100ms --expect-echo --output=none \
                 --timeout=30s 127.0.0.1:$LISTEN_PORT >/dev/null 2>"$T_TMP/talk.err" &
         talkers=$!
+        # the conversations are under way (accepted, their launchers joined) before the load and the restart begin
+        wait_until 10 _live 3 || diag "$what: 3 conversations not live after 10 s (refcount '$(state $APP refcount)')"
+        rm -f "$T_TMP/load.err"
         "$CLIENT" --parallel=4 --repeat=150 --send='x' --expect-echo --output=none --report --timeout=30s \
                 127.0.0.1:$LISTEN_PORT >/dev/null 2>"$T_TMP/load.err" &
         load=$!
-        sleep 1
+        wait_until 10 _answered 4 || diag "$what: the load has no 4 answers after 10 s"
         # shellcheck disable=SC2086
         c systemctl $what
         wait "$talkers"

@@ -115,7 +115,7 @@ for i in 1 2 3; do ok "host $i: app mh$i is up in its own network namespace" hos
 ip netns exec "$LB" haproxy -f "$top_srcdir/examples/haproxy/haproxy.cfg" -db >"$T_TMP/haproxy.log" 2>&1 8>&- &
 HAPROXY_PID=$!
 accepted() { local n=0 i; for i in 1 2 3; do n=$((n + $(unit_prop mh$i.socket NAccepted))); done; echo $n; }
-sleep 30
+sleep 30 # the point: 30 s of health checks, which must wake nothing
 checks=$(accepted)
 # HAProxy checks once a second per host and resets each check right after its header; systemd drops a reset
 # connection it had not accepted yet (no peer to name the instance after), so only some reach a launcher at all
@@ -142,11 +142,13 @@ like "the launcher's journal names the real client (EMBER_CLIENT=)" \
         "$(c journalctl -q --no-pager -o export EMBER_APP=mh1 | grep '^EMBER_CLIENT=' | sort -u)" "^EMBER_CLIENT=$CLIENT_IP:[0-9]+$"
 
 # ---- faults under load: one host's socket stopped, another's backend unit SIGKILLed ------------------------------
+# (its sleep 0.02: the pace of a client, so that the faults land among the requests)
 ( for n in $(seq 1 200); do get 10.231.0.1:80; sleep 0.02; done >"$T_TMP/load.out" ) 8>&- &
 load=$!
-sleep 1
+answers() { [ "$(grep -c . "$T_TMP/load.out")" -ge "$1" ]; }
+wait_until 20 answers 20 || diag "the load has no 20 answers after 20 s"
 c systemctl stop mh2.socket
-sleep 1
+wait_until 20 answers 40 || diag "the load has no 40 answers after 20 s"
 c systemctl kill -s KILL mh3-backend.service
 wait $load
 is "200 requests while host 2's socket stops and host 3's backend is SIGKILLed: none failed" \

@@ -4,12 +4,17 @@
 # connections wait until then. With no connection open, emberctl upgrade warns of nothing and the wait is the new
 # backend's start. With a long-lived connection open, it warns before anyone waits, naming the address, the live
 # connections, the bound (--drain-timeout, capped at half of --start-timeout) and HOST:auto as the way without a
-# wait; new connections then wait about that bound, never longer than it and a start, and the long-lived connection
-# is closed at its end. A HOST:auto app with a long-lived connection open gets no such warning.
+# wait; new connections then wait for the drain, which ends at that bound, closing the long-lived connection. A
+# HOST:auto app with a long-lived connection open gets no such warning.
+# What is asserted does not depend on the machine's speed: why each drain ended and with which bound (the old
+# generation's own words in the journal), that the new backend was ready only after the old one had drained (journal
+# order), and that new connections waited for the drain (the first one the new version answered began before the
+# drain ended). How long they waited is a measurement, reported (diag "figure: ..."), never a pass/fail bound: the
+# figures doc/upgrades.md cites come from here; a benchmark tracking them would run this scenario in bench/.
 . "$(dirname "$0")/lib.sh"
 
 sys_boot
-plan 26
+plan 30
 LOAD=$top_srcdir/tests/system/upgrade-load.py
 pick_ports 3
 LISTEN_PORT=${PORTS[0]} BACKEND_PORT=${PORTS[1]} AUTO_PORT=${PORTS[2]}
@@ -52,6 +57,24 @@ load_stop() {
         wait "$LOAD_PID"
 }
 summary() { /usr/bin/python3 -c "import json; s=json.load(open('$T_TMP/$1.json')); print($2)"; }
+# said GEN [EVENT]: what generation GEN of the app logged (only its EMBER_EVENT=EVENT entries if given)
+said() {
+        c journalctl --sync >/dev/null 2>&1
+        c journalctl -q --no-pager -o cat "EMBER_APP=$APP" "EMBER_GENERATION=$1" ${2:+"EMBER_EVENT=$2"}
+}
+# logged_at GEN EVENT: when generation GEN logged EVENT (µs of CLOCK_MONOTONIC, the journal's __MONOTONIC_TIMESTAMP)
+logged_at() {
+        c journalctl --sync >/dev/null 2>&1
+        c journalctl -q --no-pager -o export "EMBER_APP=$APP" "EMBER_GENERATION=$1" "EMBER_EVENT=$2" |
+                sed -n 's/^__MONOTONIC_TIMESTAMP=//p' | tail -n 1
+}
+# ready_after_drain OLD: the new generation (OLD + 1) became ready only after OLD had drained, in the journal's order
+ready_after_drain() {
+        local drained ready
+        drained=$(logged_at "$1" drained) ready=$(logged_at $(($1 + 1)) upgrade-ready)
+        ok "generation $(($1 + 1)) was ready only after generation $1 had drained: one backend on the port at a time" \
+                test "${drained:-x}" -lt "${ready:-0}"
+}
 failures() { summary "$1" '"%d %d %d %d" % (s["failed_connect"], s["reset"], s["timeout"], s["wrong"])'; }
 # a long-lived connection from here (the container shares our network namespace): LONG is its descriptor
 open_long() { exec {LONG}<>"/dev/tcp/127.0.0.1/$1"; }
@@ -73,11 +96,13 @@ version f3
 load_start quick
 timed_upgrade $APP
 load_stop quick
-is "under short connections only, the upgrade exits 0 ($t_up ms)" "$rc" 0
+is "under short connections only, the upgrade exits 0" "$rc" 0
 is "no failed connect, reset, timeout or wrong answer" "$(failures quick)" "0 0 0 0"
-wait_quick=$(summary quick 's["max_ms"]')
-diag "no long-lived connection: $(summary quick 's["requests"]') requests, the longest $wait_quick ms; emberctl upgrade took $t_up ms"
-cmp_ok "the longest wait of a new connection is a start, well under a second ($wait_quick ms)" "$wait_quick" -lt 1000
+diag "figure: no long-lived connection: $(summary quick '"%d requests, the longest %d ms" % (s["requests"], s["max_ms"])'); emberctl upgrade took $t_up ms"
+old=$(($(state $APP generation) - 1))
+like "generation $old drained once its last connection closed, no bound to wait out: new connections waited for a start" \
+        "$(said $old drained)" 'its last connection closed$'
+ready_after_drain $old
 
 # ---- a long-lived connection open: said up front, and new connections wait for it, at most the drain bound ---------
 open_long $LISTEN_PORT
@@ -86,7 +111,7 @@ version f4
 load_start held
 timed_upgrade $APP
 load_stop held
-is "with a long-lived connection open, the upgrade exits 0 ($t_up ms)" "$rc" 0
+is "with a long-lived connection open, the upgrade exits 0" "$rc" 0
 out=$(cat "$T_TMP/upgrade.out")
 diag "$out"
 like "emberctl upgrade says the backend has a fixed address and live connections" "$out" \
@@ -98,11 +123,17 @@ warned=$(grep -n 'fixed address' "$T_TMP/upgrade.out" | cut -d: -f1)
 done_at=$(grep -n '^Upgraded' "$T_TMP/upgrade.out" | cut -d: -f1)
 ok "before the upgrade's result (line $warned, then $done_at)" test "${warned:-9}" -lt "${done_at:-0}"
 is "no failed connect, reset, timeout or wrong answer" "$(failures held)" "0 0 0 0"
-wait_held=$(summary held 's["max_ms"]')
-diag "one long-lived connection, drain bound 3 s: $(summary held 's["requests"]') requests, the longest $wait_held ms; emberctl upgrade took $t_up ms"
-cmp_ok "new connections waited for the drain ($wait_held ms)" "$wait_held" -ge 2500
-cmp_ok "and no longer than the bound and a start ($wait_held ms <= 3 s + 1.5 s)" "$wait_held" -le 4500
-is "the long-lived connection was closed at the bound" "$(talk l2)" ""
+diag "figure: one long-lived connection, drain bound 3 s: $(summary held '"%d requests, the longest %d ms" % (s["requests"], s["max_ms"])'); emberctl upgrade took $t_up ms"
+old=$(($(state $APP generation) - 1))
+like "generation $old drained with the bound emberctl named, 3 s" "$(said $old)" 'draining [0-9]+ connections \(drain timeout 3 s\)'
+like "and its drain ended at that bound, closing the long-lived connection" "$(said $old drained)" \
+        'the drain timeout passed; closing its 1 connections$'
+ready_after_drain $old
+first_new=$(summary held 's["first_usec"].get("f4", "")') drained=$(logged_at $old drained)
+ok "new connections waited for the drain: the first that f4 answered began before generation $old drained" \
+        test "${first_new:-x}" -lt "${drained:-0}"
+diag "figure: the first connection f4 answered began $(((${drained:-0} - ${first_new:-0}) / 1000)) ms before the drain ended"
+is "the long-lived connection was closed" "$(talk l2)" ""
 exec {LONG}>&-
 is "the new version serves" "$(ask $LISTEN_PORT c)" "f4 c"
 
@@ -111,9 +142,12 @@ open_long $LISTEN_PORT
 is "a long-lived connection on version f4" "$(talk m1)" "f4 m1"
 version f5
 timed_upgrade $APP --drain-timeout=1s
-like "--drain-timeout=1s: the upgrade exits 0 ($t_up ms), saying new connections wait at most 1s" "$rc $(cat "$T_TMP/upgrade.out")" \
+like "--drain-timeout=1s: the upgrade exits 0, saying new connections wait at most 1s" "$rc $(cat "$T_TMP/upgrade.out")" \
         "^0 .*new connections wait until then, at most 1s \(--drain-timeout=1s\), when it is closed\."
-cmp_ok "and it took about that ($t_up ms <= 1 s + 1.5 s)" "$t_up" -le 2500
+diag "figure: --drain-timeout=1s with one long-lived connection: emberctl upgrade took $t_up ms"
+old=$(($(state $APP generation) - 1))
+like "generation $old drained with the bound asked for, 1 s" "$(said $old)" 'draining 1 connections \(drain timeout 1 s\)'
+like "and its drain ended at that bound" "$(said $old drained)" 'the drain timeout passed; closing its 1 connections$'
 is "the long-lived connection was closed" "$(talk m2)" ""
 exec {LONG}>&-
 

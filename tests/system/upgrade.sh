@@ -27,16 +27,38 @@ ask() { "$TOOLS/ember-test-client" --timeout=10s --send="$2\n" 127.0.0.1:"$1" 2>
 upgrade() { c "$EMBERCTL" upgrade "$@" >"$T_TMP/upgrade.out" 2>&1; }
 generations() { c "$EMBERCTL" status "$1" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["generations"]))'; }
 generations_are() { [ "$(generations "$1")" = "$2" ]; }
-# load_start NAME PORT ARGS...: upgrade-load.py in the background until load_stop NAME; its summary in $T_TMP/NAME.json
+# starting_generation APP: a new generation of APP is starting (an upgrade is in progress)
+starting_generation() {
+        c "$EMBERCTL" status "$1" --json |
+                python3 -c 'import json,sys; sys.exit(all(g["role"] != "starting" for g in json.load(sys.stdin)["generations"]))'
+}
+# load_start NAME PORT ARGS...: upgrade-load.py in the background until load_stop NAME; its summary in $T_TMP/NAME.json.
+# It returns once every client of the load has had an answer (its long-lived connections are open).
 load_start() {
         local name=$1 port=$2
         shift 2
-        rm -f "$T_TMP/$name.stop"
-        /usr/bin/python3 "$LOAD" 127.0.0.1:"$port" "$T_TMP/$name.stop" "$@" >"$T_TMP/$name.json" 2>"$T_TMP/$name.err" &
+        rm -f "$T_TMP/$name.stop" "$T_TMP/$name.progress"
+        /usr/bin/python3 "$LOAD" 127.0.0.1:"$port" "$T_TMP/$name.stop" --progress="$T_TMP/$name.progress" "$@" \
+                >"$T_TMP/$name.json" 2>"$T_TMP/$name.err" &
         LOAD_PID=$!
+        load_wait "$name" 's["answered"] == s["clients"]'
 }
 load_stop() { touch "$T_TMP/$1.stop"; wait "$LOAD_PID"; }
 summary() { /usr/bin/python3 -c "import json,sys; s=json.load(open('$T_TMP/$1.json')); print($2)"; }
+# load_now NAME EXPR: EXPR of what the running load NAME has seen so far (s: its summary as it stands)
+load_now() { /usr/bin/python3 -c "import json; s=json.load(open('$T_TMP/$1.progress')); print($2)" 2>/dev/null; }
+load_holds() { [ "$(load_now "$1" "$2")" = True ]; }
+# load_wait NAME EXPR: until EXPR holds of what load NAME has seen (at most 20 s; a wait that ends unmet is said, and
+# the assertions after it fail)
+load_wait() {
+        wait_until 20 load_holds "$1" "$2" && return 0
+        diag "load $1: still not $2 after 20 s: $(cat "$T_TMP/$1.progress" 2>/dev/null)"
+        return 1
+}
+# served_by NAME TAG: how many answers load NAME has had from the backend tagged TAG
+served_by() { load_now "$1" "s[\"tags\"].get(\"$2\", 0)"; }
+# new_answers NAME TAG: until load NAME has had 16 more answers from TAG than it had when this was called
+new_answers() { load_wait "$1" "s[\"tags\"].get(\"$2\", 0) >= $(($(served_by "$1" "$2") + 16))"; }
 no_failures() { # NAME DESC
         local f
         f=$(summary "$1" '"%d %d %d %d %d" % (s["requests"], s["failed_connect"], s["reset"], s["timeout"], s["wrong"])')
@@ -54,7 +76,6 @@ main_pid=$(unit_prop $APP-backend.service MainPID)
 
 # ---- five upgrades in a row under load -------------------------------------------------------------------------
 load_start main $LISTEN_PORT --short=16 --long=4
-sleep 1
 for v in 2 3 4 5 6; do
         version v$v
         upgrade $APP
@@ -62,7 +83,7 @@ for v in 2 3 4 5 6; do
         is "upgrade $((v - 1)) of 5 exits 0" "$rc" 0
         [ "$rc" = 0 ] || diag_file "$T_TMP/upgrade.out"
         is "upgrade $((v - 1)): a new connection reaches generation $v" "$(ask $LISTEN_PORT p$v)" "v$v-$v p$v"
-        sleep 1
+        new_answers main "v$v-$v" # the load runs on the new generation before the next upgrade
 done
 like "emberctl upgrade says which generation serves" "$(cat "$T_TMP/upgrade.out")" "^Upgraded $APP: generation 6 serves on 127\.0\.0\.1:[0-9]+"
 status=$(c "$EMBERCTL" status $APP)
@@ -85,10 +106,9 @@ is "five drained events (generations 1 to 5)" "$(journal_events $APP drained)" 5
 # ---- a new generation that fails: the old one keeps serving -----------------------------------------------------
 version vbad --fail-start
 load_start fail $LISTEN_PORT --short=8 --long=0
-sleep 1
 upgrade $APP
 rc=$?
-sleep 1
+new_answers fail v6-6 # the load goes on, on generation 6, after the failure
 load_stop fail
 is "a failing upgrade exits 69" "$rc" 69
 like "saying why, and that the old generation keeps serving" "$(cat "$T_TMP/upgrade.out")" 'generation 7 failed: exited with status 3 before it was ready; generation 6 keeps serving'
@@ -100,7 +120,6 @@ is "the failure is in the journal once" "$(journal_events $APP upgrade-failed)" 
 # ---- the drain timeout closes stragglers; --wait waits for the drain ---------------------------------------------
 version v8
 load_start straggler $LISTEN_PORT --short=0 --long=1
-sleep 1
 t0=$(ms_now)
 upgrade $APP --drain-timeout=2s --wait
 rc=$?
@@ -108,7 +127,7 @@ t1=$(ms_now)
 is "upgrade --drain-timeout=2s --wait exits 0" "$rc" 0
 like "after generation 6 stopped" "$(cat "$T_TMP/upgrade.out")" "^Generation 6 of $APP has stopped"
 cmp_ok "which took the drain timeout, about ($((t1 - t0)) ms)" $((t1 - t0)) -ge 2000
-sleep 1 # for the client to see its connection closed
+load_wait straggler 's["long"][0]["ended"]' # the client has seen its connection closed
 load_stop straggler
 is "the straggler was closed by the drain timeout, on generation 6" "$(summary straggler '",".join(s["long"][0]["tags"]) + ("/closed" if s["long"][0]["closed_by_server"] else "") + s["long"][0]["failed"]')" "v6-6/closed"
 like "drained says it closed a connection" "$(c journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=drained | tail -n 1)" 'drain timeout passed; closing its 1 connections'
@@ -117,7 +136,7 @@ like "drained says it closed a connection" "$(c journalctl -q --no-pager -o cat 
 version v9 --ready-delay=3s
 c "$EMBERCTL" upgrade $APP >"$T_TMP/slow.out" 2>&1 &
 slow=$!
-sleep 1
+wait_until 10 starting_generation $APP || diag "no generation of $APP starting after 10 s: $(c "$EMBERCTL" status $APP)"
 upgrade $APP
 is "an upgrade while another is starting exits 75" "$?" 75
 like "saying which" "$(cat "$T_TMP/upgrade.out")" "an upgrade of $APP to generation 9 is in progress"
@@ -127,7 +146,6 @@ is "and generation 9 serves" "$(ask $LISTEN_PORT nine)" "v9-9 nine"
 
 # ---- the serving generation killed while the first one drains: the unit starts afresh -----------------------------
 load_start killed $LISTEN_PORT --short=0 --long=1
-sleep 1
 version v9b
 upgrade $APP
 is "an upgrade beside a long-lived connection" "$?" 0
@@ -141,7 +159,6 @@ ok "and no supervisor of the killed unit is left behind (one runs)" test "$(supe
 
 # ---- stopping the unit stops every generation -------------------------------------------------------------------
 load_start stop $LISTEN_PORT --short=0 --long=1
-sleep 1
 version v10
 upgrade $APP
 is "one more upgrade (generation 9 keeps a connection)" "$?" 0
@@ -166,10 +183,9 @@ c "$EMBERCTL" new upfix --force --listen=127.0.0.1:$FIXED_LISTEN --backend=127.0
         "$TOOLS/ember-test-backend" --listen=127.0.0.1:$FIXED_BACKEND --mode=tag --tag=f2 >"$T_TMP/new.out" 2>&1
 c systemctl daemon-reload
 load_start fixed $FIXED_LISTEN --short=16 --long=0
-sleep 1
 upgrade upfix --drain-timeout=2s
 is "the fixed-port upgrade exits 0" "$?" 0
-sleep 1
+new_answers fixed f2 # the load runs on the new version
 load_stop fixed
 no_failures fixed "the fixed-port upgrade"
 diag "the latency spike of a fixed-port upgrade (new connections held while the old generation drains): $(summary fixed 's["max_ms"]') ms"
@@ -191,12 +207,11 @@ if command -v javac >/dev/null && [ -x "$JAVA" ] && mkdir -p "$JAVA_DIR" && java
         ok "app upjava is up" c systemctl enable --now upjava.socket
         like "the JVM answers" "$(curl -sS --max-time 30 http://127.0.0.1:$JAVA_LISTEN/)" '^hello from java .* j1$'
         load_start java $JAVA_LISTEN --short=8 --long=0 --proto=http
-        sleep 1
         jversion j2
         upgrade upjava
         is "the JVM upgrade exits 0" "$?" 0
         diag "$(cat "$T_TMP/upgrade.out")"
-        sleep 1
+        new_answers java j2 # the load runs on the new JVM
         load_stop java
         no_failures java "the JVM upgrade"
         like "the new JVM answers" "$(curl -sS --max-time 30 http://127.0.0.1:$JAVA_LISTEN/)" '^hello from java .* j2$'
