@@ -411,25 +411,32 @@ int app_status_read(int dirfd, app_status *ret) {
         return 0;
 }
 
-/* A garbled or missing refcount is rebuilt from the leases instead of being trusted. */
-static int refcount_add(int dirfd, int delta) {
+/* A garbled or missing refcount is rebuilt from the leases instead of being trusted. The count it leaves in
+ * *RET_COUNT, so that a leave need not read the file again to see whether it was the last. */
+static int refcount_add(int dirfd, int delta, uint64_t *ret_count) {
         uint64_t v;
         int r = state_read_u64(dirfd, STATE_REFCOUNT, &v);
 
-        if (r == -ENOENT && delta > 0)
+        if (r == -ENOENT && delta > 0) {
+                *ret_count = (uint64_t) delta;
                 return state_write_u64(dirfd, STATE_REFCOUNT, (uint64_t) delta);
+        }
         if (r < 0) {
                 log_warning_errno(r, "Refcount unreadable, recounting live connections");
-                r = refcount_heal(dirfd, &v);
+                r = refcount_heal(dirfd, ret_count);
                 return r < 0 ? r : 0;
         }
-        if (delta < 0 && v == 0)
+        if (delta < 0 && v == 0) {
+                *ret_count = 0;
                 return 0;
-        return state_write_u64(dirfd, STATE_REFCOUNT, v + (uint64_t) (int64_t) delta);
+        }
+        *ret_count = v + (uint64_t) (int64_t) delta;
+        return state_write_u64(dirfd, STATE_REFCOUNT, *ret_count);
 }
 
 int connection_counted(int dirfd) {
-        int r = refcount_add(dirfd, +1);
+        uint64_t count;
+        int r = refcount_add(dirfd, +1, &count);
 
         if (r < 0)
                 return r;
@@ -439,13 +446,11 @@ int connection_counted(int dirfd) {
 
 int connection_uncounted(int dirfd) {
         uint64_t left = 1;
-        int r = refcount_add(dirfd, -1);
+        int r = refcount_add(dirfd, -1, &left);
 
         if (r < 0)
                 return r;
-        if (state_read_u64(dirfd, STATE_REFCOUNT, &left) >= 0 && left == 0)
-                return idle_since_now(dirfd);
-        return 0;
+        return left == 0 ? idle_since_now(dirfd) : 0;
 }
 
 int idle_since_now(int dirfd) {
