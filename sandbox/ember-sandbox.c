@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "confine.h"
 #include "daemon.h"
+#include "exit-status.h"
 #include "launchers.h"
 #include "log.h"
 #include "macro.h"
@@ -47,7 +48,7 @@ static int confine_or_report(confine *c, const sandbox_options *opt) {
                 r = confine_files(c, opt->rw_paths, opt->n_rw_paths, &error);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
-                return r == -ESRCH ? EXIT_USAGE : r == -ENOMEM ? EXIT_OSERR : EXIT_CONFIG;
+                return r == -ESRCH ? -ERR_USAGE : r == -ENOMEM ? r : -ERR_POLICY;
         }
         return 0;
 }
@@ -55,7 +56,7 @@ static int confine_or_report(confine *c, const sandbox_options *opt) {
 /* The backend's user or policy could not be had (a user removed, a policy file broken): a start that fails at once,
  * counted as a crash so that the next start waits out the backoff. Otherwise the launchers left in the wake socket's
  * backlog would start us again at once, until systemd's start or trigger limit ended the app for good. */
-static int confine_failed(supervisor *s, int exit_code) {
+static int confine_failed(supervisor *s, int error) {
         if (s->report_fd >= 0)
                 upgrade_report(s, UPGRADE_FAILED,
                                "the backend's user or policy could not be set up; see the journal");
@@ -63,7 +64,7 @@ static int confine_failed(supervisor *s, int exit_code) {
                 run_crashed(s->dirfd);
                 record_failure(s, "start-failed", "the backend's user or policy could not be set up");
         }
-        return exit_code;
+        return error;
 }
 
 /* Without --app: a standalone tool like bwrap. */
@@ -71,11 +72,11 @@ static int run_standalone(const sandbox_options *opt) {
         confine c = {};
         int r = confine_or_report(&c, opt);
 
-        if (r != 0)
+        if (r < 0)
                 return r;
         r = confine_exec(&c, NULL, 0, opt->command);
         log_error_errno(r, "Failed to execute %s", opt->command[0]);
-        return r == -ENOENT || r == -EACCES ? 127 : EXIT_OSERR;
+        return r == -ENOENT || r == -EACCES ? -ERR_NOT_EXECUTED : r;
 }
 
 static uint64_t now(void) {
@@ -147,10 +148,10 @@ static int ready_said(supervisor *s) {
         if (s->address.sa.sa_family != AF_UNIX && backend_listener_check(s, &h) == -EADDRINUSE)
                 return port_taken(s, &h);
         became_ready(s);
-        return -1;
+        return 0;
 }
 
-/* Returns an exit code once the run is over, or -1 to keep going. */
+/* 0 to go on; -errno once the run is over (a stranger on the backend's port). */
 static int read_notify(supervisor *s) {
         char buf[4096];
         ssize_t n;
@@ -161,7 +162,7 @@ static int read_notify(supervisor *s) {
                         if (strcmp(line, "READY=1") == 0 && !s->ready)
                                 return ready_said(s);
         }
-        return -1;
+        return 0;
 }
 
 #ifdef EMBER_TEST_HOOKS
@@ -213,7 +214,7 @@ static int port_lost(supervisor *s, const char *why) {
                 return end_unserving(s, "start-failed", LOG_ERR, why);
         run_crashed(s->dirfd);
         stop_locked(s, "start-failed", why);
-        return EXIT_UNAVAILABLE;
+        return -ERR_BACKEND_FAILED;
 }
 
 static int port_taken(supervisor *s, const port_holder *h) {
@@ -273,7 +274,7 @@ static int backend_died(supervisor *s, int status) {
         } else
                 log_run_end(s, "crash", LOG_ERR, why);
         mark_cold(s);
-        return clean ? 0 : EXIT_UNAVAILABLE;
+        return clean ? RUN_OVER : -ERR_BACKEND_FAILED;
 }
 
 /* Under the lock: the true number of live connections, healed from the leases if launchers were killed. */
@@ -334,7 +335,7 @@ static void checkpoint_locked(supervisor *s) {
 
 /* Under the lock, at the idle deadline with --idle-action=freeze: the backend's processes frozen, the state
  * "frozen" (launchers then wake us through wake.sock, and we thaw). A backend that cannot be frozen is stopped, as
- * without the option. Returns 1 if the run is over. */
+ * without the option. RUN_OVER if the run is over, else 0. */
 static int freeze_locked(supervisor *s) {
         char how[32], f[48];
         int r = freeze_backend(s);
@@ -342,7 +343,7 @@ static int freeze_locked(supervisor *s) {
         if (r < 0) {
                 log_warning_errno(r, "Failed to freeze the idle backend; stopping it instead");
                 stop_locked(s, "idle-stop", "no connections for the idle period (it could not be frozen)");
-                return 1;
+                return RUN_OVER;
         }
         set_state(s, APP_FROZEN);
         s->frozen_at = now();
@@ -364,7 +365,7 @@ static int check_frozen(supervisor *s) {
                 return 0;
         }
         stop_locked(s, "idle-stop", "frozen for --freeze-for");
-        return 1;
+        return RUN_OVER;
 }
 
 /* A launcher on wake.sock while frozen: the backend thawed and "warm" again, under the lock, before its byte. */
@@ -389,7 +390,7 @@ static void thaw_for_waiter(supervisor *s) {
 }
 
 /* Arms the idle clock when nobody is connected, disarms it when someone is, and stops the backend once it runs
- * out. Returns 1 if the run is over. */
+ * out. RUN_OVER if the run is over, else 0. */
 static int check_idle(supervisor *s) {
         _cleanup_close_ int lock = -1;
         uint64_t count;
@@ -397,10 +398,10 @@ static int check_idle(supervisor *s) {
 
         s->heal_at = now() + HEAL_INTERVAL_USEC;
         if (check_state_dir(s))
-                return 1;
+                return RUN_OVER;
         if (upgrade_orphaned(s)) {
                 (void) end_unserving(s, "stop", LOG_INFO, "the generation it was to replace ended");
-                return 1;
+                return RUN_OVER;
         }
         r = supervisor_lock(s, &lock);
         if (r >= 0)
@@ -435,10 +436,10 @@ static int check_idle(supervisor *s) {
                 checkpoint_locked(s);
         else
                 stop_locked(s, "idle-stop", "no connections for the idle period");
-        return 1;
+        return RUN_OVER;
 }
 
-/* Returns an exit code once the run is over (a stranger on the backend's port), or -1 to keep going. */
+/* 0 to go on; -errno once the run is over (a stranger on the backend's port). */
 static int probe_step(supervisor *s) {
         port_holder h = {};
         int r = probe_backend(s, &h);
@@ -447,11 +448,11 @@ static int probe_step(supervisor *s) {
                 return port_taken(s, &h);
         if (r >= 0) {
                 became_ready(s);
-                return -1;
+                return 0;
         }
         s->probe_step = s->probe_step * 2 > PROBE_MAX_USEC ? PROBE_MAX_USEC : s->probe_step * 2;
         s->probe_at = now() + s->probe_step;
-        return -1;
+        return 0;
 }
 
 static uint64_t next_deadline(const supervisor *s) {
@@ -469,7 +470,7 @@ static uint64_t next_deadline(const supervisor *s) {
         return t;
 }
 
-/* Returns the exit code once the run is over, or -1 to keep going. */
+/* 0 to go on; RUN_OVER or -errno once the run is over. */
 static int handle_signals(supervisor *s) {
         struct signalfd_siginfo si;
         _cleanup_close_ int lock = -1;
@@ -493,9 +494,9 @@ static int handle_signals(supervisor *s) {
                         (void) supervisor_lock(s, &lock);
                 s->stop_asked = true;
                 stop_locked(s, "stop", "stopped on request");
-                return 0;
+                return RUN_OVER;
         }
-        return -1;
+        return 0;
 }
 
 static void drain(int fd) {
@@ -504,6 +505,7 @@ static void drain(int fd) {
                 ;
 }
 
+/* Until the run is over: RUN_OVER if it ended in order, else -errno. */
 static int run(supervisor *s) {
         for (;;) {
                 _cleanup_close_ int lock = -1;
@@ -513,16 +515,16 @@ static int run(supervisor *s) {
                 if (!s->ready && t >= s->start_deadline) {
                         (void) supervisor_lock(s, &lock);
                         stop_locked(s, "start-timeout", "not ready within the start timeout");
-                        return EXIT_UNAVAILABLE;
+                        return -ERR_BACKEND_FAILED;
                 }
-                if (!s->ready && t >= s->probe_at && (r = probe_step(s)) >= 0)
+                if (!s->ready && t >= s->probe_at && (r = probe_step(s)) != 0)
                         return r;
-                if (s->wait_previous && (r = start_after_previous(s)) >= 0)
+                if (s->wait_previous && (r = start_after_previous(s)) != 0)
                         return r;
                 if (s->role == ROLE_DRAINING && t >= s->drain_check_at && drain_step(s))
-                        return 0;
-                if ((t >= s->heal_at || t >= s->idle_deadline) && check_idle(s))
-                        return 0;
+                        return RUN_OVER;
+                if ((t >= s->heal_at || t >= s->idle_deadline) && (r = check_idle(s)) != 0)
+                        return r;
 
                 next = next_deadline(s);
                 t = now();
@@ -537,17 +539,14 @@ static int run(supervisor *s) {
                 };
                 r = poll(p, ELEMENTSOF(p), poll_ms_until(next));
                 if (r < 0 && errno != EINTR)
-                        return log_error_errno(errno, "poll failed"), EXIT_OSERR;
-                if (p[0].revents) {
-                        r = handle_signals(s);
-                        if (r >= 0)
-                                return r;
-                }
+                        return log_error_errno(errno, "poll failed");
+                if (p[0].revents && (r = handle_signals(s)) != 0)
+                        return r;
                 if (p[1].revents && s->frozen)
                         thaw_for_waiter(s);
                 if (p[1].revents)
                         accept_waiters(s);
-                if (p[2].revents && (r = read_notify(s)) >= 0)
+                if (p[2].revents && (r = read_notify(s)) != 0)
                         return r;
                 if (p[4].revents)
                         hand_off_wake_socket(s);
@@ -558,8 +557,8 @@ static int run(supervisor *s) {
                 if (p[3].revents) {
                         drain(s->inotify_fd);
                         s->idle_deadline = USEC_INFINITY; /* the last one just left: a fresh idle period */
-                        if (check_idle(s))
-                                return 0;
+                        if ((r = check_idle(s)) != 0)
+                                return r;
                 }
         }
 }
@@ -572,10 +571,10 @@ static int take_lifetime_lock(supervisor *s) {
 
         r = app_supervisor_find(s->dirfd, &other);
         if (r < 0)
-                return log_error_errno(r, "Failed to check for another supervisor"), EXIT_CANTCREAT;
+                return log_error_errno(r, "Failed to check for another supervisor"), -ERR_STATE_DIR;
         if (r > 0) {
                 log_error("Another ember-sandbox (pid %d) already supervises %s", (int) other, s->opt->app);
-                return EXIT_UNAVAILABLE;
+                return -ERR_BACKEND_FAILED;
         }
         /* A state a killed supervisor left (warm, starting, stopping) is reset and reported here as a launcher would
          * (EMBER_EVENT=stale-state): a cold start's instance begins us in its own transaction, often before its
@@ -586,7 +585,7 @@ static int take_lifetime_lock(supervisor *s) {
         return allocate_generation(s);
 }
 
-/* Under the lock: record the new run and fork the backend. Returns an exit code, or -1 on success. */
+/* Under the lock: record the new run and fork the backend. 0, or -errno (logged; the run is over). */
 static int begin_run(supervisor *s) {
         uint64_t count;
         int r;
@@ -594,7 +593,7 @@ static int begin_run(supervisor *s) {
         if (live_count(s, &count) < 0)
                 count = 0;
         r = prepare_run(s, s->notify_path, sizeof(s->notify_path));
-        if (r >= 0)
+        if (r < 0)
                 return r;
         /* This run serves the connections already waiting for it, and every one counted from now on. */
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
@@ -605,12 +604,13 @@ static int begin_run(supervisor *s) {
         return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
 }
 
-/* Fixed-port upgrade: our backend starts once the generation before us is gone, and its port with it. */
+/* Fixed-port upgrade: our backend starts once the generation before us is gone, and its port with it. 0 to go on,
+ * -errno if it could not start (the run is over). */
 static int start_after_previous(supervisor *s) {
         _cleanup_close_ int lock = -1;
 
         if (supervisor_find_generation(s->dirfd, s->previous, NULL) > 0)
-                return -1;
+                return 0;
         s->wait_previous = false;
         (void) supervisor_lock(s, &lock);
         return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
@@ -636,14 +636,14 @@ static int begin_cold(supervisor *s) {
         int r = take_lifetime_lock(s);
 
         /* refuse before touching anything, wake.sock included, if another supervisor is alive */
-        if (r >= 0)
+        if (r < 0)
                 return r;
         r = open_wake_socket(s);
         if (r == -EEXIST)
                 return log_error("%s/%s exists (NAME-backend.socket's, or a stale one): start the app through its "
-                                 "socket unit, or remove it", s->dir_path, STATE_WAKE_SOCK), EXIT_UNAVAILABLE;
+                                 "socket unit, or remove it", s->dir_path, STATE_WAKE_SOCK), -ERR_BACKEND_FAILED;
         if (r < 0)
-                return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK), EXIT_OSERR;
+                return log_error_errno(r, "Failed to set up %s", STATE_WAKE_SOCK);
         r = open_handoff_socket(s);
         if (r < 0) /* not fatal: only an upgrade needs it, and says so */
                 log_warning_errno(r, "Failed to create the upgrade hand-off socket");
@@ -651,6 +651,7 @@ static int begin_cold(supervisor *s) {
         return begin_run(s);
 }
 
+/* One generation's supervisor, from its start to its end: RUN_OVER (or 0) if it ended in order, else -errno. */
 static int supervise(const sandbox_options *opt) {
         static supervisor s = {
                 .dirfd = -1, .listen_fd = -1, .notify_fd = -1, .signal_fd = -1, .inotify_fd = -1, .lifetime_fd = -1,
@@ -666,35 +667,36 @@ static int supervise(const sandbox_options *opt) {
         s.role = opt->upgrade ? ROLE_PENDING : ROLE_SERVING;
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
-        if (opt->upgrade && upgrade_foreground(&s.report_fd) < 0)
-                return log_error_errno(errno, "Failed to fork the upgrade's supervisor"), EXIT_OSERR;
+        r = opt->upgrade ? upgrade_foreground(&s.report_fd) : 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to fork the upgrade's supervisor");
         r = state_open(opt->app, true, &s.dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), opt->app);
                 upgrade_report(&s, UPGRADE_FAILED, "refusing state directory %s/%s: %s", runtime_dir(), opt->app,
                                strerror(-r));
-                return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
+                return state_refused(r) ? -ERR_STATE_REFUSED : -ERR_STATE_DIR;
         }
         (void) state_dir_path(opt->app, s.dir_path, sizeof(s.dir_path));
         if (launchers_prepare(s.dirfd, opt) < 0)
-                return EXIT_CANTCREAT;
+                return -ERR_STATE_DIR;
         (void) bill_cgroup_open(&s.cgroup_fd);
         if (!opt->upgrade)
                 crash_backoff(s.dirfd);
         r = confine_or_report(&s.confine, s.opt);
-        if (r != 0)
+        if (r < 0)
                 return confine_failed(&s, r);
         r = open_signals(&s);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up signal handling"), EXIT_OSERR;
+                return log_error_errno(r, "Failed to set up signal handling");
         {
                 _cleanup_close_ int lock = -1;
                 r = state_lock_until(s.dirfd, deadline_in(opt->start_timeout), &lock);
                 if (r < 0) /* -ETIMEDOUT: held for the whole start timeout, by a frozen launcher */
                         return log_error_errno(r, "Failed to take the state lock"),
-                               r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_CANTCREAT;
+                               r == -ETIMEDOUT ? -ERR_NOT_NOW : -ERR_STATE_DIR;
                 r = opt->upgrade ? begin_upgrade(&s) : begin_cold(&s);
-                if (r >= 0)
+                if (r != 0)
                         return r;
         }
         /* under systemd, the supervisor the unit started is its main process for as long as it runs */
@@ -705,17 +707,18 @@ static int supervise(const sandbox_options *opt) {
                        s.generation);
         if (s.anchor && s.stop_asked)
                 stop_other_generations(&s);
-        else if (s.anchor && r == 0)
+        else if (s.anchor && r >= 0)
                 (void) anchor_wait(&s);
         return r;
 }
 
-int main(int argc, char *argv[]) {
+/* What ember-sandbox was asked to do, done: 0 or positive if it went as it should, else -errno (logged). */
+static int run_ember_sandbox(int argc, char *argv[]) {
         sandbox_options opt;
         int r = parse_argv(argc, argv, &opt);
 
-        if (r <= 0)
-                return r < 0 ? EXIT_USAGE : 0;
+        if (r <= 0) /* --help, or a usage error said on stderr */
+                return r < 0 ? -ERR_USAGE : 0;
         if (!opt.app) {
                 log_setup("ember-sandbox", NULL);
                 return run_standalone(&opt);
@@ -723,6 +726,11 @@ int main(int argc, char *argv[]) {
         log_setup("ember-sandbox", opt.app);
         checkpoint_save_argv(argv);
         if (launch_user_resolve(&opt) < 0)
-                return EXIT_USAGE;
+                return -ERR_USAGE;
         return opt.prepare ? prepare_only(&opt) : supervise(&opt);
+}
+
+/* The exit status, decided here only (as systemd's DEFINE_MAIN_FUNCTION does). */
+int main(int argc, char *argv[]) {
+        return exit_status(run_ember_sandbox(argc, argv));
 }

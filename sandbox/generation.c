@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exit-status.h"
 #include "log.h"
 #include "macro.h"
 #include "options.h"
@@ -322,6 +323,18 @@ void stop_other_generations(supervisor *s) {
                         (void) poll(NULL, 0, 10);
 }
 
+/* The foreground process's end: the line the upgrade's supervisor sent (N bytes), said on stderr, as the error it is:
+ * 0 if the new generation serves or the app is cold, -ERR_NOT_NOW if busy, else -ERR_BACKEND_FAILED. */
+static int upgrade_outcome(const char *line, ssize_t n) {
+        if (n <= 0) {
+                fprintf(stderr, "ember-sandbox: the upgrade's supervisor ended without saying how it went\n");
+                return -ERR_BACKEND_FAILED;
+        }
+        fprintf(stderr, "ember-sandbox: %s\n", line + 1);
+        return line[0] == UPGRADE_READY || line[0] == UPGRADE_COLD ? 0 :
+               line[0] == UPGRADE_BUSY ? -ERR_NOT_NOW : -ERR_BACKEND_FAILED;
+}
+
 /* ember-sandbox --upgrade returns once the new generation serves or failed: the supervisor goes on in a child,
  * and tells this foreground process how it went, one line on a pipe. Under systemd this process is ExecReload=,
  * so `systemctl reload` (and emberctl upgrade) wait for it. Returns in the child only. */
@@ -340,7 +353,7 @@ int upgrade_foreground(int *ret_report_fd) {
                 /* a daemon from now on: nothing of the caller's but stdin, stdout and stderr (a client socket left
                  * open in a shell that ran us would otherwise live as long as this generation) */
                 if (p[1] != 3 && dup3(p[1], 3, O_CLOEXEC) < 0)
-                        _exit(EXIT_OSERR);
+                        _exit(exit_status(-errno));
                 (void) syscall(SYS_close_range, 4U, ~0U, 0);
                 log_reopen();
                 (void) setsid();
@@ -350,13 +363,7 @@ int upgrade_foreground(int *ret_report_fd) {
         close(p[1]);
         n = read(p[0], line, sizeof(line) - 1);
         line[n > 0 ? n : 0] = '\0';
-        if (n <= 0) {
-                fprintf(stderr, "ember-sandbox: the upgrade's supervisor ended without saying how it went\n");
-                _exit(EXIT_UNAVAILABLE);
-        }
-        fprintf(stderr, "ember-sandbox: %s\n", line + 1);
-        _exit(line[0] == UPGRADE_READY || line[0] == UPGRADE_COLD ? 0 :
-              line[0] == UPGRADE_BUSY ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE);
+        _exit(exit_status(upgrade_outcome(line, n)));
 }
 
 /* Once: KIND's byte, then the line, to the foreground process. The line also goes to STATE_UPGRADE_RESULT as
@@ -379,7 +386,7 @@ void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) {
         closep(&s->report_fd);
 }
 
-/* Under the lock: number this run and take its lifetime lock. */
+/* Under the lock: number this run and take its lifetime lock. 0, or -ERR_STATE_DIR (logged). */
 int allocate_generation(supervisor *s) {
         uint64_t generation = 0;
         char f[48];
@@ -389,7 +396,7 @@ int allocate_generation(supervisor *s) {
         generation = generation >= INT64_MAX - 1 ? 1 : generation + 1;
         r = supervisor_lock_take(s->dirfd, generation, &s->lifetime_fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), EXIT_CANTCREAT;
+                return log_error_errno(r, "Failed to take the supervisor lock in %s", s->dir_path), -ERR_STATE_DIR;
         r = generation_number_write(s->dirfd, generation);
         if (r < 0)
                 log_warning_errno(r, "Failed to record generation %" PRIu64, generation);
@@ -398,5 +405,5 @@ int allocate_generation(supervisor *s) {
         log_set_field(f);
         if (s->opt->upgrade) /* the serving generation's backend may still use notify.sock */
                 snprintf(s->notify_name, sizeof(s->notify_name), "notify-%" PRIu64 ".sock", generation);
-        return -1;
+        return 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exit-status.h"
 #include "launchers.h"
 #include "log.h"
 #include "macro.h"
@@ -67,7 +68,7 @@ int prepare_only(const sandbox_options *opt) {
         r = state_open(opt->app, true, &dirfd);
         if (r < 0) {
                 log_error_errno(r, "Refusing state directory %s/%s", runtime_dir(), opt->app);
-                return state_refused(r) ? EXIT_NOPERM : EXIT_CANTCREAT;
+                return state_refused(r) ? -ERR_STATE_REFUSED : -ERR_STATE_DIR;
         }
-        return launchers_prepare(dirfd, opt) < 0 ? EXIT_CANTCREAT : 0;
+        return launchers_prepare(dirfd, opt) < 0 ? -ERR_STATE_DIR : 0;
 }

@@ -10,5 +10,5 @@ int launch_user_resolve(const sandbox_options *opt);
 gid_t launch_group(void);
 /* The files each launcher writes become its user's, supervisor.lock its group's; nothing without --launch-user. */
 int launchers_prepare(int dirfd, const sandbox_options *opt);
-/* ember-sandbox --prepare: launchers_prepare() of --app's state directory; an exit code. */
+/* ember-sandbox --prepare: launchers_prepare() of --app's state directory; 0, or -errno (logged, exit-status.h). */
 int prepare_only(const sandbox_options *opt);

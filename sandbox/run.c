@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit-status.h"
 #include "log.h"
 #include "macro.h"
 #include "protocol.h"
@@ -38,7 +39,8 @@ void mark_cold(supervisor *s) {
         tell_waiters(s, false);
 }
 
-/* A generation that does not serve ends without touching the app's state. */
+/* A generation that does not serve ends without touching the app's state: RUN_OVER, or -ERR_BACKEND_FAILED for an
+ * end at PRIO LOG_ERR or worse. */
 int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
         int status = 0;
 
@@ -54,7 +56,7 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
                 (void) unlinkat(s->dirfd, s->notify_name, 0);
         generation_forget(s);
         freeze_release(s);
-        return prio <= LOG_ERR ? EXIT_UNAVAILABLE : 0;
+        return prio <= LOG_ERR ? -ERR_BACKEND_FAILED : RUN_OVER;
 }
 
 int watch_idle_since(supervisor *s) {
@@ -114,8 +116,8 @@ static int restore_or_start(supervisor *s, const char *notify_path) {
         return r;
 }
 
-/* Under the lock: a HOST:auto backend's port, checked free, then the backend forked. Returns an exit code on
- * failure (logged; the run is over), -1 on success. */
+/* Under the lock: a HOST:auto backend's port, checked free, then the backend forked. 0, or -errno (logged; the run is
+ * over). */
 int launch_backend(supervisor *s, const char *notify_path) {
         char addr[128], why[384] = "";
         int r = 0;
@@ -151,7 +153,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 record_failure(s, "start-failed", why);
                 accept_waiters(s); /* told at once: left in the backlog, they would start us again and again */
                 mark_cold(s);
-                return EXIT_UNAVAILABLE;
+                return -ERR_BACKEND_FAILED;
         }
         (void) format_addr(&s->address, addr, sizeof(addr));
         if (s->role == ROLE_SERVING)
@@ -170,23 +172,23 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 s->probe_at = s->started;
                 s->probe_step = USEC_PER_MSEC / 2;
         }
-        return -1;
+        return 0;
 }
 
-/* Under the lock: the notify socket and the idle-since watch for a run. Returns an exit code, or -1. */
+/* Under the lock: the notify socket and the idle-since watch for a run. 0, or -errno (logged). */
 int prepare_run(supervisor *s, char *notify_path, size_t size) {
         int r;
 
         if (s->role == ROLE_SERVING) {
                 r = watch_idle_since(s);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), EXIT_CANTCREAT;
+                        return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), -ERR_STATE_DIR;
         }
         if (s->opt->ready_notify) {
                 r = open_notify_socket(s, notify_path, size);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create the backend's notify socket"), EXIT_OSERR;
+                        return log_error_errno(r, "Failed to create the backend's notify socket");
         }
-        return -1;
+        return 0;
 }
 

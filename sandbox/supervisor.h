@@ -84,11 +84,13 @@ typedef struct supervisor {
 /* run.c: one run's lifecycle, which the main loop (ember-sandbox.c) and an upgrade (upgrade.c) call down into */
 void set_state(supervisor *s, app_state state);
 int watch_idle_since(supervisor *s);
-/* Under the lock: the notify socket and the idle-since watch; an exit code, or -1. */
+/* A function that can end the run returns -errno (exit-status.h's codes among them, logged) if it failed, RUN_OVER if it
+ * ended in order, 0 to go on. */
+/* Under the lock: the notify socket and the idle-since watch; 0, or -errno. */
 int prepare_run(supervisor *s, char *notify_path, size_t size);
-/* A HOST:auto backend's port, checked free, then the backend forked; an exit code (logged), or -1. */
+/* A HOST:auto backend's port, checked free, then the backend forked; 0, or -errno (the run is over). */
 int launch_backend(supervisor *s, const char *notify_path);
-/* A generation that does not serve ends (an upgrade's that failed, or one replaced): its exit code. */
+/* A generation that does not serve ends (an upgrade's that failed, or one replaced): RUN_OVER, or -errno if it failed. */
 int end_unserving(supervisor *s, const char *event, int prio, const char *why);
 /* The end of a backend run, under the lock: the next connection finds "cold" and starts a new one. */
 void mark_cold(supervisor *s);
@@ -98,7 +100,7 @@ void mark_cold(supervisor *s);
 int check_state_dir(supervisor *s);
 
 /* upgrade.c */
-/* Under the lock, for --upgrade: an exit code, or -1 to run. */
+/* Under the lock, for --upgrade: 0 to run; RUN_OVER (nothing to do) or -errno if not. */
 int begin_upgrade(supervisor *s);
 /* Under the lock: an upgrade's generation becomes the serving one, in STATE (warm once ready; starting for a
  * fixed port, whose backend waits for the old one to go). The old one notices at once (SIGUSR1) and drains. */
@@ -196,7 +198,7 @@ int address_holder(supervisor *s, port_holder *ret);
 void describe_port_holder(const port_holder *h, char *buf, size_t size);
 
 /* generation.c */
-/* Under the lock: number this run and take its lifetime lock; an exit code, or -1. */
+/* Under the lock: number this run and take its lifetime lock; 0, or -errno. */
 int allocate_generation(supervisor *s);
 /* A free port on the address's host, for a HOST:auto backend. */
 int pick_port(ember_addr *a);

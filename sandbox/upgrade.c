@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit-status.h"
 #include "log.h"
 #include "macro.h"
 #include "options.h"
@@ -48,8 +49,8 @@ void announce_upgrade(supervisor *s, uint64_t ms) {
                        "%" PRIu64 " drains", s->generation, addr, ms, s->previous);
 }
 
-/* Under the lock, for --upgrade: the generation we replace, or the exit code (reported) if there is nothing to do
- * now. At most one generation may be starting at a time. */
+/* Under the lock, for --upgrade: 0 and the generation we replace; RUN_OVER if there is nothing to do (a cold app),
+ * -errno if not now (reported). At most one generation may be starting at a time. */
 static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
         uint64_t gens[64];
         pid_t pids[64];
@@ -59,22 +60,22 @@ static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
         r = app_state_settle(s->dirfd, &state);
         if (r < 0)
                 return upgrade_report(s, UPGRADE_FAILED, "the state of %s is unreadable: %s", s->opt->app, strerror(-r)),
-                       EXIT_DATAERR;
+                       -ERR_STATE_DATA;
         if (state == APP_COLD)
                 return upgrade_report(s, UPGRADE_COLD, "%s is cold: nothing to upgrade; the next connection starts "
-                                      "the new version", s->opt->app), 0;
+                                      "the new version", s->opt->app), RUN_OVER;
         if (state != APP_WARM)
                 return upgrade_report(s, UPGRADE_BUSY, "%s is %s: upgrade it once it is warm", s->opt->app,
-                                      app_state_to_string(state)), EXIT_TEMPFAIL;
+                                      app_state_to_string(state)), -ERR_NOT_NOW;
         if (serving_read(s->dirfd, sv) < 0 || supervisor_find_generation(s->dirfd, sv->generation, pid) <= 0 || *pid <= 0)
                 return upgrade_report(s, UPGRADE_BUSY, "%s has no serving generation to replace (a supervisor of an "
-                                      "older ember?): restart it instead", s->opt->app), EXIT_TEMPFAIL;
+                                      "older ember?): restart it instead", s->opt->app), -ERR_NOT_NOW;
         n = supervisors_list(s->dirfd, gens, pids, ELEMENTSOF(gens));
         for (int i = 0; i < n; i++)
                 if (gens[i] > sv->generation)
                         return upgrade_report(s, UPGRADE_BUSY, "an upgrade of %s to generation %" PRIu64 " is in "
-                                              "progress: wait for it", s->opt->app, gens[i]), EXIT_TEMPFAIL;
-        return -1;
+                                              "progress: wait for it", s->opt->app, gens[i]), -ERR_NOT_NOW;
+        return 0;
 }
 
 /* The drain timeout asked for by emberctl upgrade, else ours; a fixed-port upgrade holds new connections while the
@@ -89,7 +90,7 @@ static uint64_t upgrade_drain_usec(supervisor *s) {
 
 /* Under the lock: a new generation beside the serving one. HOST:auto: it starts on its own port and takes over
  * once ready. A fixed port: it takes over at once, holds new connections on the wake socket, and starts its
- * backend when the old generation has drained. Returns an exit code, or -1 to run. */
+ * backend when the old generation has drained. 0 to run; RUN_OVER or -errno (reported) if not. */
 int begin_upgrade(supervisor *s) {
         serving sv;
         pid_t pid = 0;
@@ -99,10 +100,10 @@ int begin_upgrade(supervisor *s) {
         if (s->opt->idle_action == IDLE_ACTION_CHECKPOINT)
                 checkpoint_discard(s, "emberctl upgrade");
         r = find_upgrade_target(s, &sv, &pid);
-        if (r >= 0)
+        if (r != 0)
                 return r;
         r = allocate_generation(s);
-        if (r >= 0)
+        if (r < 0)
                 return upgrade_report(s, UPGRADE_FAILED, "could not take a generation lock in %s", s->dir_path), r;
         s->previous = sv.generation;
         upgrade_under_way_write(s->dirfd, s->generation, upgrade_drain_usec(s));
@@ -116,7 +117,7 @@ int begin_upgrade(supervisor *s) {
                 return end_unserving(s, "start-failed", LOG_ERR, why);
         }
         r = prepare_run(s, s->notify_path, sizeof(s->notify_path));
-        if (r >= 0)
+        if (r < 0)
                 return end_unserving(s, "start-failed", LOG_ERR, "could not prepare the run"), r;
         s->started = now_usec(CLOCK_MONOTONIC);
         if (s->opt->backend.port_auto)
@@ -125,5 +126,5 @@ int begin_upgrade(supervisor *s) {
          * starts once the old generation is gone */
         s->wait_previous = true;
         take_over(s, APP_STARTING);
-        return -1;
+        return 0;
 }
