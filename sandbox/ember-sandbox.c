@@ -98,24 +98,30 @@ static int supervisor_lock(supervisor *s, int *ret) {
 
 static int start_after_previous(supervisor *s);
 
+/* Its backend runs and is not ready yet: probed, timed, its READY=1 awaited. */
+static bool backend_starting(const supervisor *s) {
+        return s->state == SUP_STARTING || s->state == SUP_UPGRADING;
+}
+
 static void became_ready(supervisor *s) {
         _cleanup_close_ int lock = -1;
         uint64_t ms = (now() - s->started) / USEC_PER_MSEC;
         char f[48];
 
-        s->ready = true;
         s->probe_at = s->start_deadline = USEC_INFINITY;
-        if (s->role == ROLE_PENDING) {
+        if (s->state == SUP_UPGRADING) {
                 /* the switch must not go ahead unlocked: a launcher could lease the old generation after it counted */
-                if (state_lock_until(s->dirfd, deadline_in(s->opt->start_timeout), &lock) >= 0)
-                        take_over(s, APP_WARM);
-                else
+                if (state_lock_until(s->dirfd, deadline_in(s->opt->start_timeout), &lock) >= 0) {
+                        take_over(s, SUP_WARM);
+                        announce_upgrade(s, ms);
+                } else {
                         log_error("The state lock could not be had within the start timeout; generation %" PRIu64
                                   " keeps serving", s->previous);
-                if (s->role == ROLE_SERVING)
-                        announce_upgrade(s, ms);
+                        enter_state(s, SUP_UPGRADE_STALLED);
+                }
                 return;
         }
+        enter_state(s, SUP_WARM);
         if (supervisor_lock(s, &lock) >= 0) {
                 /* the address only now that its listener is known to be the backend's: launchers connect only
                  * after this (the readiness byte, or "warm"), so publishing it here costs them nothing */
@@ -159,7 +165,7 @@ static int read_notify(supervisor *s) {
         while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
                 buf[n] = '\0';
                 for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-                        if (strcmp(line, "READY=1") == 0 && !s->ready)
+                        if (strcmp(line, "READY=1") == 0 && backend_starting(s))
                                 return ready_said(s);
         }
         return 0;
@@ -252,7 +258,7 @@ static int backend_died(supervisor *s, int status) {
         s->backend = 0; /* reaped, and what it left behind in its process group killed (reap_backend) */
         s->frozen = NOT_FROZEN; /* killed while frozen (SIGKILL reaches a frozen process) */
         (void) supervisor_lock(s, &lock);
-        if (!s->ready && port_holder_why(s, status, why, sizeof(why)))
+        if (!supervisor_ready(s) && port_holder_why(s, status, why, sizeof(why)))
                 return port_lost(s, why);
         if (s->role != ROLE_SERVING || replaced(s)) {
                 describe_exit(status, why, sizeof(why));
@@ -345,6 +351,7 @@ static int freeze_locked(supervisor *s) {
                 stop_locked(s, "idle-stop", "no connections for the idle period (it could not be frozen)");
                 return RUN_OVER;
         }
+        enter_state(s, SUP_FROZEN);
         set_state(s, APP_FROZEN);
         s->frozen_at = now();
         s->freeze_deadline = usec_add(s->frozen_at, s->opt->freeze_for);
@@ -380,6 +387,7 @@ static void thaw_for_waiter(supervisor *s) {
         r = thaw_backend(s);
         if (r < 0)
                 log_warning_errno(r, "Failed to thaw the backend");
+        enter_state(s, SUP_WARM);
         set_state(s, APP_WARM);
         s->idle_deadline = USEC_INFINITY;
         s->heal_at = now(); /* the idle clock re-armed at the next tick if the waiter is gone already */
@@ -418,7 +426,7 @@ static int check_idle(supervisor *s) {
                 log_warning_errno(r, "Failed to check the connection count");
                 return 0;
         }
-        if (s->frozen)
+        if (s->state == SUP_FROZEN)
                 return check_frozen(s);
         if (count > 0 || s->opt->idle == USEC_INFINITY) {
                 s->idle_deadline = USEC_INFINITY;
@@ -430,9 +438,9 @@ static int check_idle(supervisor *s) {
         }
         if (now() < s->idle_deadline)
                 return 0;
-        if (s->opt->idle_action == IDLE_ACTION_FREEZE && s->ready)
+        if (s->opt->idle_action == IDLE_ACTION_FREEZE && s->state == SUP_WARM)
                 return freeze_locked(s);
-        if (s->opt->idle_action == IDLE_ACTION_CHECKPOINT && s->ready && s->role == ROLE_SERVING && !replaced(s))
+        if (s->opt->idle_action == IDLE_ACTION_CHECKPOINT && s->state == SUP_WARM && !replaced(s))
                 checkpoint_locked(s);
         else
                 stop_locked(s, "idle-stop", "no connections for the idle period");
@@ -465,7 +473,7 @@ static uint64_t next_deadline(const supervisor *s) {
                 t = s->idle_deadline;
         if (s->role == ROLE_DRAINING && s->drain_check_at < t)
                 t = s->drain_check_at;
-        if (s->wait_previous)
+        if (s->state == SUP_AWAITING_PREVIOUS)
                 t = now() + 25 * USEC_PER_MSEC;
         return t;
 }
@@ -512,14 +520,14 @@ static int run(supervisor *s) {
                 uint64_t t = now(), next;
                 int r;
 
-                if (!s->ready && t >= s->start_deadline) {
+                if (backend_starting(s) && t >= s->start_deadline) {
                         (void) supervisor_lock(s, &lock);
                         stop_locked(s, "start-timeout", "not ready within the start timeout");
                         return -ERR_BACKEND_FAILED;
                 }
-                if (!s->ready && t >= s->probe_at && (r = probe_step(s)) != 0)
+                if (backend_starting(s) && t >= s->probe_at && (r = probe_step(s)) != 0)
                         return r;
-                if (s->wait_previous && (r = start_after_previous(s)) != 0)
+                if (s->state == SUP_AWAITING_PREVIOUS && (r = start_after_previous(s)) != 0)
                         return r;
                 if (s->role == ROLE_DRAINING && t >= s->drain_check_at && drain_step(s))
                         return RUN_OVER;
@@ -542,7 +550,7 @@ static int run(supervisor *s) {
                         return log_error_errno(errno, "poll failed");
                 if (p[0].revents && (r = handle_signals(s)) != 0)
                         return r;
-                if (p[1].revents && s->frozen)
+                if (p[1].revents && s->state == SUP_FROZEN)
                         thaw_for_waiter(s);
                 if (p[1].revents)
                         accept_waiters(s);
@@ -611,7 +619,7 @@ static int start_after_previous(supervisor *s) {
 
         if (supervisor_find_generation(s->dirfd, s->previous, NULL) > 0)
                 return 0;
-        s->wait_previous = false;
+        enter_state(s, SUP_STARTING);
         (void) supervisor_lock(s, &lock);
         return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
 }
@@ -664,7 +672,7 @@ static int supervise(const sandbox_options *opt) {
 
         s.opt = opt;
         s.address = opt->backend;
-        s.role = opt->upgrade ? ROLE_PENDING : ROLE_SERVING;
+        enter_state(&s, opt->upgrade ? SUP_UPGRADING : SUP_STARTING);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would hide how the backend ended */
         r = opt->upgrade ? upgrade_foreground(&s.report_fd) : 0;

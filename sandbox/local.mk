@@ -2,7 +2,7 @@ include sandbox/policy.mk
 
 pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = \
-	sandbox/ember-sandbox.c sandbox/exit-status.c sandbox/exit-status.h sandbox/supervisor.h sandbox/options.c sandbox/options.h sandbox/run.c \
+	sandbox/ember-sandbox.c sandbox/exit-status.c sandbox/exit-status.h sandbox/supervisor.h sandbox/supervisor-states.c sandbox/options.c sandbox/options.h sandbox/run.c \
 	sandbox/heartbeat.c sandbox/upgrade.c \
 	sandbox/backend.c sandbox/freeze.c sandbox/record.c sandbox/wake.c sandbox/generation.c \
 	sandbox/bill.c sandbox/bill.h sandbox/launchers.c sandbox/launchers.h sandbox/listener.c

@@ -10,6 +10,7 @@
 
 #include "bill.h"
 #include "confine.h"
+#include "macro.h"
 #include "options.h"
 #include "parse.h"
 #include "protocol.h"
@@ -31,6 +32,19 @@ typedef enum frozen_how {
         FROZEN_CGROUP,  /* its own cgroup's cgroup.freeze */
         FROZEN_SIGSTOP, /* SIGSTOP to its process group */
 } frozen_how;
+
+/* Where a generation's supervisor is in its run (doc/ARCHITECTURE.md draws them; supervisor-states.c holds the
+ * transitions). The run's end is no state: the step that ends it returns RUN_OVER or -errno (exit-status.h). */
+typedef enum supervisor_state {
+        SUP_STARTING,          /* serving: its backend started, not ready yet (probed, or waiting for READY=1) */
+        SUP_UPGRADING,         /* an upgrade's, pending: its backend started on a port of its own, not ready yet */
+        SUP_UPGRADE_STALLED,   /* an upgrade's, ready, that could not have the state lock to switch: it takes nothing and
+                                * ends with the generation it was to replace */
+        SUP_AWAITING_PREVIOUS, /* a fixed-port upgrade's: serving already, its backend started once the old one is gone */
+        SUP_WARM,              /* serving, ready */
+        SUP_FROZEN,            /* serving, ready, its backend frozen (--idle-action=freeze) until a launcher comes */
+        SUP_DRAINING,          /* replaced by an upgrade's: keeps its connections, takes no new ones */
+} supervisor_state;
 
 typedef struct supervisor {
         int dirfd;
@@ -61,11 +75,10 @@ typedef struct supervisor {
         bool have_rusage;
         bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
-        bool ready;
-        generation_role role; /* protocol.h */
+        supervisor_state state; /* written by enter_state() only */
+        generation_role role;   /* protocol.h's, which follows from the state (enter_state()) */
         uint64_t generation;
-        uint64_t previous;      /* fixed-port upgrade: the generation whose backend must be gone before ours starts */
-        bool wait_previous;
+        uint64_t previous;      /* an upgrade's: the generation it replaces */
         bool anchor;            /* the unit's main process: outlives the generations upgrades start beside it */
         bool stop_asked;        /* SIGTERM: every generation stops */
         uint64_t drain_usec, drain_deadline, drain_check_at;
@@ -80,6 +93,12 @@ typedef struct supervisor {
         const sandbox_options *opt;
         ember_addr address; /* the backend's (opt->backend); a HOST:auto one gets its port before each run */
 } supervisor;
+
+/* supervisor-states.c: the supervisor's states */
+/* The supervisor in STATE from now on, and its generation in the role that goes with it. */
+void enter_state(supervisor *s, supervisor_state state);
+/* Its backend said it was ready (it may be frozen or draining since). */
+bool supervisor_ready(const supervisor *s);
 
 /* run.c: one run's lifecycle, which the main loop (ember-sandbox.c) and an upgrade (upgrade.c) call down into */
 void set_state(supervisor *s, app_state state);
@@ -102,9 +121,10 @@ int check_state_dir(supervisor *s);
 /* upgrade.c */
 /* Under the lock, for --upgrade: 0 to run; RUN_OVER (nothing to do) or -errno if not. */
 int begin_upgrade(supervisor *s);
-/* Under the lock: an upgrade's generation becomes the serving one, in STATE (warm once ready; starting for a
- * fixed port, whose backend waits for the old one to go). The old one notices at once (SIGUSR1) and drains. */
-void take_over(supervisor *s, app_state state);
+/* Under the lock: an upgrade's generation becomes the serving one, in STATE (SUP_WARM once ready;
+ * SUP_AWAITING_PREVIOUS for a fixed port, whose backend waits for the old one to go). The old one notices at once
+ * (SIGUSR1) and drains. */
+void take_over(supervisor *s, supervisor_state state);
 void announce_upgrade(supervisor *s, uint64_t ms);
 
 /* wake.c */

@@ -22,11 +22,11 @@
 #include "supervisor.h"
 #include "timeutil.h"
 
-void take_over(supervisor *s, app_state state) {
+void take_over(supervisor *s, supervisor_state state) {
         /* a fixed-port generation takes over before its backend runs: its address is said once that is ready */
-        (void) serving_write(s->dirfd, s->generation, state == APP_WARM ? &s->address : NULL);
-        set_state(s, state);
-        s->role = ROLE_SERVING;
+        (void) serving_write(s->dirfd, s->generation, state == SUP_WARM ? &s->address : NULL);
+        set_state(s, state == SUP_WARM ? APP_WARM : APP_STARTING);
+        enter_state(s, state);
         run_taken_over(s->dirfd, s->backend);
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
         if (watch_idle_since(s) < 0)
@@ -124,7 +124,6 @@ int begin_upgrade(supervisor *s) {
                 return launch_backend(s, s->opt->ready_notify ? s->notify_path : NULL);
         /* fixed port: ours from now on; launchers wait on the wake socket as on a cold start, and our backend
          * starts once the old generation is gone */
-        s->wait_previous = true;
-        take_over(s, APP_STARTING);
+        take_over(s, SUP_AWAITING_PREVIOUS);
         return 0;
 }

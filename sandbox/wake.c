@@ -26,7 +26,7 @@ void accept_waiters(supervisor *s) {
                 int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0)
                         return;
-                if (s->ready) {
+                if (supervisor_ready(s)) {
                         (void) send(fd, "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
                         close(fd);
                 } else if (s->n_waiters < WAITERS_MAX)
