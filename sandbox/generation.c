@@ -214,7 +214,6 @@ void begin_drain(supervisor *s) {
         uint64_t left = 0, asked;
         serving sv = {};
 
-        enter_state(s, SUP_DRAINING);
         s->drain_usec = s->opt->drain_timeout;
         (void) serving_read(s->dirfd, &sv);
         if (upgrade_under_way_drain(s->dirfd, sv.generation, &asked) > 0)

@@ -46,7 +46,7 @@ static void restart_wake_unit(supervisor *s) {
 }
 
 /* The directory, our lifetime lock file and the wake socket are all still where launchers look for them. */
-static bool state_dir_intact(supervisor *s) {
+bool state_dir_intact(supervisor *s) {
         struct stat st;
 
         return state_dir_is_current(s->dirfd, s->dir_path) &&
@@ -58,15 +58,12 @@ static bool state_dir_intact(supervisor *s) {
 /* The state directory is the app's heartbeat: removed or replaced under us (even half way, as by an `rm -rf` racing
  * our own writes), it can no longer show us alive, count connections or be woken through, so the run ends now
  * instead of leaving an orphan backend nobody can reach or stop. */
-int check_state_dir(supervisor *s) {
+void state_dir_lost(supervisor *s) {
         int status = 0;
 
-        if (state_dir_intact(s))
-                return 0;
         kill_backend(s, &status);
         log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; the backend was stopped");
         if (s->wake_unit[0] && s->role == ROLE_SERVING)
                 restart_wake_unit(s);
         tell_waiters(s, false);
-        return 1;
 }

@@ -1,6 +1,7 @@
 #pragma once
 /* ember-sandbox's supervisor: one backend run (see ember-sandbox(8), ember-state(7)). ember-sandbox.c drives the
- * run; backend.c starts, probes and stops the backend; record.c counts and bills the run. */
+ * run and sees its events; supervisor-states.c moves it from state to state; backend.c starts, probes and stops the
+ * backend; record.c counts and bills the run. */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,11 +95,47 @@ typedef struct supervisor {
         ember_addr address; /* the backend's (opt->backend); a HOST:auto one gets its port before each run */
 } supervisor;
 
-/* supervisor-states.c: the supervisor's states */
+/* supervisor-states.c: the supervisor's state machine */
+/* What the main loop sees, each a transition in the states it applies to (supervisor-states.c's table). */
+typedef enum supervisor_event {
+        EV_READY,          /* the backend answered the probe, or said READY=1 (and no stranger holds its port) */
+        EV_PORT_TAKEN,     /* a stranger listens on the backend's address: event_arg's holder */
+        EV_START_TIMEOUT,  /* not ready within --start-timeout */
+        EV_PREVIOUS_GONE,  /* the generation a fixed-port upgrade replaces is gone */
+        EV_IDLE,           /* no connection for --idle (heartbeat, under the lock) */
+        EV_WAITER,         /* a launcher on wake.sock */
+        EV_FREEZE_OVER,    /* frozen for --freeze-for (heartbeat, under the lock) */
+        EV_REPLACED,       /* an upgrade's generation serves now (SIGUSR1 or heartbeat, under the lock) */
+        EV_DRAIN_CHECK,    /* every DRAIN_CHECK_USEC */
+        EV_ORPHANED,       /* the generation an upgrade was to replace is gone (heartbeat) */
+        EV_BACKEND_EXITED, /* the backend ended on its own, reaped: event_arg's status */
+        EV_STOP,           /* SIGTERM, SIGINT or SIGHUP */
+        EV_STATE_LOST,     /* the state directory was removed or replaced (heartbeat) */
+} supervisor_event;
+
+typedef struct event_arg {
+        int status;          /* EV_BACKEND_EXITED: wait status */
+        port_holder holder;  /* EV_PORT_TAKEN */
+} event_arg;
+
+/* The transition EVENT runs in the supervisor's state (ARG as the event says, else NULL): 0 to go on (nothing to do
+ * in this state is 0 too), RUN_OVER if the run ended in order, -errno if it ended failed (logged). */
+int supervisor_on(supervisor *s, supervisor_event event, const event_arg *arg);
 /* The supervisor in STATE from now on, and its generation in the role that goes with it. */
 void enter_state(supervisor *s, supervisor_state state);
+/* The state lock, waited for at most a second (a frozen launcher must not stop us); -ETIMEDOUT said once. */
+int supervisor_lock(supervisor *s, int *ret);
+
 /* Its backend said it was ready (it may be frozen or draining since). */
-bool supervisor_ready(const supervisor *s);
+static inline bool supervisor_ready(const supervisor *s) {
+        return s->state == SUP_WARM || s->state == SUP_FROZEN || s->state == SUP_DRAINING ||
+               s->state == SUP_UPGRADE_STALLED;
+}
+
+/* Its backend runs and is not ready yet: probed, timed, its READY=1 awaited. */
+static inline bool backend_starting(const supervisor *s) {
+        return s->state == SUP_STARTING || s->state == SUP_UPGRADING;
+}
 
 /* run.c: one run's lifecycle, which the main loop (ember-sandbox.c) and an upgrade (upgrade.c) call down into */
 void set_state(supervisor *s, app_state state);
@@ -115,17 +152,20 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why);
 void mark_cold(supervisor *s);
 
 /* heartbeat.c */
-/* Every second: 1 if the state directory was removed or replaced (the backend is then stopped, logged). */
-int check_state_dir(supervisor *s);
+/* Every second: the state directory, our lifetime lock file and the wake socket still where launchers look. */
+bool state_dir_intact(supervisor *s);
+/* They are not: the backend stopped, logged, and under systemd the wake socket unit restarted. */
+void state_dir_lost(supervisor *s);
+
+/* supervisor-states.c, for the upgrade: under the lock, an upgrade's generation becomes the serving one, in STATE
+ * (SUP_WARM once ready; SUP_AWAITING_PREVIOUS for a fixed port, whose backend waits for the old one to go). The old
+ * one notices at once (SIGUSR1) and drains. */
+void take_over(supervisor *s, supervisor_state state);
 
 /* upgrade.c */
 /* Under the lock, for --upgrade: 0 to run; RUN_OVER (nothing to do) or -errno if not. */
 int begin_upgrade(supervisor *s);
-/* Under the lock: an upgrade's generation becomes the serving one, in STATE (SUP_WARM once ready;
- * SUP_AWAITING_PREVIOUS for a fixed port, whose backend waits for the old one to go). The old one notices at once
- * (SIGUSR1) and drains. */
-void take_over(supervisor *s, supervisor_state state);
-void announce_upgrade(supervisor *s, uint64_t ms);
+
 
 /* wake.c */
 /* One byte to each waiting launcher if READY, else EOF: this backend failed. */
@@ -233,6 +273,7 @@ void hand_off_wake_socket(supervisor *s);
 int take_wake_socket(supervisor *s, uint64_t from);
 /* Under the lock: another generation serves now. */
 bool replaced(supervisor *s);
+/* Entering SUP_DRAINING: the drain timeout armed, the wake socket let go. */
 void begin_drain(supervisor *s);
 /* Every DRAIN_CHECK_USEC while draining; 1 once the backend is stopped. */
 int drain_step(supervisor *s);

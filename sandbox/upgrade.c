@@ -22,33 +22,6 @@
 #include "supervisor.h"
 #include "timeutil.h"
 
-void take_over(supervisor *s, supervisor_state state) {
-        /* a fixed-port generation takes over before its backend runs: its address is said once that is ready */
-        (void) serving_write(s->dirfd, s->generation, state == SUP_WARM ? &s->address : NULL);
-        set_state(s, state == SUP_WARM ? APP_WARM : APP_STARTING);
-        enter_state(s, state);
-        run_taken_over(s->dirfd, s->backend);
-        (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &s->connections_at_start);
-        if (watch_idle_since(s) < 0)
-                log_warning("Failed to watch %s; the idle clock starts at the next heartbeat", STATE_IDLE_SINCE);
-        generation_record(s);
-        if (open_handoff_socket(s) < 0)
-                log_warning("Failed to create the upgrade hand-off socket: the next upgrade will fail");
-        (void) supervisor_signal_generation(s->dirfd, s->previous, SIGUSR1);
-}
-
-void announce_upgrade(supervisor *s, uint64_t ms) {
-        char f[48], addr[128];
-
-        (void) format_addr(&s->address, addr, sizeof(addr));
-        snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
-        log_event(LOG_INFO, FIELDS("EMBER_EVENT=upgrade-ready", f),
-                  "Upgrade: generation %" PRIu64 " ready after %" PRIu64 " ms on %s; new connections go to it", s->generation,
-                  ms, addr);
-        upgrade_report(s, UPGRADE_READY, "generation %" PRIu64 " serves on %s (ready after %" PRIu64 " ms); generation "
-                       "%" PRIu64 " drains", s->generation, addr, ms, s->previous);
-}
-
 /* Under the lock, for --upgrade: 0 and the generation we replace; RUN_OVER if there is nothing to do (a cold app),
  * -errno if not now (reported). At most one generation may be starting at a time. */
 static int find_upgrade_target(supervisor *s, serving *sv, pid_t *pid) {
