@@ -87,9 +87,12 @@ app_up benchstrict --listen=127.0.0.1:${PT[13]} --backend=127.0.0.1:${PT[14]} --
 
 # The same app once more with the backend unit's systemd sandbox undone by a drop-in: what that sandbox costs a
 # cold start (cold_overhead_ms_backend_sandbox), measured side by side with the real thing. It runs as root
-# (--user=root): the default's user of its own (DynamicUser=) brings a mount namespace of its own, which the
-# drop-in could not undo; so the figure includes what the user costs too.
-app_up benchns --listen=127.0.0.1:${PT[15]} --backend=127.0.0.1:${PT[16]} --idle="$IDLE" --ready=notify --user=root \
+# (--user=root) unless BENCH_NS_USER says otherwise: a root backend's unit has systemd's sandbox, which the
+# drop-in undoes. With BENCH_NS_USER=default (the user emberctl new gives it) and BENCH_BACKEND_DROPIN, it is the
+# default app plus the drop-in's settings: what those settings would cost a cold start.
+NS_USER=(--user="${BENCH_NS_USER:-root}")
+[ "${BENCH_NS_USER:-root}" != default ] || NS_USER=()
+app_up benchns --listen=127.0.0.1:${PT[15]} --backend=127.0.0.1:${PT[16]} --idle="$IDLE" --ready=notify "${NS_USER[@]}" \
         -- $BB --listen=127.0.0.1:${PT[16]} --notify || bail "emberctl new benchns failed"
 c mkdir -p /etc/systemd/system/benchns-backend.service.d
 # BENCH_BACKEND_DROPIN (SETTING[;SETTING...]) replaces the drop-in, to measure what part of the sandbox costs what.

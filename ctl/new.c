@@ -31,7 +31,7 @@
 /* systemd's own timeouts leave the supervisor's timeouts room to act first. Before a start the supervisor may
  * also wait out its crash backoff (BACKOFF_MAX_USEC), which counts against TimeoutStartSec= too. */
 #define SYSTEMD_TIMEOUT_SLACK (10 * USEC_PER_SEC)
-#define N_SUBSTS 24
+#define N_SUBSTS 32
 
 #define N_UNITS N_APP_UNITS
 #define BACKEND_UNIT 0 /* unit_templates[0], NAME-backend.service */
@@ -665,18 +665,25 @@ static const char *wants_backend(const new_args *a, char *out, size_t n) {
         return out;
 }
 
-/* What the lean per-connection unit asks of PID 1 only where the launcher's Landlock cannot enforce it on this
- * kernel (templates/hardening-lean.conf): no IP traffic but to the backend (Landlock ABI 4 limits TCP connects to
- * the backend's port), and no device node (any ABI: no file outside the state directory). */
-static const char *landlock_fallback(const char *ip, char *out, size_t n) {
-        int abi = landlock_abi();
+/* A --rw-path under /dev opens a device node to the backend's Landlock: PID 1's device policy must not close it. */
+static bool opens_devices(const new_args *a) {
+        for (size_t i = 0; i < a->n_rw_paths; i++)
+                if (strncmp(a->rw_paths[i], "/dev/", 5) == 0 || strcmp(a->rw_paths[i], "/dev") == 0)
+                        return true;
+        return false;
+}
 
-        if (abi >= LANDLOCK_ABI_NET)
-                snprintf(out, n, "# (none needed: this kernel's Landlock ABI is %d)", abi);
-        else
-                snprintf(out, n, "# this kernel's Landlock (ABI %d) cannot:\nIPAddressDeny=any\nIPAddressAllow=%s%s", abi,
-                         ip, abi >= 1 ? "" : "\nDevicePolicy=closed");
-        return out;
+/* The backend's Landlock allows no device node but the pseudo ones; PID 1's device policy says the same where
+ * systemd-analyze security sees it: a cgroup attribute, not a filter, measured at no cost per connection
+ * (bench/README.md, "unit settings"). Not where the backend needs devices: a --rw-path under /dev, a container engine
+ * (/dev/fuse, /dev/net/tun), criu (--idle-action=checkpoint probes /dev/net/tun). What the policy's filter forbids
+ * is not asked of PID 1 as well: its filters would cost every cold start 4-5 ms (SystemCallFilter=,
+ * SystemCallArchitectures=, RestrictNamespaces= and their kin: 7.8 -> 4.7; bench/README.md, "Current results"),
+ * more than the cold-start budget leaves under systemd 252. */
+static int backend_device_policy(const new_args *a, const new_plan *p, buf *b) {
+        if (opens_devices(a) || policy_is_container(p) || a->idle_action == IDLE_ACTION_CHECKPOINT)
+                return buf_puts(b, "# (devices opened to the backend: no device policy from PID 1)\n");
+        return buf_puts(b, "DevicePolicy=closed\n");
 }
 
 /* LAUNCH_USER, LAUNCH_GROUP and the mode of wake.sock, which only root and the launchers may connect to. */
@@ -694,7 +701,7 @@ static int add_launch_user(new_plan *p) {
 
 /* The substitutions, each escaped for the place the templates use it. */
 static int build_substitutions(const new_args *a, new_plan *p) {
-        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN], fallback[160], wants[APP_NAME_MAX + 320];
+        char idle[32], tstart[32], tstop[32], maxc[24], ip[INET6_ADDRSTRLEN], wants[APP_NAME_MAX + 320];
         int r;
 
         format_duration(a->idle, idle, sizeof(idle));
@@ -731,7 +738,7 @@ static int build_substitutions(const new_args *a, new_plan *p) {
         if (r >= 0)
                 r = add_subst(p, "WANTS_BACKEND", wants_backend(a, wants, sizeof(wants)));
         if (r >= 0)
-                r = add_subst(p, "LANDLOCK_FALLBACK", landlock_fallback(ip, fallback, sizeof(fallback)));
+                r = add_subst_from(p, "BACKEND_DEVICE_POLICY", backend_device_policy, a);
         if (r >= 0)
                 r = add_subst_from(p, "LAUNCH_ARGS", launch_args, a);
         if (r >= 0)

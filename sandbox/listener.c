@@ -13,11 +13,12 @@
  * there only the tree counts.
  *
  * Two more rules, each for what the first cannot see. A listening socket that root made is taken as the backend's:
- * root is trusted (DESIGN.md, "Trust"), and that is how a container engine's server passes (dockerd's containers
- * live in no process tree nor cgroup of ours); a local user cannot make one. And a process that is not dumpable
- * (PR_SET_DUMPABLE 0, or one that changed its ids) shows its descriptors only to CAP_SYS_PTRACE, which the backend
- * unit does not give the supervisor (systemd-analyze security counts it): where a process of the backend's could
- * not be read, a listener that the backend's own user made is taken as the backend's. Another local user's never is.
+ * root is trusted (it runs PID 1, the supervisor and emberctl; ember-sandbox(8), DESCRIPTION), and that is how a
+ * container engine's server passes (dockerd's containers live in no process tree nor cgroup of ours); a local user
+ * cannot make one. And a process that is not dumpable (PR_SET_DUMPABLE 0, or one that changed its ids) shows its
+ * descriptors only to CAP_SYS_PTRACE, which the backend unit does not give the supervisor (systemd-analyze security
+ * counts it): where a process of the backend's could not be read, a listener that the backend's own user made is
+ * taken as the backend's. Another local user's never is.
  *
  * Nobody listening yet is "not ready", as before; then, and only then, a connect probe asks whether the address
  * answers all the same (a port forwarded by a firewall rule to another network namespace: no listener here to own);
