@@ -116,7 +116,7 @@ int verb_list(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &unit_dir, NULL);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         names = calloc(LIST_MAX, sizeof(char *));

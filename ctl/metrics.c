@@ -232,7 +232,7 @@ static int metrics_option(_unused_ int c, const char *arg, void *textfile) { /* 
         if (arg[0] != '/')
                 return usage_fail("invalid --textfile '%s': use an absolute directory", arg);
         *(const char **) textfile = arg;
-        return GO_ON;
+        return 0;
 }
 
 int verb_metrics(int argc, char *argv[]) {
@@ -252,7 +252,7 @@ int verb_metrics(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &textfile, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         r = collect(app, &apps, &n);

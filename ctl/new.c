@@ -957,8 +957,9 @@ int verb_new(int argc, char *argv[]) {
         int r;
 
         r = new_parse(argc, argv, &a);
-        if (r == GO_ON)
-                r = new_validate(&a, &p);
+        if (r <= 0)
+                return r;
+        r = new_validate(&a, &p);
         if (r == GO_ON)
                 r = open_dirs(&a, &tdirfd, &udirfd);
         if (r == GO_ON) {

@@ -259,7 +259,7 @@ int verb_report(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         rep = calloc(1, sizeof(*rep));

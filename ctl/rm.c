@@ -163,7 +163,7 @@ static int rm_option(int c, const char *arg, void *ctx) {
         if (c == 'u')
                 return unit_dir_opt(arg, &a->unit_dir);
         a->keep_state = true; /* --keep-state */
-        return GO_ON;
+        return 0;
 }
 
 int verb_rm(int argc, char *argv[]) {
@@ -186,7 +186,7 @@ int verb_rm(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         udirfd = open(a.unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

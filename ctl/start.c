@@ -42,7 +42,7 @@ int verb_start(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, NULL, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (bus_open(&bus) < 0)
                 return EXIT_UNAVAILABLE;

@@ -378,7 +378,7 @@ int verb_status(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (app)
                 return print_one(app, a.json, (uint64_t) time(NULL));

@@ -156,7 +156,7 @@ static int stop_app(const char *app, uint64_t timeout) {
 }
 
 static int stop_option(_unused_ int c, const char *arg, void *timeout) { /* -t, --timeout, the only one */
-        return parse_duration_opt("timeout", arg, false, timeout) == 0 ? GO_ON : EXIT_USAGE;
+        return parse_duration_opt("timeout", arg, false, timeout);
 }
 
 int verb_stop(int argc, char *argv[]) {
@@ -174,7 +174,7 @@ int verb_stop(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &timeout, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         return stop_app(app, timeout);
 }

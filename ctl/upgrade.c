@@ -44,15 +44,17 @@ typedef struct upgrade_args {
 
 static int upgrade_option(int c, const char *arg, void *ctx) {
         upgrade_args *a = ctx;
+        int r;
 
         if (c == 'w') {
                 a->wait = true;
-                return GO_ON;
+                return 0;
         }
-        if (parse_duration_opt("drain-timeout", arg, true, &a->drain_usec) != 0)
-                return EXIT_USAGE;
+        r = parse_duration_opt("drain-timeout", arg, true, &a->drain_usec);
+        if (r < 0)
+                return r;
         a->have_drain = true;
-        return GO_ON;
+        return 0;
 }
 
 static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
@@ -263,7 +265,7 @@ int verb_upgrade(int argc, char *argv[]) {
         int r;
 
         r = parse_upgrade(argc, argv, &a);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         r = state_open(a.app, false, &dirfd);
         if (r < 0)
