@@ -61,8 +61,13 @@ typedef struct view_args {
         bool json;
 } view_args;
 int view_option(int c, const char *arg, void *view_args);
-/* NAME-backend.service is loaded in systemd: GO_ON, or the exit code after saying why not. */
+/* NAME-backend.service is loaded in systemd: 0, or -ECTL_UNAVAILABLE after saying why not. */
 int require_systemd_app(sd_bus *bus, const char *app);
+/* What a failed job of systemd's (bus_unit_job(), which said why) ends a verb with: refused where systemd said we
+ * may not, else unavailable. */
+int job_error(int r);
+/* fflush(stdout): 0, or -errno after saying so. */
+int flush_stdout(void);
 
 /* The shared usage message, then -EINVAL (a usage error, 64, at the edge). */
 int usage_fail(const char *fmt, ...) _printf_(1, 2);
@@ -77,5 +82,6 @@ void format_age(uint64_t sec, char *out, size_t size);
 struct app_status;
 /* The state as shown: cold, starting, warm or stopping. */
 const char *state_label(const struct app_status *s);
-/* The exit status for a state directory that cannot be read, after saying why. */
+/* Says why APP's state directory cannot be read (R, from state_open() or app_status_read()); returns what to end
+ * the verb with: -ECTL_UNAVAILABLE for no such app, -ECTL_REFUSED for one that is no root's, else R. */
 int status_error(const char *app, int r);

@@ -82,6 +82,12 @@ int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *
         return usage_parse_duration(name, s, zero_ok, ret);
 }
 
+int flush_stdout(void) {
+        if (fflush(stdout) != 0)
+                return log_error_errno(-errno, "cannot write to standard output");
+        return 0;
+}
+
 void format_duration(uint64_t usec, char *out, size_t size) {
         if (usec == USEC_INFINITY)
                 snprintf(out, size, "infinity");

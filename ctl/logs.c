@@ -76,6 +76,5 @@ int verb_logs(int argc, char *argv[]) {
         jargv[n] = NULL;
         fflush(stdout);
         execvp(jargv[0], (char *const *) jargv);
-        log_error_errno(-errno, "cannot run journalctl");
-        return EXIT_OSERR;
+        return log_error_errno(-errno, "cannot run journalctl");
 }
