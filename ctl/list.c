@@ -121,7 +121,7 @@ int verb_list(int argc, char *argv[]) {
 
         names = calloc(LIST_MAX, sizeof(char *));
         if (!names)
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         add_unit_apps(unit_dir, names, &n);
         if (list_app_names(&dirs, &n_dirs) >= 0)
                 for (size_t i = 0; i < n_dirs; i++) {
@@ -144,5 +144,5 @@ int verb_list(int argc, char *argv[]) {
                 free(names[i]);
         free(names);
         sd_bus_flush_close_unref(bus);
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        return flush_stdout();
 }
