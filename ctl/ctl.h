@@ -1,13 +1,12 @@
 #pragma once
-/* What emberctl's verbs share. Each verb returns its exit status (see emberctl(1)); helpers that may end a verb
- * return GO_ON to let it continue, or the exit status to end it with. */
+/* What emberctl's verbs share. Each verb, like every function under it, returns 0 or a negative error after saying
+ * why (an errno, or one of errors.h's codes); main() turns that into the exit status emberctl(1) documents. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "errors.h"
 #include "macro.h"
-
-#define GO_ON (-1)
 
 int verb_new(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);

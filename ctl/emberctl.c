@@ -138,9 +138,8 @@ static void help(FILE *f) {
 
 /* The one place where what went wrong becomes the exit status (errors.h). */
 int exit_status(int r) {
-        /* while the verbs are converted, one that still decides its exit status itself returns it as is */
         if (r >= 0)
-                return r;
+                return EXIT_SUCCESS;
         switch (r) {
         case -EINVAL:
                 return EXIT_USAGE; /* usage_error()'s, which said what was wrong with the command line */
