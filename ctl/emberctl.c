@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -134,30 +133,6 @@ static void help(FILE *f) {
                 "Exit status: 0 ok, 64 usage, 65 bad data, 69 no such app, not stopped in time or upgrade failed,\n"
                 "71 system error, 73 unit exists or unit directory unusable, 75 try again later (an upgrade in\n"
                 "progress), 77 permission refused, 78 bad policy. See emberctl(1).\n");
-}
-
-/* The one place where what went wrong becomes the exit status (errors.h). */
-int exit_status(int r) {
-        if (r >= 0)
-                return EXIT_SUCCESS;
-        switch (r) {
-        case -EINVAL:
-                return EXIT_USAGE; /* usage_error()'s, which said what was wrong with the command line */
-        case -ECTL_BAD_TEMPLATE:
-                return EXIT_DATAERR;
-        case -ECTL_UNAVAILABLE:
-                return EXIT_UNAVAILABLE;
-        case -ECTL_CANNOT_CREATE:
-                return EXIT_CANTCREAT;
-        case -ECTL_TRY_LATER:
-                return EXIT_TEMPFAIL;
-        case -ECTL_REFUSED:
-                return EXIT_NOPERM;
-        case -ECTL_BAD_POLICY:
-                return EXIT_CONFIG;
-        default:
-                return EXIT_OSERR; /* a system call failed: said where it did */
-        }
 }
 
 static int run(int argc, char *argv[]) {
