@@ -468,7 +468,7 @@ int app_check(const new_args *a, const app_sandbox *sb, const char *backend_unit
         check_ctx x = { .a = a, .view = view };
 
         if (!view)
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         view_read_text(view, backend_unit_text);
         view_read_dropins(view, a->unit_dir, a->name);
         view_rules(view);
@@ -486,5 +486,6 @@ int app_check(const new_args *a, const app_sandbox *sb, const char *backend_unit
         }
         check_rw_paths(a, sb->landlock);
         unit_view_done(view);
-        return x.refused ? EXIT_USAGE : GO_ON;
+        /* an app its unit keeps from starting is refused as a usage error (emberctl(1)): check_path() said why */
+        return x.refused ? -EINVAL : 0;
 }

@@ -14,11 +14,12 @@
 
 int usage_fail(const char *fmt, ...) {
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        (void) usage_errorv(fmt, ap);
+        r = usage_errorv(fmt, ap);
         va_end(ap);
-        return EXIT_USAGE;
+        return r;
 }
 
 int verb_options(const verb_spec *v, int argc, char *argv[], void *ctx) {
@@ -29,16 +30,16 @@ int verb_options(const verb_spec *v, int argc, char *argv[], void *ctx) {
         while ((c = getopt_long(argc, argv, v->short_options, v->options, NULL)) >= 0) {
                 if (c == 'h') {
                         v->help(stdout);
-                        return EXIT_SUCCESS;
+                        return 0;
                 }
                 if (c == '?' || !v->on_option)
                         return usage_fail("%s: option '%s' is not known or lacks its value", v->name,
                                           argv[optind - 1]);
                 r = v->on_option(c, optarg, ctx);
-                if (r != GO_ON)
+                if (r < 0)
                         return r;
         }
-        return GO_ON;
+        return 1;
 }
 
 int view_option(int c, const char *arg, void *ctx) {
@@ -48,36 +49,42 @@ int view_option(int c, const char *arg, void *ctx) {
                 a->json = true;
         else
                 a->since = arg;
-        return GO_ON;
+        return 0;
 }
 
 int unit_dir_opt(const char *arg, const char **ret) {
         if (arg[0] != '/')
                 return usage_fail("invalid --unit-dir '%s': use an absolute path", arg);
         *ret = arg;
-        return GO_ON;
+        return 0;
 }
 
 int verb_parse(const verb_spec *v, int argc, char *argv[], void *ctx, const char **app) {
         int r = verb_options(v, argc, argv, ctx);
 
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (app)
                 *app = NULL;
         if (optind >= argc)
-                return v->name_arg == VERB_NAME_REQUIRED ? usage_fail("%s: missing NAME", v->name) : GO_ON;
+                return v->name_arg == VERB_NAME_REQUIRED ? usage_fail("%s: missing NAME", v->name) : 1;
         if (v->name_arg == VERB_NO_NAME || optind + 1 < argc)
                 return usage_fail("%s: unexpected argument '%s'", v->name,
                                   argv[v->name_arg == VERB_NO_NAME ? optind : optind + 1]);
         if (!app_name_is_valid(argv[optind]))
                 return usage_fail("invalid NAME '%s'", argv[optind]);
         *app = argv[optind++];
-        return GO_ON;
+        return 1;
 }
 
 int parse_duration_opt(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
-        return usage_parse_duration(name, s, zero_ok, ret) < 0 ? EXIT_USAGE : 0;
+        return usage_parse_duration(name, s, zero_ok, ret);
+}
+
+int flush_stdout(void) {
+        if (fflush(stdout) != 0)
+                return log_error_errno(-errno, "cannot write to standard output");
+        return 0;
 }
 
 void format_duration(uint64_t usec, char *out, size_t size) {
@@ -128,7 +135,7 @@ static void help(FILE *f) {
                 "progress), 77 permission refused, 78 bad policy. See emberctl(1).\n");
 }
 
-int main(int argc, char *argv[]) {
+static int run(int argc, char *argv[]) {
         static const struct {
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
@@ -145,21 +152,25 @@ int main(int argc, char *argv[]) {
                 { "upgrade", verb_upgrade },
         };
 
-        log_setup("emberctl", NULL);
         if (argc < 2) {
                 help(stderr);
-                return EXIT_USAGE;
+                return -EINVAL;
         }
         if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
                 help(stdout);
-                return EXIT_SUCCESS;
+                return 0;
         }
         if (strcmp(argv[1], "--version") == 0) {
                 printf("emberctl " PACKAGE_VERSION "\n");
-                return EXIT_SUCCESS;
+                return 0;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (strcmp(argv[1], verbs[i].name) == 0)
                         return verbs[i].fn(argc - 1, argv + 1);
         return usage_fail("unknown command '%s'", argv[1]);
+}
+
+int main(int argc, char *argv[]) {
+        log_setup("emberctl", NULL);
+        return exit_status(run(argc, argv));
 }

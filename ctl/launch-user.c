@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "new.h"
@@ -72,17 +73,19 @@ int launch_user_check(const char *user, const char *backend_user) {
         uid_t uid;
 
         if (!pw)
-                return GO_ON; /* root, or not there yet: launch_user_ensure() makes it */
+                return 0; /* root, or not there yet: launch_user_ensure() makes it */
         uid = pw->pw_uid;
         gr = getgrgid(pw->pw_gid);
-        if (strcmp(user, LAUNCH_USER) == 0 && (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0]))
-                return log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its "
-                                 "group without other members): remove it and let systemd-sysusers make it, or "
-                                 "configure --with-launch-user", user, (unsigned) uid), EXIT_CONFIG;
+        if (strcmp(user, LAUNCH_USER) == 0 && (uid == 0 || uid >= 1000 || !gr || gr->gr_mem[0])) {
+                log_error("the launchers' user %s (uid %u) is not a system account of its own (uid 1-999, its group "
+                          "without other members): remove it and let systemd-sysusers make it, or configure "
+                          "--with-launch-user", user, (unsigned) uid);
+                return -ECTL_BAD_POLICY; /* emberctl(1): 78, a configuration that is wrong */
+        }
         if (uid != 0 && backend_user && (pw = user_lookup(backend_user)) && pw->pw_uid == uid)
                 return usage_fail("--user=%s is the launchers' user (of every TCP app): the backend would own their "
                                   "launcher files; run it as another user", backend_user);
-        return GO_ON;
+        return 0;
 }
 
 const char *launch_group(const char *user, char *buf, size_t size) {

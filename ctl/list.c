@@ -116,12 +116,12 @@ int verb_list(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &unit_dir, NULL);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         names = calloc(LIST_MAX, sizeof(char *));
         if (!names)
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         add_unit_apps(unit_dir, names, &n);
         if (list_app_names(&dirs, &n_dirs) >= 0)
                 for (size_t i = 0; i < n_dirs; i++) {
@@ -144,5 +144,5 @@ int verb_list(int argc, char *argv[]) {
                 free(names[i]);
         free(names);
         sd_bus_flush_close_unref(bus);
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        return flush_stdout();
 }

@@ -1,7 +1,7 @@
 # emberctl: writes an app's units from templates/, shows state, stops backends. See man/emberctl.1.
 bin_PROGRAMS += ctl/emberctl
 ctl_emberctl_SOURCES = \
-	ctl/emberctl.c ctl/ctl.h \
+	ctl/emberctl.c ctl/ctl.h ctl/errors.c ctl/errors.h \
 	ctl/new.c ctl/new.h ctl/new-options.c ctl/new-options.h ctl/app-check.c ctl/launch-user.c ctl/status.c ctl/stop.c ctl/metrics.c ctl/report.c \
 	ctl/list.c ctl/start.c ctl/rm.c ctl/logs.c ctl/units.c ctl/upgrade.c ctl/failure.c ctl/failure.h \
 	ctl/bus.c ctl/bus.h \

@@ -30,12 +30,12 @@ static int logs_option(int c, const char *arg, void *ctx) {
 
         if (c == 'f') {
                 a->follow = true;
-                return GO_ON;
+                return 0;
         }
         if (parse_uint64(arg, &v) < 0) /* -n, --lines */
                 return usage_fail("invalid --lines '%s': use a number", arg);
         a->lines = arg;
-        return GO_ON;
+        return 0;
 }
 
 int verb_logs(int argc, char *argv[]) {
@@ -55,7 +55,7 @@ int verb_logs(int argc, char *argv[]) {
         int r, n = 0;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         snprintf(u[0], sizeof(u[0]), "%s.socket", app);
@@ -76,6 +76,5 @@ int verb_logs(int argc, char *argv[]) {
         jargv[n] = NULL;
         fflush(stdout);
         execvp(jargv[0], (char *const *) jargv);
-        log_error_errno(-errno, "cannot run journalctl");
-        return EXIT_OSERR;
+        return log_error_errno(-errno, "cannot run journalctl");
 }

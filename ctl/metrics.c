@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -186,14 +187,23 @@ static int write_textfile(const char *dir, const buf *b) {
         _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r;
 
-        if (dirfd < 0)
-                return log_error_errno(-errno, "cannot open %s", dir), EXIT_CANTCREAT;
+        if (dirfd < 0) {
+                log_error_errno(-errno, "cannot open %s", dir);
+                return -ECTL_CANNOT_CREATE;
+        }
         r = write_atomic(dirfd, "ember.prom", b, true);
         if (r < 0)
-                return log_error_errno(r, "cannot write %s/ember.prom", dir), EXIT_OSERR;
-        return EXIT_SUCCESS;
+                return log_error_errno(r, "cannot write %s/ember.prom", dir);
+        return 0;
 }
 
+static int print_metrics(const buf *b) {
+        if (fwrite(b->data ? b->data : "", 1, b->len, stdout) != b->len)
+                return log_error_errno(-EIO, "cannot write to standard output");
+        return flush_stdout();
+}
+
+/* The metrics of APP, or of every app (those that cannot be read left out): 0, or the error after saying why. */
 static int collect(const char *app, app_metrics **ret, size_t *ret_n) {
         _cleanup_free_ char **names = NULL;
         app_metrics *apps;
@@ -203,14 +213,17 @@ static int collect(const char *app, app_metrics **ret, size_t *ret_n) {
         if (app) {
                 names = calloc(1, sizeof(char *));
                 if (!names)
-                        return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                        return log_error_errno(-ENOMEM, "out of memory");
                 names[0] = (char *) app;
                 n = 1;
-        } else if (list_app_names(&names, &n) < 0)
-                return EXIT_OSERR;
+        } else {
+                r = list_app_names(&names, &n);
+                if (r < 0)
+                        return r; /* said */
+        }
         apps = calloc(n ? n : 1, sizeof(*apps));
         if (!apps)
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         *ret_n = 0;
         for (size_t i = 0; i < n; i++) {
                 r = app_metrics_read(names[i], &apps[*ret_n]);
@@ -225,14 +238,14 @@ static int collect(const char *app, app_metrics **ret, size_t *ret_n) {
                 for (size_t i = 0; i < n; i++)
                         free(names[i]);
         *ret = apps;
-        return GO_ON;
+        return 0;
 }
 
 static int metrics_option(_unused_ int c, const char *arg, void *textfile) { /* --textfile, the only one */
         if (arg[0] != '/')
                 return usage_fail("invalid --textfile '%s': use an absolute directory", arg);
         *(const char **) textfile = arg;
-        return GO_ON;
+        return 0;
 }
 
 int verb_metrics(int argc, char *argv[]) {
@@ -252,20 +265,17 @@ int verb_metrics(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &textfile, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         r = collect(app, &apps, &n);
-        if (r != GO_ON)
+        if (r < 0)
                 return r;
         if (render_metrics(&b, apps, n, (uint64_t) time(NULL)) < 0) {
                 buf_done(&b);
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         }
-        if (textfile)
-                r = write_textfile(textfile, &b);
-        else
-                r = fwrite(b.data ? b.data : "", 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        r = textfile ? write_textfile(textfile, &b) : print_metrics(&b);
         buf_done(&b);
         return r;
 }

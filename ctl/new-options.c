@@ -122,28 +122,22 @@ bool state_dir_is_ok(const char *s) {
         return true;
 }
 
-static int parse_duration_opt_or_go_on(const char *name, const char *s, bool zero_ok, uint64_t *ret) {
-        int r = parse_duration_opt(name, s, zero_ok, ret);
-        return r != 0 ? r : GO_ON;
-}
-
-/* One option; GO_ON, or the exit code. */
-/* --NAME=ARG that must be ONE or TWO: GO_ON, or the usage error. */
+/* --NAME=ARG that must be ONE or TWO: 0, or the usage error's -EINVAL. */
 static int choice_opt(const char *name, const char *arg, const char *one, const char *two, const char **ret) {
         if (strcmp(arg, one) != 0 && strcmp(arg, two) != 0)
                 return usage_fail("invalid --%s '%s': use %s or %s", name, arg, one, two);
         *ret = arg;
-        return GO_ON;
+        return 0;
 }
 
-/* The options that say where things are and what the backend's environment holds. */
+/* The options that say where things are and what the backend's environment holds: 0, or -EINVAL. */
 static int new_setting_option(int c, const char *arg, new_args *a) {
         switch (c) {
         case ARG_MAX_CONNECTIONS:
                 if (parse_uint64(arg, &a->max_connections) < 0 || strchr(arg, '\n') ||
                     a->max_connections == 0 || a->max_connections > 65536)
                         return usage_fail("invalid --max-connections '%s': use a number from 1 to 65536", arg);
-                return GO_ON;
+                return 0;
         case ARG_UNIT_DIR:
                 return unit_dir_opt(arg, &a->unit_dir);
         case ARG_ENV:
@@ -153,34 +147,34 @@ static int new_setting_option(int c, const char *arg, new_args *a) {
                 if (a->n_env == ENV_MAX)
                         return usage_fail("too many --env (at most %d)", ENV_MAX);
                 a->env[a->n_env++] = arg;
-                return GO_ON;
+                return 0;
         case ARG_ENV_FILE:
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --env-file '%s': use an absolute path without whitespace or quotes", arg);
                 if (a->n_env_files == ENV_MAX)
                         return usage_fail("too many --env-file (at most %d)", ENV_MAX);
                 a->env_files[a->n_env_files++] = arg;
-                return GO_ON;
+                return 0;
         case ARG_WORKING_DIRECTORY:
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --working-directory '%s': use an absolute path without whitespace or quotes", arg);
                 a->working_directory = arg;
-                return GO_ON;
+                return 0;
         case ARG_RW_PATH:
                 if (arg[0] != '/' || !setting_path_is_ok(arg))
                         return usage_fail("invalid --rw-path '%s': use an absolute path without whitespace or quotes", arg);
                 if (a->n_rw_paths == ENV_MAX)
                         return usage_fail("too many --rw-path (at most %d)", ENV_MAX);
                 a->rw_paths[a->n_rw_paths++] = arg;
-                return GO_ON;
+                return 0;
         case ARG_STATE_DIR:
                 if (!state_dir_is_ok(arg))
                         return usage_fail("invalid --state-dir '%s': use a relative name under /var/lib of "
                                           "[A-Za-z0-9._-] and '/', without . or .. components", arg);
                 a->state_dir = arg;
-                return GO_ON;
+                return 0;
         default:
-                return EXIT_SOFTWARE;
+                abort(); /* every option of new_parse()'s table is handled here or in new_option() */
         }
 }
 
@@ -190,24 +184,24 @@ static int new_option(int c, const char *arg, void *ctx) {
         switch (c) {
         case ARG_LISTEN:
                 a->listen = arg;
-                return GO_ON;
+                return 0;
         case ARG_BACKEND:
                 a->backend = arg;
-                return GO_ON;
+                return 0;
         case ARG_IDLE:
-                return parse_duration_opt_or_go_on("idle", arg, true, &a->idle);
+                return parse_duration_opt("idle", arg, true, &a->idle);
         case ARG_IDLE_ACTION:
                 a->idle_action = idle_action_from_string(arg);
                 if (a->idle_action < 0)
                         return usage_fail("new: invalid --idle-action '%s': use stop, freeze or checkpoint", arg);
                 if (a->idle_action == IDLE_ACTION_CHECKPOINT && !ENABLE_CHECKPOINT)
                         return usage_fail("new: %s", CHECKPOINT_NOT_BUILT);
-                return GO_ON;
+                return 0;
         case ARG_FREEZE_FOR:
-                return parse_duration_opt_or_go_on("freeze-for", arg, false, &a->freeze_for);
+                return parse_duration_opt("freeze-for", arg, false, &a->freeze_for);
         case ARG_POLICY:
                 a->policy = arg;
-                return GO_ON;
+                return 0;
         case ARG_HARDENING:
                 return choice_opt("hardening", arg, "lean", "strict", &a->hardening);
         case ARG_START_ON:
@@ -218,35 +212,35 @@ static int new_option(int c, const char *arg, void *ctx) {
                 return choice_opt("proxy-protocol", arg, "v1", "v2", &a->proxy_protocol);
         case ARG_ACCEPT_PROXY_PROTOCOL:
                 a->accept_proxy_protocol = true;
-                return GO_ON;
+                return 0;
         case ARG_RELAY:
                 if (!ENABLE_KERNEL_RELAY && strcmp(arg, "kernel") == 0)
                         return usage_fail("%s", KERNEL_RELAY_NOT_BUILT);
                 return choice_opt("relay", arg, "splice", "kernel", &a->relay);
         case ARG_USER:
                 a->user = arg;
-                return GO_ON;
+                return 0;
         case ARG_DYNAMIC_USER:
                 a->dynamic_user = true;
-                return GO_ON;
+                return 0;
         case ARG_START_TIMEOUT:
-                return parse_duration_opt_or_go_on("start-timeout", arg, false, &a->start_timeout);
+                return parse_duration_opt("start-timeout", arg, false, &a->start_timeout);
         case ARG_STOP_TIMEOUT:
-                return parse_duration_opt_or_go_on("stop-timeout", arg, false, &a->stop_timeout);
+                return parse_duration_opt("stop-timeout", arg, false, &a->stop_timeout);
         case ARG_CLIENT_IDLE_TIMEOUT:
-                return parse_duration_opt_or_go_on("client-idle-timeout", arg, false, &a->client_idle);
+                return parse_duration_opt("client-idle-timeout", arg, false, &a->client_idle);
         case ARG_FORCE:
                 a->force = true;
-                return GO_ON;
+                return 0;
         case ARG_NOW:
                 a->now = true;
-                return GO_ON;
+                return 0;
         default:
                 return new_setting_option(c, arg, a);
         }
 }
 
-/* Returns GO_ON, or the exit code (EXIT_SUCCESS after --help). */
+/* 1 to go on, 0 after --help, or -EINVAL after the usage message. */
 int new_parse(int argc, char *argv[], new_args *a) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -296,7 +290,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
         a->command_argc = dd < argc ? argc - dd - 1 : 0;
 
         r = verb_options(&spec, dd, argv, a);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (optind >= dd)
                 return usage_fail("new: missing NAME");
@@ -305,7 +299,7 @@ int new_parse(int argc, char *argv[], new_args *a) {
         a->name = argv[optind];
         if (a->freeze_for != USEC_INFINITY && a->idle_action != IDLE_ACTION_FREEZE)
                 return usage_fail("new: --freeze-for needs --idle-action=freeze");
-        return GO_ON;
+        return 1;
 }
 
 /* COMMAND[0] as an absolute path to an executable regular file, searching $PATH for a bare name. */

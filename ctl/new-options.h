@@ -27,7 +27,7 @@ typedef struct new_args {
         size_t n_rw_paths;
 } new_args;
 
-/* GO_ON, or the exit code (EXIT_SUCCESS after --help). */
+/* 1 to go on, 0 after --help, or -EINVAL after the usage message. */
 int new_parse(int argc, char *argv[], new_args *a);
 /* A path for a unit setting or ListenStream=: no whitespace, quotes, backslashes or control characters. */
 bool listen_path_is_ok(const char *s);

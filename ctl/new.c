@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "errors.h"
 #include "landlock.h"
 #include "log.h"
 #include "macro.h"
@@ -124,7 +125,7 @@ static int validate_name(const char *name) {
                                   name, APP_NAME_MAX);
         if (strlen(name) > 8 && strcmp(name + strlen(name) - 8, "-backend") == 0)
                 return usage_fail("invalid NAME '%s': names ending in -backend would clash with another app's units", name);
-        return GO_ON;
+        return 0;
 }
 
 static uint16_t tcp_port(const ember_addr *a) {
@@ -132,6 +133,8 @@ static uint16_t tcp_port(const ember_addr *a) {
 }
 
 static int validate_addresses(const new_args *a, new_plan *p) {
+        int r;
+
         if (!a->listen)
                 return usage_fail("new: --listen=ADDR is required");
         if (!a->backend)
@@ -145,15 +148,16 @@ static int validate_addresses(const new_args *a, new_plan *p) {
                                   "absolute unix path", a->backend);
         if (p->listen_a.port_only)
                 snprintf(p->listen, sizeof(p->listen), "%u", ntohs(p->listen_a.in.sin_port)); /* all addresses */
-        else if (format_addr(&p->listen_a, p->listen, sizeof(p->listen)) < 0)
-                return EXIT_SOFTWARE;
-        if (format_addr(&p->backend_a, p->backend, sizeof(p->backend)) < 0)
-                return EXIT_SOFTWARE;
+        else if ((r = format_addr(&p->listen_a, p->listen, sizeof(p->listen))) < 0)
+                return log_error_errno(r, "cannot format the --listen address %s", a->listen);
+        r = format_addr(&p->backend_a, p->backend, sizeof(p->backend));
+        if (r < 0)
+                return log_error_errno(r, "cannot format the --backend address %s", a->backend);
         if (p->listen_a.len == p->backend_a.len && memcmp(&p->listen_a.storage, &p->backend_a.storage, p->listen_a.len) == 0)
                 return usage_fail("--listen and --backend are the same address (%s): the backend must listen elsewhere", p->backend);
         if (p->listen_a.port_only && tcp_port(&p->backend_a) == p->listen_a.in.sin_port)
                 return usage_fail("--listen port %s would take the backend's address %s", p->listen, p->backend);
-        return GO_ON;
+        return 0;
 }
 
 static int validate_command(const new_args *a, new_plan *p) {
@@ -165,12 +169,12 @@ static int validate_command(const new_args *a, new_plan *p) {
                 return usage_fail("new: missing COMMAND after '--'");
         r = resolve_command(a->command[0], &p->command0);
         if (r == -ENOMEM)
-                return log_error_errno(r, "out of memory"), EXIT_OSERR;
+                return log_error_errno(r, "out of memory");
         if (r < 0)
                 return usage_fail("invalid COMMAND '%s': %s", a->command[0],
                                   r == -ENOEXEC ? "not an executable file" :
                                   strchr(a->command[0], '/') ? strerror(-r) : "not found in $PATH");
-        return GO_ON;
+        return 0;
 }
 
 /* Who the backend runs as: never root unless the app says --user=root. Without --user (or with --dynamic-user)
@@ -186,7 +190,7 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
                                   "systemd allocates for each run or as USER", a->user);
         p->dynamic_user = !a->user;
         if (!p->dynamic_user)
-                return GO_ON;
+                return 0;
         if (is_unix)
                 return usage_fail(a->dynamic_user ?
                                   "--dynamic-user needs a TCP --backend: the launchers could not reach a unix socket "
@@ -201,7 +205,7 @@ static int validate_backend_user(const new_args *a, new_plan *p) {
                 return usage_fail("NAME '%s' cannot name the backend's own user '%s-backend' ([a-z0-9_-], starting "
                                   "with a letter or _, at most 23 characters): choose another NAME, or --user=USER",
                                   n, n);
-        return GO_ON;
+        return 0;
 }
 
 /* Who confines the backend's files. By default ember-sandbox, with Landlock: no mount namespace, which would cost
@@ -224,7 +228,7 @@ static int plan_backend_sandbox(const new_args *a, new_plan *p) {
         if (!p->landlock && strcmp(a->hardening, "lean") == 0 && abi <= 0 && !policy_is_container(p))
                 printf("Note: this kernel has no Landlock: systemd's sandbox confines the backend's files instead "
                        "(a mount namespace at every cold start)\n");
-        return GO_ON;
+        return 0;
 }
 
 static int validate_launch_user(const new_args *a, new_plan *p) {
@@ -236,15 +240,15 @@ static int validate_policy(const new_args *a, new_plan *p) {
         int r = check_policy(a->policy, &p->policy);
 
         if (r == -ENOMEM)
-                return log_error_errno(r, "out of memory"), EXIT_OSERR;
+                return log_error_errno(r, "out of memory");
         if (r >= 0)
-                return GO_ON;
+                return 0;
         if (strchr(a->policy, '/'))
                 log_error("invalid --policy '%s': %s", a->policy, r == -EBADFD ? "not a readable regular file" : strerror(-r));
         else
                 log_error("invalid --policy '%s': use default, strict, container, none, a policy installed in %s or a path",
                           a->policy, policy_dir());
-        return EXIT_CONFIG;
+        return -ECTL_BAD_POLICY;
 }
 
 /* --idle-action=checkpoint runs criu from the supervisor: it must be installed, and the kernel must have
@@ -255,7 +259,7 @@ static int validate_checkpoint(const new_args *a) {
         bool found = false;
 
         if (a->idle_action != IDLE_ACTION_CHECKPOINT)
-                return GO_ON;
+                return 0;
         for (size_t i = 0; i < ELEMENTSOF(dirs) && !found; i++)
                 found = access(dirs[i], X_OK) == 0;
         if (!found)
@@ -267,24 +271,25 @@ static int validate_checkpoint(const new_args *a) {
         if (a->dynamic_user)
                 return usage_fail("--idle-action=checkpoint and --dynamic-user exclude each other: a restored backend "
                                   "keeps its uid, which a later run may have given to another unit");
-        return GO_ON;
+        return 0;
 }
 
+/* Each step: 0, or the error after saying why (mostly usage_fail()'s -EINVAL). */
 static int new_validate(const new_args *a, new_plan *p) {
         int r = validate_name(a->name);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_addresses(a, p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_command(a, p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_policy(a, p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_checkpoint(a);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_backend_user(a, p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = plan_backend_sandbox(a, p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = validate_launch_user(a, p);
         return r;
 }
@@ -293,7 +298,7 @@ static int refuse_existing_units(const new_args *a, int udirfd) {
         bool exists = false;
 
         if (a->force)
-                return GO_ON;
+                return 0;
         for (size_t i = 0; i < N_UNITS; i++) {
                 char u[NAME_MAX + 1];
                 struct stat st;
@@ -305,9 +310,9 @@ static int refuse_existing_units(const new_args *a, int udirfd) {
                 }
         }
         if (!exists)
-                return GO_ON;
+                return 0;
         log_error("refusing to overwrite; use --force to replace the units of '%s'", a->name);
-        return EXIT_CANTCREAT;
+        return -ECTL_CANNOT_CREATE;
 }
 
 /* Open both directories before writing anything. */
@@ -315,10 +320,12 @@ static int open_dirs(const new_args *a, int *tdirfd, int *udirfd) {
         *tdirfd = open(template_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (*tdirfd < 0)
                 return log_error_errno(-errno, "cannot open template directory %s (set EMBER_TEMPLATE_DIR?)",
-                                       template_dir()), EXIT_OSERR;
+                                       template_dir());
         *udirfd = open(a->unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (*udirfd < 0)
-                return log_error_errno(-errno, "cannot open unit directory %s", a->unit_dir), EXIT_CANTCREAT;
+        if (*udirfd < 0) {
+                log_error_errno(-errno, "cannot open unit directory %s", a->unit_dir);
+                return -ECTL_CANNOT_CREATE;
+        }
         return refuse_existing_units(a, *udirfd);
 }
 
@@ -748,13 +755,14 @@ static int build_substitutions(const new_args *a, new_plan *p) {
         if (r >= 0)
                 r = add_subst_from(p, "BACKEND_SETTINGS", backend_settings, a);
         if (r < 0)
-                return log_error_errno(r, "cannot prepare the units"), EXIT_OSERR;
-        return GO_ON;
+                return log_error_errno(r, "cannot prepare the units");
+        return 0;
 }
 
+/* A template file that is no template (not a regular file, too big, NUL bytes) is bad data, not a system error. */
 static int template_read_error(int r, const char *file) {
         log_error_errno(r, "cannot read template %s/%s", template_dir(), file);
-        return r == -EBADMSG || r == -EFBIG || r == -EBADFD ? EXIT_DATAERR : EXIT_OSERR;
+        return r == -EBADMSG || r == -EFBIG || r == -EBADFD ? -ECTL_BAD_TEMPLATE : r;
 }
 
 static int render_template(int tdirfd, const char *file, const new_plan *p, buf *out) {
@@ -765,21 +773,19 @@ static int render_template(int tdirfd, const char *file, const new_plan *p, buf 
                 return template_read_error(r, file);
         r = render(file, text, p->substs, p->n_substs, out);
         if (r == -EBADMSG)
-                return EXIT_DATAERR; /* render() said FILE:LINE */
+                return -ECTL_BAD_TEMPLATE; /* render() said FILE:LINE */
         if (r < 0)
-                return log_error_errno(r, "cannot render template %s", file), EXIT_OSERR;
-        return GO_ON;
+                return log_error_errno(r, "cannot render template %s", file);
+        return 0;
 }
 
 /* FILE, a fragment template rendered with the same values, becomes KEY's value (FILE NULL: KEY is empty). */
 static int render_fragment(int tdirfd, const char *file, const char *key, new_plan *p) {
         buf b = {};
-        int r = file ? render_template(tdirfd, file, p, &b) : GO_ON;
+        int r = file ? render_template(tdirfd, file, p, &b) : 0;
 
-        if (r == GO_ON && add_subst_buf(p, key, &b) < 0) {
-                log_error_errno(-ENOMEM, "cannot prepare the units");
-                r = EXIT_OSERR;
-        }
+        if (r >= 0 && add_subst_buf(p, key, &b) < 0)
+                r = log_error_errno(-ENOMEM, "cannot prepare the units");
         buf_done(&b);
         return r;
 }
@@ -792,15 +798,17 @@ static int render_units(const new_args *a, int tdirfd, new_plan *p) {
 
         snprintf(file, sizeof(file), "hardening-%s.conf", a->hardening);
         r = render_fragment(tdirfd, file, "HARDENING", p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = render_fragment(tdirfd, p->landlock ? "backend-lean.conf" : "backend-strict.conf", "BACKEND_HARDENING", p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = render_fragment(tdirfd, policy_is_container(p) ? "backend-container.conf" : NULL, "POLICY_SANDBOX", p);
-        for (size_t i = 0; r == GO_ON && i < N_UNITS; i++)
+        for (size_t i = 0; r >= 0 && i < N_UNITS; i++)
                 r = render_template(tdirfd, unit_templates[i], p, &p->rendered[i]);
         return r;
 }
 
+/* A unit directory that takes no new file, or no file atomically without replacing another (renameat2()'s
+ * RENAME_NOREPLACE: EINVAL where the file system lacks it), cannot hold the units: -ECTL_CANNOT_CREATE. */
 static int write_units(const new_args *a, int udirfd, const new_plan *p) {
         for (size_t i = 0; i < N_UNITS; i++) {
                 char u[NAME_MAX + 1];
@@ -810,11 +818,12 @@ static int write_units(const new_args *a, int udirfd, const new_plan *p) {
                 r = write_atomic(udirfd, u, &p->rendered[i], a->force);
                 if (r < 0) {
                         log_error_errno(r, "cannot write %s/%s", a->unit_dir, u);
-                        return r == -EEXIST || r == -EACCES || r == -EPERM || r == -EROFS ? EXIT_CANTCREAT : EXIT_OSERR;
+                        return r == -EEXIST || r == -EACCES || r == -EPERM || r == -EROFS || r == -EINVAL ?
+                                       -ECTL_CANNOT_CREATE : r;
                 }
                 printf("Wrote %s/%s\n", a->unit_dir, u);
         }
-        return GO_ON;
+        return 0;
 }
 
 /* What a container engine leaves after a SIGKILL of the unit, and the drop-in that removes it. docker runs the
@@ -908,14 +917,14 @@ static int own_user_ensure(const new_args *a, const new_plan *p) {
         int r;
 
         if (!p->own_user)
-                return GO_ON;
+                return 0;
         own_user_name(a, own, sizeof(own));
         snprintf(conf, sizeof(conf), "%s/ember-%s.conf", SYSUSERS_ETC_DIR, a->name);
         if (geteuid() != 0 || strcmp(a->unit_dir, UNIT_DIR_DEFAULT) != 0) {
                 if (!user_lookup(own))
                         printf("Note: the backend's user %s does not exist; as root, emberctl new makes it (%s) when it "
                                "writes the units to %s\n", own, conf, UNIT_DIR_DEFAULT);
-                return GO_ON;
+                return 0;
         }
         snprintf(line, sizeof(line), "# emberctl new %s: the backend's own user (emberctl rm removes this file, not the "
                  "user)\nu %s - \"ember backend of %s\" /\n", a->name, own, a->name);
@@ -927,10 +936,11 @@ static int own_user_ensure(const new_args *a, const new_plan *p) {
                 r = sysusers_apply(conf);
         if (r >= 0 && !user_lookup(own))
                 r = -ESRCH;
-        if (r < 0)
-                return log_error_errno(r, "cannot make the backend's user %s (systemd-sysusers %s)", own, conf),
-                       EXIT_CANTCREAT;
-        return GO_ON;
+        if (r < 0) {
+                log_error_errno(r, "cannot make the backend's user %s (systemd-sysusers %s)", own, conf);
+                return -ECTL_CANNOT_CREATE;
+        }
+        return 0;
 }
 
 /* --now: what the two printed commands would do, over the bus. */
@@ -942,7 +952,7 @@ static int enable_now(const new_args *a) {
 
         snprintf(unit, sizeof(unit), "%s.socket", a->name);
         if (bus_open(&bus) < 0)
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE; /* said */
         r = bus_daemon_reload(bus);
         if (r >= 0)
                 r = bus_enable(bus, unit);
@@ -954,7 +964,7 @@ static int enable_now(const new_args *a) {
         if (r >= 0)
                 printf("Enabled and started %s.\n", unit);
         sd_bus_flush_close_unref(bus);
-        return r >= 0 ? GO_ON : EXIT_UNAVAILABLE;
+        return r >= 0 ? 0 : -ECTL_UNAVAILABLE; /* said, by bus.c or above */
 }
 
 int verb_new(int argc, char *argv[]) {
@@ -964,30 +974,29 @@ int verb_new(int argc, char *argv[]) {
         int r;
 
         r = new_parse(argc, argv, &a);
-        if (r == GO_ON)
-                r = new_validate(&a, &p);
-        if (r == GO_ON)
+        if (r <= 0)
+                return r;
+        r = new_validate(&a, &p);
+        if (r >= 0)
                 r = open_dirs(&a, &tdirfd, &udirfd);
-        if (r == GO_ON) {
+        if (r >= 0) {
                 launch_user_ensure(p.launch_user);
                 r = own_user_ensure(&a, &p);
         }
-        if (r == GO_ON)
+        if (r >= 0)
                 r = build_substitutions(&a, &p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = render_units(&a, tdirfd, &p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = check_app(&a, &p);
-        if (r == GO_ON)
+        if (r >= 0)
                 r = write_units(&a, udirfd, &p);
-        if (r == GO_ON)
+        if (r >= 0)
                 launch_user_prepare(a.name, p.launch_user);
-        if (r == GO_ON && a.now)
+        if (r >= 0 && a.now)
                 r = enable_now(&a);
-        if (r == GO_ON) {
+        if (r >= 0)
                 print_next_steps(&a, &p);
-                r = EXIT_SUCCESS;
-        }
         new_plan_done(&p);
         return r;
 }

@@ -10,7 +10,8 @@
 void launch_user_ensure(const char *user);
 /* The files a launcher writes in a live state directory of APP become USER's (ember-state(7), Ownership). */
 void launch_user_prepare(const char *app, const char *user);
-/* The launchers' user must be a system account of its own, and not BACKEND_USER: GO_ON, or the exit code (logged). */
+/* The launchers' user must be a system account of its own, and not BACKEND_USER: 0, or after saying why not
+ * -ECTL_BAD_POLICY (not a system account) or -EINVAL (BACKEND_USER is it: a usage error). */
 int launch_user_check(const char *user, const char *backend_user);
 /* systemd-sysusers CONF: 0, or -errno / -ECHILD if it failed. */
 int sysusers_apply(const char *conf);
@@ -18,7 +19,8 @@ int sysusers_apply(const char *conf);
 const char *launch_group(const char *user, char *buf, size_t size);
 /* The app (COMMAND's executable, --working-directory, arguments naming existing paths) against the backend unit it
  * gets (BACKEND_UNIT_TEXT as rendered, and the app's drop-ins): what the unit hides from it or keeps read-only, and
- * what its user may not reach. Warns and notes; GO_ON, or EXIT_USAGE where the backend cannot start (app-check.c). */
+ * what its user may not reach. Warns and notes; 0, or -EINVAL (a usage error) where the backend cannot start, after
+ * saying why (app-check.c). */
 typedef struct app_sandbox {
         const char *executable;
         const char *user;  /* the backend's user: --user's, or its own (NAME-backend) */

@@ -259,12 +259,12 @@ int verb_report(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         rep = calloc(1, sizeof(*rep));
         if (!rep)
-                return log_error_errno(-ENOMEM, "out of memory"), EXIT_OSERR;
+                return log_error_errno(-ENOMEM, "out of memory");
         r = read_journal(app, a.since, rep);
         for (size_t i = 0; i < rep->n; i++)
                 qsort(rep->apps[i].ready_ms, rep->apps[i].n_ready, sizeof(uint64_t), cmp_u64);
@@ -280,6 +280,6 @@ int verb_report(int argc, char *argv[]) {
                 free(rep->apps[i].ready_ms);
         free(rep);
         if (r < 0)
-                return EXIT_OSERR;
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+                return r; /* said by read_journal() */
+        return flush_stdout();
 }

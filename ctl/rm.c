@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -29,7 +30,8 @@ static void help_rm(FILE *f) {
                 runtime_dir());
 }
 
-/* Every unit file of APP that exists must be ours; sets *ret_any if there is one at all. */
+/* Every unit file of APP that exists must be ours: 0, setting *ret_any if there is one at all, or
+ * -ECTL_CANNOT_CREATE after saying which is not. */
 static int check_units(int udirfd, const char *app, const char *unit_dir, bool *ret_any) {
         *ret_any = false;
         for (size_t i = 0; i < N_APP_UNITS; i++) {
@@ -43,11 +45,11 @@ static int check_units(int udirfd, const char *app, const char *unit_dir, bool *
                 if (r <= 0) {
                         log_error("%s/%s was not written by emberctl new%s: refusing to remove %s", unit_dir, u,
                                   r < 0 ? " (cannot read it)" : "", app);
-                        return EXIT_CANTCREAT;
+                        return -ECTL_CANNOT_CREATE;
                 }
                 *ret_any = true;
         }
-        return GO_ON;
+        return 0;
 }
 
 static void stop_units(sd_bus *bus, const char *app) {
@@ -71,10 +73,12 @@ static int remove_units(int udirfd, const char *app, const char *unit_dir) {
                 unit_name(unit_templates[i], app, u, sizeof(u));
                 if (unlinkat(udirfd, u, 0) >= 0)
                         printf("Removed %s/%s\n", unit_dir, u);
-                else if (errno != ENOENT)
-                        return log_error_errno(-errno, "cannot remove %s/%s", unit_dir, u), EXIT_CANTCREAT;
+                else if (errno != ENOENT) {
+                        log_error_errno(-errno, "cannot remove %s/%s", unit_dir, u);
+                        return -ECTL_CANNOT_CREATE;
+                }
         }
-        return GO_ON;
+        return 0;
 }
 
 /* The sysusers.d file emberctl new wrote for the backend's own user (only with the default unit directory). The
@@ -163,7 +167,7 @@ static int rm_option(int c, const char *arg, void *ctx) {
         if (c == 'u')
                 return unit_dir_opt(arg, &a->unit_dir);
         a->keep_state = true; /* --keep-state */
-        return GO_ON;
+        return 0;
 }
 
 int verb_rm(int argc, char *argv[]) {
@@ -186,33 +190,33 @@ int verb_rm(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
 
         udirfd = open(a.unit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (udirfd < 0)
-                return log_error_errno(-errno, "cannot open unit directory %s", a.unit_dir), EXIT_CANTCREAT;
+        if (udirfd < 0) {
+                log_error_errno(-errno, "cannot open unit directory %s", a.unit_dir);
+                return -ECTL_CANNOT_CREATE;
+        }
         r = check_units(udirfd, app, a.unit_dir, &any);
-        if (r != GO_ON)
+        if (r < 0)
                 return r;
         if (!any) {
                 log_error("no units of '%s' in %s", app, a.unit_dir);
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE;
         }
         if (bus_open(&bus) < 0)
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE; /* said */
         state_dir_of_unit(udirfd, app, data, sizeof(data));
         stop_units(bus, app);
         r = remove_units(udirfd, app, a.unit_dir);
-        if (r == GO_ON)
+        if (r >= 0)
                 remove_own_user_file(app, a.unit_dir);
-        if (r == GO_ON && bus_daemon_reload(bus) < 0)
-                r = EXIT_OSERR;
+        if (r >= 0)
+                r = bus_daemon_reload(bus);
         sd_bus_flush_close_unref(bus);
-        if (r != GO_ON)
+        if (r < 0)
                 return r;
         say_data_kept(data);
-        if (!a.keep_state && remove_state(app) < 0)
-                return EXIT_OSERR;
-        return EXIT_SUCCESS;
+        return a.keep_state ? 0 : remove_state(app);
 }

@@ -1,11 +1,13 @@
 /* emberctl start: pre-warm an app (e.g. before a known peak): start its backend now and wait until it is ready.
  * It then idles out like any other run if no connection comes. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bus.h"
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -17,7 +19,6 @@ static void help_start(FILE *f) {
                 "stops after its idle period unless connections come.\n");
 }
 
-/* The app's units must be loaded in systemd: GO_ON, or the exit code after saying why. */
 int require_systemd_app(sd_bus *bus, const char *app) {
         char unit[APP_NAME_MAX + 32];
 
@@ -25,9 +26,13 @@ int require_systemd_app(sd_bus *bus, const char *app) {
         if (!bus_unit_loaded(bus, unit)) {
                 log_error("%s is not loaded in systemd: no such app, or not made by emberctl new (run systemctl "
                           "daemon-reload after it)", unit);
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE;
         }
-        return GO_ON;
+        return 0;
+}
+
+int job_error(int r) {
+        return r == -EACCES || r == -EPERM ? -ECTL_REFUSED : -ECTL_UNAVAILABLE;
 }
 
 int verb_start(int argc, char *argv[]) {
@@ -42,12 +47,12 @@ int verb_start(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, NULL, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (bus_open(&bus) < 0)
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE; /* said */
         r = require_systemd_app(bus, app);
-        if (r == GO_ON) {
+        if (r >= 0) {
                 snprintf(unit, sizeof(unit), "%s-backend.service", app);
                 /* Type=notify: the job is done once the backend is ready */
                 r = bus_unit_job(bus, "StartUnit", unit, &result);
@@ -55,7 +60,7 @@ int verb_start(int argc, char *argv[]) {
                         log_error("%s did not start (job %s): see journalctl -u %s", unit, result, unit);
                 else if (r >= 0)
                         printf("Started %s: the backend is ready; it stops after its idle period without connections.\n", app);
-                r = r >= 0 ? EXIT_SUCCESS : r == -EACCES || r == -EPERM ? EXIT_NOPERM : EXIT_UNAVAILABLE;
+                r = r >= 0 ? 0 : job_error(r);
         }
         sd_bus_flush_close_unref(bus);
         return r;

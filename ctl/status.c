@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "errors.h"
 #include "failure.h"
 #include "log.h"
 #include "macro.h"
@@ -243,10 +244,10 @@ static void help_status(FILE *f) {
 int status_error(const char *app, int r) {
         if (r == -ENOENT) {
                 log_error("no such app '%s': %s/%s does not exist (is %s.socket enabled?)", app, runtime_dir(), app, app);
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE;
         }
         log_error_errno(r, "refusing to read %s/%s", runtime_dir(), app);
-        return state_refused(r) ? EXIT_NOPERM : EXIT_OSERR;
+        return state_refused(r) ? -ECTL_REFUSED : r;
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -339,15 +340,17 @@ static int print_one(const char *app, bool json, uint64_t now) {
                 else
                         (void) unit_failure_print(stdout, app);
         }
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        return flush_stdout();
 }
 
 static int print_all(bool json, uint64_t now) {
         _cleanup_free_ app_entry *apps = NULL;
         size_t n = 0;
+        int r;
 
-        if (read_all_apps(&apps, &n) < 0)
-                return EXIT_OSERR;
+        r = read_all_apps(&apps, &n);
+        if (r < 0)
+                return r; /* said */
         if (json) {
                 putchar('[');
                 for (size_t i = 0; i < n; i++) {
@@ -360,7 +363,7 @@ static int print_all(bool json, uint64_t now) {
                 printf("No ember apps in %s.\n", runtime_dir());
         else
                 print_table(apps, n, now);
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_OSERR;
+        return flush_stdout();
 }
 
 int verb_status(int argc, char *argv[]) {
@@ -378,7 +381,7 @@ int verb_status(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &a, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         if (app)
                 return print_one(app, a.json, (uint64_t) time(NULL));

@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -71,7 +72,7 @@ static int say_not_running(int dirfd, const char *app) {
                        "connection starts afresh).\n", app, state_label(&st));
         else
                 printf("%s is not running.\n", app);
-        return EXIT_SUCCESS;
+        return 0;
 }
 
 static int signal_and_wait(int dirfd, const char *app, int pidfd, pid_t pid, uint64_t timeout) {
@@ -82,26 +83,27 @@ static int signal_and_wait(int dirfd, const char *app, int pidfd, pid_t pid, uin
                 int e = errno;
                 if (e == ESRCH) {
                         printf("%s is not running (its supervisor just exited).\n", app);
-                        return EXIT_SUCCESS;
+                        return 0;
                 }
                 log_error_errno(-e, "cannot signal the supervisor of %s (pid %d)%s", app, (int) pid,
                                 e == EPERM ? "; run as root" : "");
-                return e == EPERM ? EXIT_NOPERM : EXIT_OSERR;
+                return e == EPERM ? -ECTL_REFUSED : -e;
         }
         if (wait_pidfd(pidfd, deadline_in(timeout)) < 0) {
                 format_duration(timeout, t, sizeof(t));
                 log_error("%s did not stop within %s (supervisor pid %d)", app, t, (int) pid);
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE;
         }
         if (app_status_read(dirfd, &st) >= 0 && app_status_is_up(&st))
                 printf("Stopped %s; a new connection has already woken it again (state %s).\n", app, state_label(&st));
         else
                 printf("Stopped %s.\n", app);
-        return EXIT_SUCCESS;
+        return 0;
 }
 
-/* Under systemd: StopUnit on the backend unit, waiting for the job, as systemctl stop does. 1 if it was one. */
-static int stop_by_bus(const char *app, int *ret_exit) {
+/* Under systemd: StopUnit on the backend unit, waiting for the job, as systemctl stop does. 1 if it was one and
+ * is stopped, 0 if this is no app of systemd's (inetd mode), or the error after saying why. */
+static int stop_by_bus(const char *app) {
         char unit[APP_NAME_MAX + 32], active[32] = "";
         const char *result = NULL;
         sd_bus *bus = NULL;
@@ -117,7 +119,6 @@ static int stop_by_bus(const char *app, int *ret_exit) {
         if (bus_unit_state(bus, unit, "ActiveState", active, sizeof(active)) >= 0 &&
             (strcmp(active, "inactive") == 0 || strcmp(active, "failed") == 0)) {
                 printf("%s is not running (%s is %s).\n", app, unit, active);
-                *ret_exit = EXIT_SUCCESS;
                 sd_bus_flush_close_unref(bus);
                 return 1;
         }
@@ -126,18 +127,18 @@ static int stop_by_bus(const char *app, int *ret_exit) {
                 log_error("stopping %s: job %s", unit, result);
         if (r >= 0)
                 printf("Stopped %s.\n", app);
-        *ret_exit = r >= 0 ? EXIT_SUCCESS : r == -EACCES || r == -EPERM ? EXIT_NOPERM : EXIT_UNAVAILABLE;
         sd_bus_flush_close_unref(bus);
-        return 1;
+        return r >= 0 ? 1 : job_error(r);
 }
 
 static int stop_app(const char *app, uint64_t timeout) {
         _cleanup_close_ int dirfd = -1, pidfd = -1;
         pid_t pid = 0;
-        int r, ret;
+        int r;
 
-        if (stop_by_bus(app, &ret))
-                return ret;
+        r = stop_by_bus(app);
+        if (r != 0)
+                return r < 0 ? r : 0;
         /* inetd mode: the supervisor, named by the kernel as its lock's holder */
 
         r = state_open(app, false, &dirfd);
@@ -146,7 +147,7 @@ static int stop_app(const char *app, uint64_t timeout) {
         pidfd = supervisor_pidfd(dirfd, &pid);
         if (pidfd == -ESRCH) {
                 log_error("the supervisor of %s runs in a pid namespace this emberctl cannot see into", app);
-                return EXIT_NOPERM;
+                return -ECTL_REFUSED;
         }
         if (pidfd < 0)
                 return status_error(app, pidfd);
@@ -156,7 +157,7 @@ static int stop_app(const char *app, uint64_t timeout) {
 }
 
 static int stop_option(_unused_ int c, const char *arg, void *timeout) { /* -t, --timeout, the only one */
-        return parse_duration_opt("timeout", arg, false, timeout) == 0 ? GO_ON : EXIT_USAGE;
+        return parse_duration_opt("timeout", arg, false, timeout);
 }
 
 int verb_stop(int argc, char *argv[]) {
@@ -174,7 +175,7 @@ int verb_stop(int argc, char *argv[]) {
         int r;
 
         r = verb_parse(&spec, argc, argv, &timeout, &app);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         return stop_app(app, timeout);
 }

@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "ctl.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -44,15 +45,17 @@ typedef struct upgrade_args {
 
 static int upgrade_option(int c, const char *arg, void *ctx) {
         upgrade_args *a = ctx;
+        int r;
 
         if (c == 'w') {
                 a->wait = true;
-                return GO_ON;
+                return 0;
         }
-        if (parse_duration_opt("drain-timeout", arg, true, &a->drain_usec) != 0)
-                return EXIT_USAGE;
+        r = parse_duration_opt("drain-timeout", arg, true, &a->drain_usec);
+        if (r < 0)
+                return r;
         a->have_drain = true;
-        return GO_ON;
+        return 0;
 }
 
 static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
@@ -70,7 +73,8 @@ static int parse_upgrade(int argc, char *argv[], upgrade_args *a) {
         return verb_parse(&spec, argc, argv, a, &a->app);
 }
 
-/* Under the state lock: what there is to upgrade. GO_ON with the serving generation, or the exit code. */
+/* Under the state lock: what there is to upgrade. 1 with the serving generation, 0 if the app is cold (said: nothing
+ * to do), or the error after saying why not now. */
 static int check_upgradable(int dirfd, const upgrade_args *a, uint64_t *serving_gen) {
         generation_info g[16];
         app_status st;
@@ -82,26 +86,26 @@ static int check_upgradable(int dirfd, const upgrade_args *a, uint64_t *serving_
                 return status_error(a->app, r);
         if (!app_status_is_up(&st)) {
                 printf("%s is cold: nothing to upgrade; its next connection starts the new version.\n", a->app);
-                return EXIT_SUCCESS;
+                return 0;
         }
         if (st.state != APP_WARM) {
                 log_error("%s is %s: upgrade it once it is warm", a->app, state_label(&st));
-                return EXIT_TEMPFAIL;
+                return -ECTL_TRY_LATER;
         }
         if (serving_read(dirfd, &sv) < 0) {
                 log_error("%s names no serving generation (its supervisor is from an older ember): restart it instead "
                           "with systemctl restart %s-backend.service", a->app, a->app);
-                return EXIT_TEMPFAIL;
+                return -ECTL_TRY_LATER;
         }
         n = generations_read(dirfd, g, ELEMENTSOF(g));
         for (int i = 0; i < n; i++)
                 if (g[i].role == ROLE_PENDING) {
                         log_error("an upgrade of %s to generation %" PRIu64 " is in progress: wait for it", a->app,
                                   g[i].generation);
-                        return EXIT_TEMPFAIL;
+                        return -ECTL_TRY_LATER;
                 }
         *serving_gen = sv.generation;
-        return GO_ON;
+        return 1;
 }
 
 /* Under the state lock: the drain timeout for the new generation to hand on, and no stale result. */
@@ -117,22 +121,22 @@ static const char *result_text(const char *line, const char *fallback) {
         return p ? p + 2 : fallback;
 }
 
-/* The new generation's own word on how it went. */
+/* The new generation's own word on how it went (JOB: the reload job's result): 0, or the error after saying it. */
 static int report_result(int dirfd, const char *app, int job) {
         char line[STATE_KV_MAX + 1] = "";
 
         (void) state_kv_read(dirfd, STATE_UPGRADE_RESULT, line, sizeof(line));
         if (job >= 0 && strncmp(line, "failed: ", 8) != 0) {
                 printf("Upgraded %s: %s\n", app, result_text(line, "the new generation serves"));
-                return EXIT_SUCCESS;
+                return 0;
         }
         if (strncmp(line, "busy: ", 6) == 0) {
                 log_error("%s", result_text(line, ""));
-                return EXIT_TEMPFAIL;
+                return -ECTL_TRY_LATER;
         }
         log_error("upgrade of %s failed: %s (journalctl -u %s-backend.service)", app,
                   result_text(line, "the new generation did not start"), app);
-        return EXIT_UNAVAILABLE;
+        return -ECTL_UNAVAILABLE;
 }
 
 /* --wait: until the replaced generation's supervisor is gone. Its drain timeout bounds that; so do we, loosely. */
@@ -142,12 +146,12 @@ static int wait_drained(int dirfd, const char *app, uint64_t previous, uint64_t 
         while (supervisor_find_generation(dirfd, previous, NULL) > 0) {
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
                         log_error("generation %" PRIu64 " of %s is still running past its drain timeout", previous, app);
-                        return EXIT_UNAVAILABLE;
+                        return -ECTL_UNAVAILABLE;
                 }
                 (void) poll(NULL, 0, 100);
         }
         printf("Generation %" PRIu64 " of %s has stopped.\n", previous, app);
-        return EXIT_SUCCESS;
+        return 0;
 }
 
 /* What the new generation is started with, from its unit's ExecReload= (ember-sandbox --upgrade OPTIONS -- ...):
@@ -263,7 +267,7 @@ int verb_upgrade(int argc, char *argv[]) {
         int r;
 
         r = parse_upgrade(argc, argv, &a);
-        if (r != GO_ON)
+        if (r <= 0)
                 return r;
         r = state_open(a.app, false, &dirfd);
         if (r < 0)
@@ -271,27 +275,31 @@ int verb_upgrade(int argc, char *argv[]) {
         {
                 _cleanup_close_ int lock = -1;
                 r = state_lock_until(dirfd, deadline_in(UPGRADE_LOCK_WAIT_USEC), &lock);
-                if (r == -ETIMEDOUT)
-                        return log_error("The state lock of %s has been held for %u s (a frozen launcher?); try again",
-                                         a.app, (unsigned) (UPGRADE_LOCK_WAIT_USEC / USEC_PER_SEC)), EXIT_TEMPFAIL;
-                if (r < 0)
-                        return log_error_errno(r, "Failed to take the state lock of %s", a.app), EXIT_NOPERM;
+                if (r == -ETIMEDOUT) {
+                        log_error("The state lock of %s has been held for %u s (a frozen launcher?); try again", a.app,
+                                  (unsigned) (UPGRADE_LOCK_WAIT_USEC / USEC_PER_SEC));
+                        return -ECTL_TRY_LATER;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "Failed to take the state lock of %s", a.app);
+                        return -ECTL_REFUSED;
+                }
                 r = check_upgradable(dirfd, &a, &previous);
-                if (r != GO_ON)
+                if (r <= 0)
                         return r;
                 if (prepare_request(dirfd, &a) < 0)
-                        return EXIT_NOPERM;
+                        return -ECTL_REFUSED; /* said */
         }
         if (bus_open(&bus) < 0)
-                return EXIT_UNAVAILABLE;
+                return -ECTL_UNAVAILABLE; /* said */
         snprintf(unit, sizeof(unit), "%s-backend.service", a.app);
         warn_fixed_address(bus, unit, dirfd, &a, previous);
         r = reload_backend(bus, unit);
         sd_bus_flush_close_unref(bus);
         if (r == -ENOENT)
-                return EXIT_UNAVAILABLE; /* said: no units (inetd mode: ember-sandbox --upgrade) */
+                return -ECTL_UNAVAILABLE; /* said: no units (inetd mode: ember-sandbox --upgrade) */
         r = report_result(dirfd, a.app, r);
-        if (r == EXIT_SUCCESS && a.wait)
+        if (r >= 0 && a.wait)
                 r = wait_drained(dirfd, a.app, previous, a.drain_usec);
         return r;
 }

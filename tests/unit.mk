@@ -89,3 +89,8 @@ tests_unit_test_listener_SOURCES = tests/unit/test-listener.c tests/tap.h sandbo
 tests_unit_test_listener_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/sandbox
 tests_unit_test_listener_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 tests_unit_test_listener_LDADD = common/libember.a
+
+# emberctl's one mapping from errors to exit statuses (ctl/errors.h).
+unit_tests += tests/unit/test-ctl-errors
+tests_unit_test_ctl_errors_SOURCES = tests/unit/test-ctl-errors.c tests/tap.h ctl/errors.c ctl/errors.h
+tests_unit_test_ctl_errors_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/ctl

@@ -2,7 +2,7 @@
 # emberctl on this machine, no systemd needed: `new` validates everything and writes exactly the units it should
 # (quoting included), refuses to overwrite; `status` and `stop` against a fake runtime dir (EMBER_RUNTIME_DIR).
 . "$(dirname "$0")/lib.sh"
-plan 217
+plan 218
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
 [ -x "$EMBERCTL_BIN" ] || bail "$EMBERCTL_BIN is not built"
@@ -377,6 +377,8 @@ out=$(ectl status)
 like "status shows a table header" "$out" '^APP +STATE +CONNECTIONS +BACKEND-PID +UP +IDLE +COLD-STARTS +SERVED +LAST-COLD-START$'
 like "status shows the warm app's figures once its supervisor holds the lock" "$out" "^a +warm +2 +$$ +2m[0-9]+s +- +3 +41 +87ms\$"
 like "status shows the cold app" "$out" '^b +cold +0 +- +- +- +0 +0 +-$'
+expect_exit "a status that cannot be written is a system error (71), and says so" 71 \
+        sh -c '"$0" status b >/dev/full' "$EMBERCTL_BIN"
 json=$(ectl status a --json)
 ok "status NAME --json is one JSON object with every field; the supervisor pid is the lock holder's, not supervisor.pid's" python3 -c '
 import json, sys
