@@ -17,11 +17,20 @@ is "the backend counts" "$(line_client $PORT count count)" "1
 2"
 bpid=$(state $APP backend.pid)
 uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$bpid/status)
+# criu_log_diag dump|restore TAG: a failed criu's errors (ember keeps its log as criu-dump.log, criu-restore.log), and
+# the whole log brought out of the VM as checkpoint-criu-ACTION-TAG.log
+criu_log_diag() {
+        local log=/var/lib/ember/$APP/criu-$1.log
+        [ -f "$log" ] || return 0
+        diag "criu-$1.log ($2): $(grep -E 'Error|Warn|fail' "$log" | tail -n 20)"
+        keep_file "$log" "checkpoint-criu-$1-$2.log"
+        rm -f "$log"
+}
 state_is() { [ "$(state $APP state)" = "$1" ]; }
 events() { echo "$(journal_events $APP checkpoint)/$(journal_events $APP restore)/$(journal_events $APP restore-failed)"; }
 ok "after the idle period the app is cold" wait_until 120 state_is cold
 is "one checkpoint, no restore yet" "$(events)" 1/0/0
-[ -f /var/lib/ember/$APP/criu-dump.log ] && diag "criu-dump.log: $(grep -E 'Error|Warn' /var/lib/ember/$APP/criu-dump.log | tail -n 12)"
+criu_log_diag dump first
 ok "the checkpoint is in $dir, root's, mode 0700" test "$(stat -c %U:%a "$dir" 2>&1)" = root:700
 diag "checkpoint: $(journal_field $APP checkpoint EMBER_CHECKPOINT_BYTES) bytes in $(journal_field $APP checkpoint EMBER_CHECKPOINT_MS) ms"
 ok "no backend process is left while checkpointed" sh -c "! kill -0 $bpid 2>/dev/null"
@@ -29,7 +38,7 @@ is "the backend unit is inactive" "$(unit_prop $APP-backend.service ActiveState)
 
 is "the next connection is served by the restored backend: the counter goes on" "$(line_client $PORT count)" 3
 is "one restore, no failure" "$(events)" 1/1/0
-[ -f /var/lib/ember/$APP/criu-restore.log ] && diag "criu-restore.log: $(grep -E 'Error|Warn' /var/lib/ember/$APP/criu-restore.log | tail -n 12)"
+criu_log_diag restore first
 is "the restored backend has its old pid" "$(state $APP backend.pid)" "$bpid"
 diag "restore: ready after $(journal_field $APP restore EMBER_RESTORE_MS) ms"
 is "its user" "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$bpid/status)" "$uid"
@@ -40,13 +49,16 @@ ok "the checkpoint was used up" test ! -e "$dir"
 
 # ---- a damaged checkpoint -------------------------------------------------------------------------------------
 ok "idle again: checkpointed again" wait_until 120 sh -c "[ \"\$(journal_events $APP checkpoint)\" = 2 ] && [ \"\$(cat /run/ember/$APP/state)\" = cold ]"
+criu_log_diag dump second
 for f in "$dir"/pstree.img; do : >"$f"; done
 is "a damaged checkpoint: the connection is served by a cold start (a fresh counter)" "$(line_client $PORT count)" 1
 is "one restore-failed" "$(journal_events $APP restore-failed)" 1
 like "which says why" "$(journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=restore-failed)" "criu restore failed"
+criu_log_diag restore damaged
 
 # ---- a changed executable -------------------------------------------------------------------------------------
 ok "idle again: checkpointed a third time" wait_until 120 sh -c "[ \"\$(journal_events $APP checkpoint)\" = 3 ] && [ \"\$(cat /run/ember/$APP/state)\" = cold ]"
+criu_log_diag dump third
 touch "$(readlink -f /usr/bin/python3)"
 is "the executable changed: the checkpoint is discarded, a cold start serves (a fresh counter)" \
         "$(line_client $PORT count):$(journal_events $APP restore)" 1:1
