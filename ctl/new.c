@@ -607,9 +607,10 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
         if (r >= 0 && a->idle_action == IDLE_ACTION_CHECKPOINT)
                 r = buf_printf(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT): its kernel\n"
                                   "# feature probes make namespaces and open /dev/net/tun (the backend's own seccomp policy\n"
-                                  "# still keeps it from making namespaces)\n"
+                                  "# still keeps it from making namespaces); the restored backend's clocks go on from where\n"
+                                  "# they were in a time namespace criu makes at each restore (its offsets: CAP_SYS_TIME)\n"
                                   "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN "
-                                  "CAP_SETPCAP CAP_SYS_CHROOT\n"
+                                  "CAP_SETPCAP CAP_SYS_CHROOT CAP_SYS_TIME\n"
                                   "RestrictNamespaces=no\nPrivateDevices=no\n"
                                   "# criu may suspend the backend's seccomp filter only if it has none itself (the\n"
                                   "# kernel's rule for PTRACE_O_SUSPEND_SECCOMP): none of systemd's filters here; the\n"
