@@ -9,7 +9,7 @@
 $EMBERCTL new ckprobe --listen=127.0.0.1:1 --backend=127.0.0.1:2 --idle-action=checkpoint --unit-dir="$T_TMP" \
         -- /bin/true 2>&1 | grep -q 'cannot checkpoint' &&
         skip_all "--idle-action=checkpoint is not built into this .deb (experimental: EMBER_VM_CONFIGURE_FLAGS=--enable-checkpoint make check-vm)"
-plan 32
+plan 33
 
 APP=ckpt PORT=18311 BPORT=18312 STORM=8
 dir=/var/lib/ember/$APP/checkpoint
@@ -122,6 +122,7 @@ like "the next connection is served" "$(line_client $PORT count)" '^[0-9]+$'
 after_kill="$(backend_pids)/$(state $APP backend.pid) "
 is "one backend process, the app's" "${after_kill%%/*}" "${after_kill#*/}"
 counts_exact "after the kill" $APP
+ok "the dump cut short is not kept ($dir.new)" test ! -e "$dir.new"
 criu_log_diag dump killed
 criu_log_diag restore killed
 finish
