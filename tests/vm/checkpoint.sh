@@ -43,7 +43,8 @@ backend_pids() { pgrep -u "$BUSER" | sort | tr '\n' ' '; }
 no_backend_left() { [ -z "$(backend_pids)" ]; }
 
 ok "app $APP is up (emberctl new --idle-action=checkpoint --now)" app_new $APP --listen=127.0.0.1:$PORT \
-        --backend=127.0.0.1:$BPORT --idle=3s --idle-action=checkpoint -- /usr/bin/python3 "$BACKEND" 127.0.0.1:$BPORT
+        --backend=127.0.0.1:$BPORT --idle=3s --idle-action=checkpoint -- /usr/bin/python3 "$BACKEND" 127.0.0.1:$BPORT ||
+        bail "without the app nothing else here can pass"
 is "the backend counts" "$(line_client $PORT count count)" "1
 2"
 bpid=$(state $APP backend.pid)
