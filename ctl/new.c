@@ -612,20 +612,23 @@ static int backend_settings(const new_args *a, const new_plan *p, buf *b) {
          * parasite runs (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN), restore its pid, creds and sockets; and the
          * checkpoint's directory, root's (0700) */
         if (r >= 0 && a->idle_action == IDLE_ACTION_CHECKPOINT)
-                r = buf_printf(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT): its kernel\n"
-                                  "# feature probes make namespaces and open /dev/net/tun (the backend's own seccomp policy\n"
-                                  "# still keeps it from making namespaces)\n"
-                                  "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN "
-                                  "CAP_SETPCAP CAP_SYS_CHROOT\n"
-                                  "RestrictNamespaces=no\nPrivateDevices=no\n"
-                                  "# criu may suspend the backend's seccomp filter only if it has none itself (the\n"
-                                  "# kernel's rule for PTRACE_O_SUSPEND_SECCOMP): none of systemd's filters here; the\n"
-                                  "# backend keeps ember's own. Restoring a pid writes /proc/sys/kernel/ns_last_pid.\n"
-                                  "SystemCallArchitectures=\nRestrictAddressFamilies=\nLockPersonality=no\n"
-                                  "RestrictRealtime=no\nRestrictSUIDSGID=no\nProtectClock=no\nProtectKernelModules=no\n"
-                                  "ProtectKernelLogs=no\nProtectHostname=no\n"
-                                  "ReadOnlyPaths=\nReadOnlyPaths=/sys -/proc/sysrq-trigger -/proc/irq\n"
-                                  "StateDirectory=ember/%s\nStateDirectoryMode=0700\n", a->name);
+                r = buf_puts(b, "# --idle-action=checkpoint: what criu needs (ember-sandbox(8), CHECKPOINT): its kernel\n"
+                                "# feature probes make namespaces and open /dev/net/tun (the backend's own seccomp policy\n"
+                                "# still keeps it from making namespaces); the restored backend's clocks go on from where\n"
+                                "# they were in a time namespace criu makes at each restore (its offsets: CAP_SYS_TIME)\n"
+                                "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_NET_ADMIN "
+                                "CAP_SETPCAP CAP_SYS_CHROOT CAP_SYS_TIME\n"
+                                "RestrictNamespaces=no\nPrivateDevices=no\n"
+                                "# criu may suspend the backend's seccomp filter only if it has none itself (the\n"
+                                "# kernel's rule for PTRACE_O_SUSPEND_SECCOMP): none of systemd's filters here; the\n"
+                                "# backend keeps ember's own. Restoring a pid writes /proc/sys/kernel/ns_last_pid.\n"
+                                "SystemCallArchitectures=\nRestrictAddressFamilies=\nLockPersonality=no\n"
+                                "RestrictRealtime=no\nRestrictSUIDSGID=no\nProtectClock=no\nProtectKernelModules=no\n"
+                                "ProtectKernelLogs=no\nProtectHostname=no\n"
+                                "ReadOnlyPaths=\nReadOnlyPaths=/sys -/proc/sysrq-trigger -/proc/irq\n");
+        /* (apart: buf_printf() takes at most 1 KiB, and the block above is longer) */
+        if (r >= 0 && a->idle_action == IDLE_ACTION_CHECKPOINT)
+                r = buf_printf(b, "StateDirectory=ember/%s\nStateDirectoryMode=0700\n", a->name);
         if (r >= 0 && a->idle_action == IDLE_ACTION_FREEZE)
                 r = buf_puts(b, "# --idle-action=freeze: the backend gets a cgroup of its own to be frozen in\n"
                                 "Delegate=yes\n");

@@ -251,6 +251,18 @@ void checkpoint_discard(supervisor *s, const char *why) {
         log_info("Checkpoint %s discarded: %s", dir, why);
 }
 
+/* A dump cut short (its supervisor killed while criu ran) leaves DIR.new, as big as the backend's memory and of no
+ * use: it is never renamed into place. Removed at the next start rather than at the next dump, hours later. */
+static void remove_cut_short(const supervisor *s) {
+        char tmp[PATH_MAX];
+        struct stat st;
+
+        if (dir_path(s, ".new", tmp, sizeof(tmp)) < 0 || lstat(tmp, &st) < 0)
+                return;
+        if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() && remove_dir(tmp) == 0)
+                log_info("Removed %s: a checkpoint whose dump was cut short", tmp);
+}
+
 static int read_meta(const char *dir, uint64_t *ret_fingerprint, uint64_t *ret_pipe) {
         char path[PATH_MAX + 32], buf[128];
         _cleanup_close_ int fd = -1;
@@ -275,6 +287,7 @@ int checkpoint_restore(supervisor *s, char *why, size_t size) {
         struct stat st;
         int r, wr = -1;
 
+        remove_cut_short(s);
         if (dir_path(s, "", dir, sizeof(dir)) < 0 || lstat(dir, &st) < 0)
                 return 0;
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {

@@ -13,6 +13,7 @@ Lines, one answer each, until the client closes:
     eat N      -> touches N MiB more and keeps them (-> "ate N")
     burn S     -> spends S seconds of CPU (-> "cpu USEC", the process's whole CPU time so far)
     cpu        -> cpu USEC
+    say WORDS  -> prints "said WORDS" on its stdout (the journal, through whatever the supervisor gave it) -> "said"
     count      -> N: how many "count" lines this process has answered, this one included (its memory, kept
                   across a freeze or a checkpoint, lost by a cold start)
 """
@@ -67,6 +68,10 @@ class Handler(socketserver.StreamRequestHandler):
             elif words[:1] == [b"count"]:
                 counted[0] += 1
                 out = b"%d" % counted[0]
+            elif words[:1] == [b"say"]:
+                sys.stdout.write("said %s\n" % b" ".join(words[1:]).decode(errors="replace"))
+                sys.stdout.flush()
+                out = b"said"
             elif words[:1] == [b"cpu"]:
                 out = b"cpu %d" % cpu_usec()
             else:

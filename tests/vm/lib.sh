@@ -95,6 +95,12 @@ line_client() {
         printf '%s\n' "$@" | timeout 200 socat -t 120 -T 180 - "TCP:127.0.0.1:$port" 2>&1
 }
 
+# keep_file FILE NAME: FILE brought out of the VM whole, as OUTDIR/NAME (vm run's OUTDIR; nothing outside the VM).
+keep_file() {
+        [ -d /vmio/out ] && [ -f "$1" ] && cp "$1" "/vmio/out/$2" 2>/dev/null
+        return 0
+}
+
 # On failure, what the journal knows about APP: its units and ember's entries.
 diag_journal() {
         journalctl --sync >/dev/null 2>&1
