@@ -5,7 +5,8 @@
 # ember confines both itself, where the score cannot see it (ember-launch(8) and ember-sandbox(8) table what stands
 # for each item; tests/system/backend-files.sh and tests/sandbox/ show it holds), and asks PID 1 for what costs
 # nothing measurable (a device policy in both, the backend's IP allow-list per connection), never for a filter: the
-# default units score at most 6.0 (per connection) and 7.6 (backend) under systemd 252 (5.8 and 7.4 under 257).
+# default units score at most 6.0 (per connection) and 7.6 (backend), under systemd 252 and 257 alike (257's
+# --offline analysis: 5.8 and 7.4).
 # --hardening=strict is the audited profile, with systemd's sandbox: at most 2.1 and 5.0. And the backend unit's
 # sandbox holds: a backend writes its --rw-path and --state-dir, nothing else. A unix backend's launchers run as its
 # --user.
