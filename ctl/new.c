@@ -686,10 +686,7 @@ static bool opens_devices(const new_args *a) {
 /* The backend's Landlock allows no device node but the pseudo ones; PID 1's device policy says the same where
  * systemd-analyze security sees it: a cgroup attribute, not a filter, measured at no cost per connection
  * (bench/README.md, "unit settings"). Not where the backend needs devices: a --rw-path under /dev, a container engine
- * (/dev/fuse, /dev/net/tun), criu (--idle-action=checkpoint probes /dev/net/tun). What the policy's filter forbids
- * is not asked of PID 1 as well: its filters would cost every cold start 4-5 ms (SystemCallFilter=,
- * SystemCallArchitectures=, RestrictNamespaces= and their kin: 7.8 -> 4.7; bench/README.md, "Current results"),
- * more than the cold-start budget leaves under systemd 252. */
+ * (/dev/fuse, /dev/net/tun), criu (--idle-action=checkpoint probes /dev/net/tun). */
 static int backend_device_policy(const new_args *a, const new_plan *p, buf *b) {
         if (opens_devices(a) || policy_is_container(p) || a->idle_action == IDLE_ACTION_CHECKPOINT)
                 return buf_puts(b, "# (devices opened to the backend: no device policy from PID 1)\n");
