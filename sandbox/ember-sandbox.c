@@ -127,7 +127,7 @@ static void check_replaced(supervisor *s) {
 
 /* The generation an upgrade's would replace is gone. */
 static bool upgrade_orphaned(supervisor *s) {
-        return s->role == ROLE_PENDING && supervisor_find_generation(s->dirfd, s->previous, NULL) == 0;
+        return supervisor_role(s) == ROLE_PENDING && supervisor_find_generation(s->dirfd, s->previous, NULL) == 0;
 }
 
 /* The serving generation's connections under the lock, for the idle clock: 0 and *COUNT, or -errno (said). */
@@ -159,7 +159,7 @@ static int heartbeat(supervisor *s) {
         r = supervisor_lock(s, &lock);
         if (r >= 0)
                 check_replaced(s);
-        if (s->role != ROLE_SERVING) /* only the serving generation keeps the idle clock */
+        if (supervisor_role(s) != ROLE_SERVING) /* only the serving generation keeps the idle clock */
                 return 0;
         if (count_connections(s, r, &count) < 0)
                 return 0;
@@ -270,7 +270,7 @@ static int run(supervisor *s) {
                 t = now();
                 struct pollfd p[7] = {
                         { .fd = s->signal_fd, .events = POLLIN },
-                        { .fd = s->role == ROLE_SERVING ? s->listen_fd : -1, .events = POLLIN },
+                        { .fd = supervisor_role(s) == ROLE_SERVING ? s->listen_fd : -1, .events = POLLIN },
                         { .fd = s->notify_fd, .events = POLLIN },
                         { .fd = s->inotify_fd, .events = POLLIN },
                         { .fd = s->handoff_fd, .events = POLLIN },

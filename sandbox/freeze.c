@@ -33,7 +33,7 @@ void freeze_prepare(supervisor *s) {
         int r = 0;
 
         s->freeze_procs_fd = -1;
-        if (s->opt->idle_action != IDLE_ACTION_FREEZE || s->role != ROLE_SERVING)
+        if (s->opt->idle_action != IDLE_ACTION_FREEZE || supervisor_role(s) != ROLE_SERVING)
                 return;
         if (s->freeze_cgroup_fd < 0) {
                 if (s->cgroup_fd < 0)

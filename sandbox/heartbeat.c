@@ -51,7 +51,7 @@ bool state_dir_intact(supervisor *s) {
 
         return state_dir_is_current(s->dirfd, s->dir_path) &&
                state_file_is_current(s->dirfd, STATE_SUPERVISOR_LOCK, s->lifetime_fd) &&
-               (s->role != ROLE_SERVING ||
+               (supervisor_role(s) != ROLE_SERVING ||
                 (fstatat(s->dirfd, STATE_WAKE_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode)));
 }
 
@@ -63,7 +63,7 @@ void state_dir_lost(supervisor *s) {
 
         kill_backend(s, &status);
         log_run_end(s, "state-lost", LOG_ERR, "the state directory was removed or replaced; the backend was stopped");
-        if (s->wake_unit[0] && s->role == ROLE_SERVING)
+        if (s->wake_unit[0] && supervisor_role(s) == ROLE_SERVING)
                 restart_wake_unit(s);
         tell_waiters(s, false);
 }

@@ -45,7 +45,7 @@ int end_unserving(supervisor *s, const char *event, int prio, const char *why) {
         int status = 0;
 
         kill_backend(s, &status);
-        if (s->role == ROLE_PENDING) {
+        if (supervisor_role(s) == ROLE_PENDING) {
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=upgrade-failed"), "Upgrade to generation %" PRIu64 " failed: %s; "
                           "generation %" PRIu64 " keeps serving", s->generation, why, s->previous);
                 upgrade_report(s, UPGRADE_FAILED, "generation %" PRIu64 " failed: %s; generation %" PRIu64
@@ -99,7 +99,7 @@ static int address_is_free(supervisor *s, char *why, size_t size) {
  * otherwise (or if that fails: said once, with criu's reason) the backend starts cold, its output on a pipe. */
 static int restore_or_start(supervisor *s, const char *notify_path) {
         char why[512] = "";
-        int r = s->role == ROLE_SERVING ? checkpoint_restore(s, why, sizeof(why)) : 0;
+        int r = supervisor_role(s) == ROLE_SERVING ? checkpoint_restore(s, why, sizeof(why)) : 0;
 
         if (r > 0) {
                 s->restored = true;
@@ -131,7 +131,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 r = address_is_free(s, why, sizeof(why));
         /* before the fork, the generation only (a full /run fails the start here, not at readiness); the address
          * once the backend's own listener is on it (became_ready): a HOST:auto port is not published to be taken */
-        if (r >= 0 && s->role == ROLE_SERVING)
+        if (r >= 0 && supervisor_role(s) == ROLE_SERVING)
                 r = serving_write(s->dirfd, s->generation, NULL);
         if (r >= 0) {
                 freeze_prepare(s);
@@ -145,7 +145,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 s->backend = 0;
                 if (!why[0])
                         snprintf(why, sizeof(why), "%s", strerror(-r));
-                if (s->role == ROLE_PENDING)
+                if (supervisor_role(s) == ROLE_PENDING)
                         return end_unserving(s, "start-failed", LOG_ERR, why);
                 log_event(LOG_ERR, FIELDS("EMBER_EVENT=start-failed"), "Failed to start backend %s (state in %s): %s",
                           s->opt->command[0], s->dir_path, why);
@@ -156,12 +156,12 @@ int launch_backend(supervisor *s, const char *notify_path) {
                 return -ERR_BACKEND_FAILED;
         }
         (void) format_addr(&s->address, addr, sizeof(addr));
-        if (s->role == ROLE_SERVING)
+        if (supervisor_role(s) == ROLE_SERVING)
                 run_backend_started(s->dirfd, s->backend);
         generation_record(s);
         if (s->restored)
                 log_info("Restored backend %s as pid %d on %s", s->opt->command[0], (int) s->backend, addr);
-        else if (s->role == ROLE_SERVING && s->report_fd < 0)
+        else if (supervisor_role(s) == ROLE_SERVING && s->report_fd < 0)
                 log_event(LOG_INFO, FIELDS("EMBER_EVENT=cold-start"), "Cold start: backend %s started as pid %d on %s",
                           s->opt->command[0], (int) s->backend, addr);
         else
@@ -179,7 +179,7 @@ int launch_backend(supervisor *s, const char *notify_path) {
 int prepare_run(supervisor *s, char *notify_path, size_t size) {
         int r;
 
-        if (s->role == ROLE_SERVING) {
+        if (supervisor_role(s) == ROLE_SERVING) {
                 r = watch_idle_since(s);
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch %s", STATE_IDLE_SINCE), -ERR_STATE_DIR;

@@ -29,25 +29,8 @@
 
 #define LOCK_WAIT_USEC USEC_PER_SEC
 
-static generation_role role_of(supervisor_state state) {
-        switch (state) {
-        case SUP_UPGRADING:
-        case SUP_UPGRADE_STALLED:
-                return ROLE_PENDING;
-        case SUP_DRAINING:
-                return ROLE_DRAINING;
-        case SUP_STARTING:
-        case SUP_AWAITING_PREVIOUS:
-        case SUP_WARM:
-        case SUP_FROZEN:
-        default:
-                return ROLE_SERVING;
-        }
-}
-
 void enter_state(supervisor *s, supervisor_state state) {
         s->state = state;
-        s->role = role_of(state);
 }
 
 static uint64_t now(void) {
@@ -168,7 +151,7 @@ static void test_hold_stopping(void) {
 static void stop_locked(supervisor *s, const char *event, const char *why) {
         int status = 0;
 
-        if (s->role != ROLE_SERVING || replaced(s)) {
+        if (supervisor_role(s) != ROLE_SERVING || replaced(s)) {
                 (void) end_unserving(s, event, LOG_INFO, why);
                 return;
         }
@@ -184,7 +167,7 @@ static void stop_locked(supervisor *s, const char *event, const char *why) {
  * a crash, so that launchers that keep coming back wait out the back-off instead of starting us in a loop). No
  * launcher was told to connect: they get EOF on the wake socket. Under the lock. */
 static int port_lost(supervisor *s, const char *why) {
-        if (s->role != ROLE_SERVING || replaced(s))
+        if (supervisor_role(s) != ROLE_SERVING || replaced(s))
                 return end_unserving(s, "start-failed", LOG_ERR, why);
         run_crashed(s->dirfd);
         stop_locked(s, "start-failed", why);
@@ -197,7 +180,7 @@ static int port_taken(supervisor *s, const event_arg *arg) {
         char why[192];
 
         describe_port_holder(&arg->holder, why, sizeof(why));
-        if (s->role == ROLE_SERVING)
+        if (supervisor_role(s) == ROLE_SERVING)
                 (void) supervisor_lock(s, &lock);
         return port_lost(s, why);
 }
@@ -230,9 +213,9 @@ static int backend_died(supervisor *s, const event_arg *arg) {
         (void) supervisor_lock(s, &lock);
         if (!supervisor_ready(s) && port_holder_why(s, status, why, sizeof(why)))
                 return port_lost(s, why);
-        if (s->role != ROLE_SERVING || replaced(s)) {
+        if (supervisor_role(s) != ROLE_SERVING || replaced(s)) {
                 describe_exit(status, why, sizeof(why));
-                if (s->role == ROLE_PENDING)
+                if (supervisor_role(s) == ROLE_PENDING)
                         snprintf(why + strlen(why), sizeof(why) - strlen(why), " before it was ready");
                 return end_unserving(s, clean ? "exit" : "crash", clean ? LOG_NOTICE : LOG_ERR, why);
         }
@@ -392,7 +375,7 @@ static int upgrade_orphaned(supervisor *s, const event_arg *arg) {
 static int stop_requested(supervisor *s, const event_arg *arg) {
         _cleanup_close_ int lock = -1;
 
-        if (s->role == ROLE_SERVING) /* the others write no state, and the serving one may hold the lock */
+        if (supervisor_role(s) == ROLE_SERVING) /* the others write no state, and the serving one may hold the lock */
                 (void) supervisor_lock(s, &lock);
         s->stop_asked = true;
         stop_locked(s, "stop", "stopped on request");

@@ -76,8 +76,7 @@ typedef struct supervisor {
         bool have_rusage;
         bool lock_stuck;   /* the state lock could not be had lately: said once */
         pid_t backend;
-        supervisor_state state; /* written by enter_state() only */
-        generation_role role;   /* protocol.h's, which follows from the state (enter_state()) */
+        supervisor_state state; /* written by enter_state() only; its generation's role follows from it */
         uint64_t generation;
         uint64_t previous;      /* an upgrade's: the generation it replaces */
         bool anchor;            /* the unit's main process: outlives the generations upgrades start beside it */
@@ -121,10 +120,27 @@ typedef struct event_arg {
 /* The transition EVENT runs in the supervisor's state (ARG as the event says, else NULL): 0 to go on (nothing to do
  * in this state is 0 too), RUN_OVER if the run ended in order, -errno if it ended failed (logged). */
 int supervisor_on(supervisor *s, supervisor_event event, const event_arg *arg);
-/* The supervisor in STATE from now on, and its generation in the role that goes with it. */
+/* The supervisor in STATE from now on. */
 void enter_state(supervisor *s, supervisor_state state);
 /* The state lock, waited for at most a second (a frozen launcher must not stop us); -ETIMEDOUT said once. */
 int supervisor_lock(supervisor *s, int *ret);
+
+/* Its generation's role in the protocol (protocol.h), which its state decides: one source of truth. */
+static inline generation_role supervisor_role(const supervisor *s) {
+        switch (s->state) {
+        case SUP_UPGRADING:
+        case SUP_UPGRADE_STALLED:
+                return ROLE_PENDING;
+        case SUP_DRAINING:
+                return ROLE_DRAINING;
+        case SUP_STARTING:
+        case SUP_AWAITING_PREVIOUS:
+        case SUP_WARM:
+        case SUP_FROZEN:
+        default:
+                return ROLE_SERVING;
+        }
+}
 
 /* Its backend said it was ready (it may be frozen or draining since). */
 static inline bool supervisor_ready(const supervisor *s) {
