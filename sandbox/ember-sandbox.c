@@ -36,6 +36,7 @@
 
 #define HEAL_INTERVAL_USEC USEC_PER_SEC
 #define PROBE_MAX_USEC (25 * USEC_PER_MSEC)
+#define ANCHOR_CHECK_USEC (50 * USEC_PER_MSEC)
 
 static int confine_or_report(confine *c, const sandbox_options *opt) {
         _cleanup_free_ char *error = NULL;
@@ -152,6 +153,8 @@ static int heartbeat(supervisor *s) {
         int r;
 
         s->heal_at = now() + HEAL_INTERVAL_USEC;
+        if (s->state == SUP_ANCHORING) /* no generation of its own: nothing of the app's state is its to keep */
+                return 0;
         if (!state_dir_intact(s))
                 return supervisor_on(s, EV_STATE_LOST, NULL);
         if (upgrade_orphaned(s))
@@ -214,6 +217,8 @@ static uint64_t next_deadline(const supervisor *s) {
                 t = s->drain_check_at;
         if (s->state == SUP_AWAITING_PREVIOUS)
                 t = now() + 25 * USEC_PER_MSEC;
+        if (s->state == SUP_ANCHORING)
+                t = now() + ANCHOR_CHECK_USEC;
         return t;
 }
 
@@ -247,7 +252,17 @@ static void drain(int fd) {
                 ;
 }
 
-/* Until the run is over: RUN_OVER if it ended in order, else -errno. */
+/* The unit's main process, staying: the later generations all gone, or the serving one killed. */
+static int check_later_generations(supervisor *s) {
+        if (!other_generations_left(s))
+                return supervisor_on(s, EV_LATER_GONE, NULL);
+        if (serving_lost(s))
+                return supervisor_on(s, EV_SERVING_LOST, NULL);
+        return 0;
+}
+
+/* Until the run is over (and, for the unit's main process, the generations upgrades started beside it): RUN_OVER if
+ * it ended in order, else -errno. */
 static int run(supervisor *s) {
         for (;;) {
                 uint64_t t = now(), next;
@@ -262,6 +277,8 @@ static int run(supervisor *s) {
                         return r;
                 if (s->state == SUP_DRAINING && t >= s->drain_check_at &&
                     (r = supervisor_on(s, EV_DRAIN_CHECK, NULL)) != 0)
+                        return r;
+                if (s->state == SUP_ANCHORING && (r = check_later_generations(s)) != 0)
                         return r;
                 if ((t >= s->heal_at || t >= s->idle_deadline) && (r = heartbeat(s)) != 0)
                         return r;
@@ -427,17 +444,8 @@ static int supervise(const sandbox_options *opt) {
                 if (r != 0)
                         return r;
         }
-        /* under systemd, the supervisor the unit started is its main process for as long as it runs */
-        s.anchor = !opt->upgrade && s.wake_unit[0];
         s.heal_at = s.started + HEAL_INTERVAL_USEC;
-        r = run(&s);
-        upgrade_report(&s, UPGRADE_FAILED, "generation %" PRIu64 " ended before it was ready; see the journal",
-                       s.generation);
-        if (s.anchor && s.stop_asked)
-                stop_other_generations(&s);
-        else if (s.anchor && r >= 0)
-                (void) anchor_wait(&s);
-        return r;
+        return run(&s);
 }
 
 /* What ember-sandbox was asked to do, done: 0 or positive if it went as it should, else -errno (logged). */

@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/signalfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -230,7 +229,7 @@ void begin_drain(supervisor *s) {
 
 /* The generation that serving names is gone (killed: a clean end would have stopped us first). Under systemd nothing
  * can wake the app while we keep its unit active, so the main process ends the unit then. */
-static bool serving_lost(supervisor *s) {
+bool serving_lost(supervisor *s) {
         serving sv;
         return serving_read(s->dirfd, &sv) >= 0 && sv.generation != s->generation &&
                supervisor_find_generation(s->dirfd, sv.generation, NULL) == 0;
@@ -247,7 +246,7 @@ int drain_step(supervisor *s) {
         s->drain_check_at = now + DRAIN_CHECK_USEC;
         if (generation_lease_count(s->dirfd, s->generation, &left) < 0)
                 left = 1; /* unreadable: wait for the deadline rather than cut connections */
-        bool lost = s->anchor && serving_lost(s);
+        bool lost = unit_main_process(s) && serving_lost(s);
         if (left > 0 && now < s->drain_deadline && !lost)
                 return 0;
         if (lost)
@@ -266,44 +265,14 @@ int drain_step(supervisor *s) {
 
 /* The unit's main process (the supervisor systemd started) outlives the generations that upgrades started beside
  * it: under KillMode=mixed its exit would end the unit and every generation with it, and only it gets systemd's
- * SIGTERM. Once its own backend is gone it waits, holding no generation, until no generation is left, and passes a
- * stop on to them. */
-static bool signalled_stop(supervisor *s);
-
-int anchor_wait(supervisor *s) {
+ * SIGTERM. Once its own backend is gone it holds no generation (SUP_ANCHORING), so that it is not counted as one. */
+void generation_release(supervisor *s) {
         closep(&s->lifetime_fd);
         supervisor_lock_forget();
-        if (supervisor_find(s->dirfd, NULL) <= 0)
-                return 0;
-        log_info("Staying as the unit's main process while later generations run");
-        while (supervisor_find(s->dirfd, NULL) > 0) {
-                /* relay.sock stays ours: the later generations' connections are relayed by our maps, and their
-                 * launchers ask us to take a socket out of them */
-                struct pollfd p[2] = { { .fd = s->signal_fd, .events = POLLIN }, { .fd = s->relay_fd, .events = POLLIN } };
-                if (serving_lost(s))
-                        break;
-                if (poll(p, 2, 50) <= 0)
-                        continue;
-                if (p[1].revents & POLLIN)
-                        accept_relays(s);
-                if (signalled_stop(s))
-                        break;
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-        }
-        if (supervisor_find(s->dirfd, NULL) > 0)
-                stop_other_generations(s);
-        kernel_relay_stop(s);
-        return 0;
 }
 
-static bool signalled_stop(supervisor *s) {
-        struct signalfd_siginfo si;
-
-        while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
-                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
-                        return true;
-        return false;
+bool other_generations_left(supervisor *s) {
+        return supervisor_find(s->dirfd, NULL) > 0;
 }
 
 /* The serving generation ends: the others go with it (under systemd they would be killed with the unit anyway;

@@ -2,7 +2,8 @@
  * what moves it from one to the next, in one table: the events the main loop (ember-sandbox.c) sees, each with the
  * transition it runs in the states it applies to. doc/ARCHITECTURE.md draws the table. Each transition returns 0 to
  * go on, RUN_OVER if the run ended in order, or -errno (exit-status.h) if it ended failed; an event that applies to
- * no transition in the current state changes nothing. */
+ * no transition in the current state changes nothing. What follows a run's end is end_of_run()'s: the unit's main
+ * process stays in SUP_ANCHORING while later generations run, else the supervisor exits. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -371,14 +372,21 @@ static int upgrade_orphaned(supervisor *s, const event_arg *arg) {
         return RUN_OVER;
 }
 
-/* SIGTERM, SIGINT or SIGHUP: the backend stopped, and (by the unit's main process, after the run) every generation. */
-static int stop_requested(supervisor *s, const event_arg *arg) {
+/* SIGTERM, SIGINT or SIGHUP: our backend stopped. */
+static void stop_own_backend(supervisor *s) {
         _cleanup_close_ int lock = -1;
 
         if (supervisor_role(s) == ROLE_SERVING) /* the others write no state, and the serving one may hold the lock */
                 (void) supervisor_lock(s, &lock);
-        s->stop_asked = true;
         stop_locked(s, "stop", "stopped on request");
+}
+
+/* SIGTERM, SIGINT or SIGHUP: the backend stopped, and by the unit's main process every generation, once the lock is
+ * let go (a serving one takes it to stop). */
+static int stop_requested(supervisor *s, const event_arg *arg) {
+        stop_own_backend(s);
+        if (unit_main_process(s))
+                stop_other_generations(s);
         return RUN_OVER;
 }
 
@@ -388,11 +396,25 @@ static int state_dir_gone(supervisor *s, const event_arg *arg) {
         return RUN_OVER;
 }
 
+/* Staying as the unit's main process: a stop passed on to the generations left (or the serving one was killed, and
+ * nothing could wake the app while we keep its unit active): they are stopped, and we end. */
+static int stop_later_generations(supervisor *s, const event_arg *arg) {
+        stop_other_generations(s);
+        kernel_relay_stop(s);
+        return RUN_OVER;
+}
+
+/* Staying as the unit's main process: the last generation an upgrade started beside us ended; so do we. */
+static int later_generations_gone(supervisor *s, const event_arg *arg) {
+        kernel_relay_stop(s);
+        return RUN_OVER;
+}
+
 #define IN(state) (1u << (state))
 #define SERVING (IN(SUP_STARTING) | IN(SUP_AWAITING_PREVIOUS) | IN(SUP_WARM) | IN(SUP_FROZEN))
 #define PENDING (IN(SUP_UPGRADING) | IN(SUP_UPGRADE_STALLED))
 #define STARTING (IN(SUP_STARTING) | IN(SUP_UPGRADING))
-#define ANY (~0u)
+#define LIVE (~IN(SUP_ANCHORING)) /* any state with a run of its own */
 
 /* state x event -> transition (which enters the next state, or ends the run), as doc/ARCHITECTURE.md draws it */
 static const struct transition {
@@ -412,14 +434,35 @@ static const struct transition {
         { SERVING,                                           EV_REPLACED,       replaced_by_upgrade },/* DRAINING */
         { IN(SUP_DRAINING),                                  EV_DRAIN_CHECK,    drain_check },        /* DRAINING, or end */
         { PENDING,                                           EV_ORPHANED,       upgrade_orphaned },   /* end */
-        { ANY,                                               EV_BACKEND_EXITED, backend_died },       /* end: failed unless exit 0 */
-        { ANY,                                               EV_STOP,           stop_requested },     /* end */
-        { ANY,                                               EV_STATE_LOST,     state_dir_gone },     /* end */
+        { LIVE,                                              EV_BACKEND_EXITED, backend_died },       /* end: failed unless exit 0 */
+        { LIVE,                                              EV_STOP,           stop_requested },     /* end */
+        { LIVE,                                              EV_STATE_LOST,     state_dir_gone },     /* end */
+        { IN(SUP_ANCHORING),                                 EV_STOP,           stop_later_generations }, /* exit */
+        { IN(SUP_ANCHORING),                                 EV_SERVING_LOST,   stop_later_generations }, /* exit */
+        { IN(SUP_ANCHORING),                                 EV_LATER_GONE,     later_generations_gone }, /* exit */
 };
+
+/* The end of a run, R (RUN_OVER or -errno) after EVENT: an upgrade's foreground process told how it went if it was not
+ * yet; the unit's main process, its run ended in order and not stopped (a stop went to every generation), stays in
+ * SUP_ANCHORING while generations upgrades started beside it run (0: the main loop goes on); else R, and we exit. */
+static int end_of_run(supervisor *s, supervisor_event event, int r) {
+        upgrade_report(s, UPGRADE_FAILED, "generation %" PRIu64 " ended before it was ready; see the journal",
+                       s->generation);
+        if (r < 0 || event == EV_STOP || s->state == SUP_ANCHORING || !unit_main_process(s))
+                return r;
+        generation_release(s);
+        enter_state(s, SUP_ANCHORING);
+        if (!other_generations_left(s))
+                return later_generations_gone(s, NULL);
+        log_info("Staying as the unit's main process while later generations run");
+        return 0;
+}
 
 int supervisor_on(supervisor *s, supervisor_event event, const event_arg *arg) {
         for (size_t i = 0; i < ELEMENTSOF(transitions); i++)
-                if (transitions[i].event == event && (transitions[i].from & IN(s->state)))
-                        return transitions[i].run(s, arg);
+                if (transitions[i].event == event && (transitions[i].from & IN(s->state))) {
+                        int r = transitions[i].run(s, arg);
+                        return r == 0 ? 0 : end_of_run(s, event, r);
+                }
         return 0;
 }

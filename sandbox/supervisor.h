@@ -45,6 +45,8 @@ typedef enum supervisor_state {
         SUP_WARM,              /* serving, ready */
         SUP_FROZEN,            /* serving, ready, its backend frozen (--idle-action=freeze) until a launcher comes */
         SUP_DRAINING,          /* replaced by an upgrade's: keeps its connections, takes no new ones */
+        SUP_ANCHORING,         /* the unit's main process, its own run over: holds the unit while the generations
+                                * upgrades started beside it run, and passes a stop on to them */
 } supervisor_state;
 
 typedef struct supervisor {
@@ -79,8 +81,6 @@ typedef struct supervisor {
         supervisor_state state; /* written by enter_state() only; its generation's role follows from it */
         uint64_t generation;
         uint64_t previous;      /* an upgrade's: the generation it replaces */
-        bool anchor;            /* the unit's main process: outlives the generations upgrades start beside it */
-        bool stop_asked;        /* SIGTERM: every generation stops */
         uint64_t drain_usec, drain_deadline, drain_check_at;
         int report_fd;          /* --upgrade: the foreground process waiting to hear how it went */
         uint64_t started;  /* CLOCK_MONOTONIC */
@@ -110,6 +110,8 @@ typedef enum supervisor_event {
         EV_BACKEND_EXITED, /* the backend ended on its own, reaped: event_arg's status */
         EV_STOP,           /* SIGTERM, SIGINT or SIGHUP */
         EV_STATE_LOST,     /* the state directory was removed or replaced (heartbeat) */
+        EV_LATER_GONE,     /* no generation an upgrade started beside the unit's main process is left */
+        EV_SERVING_LOST,   /* the serving generation is gone (killed: a clean end would have stopped us first) */
 } supervisor_event;
 
 typedef struct event_arg {
@@ -118,7 +120,8 @@ typedef struct event_arg {
 } event_arg;
 
 /* The transition EVENT runs in the supervisor's state (ARG as the event says, else NULL): 0 to go on (nothing to do
- * in this state is 0 too), RUN_OVER if the run ended in order, -errno if it ended failed (logged). */
+ * in this state is 0 too), RUN_OVER if the run ended in order, -errno if it ended failed (logged). A run that ended in
+ * order in the unit's main process goes on as SUP_ANCHORING while later generations run (0). */
 int supervisor_on(supervisor *s, supervisor_event event, const event_arg *arg);
 /* The supervisor in STATE from now on. */
 void enter_state(supervisor *s, supervisor_state state);
@@ -132,6 +135,7 @@ static inline generation_role supervisor_role(const supervisor *s) {
         case SUP_UPGRADE_STALLED:
                 return ROLE_PENDING;
         case SUP_DRAINING:
+        case SUP_ANCHORING: /* no generation of its own any more: like a draining one it takes nothing new */
                 return ROLE_DRAINING;
         case SUP_STARTING:
         case SUP_AWAITING_PREVIOUS:
@@ -140,6 +144,12 @@ static inline generation_role supervisor_role(const supervisor *s) {
         default:
                 return ROLE_SERVING;
         }
+}
+
+/* The supervisor systemd started (not an upgrade's), under a socket unit: the unit's main process for as long as it
+ * runs, which must outlive the generations upgrades start beside it (KillMode=mixed ends them all with it). */
+static inline bool unit_main_process(const supervisor *s) {
+        return !s->opt->upgrade && s->wake_unit[0];
 }
 
 /* Its backend said it was ready (it may be frozen or draining since). */
@@ -294,7 +304,12 @@ void begin_drain(supervisor *s);
 /* Every DRAIN_CHECK_USEC while draining; 1 once the backend is stopped. */
 int drain_step(supervisor *s);
 void stop_other_generations(supervisor *s);
-int anchor_wait(supervisor *s);
+/* Our lifetime lock let go: no generation is ours any more (the unit's main process, staying). */
+void generation_release(supervisor *s);
+/* A supervisor of another generation is alive. */
+bool other_generations_left(supervisor *s);
+/* The generation that serving names is gone without stopping us: killed. */
+bool serving_lost(supervisor *s);
 int upgrade_foreground(int *ret_report_fd);
 void upgrade_report(supervisor *s, upgrade_result kind, const char *fmt, ...) _printf_(3, 4);
 
