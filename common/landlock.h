@@ -48,7 +48,7 @@ uint64_t landlock_fs_rights(int abi);
 size_t landlock_ruleset_attr_size(int abi);
 
 /* What ember-sandbox --landlock leaves the backend of the file system besides reading everywhere: the trees it may not
- * even read (as ProtectHome=yes) and the scratch ones it may write (as a machine's own /tmp). sandbox/files.c builds
+ * even read (as ProtectHome=yes) and the scratch ones it may write (as a machine's own /tmp). confine/files.c builds
  * its ruleset from these, and emberctl new checks an app against them (ctl/app-check.c). */
 #define LANDLOCK_HIDDEN_PATHS { "/home", "/root", "/run/user" }
 #define LANDLOCK_SCRATCH_PATHS { "/tmp", "/var/tmp", "/dev/shm" }

@@ -225,7 +225,7 @@ static void view_rules(unit_view *v) {
 
 #define LANDLOCK_SETTING "ember-sandbox --landlock"
 
-/* ember-sandbox --landlock (sandbox/files.c): everything readable but the hidden trees, writable the scratch ones and
+/* ember-sandbox --landlock (confine/files.c): everything readable but the hidden trees, writable the scratch ones and
  * what the app was given (--rw-path=, its state directory, a unix backend's directory). */
 static void landlock_rules(unit_view *v, const app_sandbox *sb) {
         static const char *const hidden[] = LANDLOCK_HIDDEN_PATHS, *const scratch[] = LANDLOCK_SCRATCH_PATHS;

@@ -1,5 +1,3 @@
-include sandbox/policy.mk
-
 pkglibexec_PROGRAMS += sandbox/ember-sandbox
 sandbox_ember_sandbox_SOURCES = \
 	sandbox/ember-sandbox.c sandbox/exit-status.c sandbox/exit-status.h sandbox/supervisor.h sandbox/supervisor-states.c sandbox/options.c sandbox/options.h sandbox/run.c \
@@ -17,11 +15,13 @@ if ENABLE_CHECKPOINT
 sandbox_ember_sandbox_SOURCES += sandbox/checkpoint.c
 common_libember_a_SOURCES += common/checkpoint.c
 endif
+sandbox_ember_sandbox_CPPFLAGS = $(AM_CPPFLAGS) $(CONFINE_CPPFLAGS)
 sandbox_ember_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
-sandbox_ember_sandbox_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
+sandbox_ember_sandbox_LDADD = confine/libconfine.a common/libember.a $(SECCOMP_LIBS)
 
 # The same supervisor with the test-only hooks (EMBER_TEST_HOLD_STOPPING), for tests that step through a race.
 check_PROGRAMS += sandbox/ember-sandbox-test
 sandbox_ember_sandbox_test_SOURCES = $(sandbox_ember_sandbox_SOURCES)
+sandbox_ember_sandbox_test_CPPFLAGS = $(sandbox_ember_sandbox_CPPFLAGS)
 sandbox_ember_sandbox_test_CFLAGS = $(sandbox_ember_sandbox_CFLAGS) -DEMBER_TEST_HOOKS
 sandbox_ember_sandbox_test_LDADD = $(sandbox_ember_sandbox_LDADD)

@@ -1,13 +1,13 @@
 # Sandbox layer: the policy unit test (C, TAP) and shell TAP tests that run probes and real servers under
-# sandbox/ember-sandbox. The tests find their policies through EMBER_POLICY_DIR=$(top_srcdir)/sandbox/policies.
+# sandbox/ember-sandbox. The tests find their policies through EMBER_POLICY_DIR=$(top_srcdir)/confine/policies.
 check_PROGRAMS += tests/sandbox/probe tests/unit/test-policy
 
 tests_sandbox_probe_SOURCES = tests/sandbox/probe.c
 
 tests_unit_test_policy_SOURCES = tests/unit/test-policy.c tests/tap.h
-tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sandbox -I$(top_srcdir)/tests
+tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) $(CONFINE_CPPFLAGS) -I$(top_srcdir)/tests
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
-tests_unit_test_policy_LDADD = sandbox/libconfine.a common/libember.a $(SECCOMP_LIBS)
+tests_unit_test_policy_LDADD = confine/libconfine.a common/libember.a $(SECCOMP_LIBS)
 
 sandbox_tests = \
 	tests/sandbox/probes.sh \

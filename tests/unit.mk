@@ -86,7 +86,7 @@ tests_unit_test_client_LDADD = common/libember.a
 # Whose listener is on a TCP backend's address: the backend's own, or a stranger's that gets no client (issue 24).
 unit_tests += tests/unit/test-listener
 tests_unit_test_listener_SOURCES = tests/unit/test-listener.c tests/tap.h sandbox/listener.c
-tests_unit_test_listener_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/sandbox
+tests_unit_test_listener_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/sandbox $(CONFINE_CPPFLAGS)
 tests_unit_test_listener_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 tests_unit_test_listener_LDADD = common/libember.a
 

@@ -4,13 +4,13 @@ FUZZ_CC = clang
 FUZZ_RUNS = 1000000
 FUZZ_TARGETS = parse state policy proxy
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-I$(top_srcdir)/common -I$(top_srcdir)/sandbox \
+	-I$(top_srcdir)/common -I$(top_srcdir)/confine \
 	-DRUNTIME_DIR_DEFAULT=\"/run/ember\" -DPKGDATADIR=\"$(pkgdatadir)\" -DLIBEXECDIR=\"$(pkglibexecdir)\"
 FUZZ_COMMON = $(top_srcdir)/common/parse.c $(top_srcdir)/common/state.c $(top_srcdir)/common/log.c \
 	$(top_srcdir)/common/timeutil.c $(top_srcdir)/common/events.c
 FUZZ_SOURCES_parse = $(top_srcdir)/tests/fuzz/fuzz-parse.c
 FUZZ_SOURCES_state = $(top_srcdir)/tests/fuzz/fuzz-state.c
-FUZZ_SOURCES_policy = $(top_srcdir)/tests/fuzz/fuzz-policy.c $(top_srcdir)/sandbox/policy.c $(top_srcdir)/sandbox/policy-groups.c \
+FUZZ_SOURCES_policy = $(top_srcdir)/tests/fuzz/fuzz-policy.c $(top_srcdir)/confine/policy.c $(top_srcdir)/confine/policy-groups.c \
 	$(SECCOMP_LIBS)
 FUZZ_SOURCES_proxy = $(top_srcdir)/tests/fuzz/fuzz-proxy.c $(top_srcdir)/common/proxy.c
 

@@ -33,7 +33,7 @@ if [ -z "${EMBER_SANITIZED:-}" ] && grep -qa -e __asan_init -e __ubsan_handle "$
 fi
 export EMBER_DEBUG=1
 # uninstalled: the shipped policies (default, strict, container, none) are read from the source tree
-export EMBER_POLICY_DIR=${EMBER_POLICY_DIR:-$top_srcdir/sandbox/policies}
+export EMBER_POLICY_DIR=${EMBER_POLICY_DIR:-$top_srcdir/confine/policies}
 export LC_ALL=C
 
 # ---------------------------------------------------------------------------------------------------------------- TAP

@@ -1,14 +1,14 @@
 # Sourced by the sandbox TAP tests: paths and helpers to run probes and servers under ember-sandbox (TAP itself is
 # tests/lib/tap.sh's).
 # Environment: top_srcdir, top_builddir (exported by the top Makefile.am); EMBER_SANDBOX and EMBER_PROBE override
-# the binaries under test. Policies come from $top_srcdir/sandbox/policies (EMBER_POLICY_DIR).
+# the binaries under test. Policies come from $top_srcdir/confine/policies (EMBER_POLICY_DIR).
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 SANDBOX=${EMBER_SANDBOX:-$top_builddir/sandbox/ember-sandbox}
 PROBE=${EMBER_PROBE:-$top_builddir/tests/sandbox/probe}
-EMBER_POLICY_DIR=$top_srcdir/sandbox/policies
+EMBER_POLICY_DIR=$top_srcdir/confine/policies
 export EMBER_POLICY_DIR
 # LeakSanitizer stops the world with ptrace at exit, which the policies deny: in a sanitized build, programs run
 # under a filter skip the leak check (the unfiltered layers still run it).

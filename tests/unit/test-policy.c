@@ -23,7 +23,7 @@ static void set_policy_dir(void) {
 
         if (getenv("EMBER_POLICY_DIR"))
                 return;
-        snprintf(buf, sizeof(buf), "%s/sandbox/policies", top ? top : ".");
+        snprintf(buf, sizeof(buf), "%s/confine/policies", top ? top : ".");
         setenv("EMBER_POLICY_DIR", buf, 1);
 }
 
