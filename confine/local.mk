@@ -4,7 +4,7 @@
 # through CONFINE_CPPFLAGS.
 noinst_LIBRARIES += confine/libconfine.a
 confine_libconfine_a_SOURCES = \
-	confine/policy.c confine/policy.h confine/policy-groups.c \
+	confine/policy.c confine/policy.h confine/policy-groups.c confine/policy-groups.h \
 	confine/audit.c confine/audit.h \
 	confine/confine.c confine/confine.h \
 	confine/files.c confine/files.h

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "policy.h"
+#include "policy-groups.h"
 
 /* The syscall groups of systemd v252 (systemd-analyze syscall-filter), transcribed as data. Members this
  * libseccomp does not know, or that do not exist on this architecture, are skipped when a group is used. */

@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "parse.h"
 #include "policy.h"
+#include "policy-groups.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/ember"

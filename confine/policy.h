@@ -32,9 +32,5 @@ const char *policy_get_action(const ember_policy *p);
 /* Whether the named native syscall passes the main filter (argument checks such as deny-namespaces aside):
  * 1 yes, 0 no (gets the action), -ENOENT not a syscall on this architecture, -EINVAL not a syscall at all. */
 int policy_allows(const ember_policy *p, const char *syscall);
-/* Members of a syscall group such as "@system-service" (space-separated, may name other groups), or NULL. */
-const char *policy_group_members(const char *group);
-/* The group names known, one at a time: idx 0, 1, ... until NULL. */
-const char *policy_group_name(unsigned idx);
 /* Number of BPF programs policy_apply() loads (0 for "none"). */
 unsigned policy_n_filters(const ember_policy *p);

@@ -15,6 +15,7 @@
 #include "confine.h"
 #include "audit.h"
 #include "policy.h"
+#include "policy-groups.h"
 #include "tap.h"
 
 static void set_policy_dir(void) {
