@@ -1,9 +1,10 @@
-/* A tiny TAP producer for ember's C tests (run through automake's tap-driver).
+/* A tiny TAP producer for ember's C tests (run through automake's tap-driver). Every check reads as the shell
+ * layers' (tests/lib/tap.sh) do: what it asserts first, then what was got, then what was wanted.
  *
  *   plan(3);                       or no plan() at all: done() prints "1..N" at the end
- *   ok(x > 0, "x is positive");
- *   is_int(r, -EINVAL, "parse_addr(\"%s\") fails", s);
- *   is_str(buf, "warm", "state reads back");
+ *   ok("x is positive", x > 0);
+ *   is_int(tap_fmt("parse_addr(\"%s\") fails", s), r, -EINVAL);
+ *   is_str("state reads back", buf, "warm");
  *   skip(2, "not root");
  *   return done();
  *
@@ -45,62 +46,53 @@ static inline void diag(const char *fmt, ...) {
         fflush(stdout);
 }
 
-static inline bool tap_vok(bool cond, const char *fmt, va_list ap) {
+/* A description with printf arguments, for the checks below: tap_fmt("parse_addr(\"%s\") fails", s). Its result
+ * lives until four more are made, long enough for the one check it describes. */
+static inline const char *tap_fmt(const char *fmt, ...) TAP_PRINTF(1, 2);
+static inline const char *tap_fmt(const char *fmt, ...) {
+        static char bufs[4][1024];
+        static unsigned k;
+        char *b = bufs[k++ % 4];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+        va_end(ap);
+        return b;
+}
+
+static inline bool tap_ok(const char *desc, bool cond) {
         tap_run++;
         if (!cond)
                 tap_failed++;
-        printf("%sok %d - ", cond ? "" : "not ", tap_run);
-        vprintf(fmt, ap);
-        printf("\n");
+        printf("%sok %d - %s\n", cond ? "" : "not ", tap_run, desc);
         fflush(stdout);
         return cond;
 }
 
-static inline bool ok(bool cond, const char *fmt, ...) TAP_PRINTF(2, 3);
-static inline bool ok(bool cond, const char *fmt, ...) {
-        va_list ap;
-        bool r;
-
-        va_start(ap, fmt);
-        r = tap_vok(cond, fmt, ap);
-        va_end(ap);
-        return r;
+static inline bool ok(const char *desc, bool cond) {
+        return tap_ok(desc, cond);
 }
 
-static inline bool is_int(long long got, long long expected, const char *fmt, ...) TAP_PRINTF(3, 4);
-static inline bool is_int(long long got, long long expected, const char *fmt, ...) {
-        va_list ap;
-        bool r;
+static inline bool is_int(const char *desc, long long got, long long expected) {
+        bool r = tap_ok(desc, got == expected);
 
-        va_start(ap, fmt);
-        r = tap_vok(got == expected, fmt, ap);
-        va_end(ap);
         if (!r)
                 diag("     got: %lld\n#     expected: %lld", got, expected);
         return r;
 }
 
-static inline bool is_u64(uint64_t got, uint64_t expected, const char *fmt, ...) TAP_PRINTF(3, 4);
-static inline bool is_u64(uint64_t got, uint64_t expected, const char *fmt, ...) {
-        va_list ap;
-        bool r;
+static inline bool is_u64(const char *desc, uint64_t got, uint64_t expected) {
+        bool r = tap_ok(desc, got == expected);
 
-        va_start(ap, fmt);
-        r = tap_vok(got == expected, fmt, ap);
-        va_end(ap);
         if (!r)
                 diag("     got: %" PRIu64 "\n#     expected: %" PRIu64, got, expected);
         return r;
 }
 
-static inline bool is_str(const char *got, const char *expected, const char *fmt, ...) TAP_PRINTF(3, 4);
-static inline bool is_str(const char *got, const char *expected, const char *fmt, ...) {
-        va_list ap;
-        bool r;
+static inline bool is_str(const char *desc, const char *got, const char *expected) {
+        bool r = tap_ok(desc, got && expected ? strcmp(got, expected) == 0 : got == expected);
 
-        va_start(ap, fmt);
-        r = tap_vok(got && expected ? strcmp(got, expected) == 0 : got == expected, fmt, ap);
-        va_end(ap);
         if (!r)
                 diag("     got: %s%s%s\n#     expected: %s%s%s", got ? "'" : "", got ? got : "(null)", got ? "'" : "",
                      expected ? "'" : "", expected ? expected : "(null)", expected ? "'" : "");

@@ -126,11 +126,14 @@ static const char *source(const proxy_header *h) {
 }
 
 static void cut_at_deadline(const outcome *o, const char *what) {
-        is_int(o->r, -ETIMEDOUT, "%s: -ETIMEDOUT", what);
-        ok(o->early == 0 && o->late < LATE_SLACK, "%s: at the deadline (%" PRIu64 " ms early, %" PRIu64 " ms late)",
-           what, o->early / MS, o->late / MS);
-        ok(o->cpu < CPU_MAX, "%s: waiting cost %" PRIu64 " us of CPU, under %llu ms", what, o->cpu, (unsigned long long) (CPU_MAX / MS));
-        is_str(o->why, "no complete PROXY header within the deadline", "%s: says why", what);
+        is_int(tap_fmt("%s: -ETIMEDOUT", what), o->r, -ETIMEDOUT);
+        ok(tap_fmt("%s: at the deadline (%" PRIu64 " ms early, %" PRIu64 " ms late)", what, o->early / MS,
+                   o->late / MS),
+           o->early == 0 && o->late < LATE_SLACK);
+        ok(tap_fmt("%s: waiting cost %" PRIu64 " us of CPU, under %llu ms", what, o->cpu,
+                   (unsigned long long) (CPU_MAX / MS)),
+           o->cpu < CPU_MAX);
+        is_str(tap_fmt("%s: says why", what), o->why, "no complete PROXY header within the deadline");
 }
 
 static void test_silent_after_partial(void) {
@@ -157,14 +160,14 @@ static void test_trickle_past_deadline(void) {
 }
 
 static void accepted(const outcome *o, const char *src, const char *rest, const char *what) {
-        is_int(o->r, 1, "%s: accepted", what);
-        ok(o->early > 0, "%s: before the deadline", what);
+        is_int(tap_fmt("%s: accepted", what), o->r, 1);
+        ok(tap_fmt("%s: before the deadline", what), o->early > 0);
         if (o->r == 1)
-                is_str(source(&o->h), src, "%s: source %s", what, src);
+                is_str(tap_fmt("%s: source %s", what, src), source(&o->h), src);
         else
                 skip(1, "no header");
-        is_str(o->rest, rest, "%s: the client's own bytes after it are left for the relay", what);
-        ok(o->cpu < CPU_MAX, "%s: cost %" PRIu64 " us of CPU", what, o->cpu);
+        is_str(tap_fmt("%s: the client's own bytes after it are left for the relay", what), o->rest, rest);
+        ok(tap_fmt("%s: cost %" PRIu64 " us of CPU", what, o->cpu), o->cpu < CPU_MAX);
 }
 
 static void test_slow_complete_v1(void) {
@@ -188,22 +191,22 @@ static void test_at_once(void) {
 static void test_closed_in_the_middle(void) {
         static const char partial[] = "PROXY TCP4 192.0.2.7 19";
         outcome o = run(&(peer){ partial, sizeof(partial) - 1, 4, 5 * MS, true }, 3 * USEC_PER_SEC);
-        is_int(o.r, -EBADMSG, "a header cut short by a close: -EBADMSG");
-        ok(o.early > 0, "at once, not at the deadline");
-        is_str(o.why, "the connection closed in the middle of the PROXY header", "says why");
+        is_int("a header cut short by a close: -EBADMSG", o.r, -EBADMSG);
+        ok("at once, not at the deadline", o.early > 0);
+        is_str("says why", o.why, "the connection closed in the middle of the PROXY header");
 }
 
 static void test_closed_before_a_byte(void) {
         outcome o = run(&(peer){ "", 0, 1, 0, true }, 3 * USEC_PER_SEC);
-        is_int(o.r, 0, "a close before any byte: 0, nothing was asked");
-        ok(o.early > 0, "at once, not at the deadline");
+        is_int("a close before any byte: 0, nothing was asked", o.r, 0);
+        ok("at once, not at the deadline", o.early > 0);
 }
 
 static void test_malformed_while_coming(void) {
         static const char bytes[] = "PROXY TCP4 1.2.3.4x";
         outcome o = run(&(peer){ bytes, sizeof(bytes) - 1, 1, 5 * MS, false }, 3 * USEC_PER_SEC);
-        is_int(o.r, -EBADMSG, "a byte that cannot continue a header: -EBADMSG as soon as it comes");
-        ok(o.early > 0, "before the deadline");
+        is_int("a byte that cannot continue a header: -EBADMSG as soon as it comes", o.r, -EBADMSG);
+        ok("before the deadline", o.early > 0);
 }
 
 static void on_alarm(int sig) {

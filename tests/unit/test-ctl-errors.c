@@ -6,12 +6,12 @@
 #include "tap.h"
 
 static void check_success(void) {
-        is_int(exit_status(0), 0, "0 is success");
-        is_int(exit_status(3), 0, "a positive count is success");
+        is_int("0 is success", exit_status(0), 0);
+        is_int("a positive count is success", exit_status(3), 0);
 }
 
 static void check_usage(void) {
-        is_int(exit_status(-EINVAL), 64, "-EINVAL, usage_error()'s, is a usage error (64)");
+        is_int("-EINVAL, usage_error()'s, is a usage error (64)", exit_status(-EINVAL), 64);
 }
 
 static void check_codes(void) {
@@ -28,16 +28,16 @@ static void check_codes(void) {
         };
 
         for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-                is_int(exit_status(-codes[i].code), codes[i].status, "%s", codes[i].what);
-        ok(ECTL_BAD_TEMPLATE > 4095, "the codes lie beyond every errno");
+                is_int(tap_fmt("%s", codes[i].what), exit_status(-codes[i].code), codes[i].status);
+        ok("the codes lie beyond every errno", ECTL_BAD_TEMPLATE > 4095);
 }
 
 static void check_other_errnos(void) {
         static const int errnos[] = { ENOENT, EACCES, EPERM, EIO, ENOMEM, ETIMEDOUT, EEXIST, EAGAIN };
 
         for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
-                is_int(exit_status(-errnos[i]), 71, "-%s is a system error (71), whatever emberctl was doing",
-                       strerrorname_np(errnos[i]));
+                is_int(tap_fmt("-%s is a system error (71), whatever emberctl was doing", strerrorname_np(errnos[i])),
+                       exit_status(-errnos[i]), 71);
 }
 
 int main(void) {

@@ -30,27 +30,27 @@ static void check_listen_fds(void) {
         char name[16];
 
         set_listen_env(NULL, "2", "ember-launch:other");
-        is_int(listen_fds_take(name, sizeof(name)), 2, "LISTEN_PID is us: LISTEN_FDS=2");
-        is_str(name, "ember-launch", "the first LISTEN_FDNAMES entry");
-        ok(listen_env_gone(), "the variables are unset for the children");
+        is_int("LISTEN_PID is us: LISTEN_FDS=2", listen_fds_take(name, sizeof(name)), 2);
+        is_str("the first LISTEN_FDNAMES entry", name, "ember-launch");
+        ok("the variables are unset for the children", listen_env_gone());
 
         set_listen_env(NULL, "1", NULL);
-        is_int(listen_fds_take(name, sizeof(name)), 1, "LISTEN_FDS=1 without names");
-        is_str(name, "", "no name");
+        is_int("LISTEN_FDS=1 without names", listen_fds_take(name, sizeof(name)), 1);
+        is_str("no name", name, "");
 
         set_listen_env("1", "1", "x");
-        is_int(listen_fds_take(name, sizeof(name)), 0, "LISTEN_PID of another process: none for us");
-        ok(listen_env_gone(), "and the variables are unset all the same");
+        is_int("LISTEN_PID of another process: none for us", listen_fds_take(name, sizeof(name)), 0);
+        ok("and the variables are unset all the same", listen_env_gone());
 
         set_listen_env(NULL, "3x", NULL);
-        is_int(listen_fds_take(name, sizeof(name)), -EBADMSG, "a garbled LISTEN_FDS is -EBADMSG");
+        is_int("a garbled LISTEN_FDS is -EBADMSG", listen_fds_take(name, sizeof(name)), -EBADMSG);
         set_listen_env(NULL, "-1", NULL);
-        is_int(listen_fds_take(name, sizeof(name)), -EBADMSG, "a negative LISTEN_FDS is -EBADMSG");
+        is_int("a negative LISTEN_FDS is -EBADMSG", listen_fds_take(name, sizeof(name)), -EBADMSG);
 
         set_listen_env(NULL, "1", "a-name-longer-than-the-buffer");
-        is_int(listen_fds_take(name, sizeof(name)), 1, "a name longer than the buffer");
-        is_str(name, "", "is not truncated into a wrong one");
-        is_int(listen_fds_take(NULL, 0), 0, "nothing set: 0");
+        is_int("a name longer than the buffer", listen_fds_take(name, sizeof(name)), 1);
+        is_str("is not truncated into a wrong one", name, "");
+        is_int("nothing set: 0", listen_fds_take(NULL, 0), 0);
 }
 
 /* Binds a datagram socket at PATH ('@' for abstract), sends MESSAGE through notify_send(), returns what arrived. */
@@ -78,23 +78,23 @@ static void check_notify(void) {
         char got[256], path[64], abstract[64];
 
         unsetenv("NOTIFY_SOCKET");
-        is_int(notify_send("READY=1"), 0, "no NOTIFY_SOCKET: nothing sent, not an error");
+        is_int("no NOTIFY_SOCKET: nothing sent, not an error", notify_send("READY=1"), 0);
         snprintf(path, sizeof(path), "/tmp/ember-test-notify.%d", (int) getpid());
-        is_int(notify_roundtrip(path, "READY=1\nSTATUS=x", got, sizeof(got)), 1, "a path NOTIFY_SOCKET: sent");
-        is_str(got, "READY=1\nSTATUS=x", "one datagram, the message as given");
+        is_int("a path NOTIFY_SOCKET: sent", notify_roundtrip(path, "READY=1\nSTATUS=x", got, sizeof(got)), 1);
+        is_str("one datagram, the message as given", got, "READY=1\nSTATUS=x");
         snprintf(abstract, sizeof(abstract), "@ember-test-notify.%d", (int) getpid());
-        is_int(notify_roundtrip(abstract, "STOPPING=1", got, sizeof(got)), 1, "an abstract NOTIFY_SOCKET: sent");
-        is_str(got, "STOPPING=1", "and received");
+        is_int("an abstract NOTIFY_SOCKET: sent", notify_roundtrip(abstract, "STOPPING=1", got, sizeof(got)), 1);
+        is_str("and received", got, "STOPPING=1");
         setenv("NOTIFY_SOCKET", "relative/path", 1);
-        is_int(notify_send("READY=1"), -EINVAL, "a relative NOTIFY_SOCKET is -EINVAL");
+        is_int("a relative NOTIFY_SOCKET is -EINVAL", notify_send("READY=1"), -EINVAL);
         char longpath[200];
         memset(longpath, 'a', sizeof(longpath) - 1);
         longpath[0] = '/';
         longpath[sizeof(longpath) - 1] = '\0';
         setenv("NOTIFY_SOCKET", longpath, 1);
-        is_int(notify_send("READY=1"), -EINVAL, "a NOTIFY_SOCKET too long for sun_path is -EINVAL");
+        is_int("a NOTIFY_SOCKET too long for sun_path is -EINVAL", notify_send("READY=1"), -EINVAL);
         setenv("NOTIFY_SOCKET", "/nonexistent/ember/notify", 1);
-        is_int(notify_send("READY=1"), -ENOENT, "a missing socket is -ENOENT");
+        is_int("a missing socket is -ENOENT", notify_send("READY=1"), -ENOENT);
 }
 
 int main(void) {

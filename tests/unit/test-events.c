@@ -54,7 +54,7 @@ static void check_source(const char *top, const char *file) {
                                 all_known = false;
                         }
                 }
-        ok(all_known && seen > 0, "every event %s logs (%u) has a MESSAGE_ID", file, seen);
+        ok(tap_fmt("every event %s logs (%u) has a MESSAGE_ID", file, seen), all_known && seen > 0);
 }
 
 int main(void) {
@@ -70,19 +70,21 @@ int main(void) {
                 char needle[64];
                 const char *entry;
 
-                ok(is_id(ember_events[i].message_id), "%s: MESSAGE_ID is 32 lowercase hex digits", ember_events[i].name);
+                ok(tap_fmt("%s: MESSAGE_ID is 32 lowercase hex digits", ember_events[i].name),
+                   is_id(ember_events[i].message_id));
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(ember_events[i].message_id, ember_events[j].message_id) == 0)
-                                ok(false, "%s and %s share a MESSAGE_ID", ember_events[i].name, ember_events[j].name);
+                                ok(tap_fmt("%s and %s share a MESSAGE_ID", ember_events[i].name, ember_events[j].name),
+                                   false);
                 snprintf(needle, sizeof(needle), "\n-- %s\n", ember_events[i].message_id);
                 entry = strstr(catalog, needle);
-                ok(entry && strstr(entry + strlen(needle), "Subject: ") == entry + strlen(needle),
-                   "%s: the catalog has an entry with a Subject", ember_events[i].name);
+                ok(tap_fmt("%s: the catalog has an entry with a Subject", ember_events[i].name),
+                   entry && strstr(entry + strlen(needle), "Subject: ") == entry + strlen(needle));
         }
         for (const char *p = catalog; (p = strstr(p, "\n-- ")); p++)
                 entries++;
-        is_int(entries, (long long) ember_events_n, "the catalog has one entry per event, no more");
-        is_str(event_message_id_field("no-such-event") ? "id" : "none", "none", "an unknown event has no MESSAGE_ID");
+        is_int("the catalog has one entry per event, no more", entries, (long long) ember_events_n);
+        is_str("an unknown event has no MESSAGE_ID", event_message_id_field("no-such-event") ? "id" : "none", "none");
 
         check_source(top, "sandbox/ember-sandbox.c");
         check_source(top, "launcher/session.c");

@@ -49,12 +49,12 @@ static void check(const char *how, bool detached, bool our_fin_first) {
         int ours = -1, peer = -1;
 
         if (pair(&ours, &peer) < 0) {
-                ok(false, "%s: a loopback TCP connection", how);
+                ok(tap_fmt("%s: a loopback TCP connection", how), false);
                 return;
         }
         (void) send(peer, data, sizeof(data), 0);
         settle();
-        is_int((long) took(ours, detached), 0, "%s: 1000 bytes waiting to be read: nothing taken", how);
+        is_int(tap_fmt("%s: 1000 bytes waiting to be read: nothing taken", how), (long) took(ours, detached), 0);
         if (our_fin_first) {
                 (void) shutdown(ours, SHUT_WR);
                 settle();
@@ -63,8 +63,9 @@ static void check(const char *how, bool detached, bool our_fin_first) {
         }
         (void) shutdown(peer, SHUT_WR);
         settle();
-        is_int((long) took(ours, detached), 0, "%s: and the peer's FIN (%s): nothing taken", how,
-               our_fin_first ? "after ours: CLOSE" : "first: CLOSE_WAIT");
+        is_int(tap_fmt("%s: and the peer's FIN (%s): nothing taken", how,
+                       our_fin_first ? "after ours: CLOSE" : "first: CLOSE_WAIT"),
+               (long) took(ours, detached), 0);
         close(ours);
         close(peer);
 }

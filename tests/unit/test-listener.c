@@ -132,36 +132,37 @@ static void check_own_user(void) {
         char inode[32];
         struct stat st;
 
-        is_int(backend_listener_check(&s, &h), 0, "nobody listens on 127.0.0.1:%u: not ready", port);
+        is_int(tap_fmt("nobody listens on 127.0.0.1:%u: not ready", port), backend_listener_check(&s, &h), 0);
         int fd = listen_on(AF_INET, "127.0.0.1", port, false);
-        ok(fd >= 0 && fstat(fd, &st) == 0, "a listener of ours on 127.0.0.1:%u", port);
-        is_int(tcp_listeners_find(&s.address, l, 4), 1, "the socket table has one listener there");
+        ok(tap_fmt("a listener of ours on 127.0.0.1:%u", port), fd >= 0 && fstat(fd, &st) == 0);
+        is_int("the socket table has one listener there", tcp_listeners_find(&s.address, l, 4), 1);
         snprintf(inode, sizeof(inode), "%" PRIu64, l[0].inode);
-        ok(l[0].inode == (uint64_t) st.st_ino && l[0].uid == geteuid(), "with its inode %s and our uid", inode);
-        is_int(tcp_listeners_held_by(getpid(), l, 1), 1, "and /proc/self/fd holds it");
+        ok(tap_fmt("with its inode %s and our uid", inode),
+           l[0].inode == (uint64_t) st.st_ino && l[0].uid == geteuid());
+        is_int("and /proc/self/fd holds it", tcp_listeners_held_by(getpid(), l, 1), 1);
         close(fd);
 
         listener_proc b = spawn_listener(AF_INET, "127.0.0.1", port, uid, false, false);
         s.backend = b.pid;
-        is_int(backend_listener_check(&s, &h), 1, "the backend's own listener: ready");
+        is_int("the backend's own listener: ready", backend_listener_check(&s, &h), 1);
         end_listener(&b);
 
         b = spawn_listener(AF_INET, "127.0.0.1", port, uid, false, true);
         s.backend = b.direct;
-        ok(b.pid != b.direct, "a backend whose child listens (pid %d)", (int) b.pid);
-        is_int(backend_listener_check(&s, &h), 1, "its child's listener is the backend's: ready");
+        ok(tap_fmt("a backend whose child listens (pid %d)", (int) b.pid), b.pid != b.direct);
+        is_int("its child's listener is the backend's: ready", backend_listener_check(&s, &h), 1);
         end_listener(&b);
 
         /* the backend's user, not of the backend's tree: a stranger (the uid rule is for unreadable processes) */
         listener_proc other = spawn_listener(AF_INET, "127.0.0.1", port, uid, false, false);
         b = spawn_listener(AF_INET, "127.0.0.2", free_port(), uid, false, false);
         s.backend = b.pid;
-        is_int(backend_listener_check(&s, &h), -EADDRINUSE, "the backend's user's listener outside its tree: taken");
-        ok(h.pid == other.pid && h.port == port, "and named: pid %d, port %u", (int) h.pid, h.port);
+        is_int("the backend's user's listener outside its tree: taken", backend_listener_check(&s, &h), -EADDRINUSE);
+        ok(tap_fmt("and named: pid %d, port %u", (int) h.pid, h.port), h.pid == other.pid && h.port == port);
         end_listener(&other);
         if (geteuid() == 0) {
                 other = spawn_listener(AF_INET, "127.0.0.1", port, 0, false, false);
-                is_int(backend_listener_check(&s, &h), 1, "a listener root made is trusted (root is)");
+                is_int("a listener root made is trusted (root is)", backend_listener_check(&s, &h), 1);
                 end_listener(&other);
         }
         end_listener(&b);
@@ -181,10 +182,11 @@ static void check_stranger(int family, const char *host, const char *what) {
                         comm[strcspn(comm, "\n")] = '\0';
                 fclose(f);
         }
-        is_int(backend_listener_check(&s, &h), -EADDRINUSE, "uid %d listening on %s: taken, for 127.0.0.1:%u",
-               STRANGER_UID, what, port);
-        ok(h.pid == x.pid && h.uid == STRANGER_UID && h.port == port && strcmp(h.comm, comm) == 0,
-           "and named: pid %d (%s) of uid %u (want %d (%s))", (int) h.pid, h.comm, (unsigned) h.uid, (int) x.pid, comm);
+        is_int(tap_fmt("uid %d listening on %s: taken, for 127.0.0.1:%u", STRANGER_UID, what, port),
+               backend_listener_check(&s, &h), -EADDRINUSE);
+        ok(tap_fmt("and named: pid %d (%s) of uid %u (want %d (%s))", (int) h.pid, h.comm, (unsigned) h.uid,
+                   (int) x.pid, comm),
+           h.pid == x.pid && h.uid == STRANGER_UID && h.port == port && strcmp(h.comm, comm) == 0);
         end_listener(&x);
 }
 
@@ -221,25 +223,25 @@ static void check_without_ptrace(void) {
         listener_proc b = spawn_listener(AF_INET, "127.0.0.1", port, BACKEND_UID, false, false);
         supervisor s = backend_at(port, b.pid, BACKEND_UID);
 
-        is_int(verdict_without_ptrace(&s), 1, "without CAP_SYS_PTRACE: a dumpable backend of another user is read "
-               "with its ids: ready");
+        is_int("without CAP_SYS_PTRACE: a dumpable backend of another user is read " "with its ids: ready",
+               verdict_without_ptrace(&s), 1);
         end_listener(&b);
         b = spawn_listener(AF_INET, "127.0.0.2", free_port(), BACKEND_UID, false, false);
         s.backend = b.pid;
         listener_proc x = spawn_listener(AF_INET, "127.0.0.1", port, BACKEND_UID, false, false);
-        is_int(verdict_without_ptrace(&s), 2, "and its user's listener outside its tree, read the same way: taken");
+        is_int("and its user's listener outside its tree, read the same way: taken", verdict_without_ptrace(&s), 2);
         end_listener(&x);
         end_listener(&b);
         b = spawn_listener(AF_INET, "127.0.0.1", port, BACKEND_UID, true, false);
         s.backend = b.pid;
-        is_int(verdict_without_ptrace(&s), 1, "an undumpable one, unreadable: its own user's listener is taken: ready");
+        is_int("an undumpable one, unreadable: its own user's listener is taken: ready", verdict_without_ptrace(&s), 1);
         end_listener(&b);
 
         x = spawn_listener(AF_INET, "127.0.0.1", port, STRANGER_UID, true, false);
         b = spawn_listener(AF_INET, "127.0.0.2", free_port(), BACKEND_UID, true, false);
         s.backend = b.pid;
-        is_int(verdict_without_ptrace(&s), 2, "an undumpable stranger of another user beside an undumpable backend: "
-               "taken");
+        is_int("an undumpable stranger of another user beside an undumpable backend: " "taken",
+               verdict_without_ptrace(&s), 2);
         end_listener(&x);
         end_listener(&b);
 }

@@ -370,9 +370,9 @@ static void check_status_of_locked_child(void) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         buf[n > 0 ? n : 0] = 0;
-        ok(strstr(buf, "NoNewPrivs:\t1") != NULL, "a locked-down process has no_new_privs");
-        ok(strstr(buf, "Seccomp:\t2") != NULL, "and is in seccomp filter mode");
-        ok(strstr(buf, "Seccomp_filters:\t1") != NULL, "with exactly one filter");
+        ok("a locked-down process has no_new_privs", strstr(buf, "NoNewPrivs:\t1") != NULL);
+        ok("and is in seccomp filter mode", strstr(buf, "Seccomp:\t2") != NULL);
+        ok("with exactly one filter", strstr(buf, "Seccomp_filters:\t1") != NULL);
         close(fd);
         close(p[1]);
         close(p[0]);
@@ -402,7 +402,7 @@ int main(void) {
 
         plan((int) ELEMENTSOF(probes) + 5);
         diag("kernel Landlock ABI %ld", abi);
-        is_int(run_locked(BOTH, NULL), 0, "lockdown_apply() succeeds");
+        is_int("lockdown_apply() succeeds", run_locked(BOTH, NULL), 0);
         check_status_of_locked_child();
         for (size_t i = 0; i < ELEMENTSOF(probes); i++) {
                 const probe *p = &probes[i];
@@ -413,12 +413,13 @@ int main(void) {
                         skip(1, why);
                         continue;
                 }
-                is_int(run_locked(p->layer, p->run), p->expect, "%s: %s", layer_name[p->layer], p->what);
+                is_int(tap_fmt("%s: %s", layer_name[p->layer], p->what), run_locked(p->layer, p->run), p->expect);
         }
         char planted[128];
         snprintf(planted, sizeof(planted), "%s/planted", other_dir);
-        ok(faccessat(state_dirfd, "link", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && access(planted, F_OK) < 0 &&
-                   faccessat(state_dirfd, "refcount", F_OK, 0) == 0, "nothing was planted or removed");
+        ok("nothing was planted or removed",
+           faccessat(state_dirfd, "link", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && access(planted, F_OK) < 0 &&
+                   faccessat(state_dirfd, "refcount", F_OK, 0) == 0);
 
         unlinkat(state_dirfd, "refcount", 0);
         unlinkat(state_dirfd, "new", 0);

@@ -23,8 +23,8 @@ static void check_closep_forgets(void) {
         int fd = open_null(), was = fd;
 
         closep(&fd);
-        ok(!fd_open(was), "closep closes the fd");
-        is_int(fd, -1, "and marks the variable closed");
+        ok("closep closes the fd", !fd_open(was));
+        is_int("and marks the variable closed", fd, -1);
 }
 
 static void check_closep_twice(void) {
@@ -36,7 +36,7 @@ static void check_closep_twice(void) {
         if (other != was)
                 exit(99);
         closep(&fd);
-        ok(fd_open(other), "a second closep of the same variable leaves the fd opened since with its number alone");
+        ok("a second closep of the same variable leaves the fd opened since with its number alone", fd_open(other));
         close(other);
 }
 
@@ -45,17 +45,17 @@ static void check_closep_errno(void) {
 
         errno = EAGAIN;
         closep(&fd);
-        is_int(errno, EAGAIN, "closep keeps errno");
+        is_int("closep keeps errno", errno, EAGAIN);
         closep(&none);
-        is_int(none, -1, "closep of a closed variable does nothing");
+        is_int("closep of a closed variable does nothing", none, -1);
 }
 
 static void check_take_fd(void) {
         _cleanup_close_ int fd = open_null();
         int taken = take_fd(&fd);
 
-        is_int(fd, -1, "take_fd leaves the variable closed, for its cleanup to skip");
-        ok(fd_open(taken), "and hands the fd out open");
+        is_int("take_fd leaves the variable closed, for its cleanup to skip", fd, -1);
+        ok("and hands the fd out open", fd_open(taken));
         close(taken);
 }
 

@@ -15,20 +15,20 @@ static void addr_ok(const char *s, int family, bool port_only, const char *want)
 
         memset(&a, 0xAA, sizeof(a)); /* the parser must not rely on a zeroed struct */
         r = parse_addr(s, &a);
-        if (!is_int(r, 0, "ADDR '%s' is accepted", s)) {
+        if (!is_int(tap_fmt("ADDR '%s' is accepted", s), r, 0)) {
                 skip(3, "parse failed");
                 return;
         }
-        is_int(a.sa.sa_family, family, "ADDR '%s' has family %d", s, family);
-        ok(a.port_only == port_only, "ADDR '%s' port_only=%s", s, port_only ? "true" : "false");
-        is_int(format_addr(&a, buf, sizeof(buf)), 0, "ADDR '%s' formats", s);
-        is_str(buf, want, "ADDR '%s' formats as '%s'", s, want);
+        is_int(tap_fmt("ADDR '%s' has family %d", s, family), a.sa.sa_family, family);
+        ok(tap_fmt("ADDR '%s' port_only=%s", s, port_only ? "true" : "false"), a.port_only == port_only);
+        is_int(tap_fmt("ADDR '%s' formats", s), format_addr(&a, buf, sizeof(buf)), 0);
+        is_str(tap_fmt("ADDR '%s' formats as '%s'", s, want), buf, want);
 }
 
 static void addr_bad(const char *s, const char *why) {
         ember_addr a;
         int r = parse_addr(s, &a);
-        ok(r < 0, "ADDR '%s' is refused (%s)", tap_esc(s), why);
+        ok(tap_fmt("ADDR '%s' is refused (%s)", tap_esc(s), why), r < 0);
         if (r >= 0)
                 diag("     got: %d", r);
 }
@@ -50,17 +50,17 @@ static void test_addr(void) {
 
         /* exact byte lengths, and ports in network order */
         if (parse_addr("127.0.0.1:8080", &a) == 0) {
-                is_int(a.len, sizeof(struct sockaddr_in), "IPv4 ADDR length is sizeof(sockaddr_in)");
-                is_int(ntohs(a.in.sin_port), 8080, "IPv4 port is stored in network byte order");
+                is_int("IPv4 ADDR length is sizeof(sockaddr_in)", a.len, sizeof(struct sockaddr_in));
+                is_int("IPv4 port is stored in network byte order", ntohs(a.in.sin_port), 8080);
         } else
                 skip(2, "parse failed");
         if (parse_addr("[::1]:8080", &a) == 0) {
-                is_int(a.len, sizeof(struct sockaddr_in6), "IPv6 ADDR length is sizeof(sockaddr_in6)");
-                is_int(ntohs(a.in6.sin6_port), 8080, "IPv6 port is stored in network byte order");
+                is_int("IPv6 ADDR length is sizeof(sockaddr_in6)", a.len, sizeof(struct sockaddr_in6));
+                is_int("IPv6 port is stored in network byte order", ntohs(a.in6.sin6_port), 8080);
         } else
                 skip(2, "parse failed");
         if (parse_addr("/x", &a) == 0)
-                is_int(a.len, offsetof(struct sockaddr_un, sun_path) + 3, "unix ADDR length covers path and NUL");
+                is_int("unix ADDR length covers path and NUL", a.len, offsetof(struct sockaddr_un, sun_path) + 3);
         else
                 skip(1, "parse failed");
 
@@ -113,7 +113,7 @@ static void test_addr(void) {
 
         /* format_addr never overflows its buffer */
         if (parse_addr("[fe80::1:2]:65535", &a) == 0)
-                ok(format_addr(&a, buf, 8) < 0, "format_addr refuses a too small buffer");
+                ok("format_addr refuses a too small buffer", format_addr(&a, buf, 8) < 0);
         else
                 skip(1, "parse failed");
 }
@@ -121,8 +121,8 @@ static void test_addr(void) {
 static void dur_ok(const char *s, uint64_t want) {
         uint64_t v = 12345;
         int r = parse_duration(s, &v);
-        if (is_int(r, 0, "DUR '%s' is accepted", s))
-                is_u64(v, want, "DUR '%s' = %" PRIu64 " usec", s, want);
+        if (is_int(tap_fmt("DUR '%s' is accepted", s), r, 0))
+                is_u64(tap_fmt("DUR '%s' = %" PRIu64 " usec", s, want), v, want);
         else
                 skip(1, "parse failed");
 }
@@ -130,7 +130,7 @@ static void dur_ok(const char *s, uint64_t want) {
 static void dur_bad(const char *s, const char *why) {
         uint64_t v = 12345;
         int r = parse_duration(s, &v);
-        ok(r < 0, "DUR '%s' is refused (%s)", tap_esc(s), why);
+        ok(tap_fmt("DUR '%s' is refused (%s)", tap_esc(s), why), r < 0);
         if (r >= 0)
                 diag("     got: %d, value %" PRIu64, r, v);
 }
@@ -204,23 +204,23 @@ static void test_name(void) {
         };
 
         for (size_t i = 0; i < ELEMENTS(good); i++)
-                ok(app_name_is_valid(good[i]), "NAME '%s' is valid", good[i]);
+                ok(tap_fmt("NAME '%s' is valid", good[i]), app_name_is_valid(good[i]));
         for (size_t i = 0; i < ELEMENTS(bad); i++)
-                ok(!app_name_is_valid(bad[i].s), "NAME '%s' is invalid (%s)", tap_esc(bad[i].s), bad[i].why);
-        ok(!app_name_is_valid(NULL), "NAME NULL is invalid");
+                ok(tap_fmt("NAME '%s' is invalid (%s)", tap_esc(bad[i].s), bad[i].why), !app_name_is_valid(bad[i].s));
+        ok("NAME NULL is invalid", !app_name_is_valid(NULL));
 
         memset(name, 'n', sizeof(name));
         name[64] = '\0';
-        ok(app_name_is_valid(name), "NAME of 64 chars is valid");
+        ok("NAME of 64 chars is valid", app_name_is_valid(name));
         name[64] = 'n';
         name[65] = '\0';
-        ok(!app_name_is_valid(name), "NAME of 65 chars is invalid");
+        ok("NAME of 65 chars is invalid", !app_name_is_valid(name));
 }
 
 static void u64_ok(const char *s, uint64_t want) {
         uint64_t v = 12345;
-        if (is_int(parse_uint64(s, &v), 0, "uint64 '%s' is accepted", tap_esc(s)))
-                is_u64(v, want, "uint64 '%s' = %" PRIu64, tap_esc(s), want);
+        if (is_int(tap_fmt("uint64 '%s' is accepted", tap_esc(s)), parse_uint64(s, &v), 0))
+                is_u64(tap_fmt("uint64 '%s' = %" PRIu64, tap_esc(s), want), v, want);
         else
                 skip(1, "parse failed");
 }
@@ -234,8 +234,8 @@ static void test_uint64(void) {
         u64_ok("42\n", 42);
         u64_ok("18446744073709551615", UINT64_MAX);
         for (size_t i = 0; i < ELEMENTS(bad); i++)
-                ok(parse_uint64(bad[i], &v) < 0, "uint64 '%s' is refused", tap_esc(bad[i]));
-        is_int(parse_uint64("18446744073709551616", &v), -ERANGE, "uint64 overflow is -ERANGE");
+                ok(tap_fmt("uint64 '%s' is refused", tap_esc(bad[i])), parse_uint64(bad[i], &v) < 0);
+        is_int("uint64 overflow is -ERANGE", parse_uint64("18446744073709551616", &v), -ERANGE);
 }
 
 int main(void) {

@@ -65,8 +65,8 @@ static void test_parse_errors(void) {
 
         for (size_t i = 0; i < ELEMENTS(cases); i++) {
                 ember_policy *p = parse(cases[i].text, &error);
-                ok(!p && error && strncmp(error, cases[i].error, strlen(cases[i].error)) == 0,
-                   "parse error \"%s\"", cases[i].error);
+                ok(tap_fmt("parse error \"%s\"", cases[i].error),
+                   !p && error && strncmp(error, cases[i].error, strlen(cases[i].error)) == 0);
                 if (p || !error)
                         diag("got %s", p ? "a policy" : "no message");
                 else if (strncmp(error, cases[i].error, strlen(cases[i].error)) != 0)
@@ -81,38 +81,39 @@ static void test_syntax(void) {
         ember_policy *p;
 
         p = parse("# only a comment\n\n   \t\n", &error);
-        ok(p && policy_get_mode(p) == POLICY_MODE_ALLOW_LIST, "an empty policy is an allow-list");
-        is_str(p ? policy_get_action(p) : NULL, "errno EPERM", "the default action is errno EPERM");
-        ok(p && policy_allows(p, "read") == 0, "an empty allow-list allows nothing");
+        ok("an empty policy is an allow-list", p && policy_get_mode(p) == POLICY_MODE_ALLOW_LIST);
+        is_str("the default action is errno EPERM", p ? policy_get_action(p) : NULL, "errno EPERM");
+        ok("an empty allow-list allows nothing", p && policy_allows(p, "read") == 0);
         policy_free(p);
 
         p = parse("action errno 13\nallow read", &error);
-        is_str(p ? policy_get_action(p) : NULL, "errno EACCES", "errno by number; last line without newline");
-        ok(p && policy_allows(p, "read") == 1, "allow read");
+        is_str("errno by number; last line without newline", p ? policy_get_action(p) : NULL, "errno EACCES");
+        ok("allow read", p && policy_allows(p, "read") == 1);
         policy_free(p);
 
         p = parse("mode deny-list\naction kill\ndeny @mount\nallow chroot\n", &error);
-        ok(p && policy_get_mode(p) == POLICY_MODE_DENY_LIST, "mode deny-list");
-        is_str(p ? policy_get_action(p) : NULL, "kill", "action kill");
-        ok(p && policy_allows(p, "read") == 1, "deny-list allows what it does not name");
-        ok(p && policy_allows(p, "mount") == 0 && policy_allows(p, "pivot_root") == 0, "deny @mount denies its members");
-        ok(p && policy_allows(p, "chroot") == 1, "a later allow takes one back");
+        ok("mode deny-list", p && policy_get_mode(p) == POLICY_MODE_DENY_LIST);
+        is_str("action kill", p ? policy_get_action(p) : NULL, "kill");
+        ok("deny-list allows what it does not name", p && policy_allows(p, "read") == 1);
+        ok("deny @mount denies its members",
+           p && policy_allows(p, "mount") == 0 && policy_allows(p, "pivot_root") == 0);
+        ok("a later allow takes one back", p && policy_allows(p, "chroot") == 1);
         policy_free(p);
 
         p = parse("action log\nallow @file-system\ndeny openat\nallow openat\ndeny unlink", &error);
-        is_str(p ? policy_get_action(p) : NULL, "log", "action log");
-        ok(p && policy_allows(p, "openat") == 1 && policy_allows(p, "unlink") == 0 && policy_allows(p, "mkdir") == 1,
-           "later lines win");
+        is_str("action log", p ? policy_get_action(p) : NULL, "log");
+        ok("later lines win",
+           p && policy_allows(p, "openat") == 1 && policy_allows(p, "unlink") == 0 && policy_allows(p, "mkdir") == 1);
         policy_free(p);
 
         p = parse("allow read\n", &error);
-        is_int(p ? policy_allows(p, "no_such_call") : 0, -EINVAL, "policy_allows: not a syscall");
+        is_int("policy_allows: not a syscall", p ? policy_allows(p, "no_such_call") : 0, -EINVAL);
         policy_free(p);
 
 #if defined(__x86_64__)
         p = parse("allow socketcall read\n", &error);
-        ok(p != NULL, "socketcall (known to libseccomp, absent on x86-64) is skipped silently");
-        is_int(p ? policy_allows(p, "socketcall") : 0, -ENOENT, "policy_allows: not on this architecture");
+        ok("socketcall (known to libseccomp, absent on x86-64) is skipped silently", p != NULL);
+        is_int("policy_allows: not on this architecture", p ? policy_allows(p, "socketcall") : 0, -ENOENT);
         policy_free(p);
 #else
         skip(2, "x86-64 only");
@@ -141,8 +142,8 @@ static void test_groups(void) {
                         diag("%s: %s", g, error);
                 policy_free(p);
         }
-        ok(n >= 28, "systemd's syscall groups are known (%u)", n);
-        is_int(parsed, n, "each group parses");
+        ok(tap_fmt("systemd's syscall groups are known (%u)", n), n >= 28);
+        is_int("each group parses", parsed, n);
 
         static const char *const need[] = {
                 "@system-service", "@privileged", "@mount", "@module", "@reboot", "@swap", "@raw-io", "@debug",
@@ -153,28 +154,29 @@ static void test_groups(void) {
         unsigned found = 0;
         for (size_t i = 0; i < ELEMENTS(need); i++)
                 found += policy_group_members(need[i]) != NULL;
-        is_int(found, ELEMENTS(need), "all groups named in ember.policy(5) exist");
-        ok(policy_group_members("@nope") == NULL, "an unknown group has no members");
+        is_int("all groups named in ember.policy(5) exist", found, ELEMENTS(need));
+        ok("an unknown group has no members", policy_group_members("@nope") == NULL);
 
         const char *m = policy_group_members("@system-service");
-        ok(m && word_in(m, "@basic-io") && word_in(m, "@network-io") && !word_in(m, "@mount"),
-           "@system-service includes @basic-io and @network-io, not @mount");
+        ok("@system-service includes @basic-io and @network-io, not @mount",
+           m && word_in(m, "@basic-io") && word_in(m, "@network-io") && !word_in(m, "@mount"));
         m = policy_group_members("@mount");
-        ok(m && word_in(m, "mount") && word_in(m, "umount2") && word_in(m, "pivot_root"), "@mount's members");
+        ok("@mount's members", m && word_in(m, "mount") && word_in(m, "umount2") && word_in(m, "pivot_root"));
         m = policy_group_members("@reboot");
-        ok(m && word_in(m, "reboot") && word_in(m, "kexec_load"), "@reboot's members");
+        ok("@reboot's members", m && word_in(m, "reboot") && word_in(m, "kexec_load"));
 
         p = parse("allow @privileged\n", &error);
-        ok(p && policy_allows(p, "reboot") == 1 && policy_allows(p, "setuid") == 1 && policy_allows(p, "chown") == 1,
-           "nested groups resolve: @privileged pulls in @reboot, @chown");
-        ok(p && policy_allows(p, "read") == 0, "and nothing else");
+        ok("nested groups resolve: @privileged pulls in @reboot, @chown",
+           p && policy_allows(p, "reboot") == 1 && policy_allows(p, "setuid") == 1 && policy_allows(p, "chown") == 1);
+        ok("and nothing else", p && policy_allows(p, "read") == 0);
         policy_free(p);
 
         p = parse("allow @system-service\n", &error);
-        ok(p && policy_allows(p, "read") == 1 && policy_allows(p, "accept4") == 1 && policy_allows(p, "epoll_wait") == 1 &&
-                   policy_allows(p, "clone") == 1 && policy_allows(p, "execve") == 1 && policy_allows(p, "keyctl") == 1,
-           "@system-service resolves through its nested groups");
-        ok(p && policy_allows(p, "mount") == 0 && policy_allows(p, "ptrace") == 0, "@system-service lacks mount, ptrace");
+        ok("@system-service resolves through its nested groups",
+           p && policy_allows(p, "read") == 1 && policy_allows(p, "accept4") == 1 && policy_allows(p, "epoll_wait") == 1 &&
+                   policy_allows(p, "clone") == 1 && policy_allows(p, "execve") == 1 && policy_allows(p, "keyctl") == 1);
+        ok("@system-service lacks mount, ptrace",
+           p && policy_allows(p, "mount") == 0 && policy_allows(p, "ptrace") == 0);
         policy_free(p);
         free(error);
 }
@@ -203,7 +205,7 @@ static void test_shipped(void) {
         error = NULL;
 
         r = policy_load("default", &p, &error);
-        is_int(r, 0, "the shipped default policy loads");
+        is_int("the shipped default policy loads", r, 0);
         if (r < 0)
                 diag("%s", error);
         if (p) {
@@ -218,12 +220,13 @@ static void test_shipped(void) {
                                 diag("default denies %s", allowed[i]);
                         a += policy_allows(p, allowed[i]) == 1;
                 }
-                is_int(d, ELEMENTS(denied), "default denies mount, ptrace, kexec, bpf, modules, reboot, swap, clock, "
-                                            "raw I/O, keyrings, setns, io_uring, userfaultfd, ...");
-                is_int(a, ELEMENTS(allowed), "default allows what servers need");
-                is_str(policy_get_action(p), "errno EPERM", "default answers EPERM");
-                is_int(policy_n_filters(p), 2, "default has a syscall filter and a namespace filter");
-                ok(strstr(policy_get_path(p), "/default.policy") != NULL, "it came from default.policy");
+                is_int("default denies mount, ptrace, kexec, bpf, modules, reboot, swap, clock, "
+                                            "raw I/O, keyrings, setns, io_uring, userfaultfd, ...",
+                       d, ELEMENTS(denied));
+                is_int("default allows what servers need", a, ELEMENTS(allowed));
+                is_str("default answers EPERM", policy_get_action(p), "errno EPERM");
+                is_int("default has a syscall filter and a namespace filter", policy_n_filters(p), 2);
+                ok("it came from default.policy", strstr(policy_get_path(p), "/default.policy") != NULL);
         } else
                 skip(5, "default did not load");
         policy_free(p);
@@ -234,11 +237,11 @@ static void test_shipped(void) {
         error = NULL;
 
         r = policy_load("strict", &p, &error);
-        is_int(r, 0, "the shipped strict policy loads");
-        ok(p && policy_allows(p, "read") == 1 && policy_allows(p, "setuid") == 0 && policy_allows(p, "chown") == 0 &&
-                   policy_allows(p, "mount") == 0 && policy_allows(p, "ptrace") == 0,
-           "strict: no credential changes, no chown, no mount, no ptrace");
-        is_str(p ? policy_get_action(p) : NULL, "kill", "strict kills");
+        is_int("the shipped strict policy loads", r, 0);
+        ok("strict: no credential changes, no chown, no mount, no ptrace",
+           p && policy_allows(p, "read") == 1 && policy_allows(p, "setuid") == 0 && policy_allows(p, "chown") == 0 &&
+                   policy_allows(p, "mount") == 0 && policy_allows(p, "ptrace") == 0);
+        is_str("strict kills", p ? policy_get_action(p) : NULL, "kill");
         policy_free(p);
         p = NULL;
 
@@ -247,17 +250,17 @@ static void test_shipped(void) {
         error = NULL;
 
         r = policy_load("container", &p, &error);
-        is_int(r, 0, "the shipped container policy loads");
+        is_int("the shipped container policy loads", r, 0);
         if (r < 0)
                 diag("%s", error);
-        ok(p && policy_allows(p, "mount") == 1 && policy_allows(p, "pivot_root") == 1 && policy_allows(p, "setns") == 1 &&
-                   policy_allows(p, "unshare") == 1 && policy_allows(p, "keyctl") == 1 && policy_allows(p, "seccomp") == 1,
-           "container allows what a runtime builds a container with: mount, pivot_root, setns, unshare, keyctl, seccomp");
-        ok(p && policy_allows(p, "init_module") == 0 && policy_allows(p, "kexec_load") == 0 &&
+        ok("container allows what a runtime builds a container with: mount, pivot_root, setns, unshare, keyctl, seccomp",
+           p && policy_allows(p, "mount") == 1 && policy_allows(p, "pivot_root") == 1 && policy_allows(p, "setns") == 1 &&
+                   policy_allows(p, "unshare") == 1 && policy_allows(p, "keyctl") == 1 && policy_allows(p, "seccomp") == 1);
+        ok("container denies the host as a whole: modules, kexec, reboot, swap, clock, raw I/O",
+           p && policy_allows(p, "init_module") == 0 && policy_allows(p, "kexec_load") == 0 &&
                    policy_allows(p, "reboot") == 0 && policy_allows(p, "swapon") == 0 &&
-                   policy_allows(p, "settimeofday") == 0 && policy_allows(p, "iopl") == 0,
-           "container denies the host as a whole: modules, kexec, reboot, swap, clock, raw I/O");
-        is_str(p ? policy_get_action(p) : NULL, "errno EPERM", "container answers EPERM");
+                   policy_allows(p, "settimeofday") == 0 && policy_allows(p, "iopl") == 0);
+        is_str("container answers EPERM", p ? policy_get_action(p) : NULL, "errno EPERM");
         policy_free(p);
         p = NULL;
 
@@ -266,10 +269,10 @@ static void test_shipped(void) {
         error = NULL;
 
         r = policy_load("none", &p, &error);
-        is_int(r, 0, "the shipped none policy loads");
-        ok(p && policy_get_mode(p) == POLICY_MODE_NONE && policy_n_filters(p) == 0, "none has no filter");
-        ok(p && policy_allows(p, "mount") == 1, "none allows everything");
-        is_int(p ? policy_apply(p) : -1, 0, "applying none is a no-op");
+        is_int("the shipped none policy loads", r, 0);
+        ok("none has no filter", p && policy_get_mode(p) == POLICY_MODE_NONE && policy_n_filters(p) == 0);
+        ok("none allows everything", p && policy_allows(p, "mount") == 1);
+        is_int("applying none is a no-op", p ? policy_apply(p) : -1, 0);
         policy_free(p);
         p = NULL;
 
@@ -278,20 +281,20 @@ static void test_shipped(void) {
         error = NULL;
 
         r = policy_load("no-such-policy", &p, &error);
-        is_int(r, -ENOENT, "an unknown policy name: -ENOENT");
-        ok(error && strstr(error, "no-such-policy.policy"), "naming the file looked for");
+        is_int("an unknown policy name: -ENOENT", r, -ENOENT);
+        ok("naming the file looked for", error && strstr(error, "no-such-policy.policy"));
         free(error);
         error = NULL;
         r = policy_load("..", &p, &error);
-        is_int(r, -EINVAL, "an odd policy name (\"..\") is refused");
+        is_int("an odd policy name (\"..\") is refused", r, -EINVAL);
         free(error);
         error = NULL;
         r = policy_load("./no-such-file.policy", &p, &error);
-        is_int(r, -ENOENT, "a spec with '/' in it is a path");
+        is_int("a spec with '/' in it is a path", r, -ENOENT);
         free(error);
         error = NULL;
         r = policy_load("", &p, &error);
-        is_int(r, -EINVAL, "an empty name is refused");
+        is_int("an empty name is refused", r, -EINVAL);
         free(error);
 }
 
@@ -309,14 +312,14 @@ static void test_load_file(void) {
         dprintf(fd, "mode deny-list\n# two\ndeny ptrace\ndeny @frobnicate\n");
         close(fd);
         r = policy_load(path, &p, &error);
-        is_int(r, -EINVAL, "a broken policy file: -EINVAL");
+        is_int("a broken policy file: -EINVAL", r, -EINVAL);
         snprintf(expect, sizeof(expect), "%s:4: unknown syscall group '@frobnicate'", path);
-        is_str(error, expect, "the error is FILE:LINE: message");
+        is_str("the error is FILE:LINE: message", error, expect);
         unlink(path);
         free(error);
         error = NULL;
         r = policy_load(path, &p, &error);
-        is_int(r, -ENOENT, "a missing policy file: -ENOENT");
+        is_int("a missing policy file: -ENOENT", r, -ENOENT);
         free(error);
 }
 
@@ -362,15 +365,15 @@ static void test_apply(void) {
                 return;
         }
         st = in_child(p, do_mount);
-        ok(WIFEXITED(st) && WEXITSTATUS(st) == EPERM, "a child under default: mount fails with EPERM");
+        ok("a child under default: mount fails with EPERM", WIFEXITED(st) && WEXITSTATUS(st) == EPERM);
         st = in_child(p, do_getpid);
-        ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "getpid works");
+        ok("getpid works", WIFEXITED(st) && WEXITSTATUS(st) == 0);
         st = in_child(p, do_unshare_user);
-        ok(WIFEXITED(st) && WEXITSTATUS(st) == EPERM, "unshare(CLONE_NEWUSER) fails with EPERM");
+        ok("unshare(CLONE_NEWUSER) fails with EPERM", WIFEXITED(st) && WEXITSTATUS(st) == EPERM);
         policy_free(p);
         p = parse("mode deny-list\naction errno ENOTUNIQ\ndeny mount\n", &error);
         st = p ? in_child(p, do_mount) : -1;
-        ok(WIFEXITED(st) && WEXITSTATUS(st) == ENOTUNIQ, "a custom errno comes back from the filter");
+        ok("a custom errno comes back from the filter", WIFEXITED(st) && WEXITSTATUS(st) == ENOTUNIQ);
         policy_free(p);
         free(error);
 }
@@ -405,9 +408,9 @@ static void test_killed_syscall(void) {
                         break;
                 r = audit_seccomp_killed_syscall(pid, name, sizeof(name));
         }
-        ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "action kill: the child dies of SIGSYS");
-        is_int(r, 0, "audit_seccomp_killed_syscall finds the kernel's audit record");
-        is_str(name, "ptrace", "and names the system call");
+        ok("action kill: the child dies of SIGSYS", WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+        is_int("audit_seccomp_killed_syscall finds the kernel's audit record", r, 0);
+        is_str("and names the system call", name, "ptrace");
         policy_free(p);
         free(error);
 }
@@ -418,8 +421,8 @@ static void test_confine(void) {
         int r;
 
         r = confine_prepare(&c, "default", "no-such-user-for-ember", &error);
-        is_int(r, -ESRCH, "confine_prepare: unknown user is -ESRCH");
-        ok(error && strstr(error, "no-such-user-for-ember"), "with a message naming the user");
+        is_int("confine_prepare: unknown user is -ESRCH", r, -ESRCH);
+        ok("with a message naming the user", error && strstr(error, "no-such-user-for-ember"));
         free(error);
 
         char bad[] = "/tmp/test-policy-bad.XXXXXX";
@@ -428,18 +431,18 @@ static void test_confine(void) {
                 dprintf(fd, "allow read\nallow nothing_like_a_syscall\n");
                 close(fd);
                 r = confine_prepare(&c, bad, NULL, &error);
-                is_int(r, -EINVAL, "confine_prepare: a bad policy is -EINVAL");
+                is_int("confine_prepare: a bad policy is -EINVAL", r, -EINVAL);
                 char want[128];
                 snprintf(want, sizeof(want), "%s:2: ", bad);
-                ok(error && strncmp(error, want, strlen(want)) == 0, "with FILE:LINE");
+                ok("with FILE:LINE", error && strncmp(error, want, strlen(want)) == 0);
                 free(error);
                 unlink(bad);
         } else
                 skip(2, "cannot create a temporary file");
 
         r = confine_prepare(&c, "default", NULL, &error);
-        is_int(r, 0, "confine_prepare without a user");
-        ok(r == 0 && !c.drop_user && c.policy, "keeps the credentials, has the policy");
+        is_int("confine_prepare without a user", r, 0);
+        ok("keeps the credentials, has the policy", r == 0 && !c.drop_user && c.policy);
         free(error);
         error = NULL;
 
@@ -465,15 +468,15 @@ static void test_confine(void) {
                 out[n > 0 ? n : 0] = 0;
                 close(pfd[0]);
                 waitpid(pid, &st, 0);
-                is_str(out, "kept\n", "confine_exec closes fds >= 3 except those kept");
+                is_str("confine_exec closes fds >= 3 except those kept", out, "kept\n");
         } else
                 skip(1, "confine_prepare failed");
         confine_done(&c);
 
         if (getuid() == 0) {
                 r = confine_prepare(&c, "none", "nobody", &error);
-                is_int(r, 0, "confine_prepare --user=nobody");
-                ok(r == 0 && c.drop_user && c.uid != 0 && c.gid != 0, "resolves nobody's uid and gid");
+                is_int("confine_prepare --user=nobody", r, 0);
+                ok("resolves nobody's uid and gid", r == 0 && c.drop_user && c.uid != 0 && c.gid != 0);
                 confine_done(&c);
                 free(error);
         } else

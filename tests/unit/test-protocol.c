@@ -56,24 +56,24 @@ static void kill_supervisor(pid_t pid) {
 
 static void test_names(void) {
         for (app_state s = 0; s < _APP_STATE_MAX; s++)
-                is_int(app_state_from_string(app_state_to_string(s)), s, "state %s reads back as itself",
-                       app_state_to_string(s));
-        is_int(app_state_from_string("Warm"), -EINVAL, "'Warm' is no state");
-        is_int(app_state_from_string(""), -EINVAL, "'' is no state");
-        ok(app_state_to_string(_APP_STATE_MAX) == NULL && app_state_to_string(-1) == NULL, "no name for a non-state");
+                is_int(tap_fmt("state %s reads back as itself", app_state_to_string(s)),
+                       app_state_from_string(app_state_to_string(s)), s);
+        is_int("'Warm' is no state", app_state_from_string("Warm"), -EINVAL);
+        is_int("'' is no state", app_state_from_string(""), -EINVAL);
+        ok("no name for a non-state", app_state_to_string(_APP_STATE_MAX) == NULL && app_state_to_string(-1) == NULL);
 }
 
 static void test_state_file(void) {
         int dirfd = open_app("file");
         app_state s = APP_WARM;
 
-        is_int(app_state_get(dirfd, &s), 0, "a missing state file reads");
-        is_int(s, APP_COLD, "as cold");
-        is_int(app_state_set(dirfd, APP_STOPPING), 0, "stopping is written");
-        is_int(app_state_get(dirfd, &s) == 0 ? s : -1, APP_STOPPING, "and reads back");
-        is_int(state_write(dirfd, STATE_STATE, "tepid"), 0, "an unknown state is planted");
-        is_int(app_state_get(dirfd, &s), -EBADMSG, "and refused with EBADMSG");
-        is_int(app_state_set(dirfd, _APP_STATE_MAX), -EINVAL, "no state beyond the enum is written");
+        is_int("a missing state file reads", app_state_get(dirfd, &s), 0);
+        is_int("as cold", s, APP_COLD);
+        is_int("stopping is written", app_state_set(dirfd, APP_STOPPING), 0);
+        is_int("and reads back", app_state_get(dirfd, &s) == 0 ? s : -1, APP_STOPPING);
+        is_int("an unknown state is planted", state_write(dirfd, STATE_STATE, "tepid"), 0);
+        is_int("and refused with EBADMSG", app_state_get(dirfd, &s), -EBADMSG);
+        is_int("no state beyond the enum is written", app_state_set(dirfd, _APP_STATE_MAX), -EINVAL);
         close(dirfd);
 }
 
@@ -81,17 +81,17 @@ static void test_liveness(void) {
         int dirfd = open_app("live");
         pid_t pid, seen = -1;
 
-        is_int(supervisor_find(dirfd, &seen), 0, "no supervisor.lock: nobody is alive");
+        is_int("no supervisor.lock: nobody is alive", supervisor_find(dirfd, &seen), 0);
         pid = spawn_supervisor(dirfd, 7);
-        is_int(supervisor_find(dirfd, &seen), 1, "a supervisor holding its lock is alive");
-        is_int(seen, pid, "and the kernel names its pid");
+        is_int("a supervisor holding its lock is alive", supervisor_find(dirfd, &seen), 1);
+        is_int("and the kernel names its pid", seen, pid);
         int fd = -1;
-        is_int(supervisor_lock_take(dirfd, 7, &fd), -EBUSY, "the same generation's lock cannot be taken twice");
-        is_int(app_state_set(dirfd, APP_WARM), 0, "state warm");
-        ok(app_is_warm(dirfd), "warm with a live supervisor: the warm path connects");
+        is_int("the same generation's lock cannot be taken twice", supervisor_lock_take(dirfd, 7, &fd), -EBUSY);
+        is_int("state warm", app_state_set(dirfd, APP_WARM), 0);
+        ok("warm with a live supervisor: the warm path connects", app_is_warm(dirfd));
         kill_supervisor(pid);
-        is_int(supervisor_find(dirfd, &seen), 0, "SIGKILLed: the kernel dropped its lock");
-        ok(!app_is_warm(dirfd), "warm with no supervisor: the warm path does not trust it");
+        is_int("SIGKILLed: the kernel dropped its lock", supervisor_find(dirfd, &seen), 0);
+        ok("warm with no supervisor: the warm path does not trust it", !app_is_warm(dirfd));
         close(dirfd);
 }
 
@@ -107,12 +107,12 @@ static void test_read_lock(void) {
         kill_supervisor(pid); /* leaves the file */
         reader = openat(dirfd, STATE_SUPERVISOR_LOCK, O_RDONLY | O_CLOEXEC);
         struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
-        ok(reader >= 0 && fcntl(reader, F_OFD_SETLK, &fl) == 0, "a reader read-locks the whole of supervisor.lock");
-        is_int(supervisor_find(dirfd, &seen), 0, "a read lock is no supervisor");
-        is_int(supervisors_list(dirfd, gens, pids, 4), 0, "and no generation to signal");
+        ok("a reader read-locks the whole of supervisor.lock", reader >= 0 && fcntl(reader, F_OFD_SETLK, &fl) == 0);
+        is_int("a read lock is no supervisor", supervisor_find(dirfd, &seen), 0);
+        is_int("and no generation to signal", supervisors_list(dirfd, gens, pids, 4), 0);
         pid = spawn_supervisor(dirfd, 2);
-        is_int(supervisor_find(dirfd, &seen), 1, "the next supervisor takes its lock all the same (on a new file)");
-        is_int(seen, pid, "and is the one found");
+        is_int("the next supervisor takes its lock all the same (on a new file)", supervisor_find(dirfd, &seen), 1);
+        is_int("and is the one found", seen, pid);
         kill_supervisor(pid);
         close(reader);
         close(dirfd);
@@ -125,21 +125,22 @@ static void test_settle(void) {
 
         for (app_state stale = APP_STARTING; stale < _APP_STATE_MAX; stale++) {
                 app_state_set(dirfd, stale);
-                is_int(app_state_settle(dirfd, &s), 1, "%s without a supervisor is stale", app_state_to_string(stale));
-                is_int(s, APP_COLD, "and settles as cold");
-                is_int(app_state_get(dirfd, &s) == 0 ? s : -1, APP_COLD, "which is written back");
+                is_int(tap_fmt("%s without a supervisor is stale", app_state_to_string(stale)),
+                       app_state_settle(dirfd, &s), 1);
+                is_int("and settles as cold", s, APP_COLD);
+                is_int("which is written back", app_state_get(dirfd, &s) == 0 ? s : -1, APP_COLD);
         }
-        is_int(app_state_settle(dirfd, &s), 0, "cold is never stale");
+        is_int("cold is never stale", app_state_settle(dirfd, &s), 0);
         pid = spawn_supervisor(dirfd, 1);
         app_state_set(dirfd, APP_STARTING);
-        is_int(app_state_settle(dirfd, &s), 0, "starting with a live supervisor is not stale");
-        is_int(s, APP_STARTING, "and stays starting");
+        is_int("starting with a live supervisor is not stale", app_state_settle(dirfd, &s), 0);
+        is_int("and stays starting", s, APP_STARTING);
         state_write(dirfd, STATE_STATE, "war");
-        is_int(app_state_settle(dirfd, &s), 0, "a garbled state with a live supervisor is left to it");
-        is_int(s, APP_STARTING, "and treated as starting (its wake socket answers)");
+        is_int("a garbled state with a live supervisor is left to it", app_state_settle(dirfd, &s), 0);
+        is_int("and treated as starting (its wake socket answers)", s, APP_STARTING);
         kill_supervisor(pid);
-        is_int(app_state_settle(dirfd, &s), 1, "a garbled state without one is stale");
-        is_int(s, APP_COLD, "and settles as cold");
+        is_int("a garbled state without one is stale", app_state_settle(dirfd, &s), 1);
+        is_int("and settles as cold", s, APP_COLD);
         close(dirfd);
 }
 
@@ -149,12 +150,12 @@ static void test_generations(void) {
 
         old = spawn_supervisor(dirfd, 1);
         new = spawn_supervisor(dirfd, 2);
-        is_int(supervisor_find(dirfd, &seen), 1, "two generations alive at once");
+        is_int("two generations alive at once", supervisor_find(dirfd, &seen), 1);
         kill_supervisor(old);
-        is_int(supervisor_find(dirfd, &seen), 1, "the old one gone, the new one is still seen");
-        is_int(seen, new, "by its own pid");
+        is_int("the old one gone, the new one is still seen", supervisor_find(dirfd, &seen), 1);
+        is_int("by its own pid", seen, new);
         kill_supervisor(new);
-        is_int(supervisor_find(dirfd, &seen), 0, "both gone: nobody");
+        is_int("both gone: nobody", supervisor_find(dirfd, &seen), 0);
         close(dirfd);
 }
 
@@ -165,32 +166,33 @@ static void test_status(void) {
 
         app_state_set(dirfd, APP_WARM);
         state_write_u64(dirfd, STATE_SUPERVISOR_PID, 1); /* a live, unrelated process */
-        is_int(app_status_read(dirfd, &st), 0, "status reads");
-        ok(st.stale && !st.supervisor_alive && !app_status_is_up(&st),
-           "warm with supervisor.pid naming PID 1 but no lock held: stale, not up");
+        is_int("status reads", app_status_read(dirfd, &st), 0);
+        ok("warm with supervisor.pid naming PID 1 but no lock held: stale, not up",
+           st.stale && !st.supervisor_alive && !app_status_is_up(&st));
         pid = spawn_supervisor(dirfd, 3);
         app_status_read(dirfd, &st);
-        ok(!st.stale && st.supervisor_alive && st.supervisor_pid == pid && app_status_is_up(&st),
-           "with the lock held: up, and the supervisor pid is the holder's");
+        ok("with the lock held: up, and the supervisor pid is the holder's",
+           !st.stale && st.supervisor_alive && st.supervisor_pid == pid && app_status_is_up(&st));
         kill_supervisor(pid);
         close(dirfd);
 }
 
 static void test_time(void) {
-        is_u64(usec_add(1, 2), 3, "usec_add adds");
-        is_u64(usec_add(UINT64_MAX - 5, 10), USEC_INFINITY, "usec_add saturates instead of wrapping");
-        is_u64(usec_add(123, USEC_INFINITY), USEC_INFINITY, "now + infinity is infinity");
-        is_u64(deadline_in(USEC_INFINITY), USEC_INFINITY, "a deadline infinity away is never");
-        is_int(usec_to_poll_ms(USEC_INFINITY), -1, "poll forever for infinity");
-        is_int(usec_to_poll_ms(0), 0, "0 us: 0 ms");
-        is_int(usec_to_poll_ms(1), 1, "1 us rounds up to 1 ms (no early wake that spins)");
-        is_int(usec_to_poll_ms(1000), 1, "1000 us: 1 ms");
-        is_int(usec_to_poll_ms(1001), 2, "1001 us: 2 ms");
-        is_int(usec_to_poll_ms(50ULL * 86400 * USEC_PER_SEC), INT_MAX, "50 days clamps to INT_MAX ms instead of wrapping");
-        is_int(poll_ms_until(USEC_INFINITY), -1, "poll_ms_until(infinity) is forever");
-        is_int(poll_ms_until(0), 0, "a deadline in the past: 0");
+        is_u64("usec_add adds", usec_add(1, 2), 3);
+        is_u64("usec_add saturates instead of wrapping", usec_add(UINT64_MAX - 5, 10), USEC_INFINITY);
+        is_u64("now + infinity is infinity", usec_add(123, USEC_INFINITY), USEC_INFINITY);
+        is_u64("a deadline infinity away is never", deadline_in(USEC_INFINITY), USEC_INFINITY);
+        is_int("poll forever for infinity", usec_to_poll_ms(USEC_INFINITY), -1);
+        is_int("0 us: 0 ms", usec_to_poll_ms(0), 0);
+        is_int("1 us rounds up to 1 ms (no early wake that spins)", usec_to_poll_ms(1), 1);
+        is_int("1000 us: 1 ms", usec_to_poll_ms(1000), 1);
+        is_int("1001 us: 2 ms", usec_to_poll_ms(1001), 2);
+        is_int("50 days clamps to INT_MAX ms instead of wrapping", usec_to_poll_ms(50ULL * 86400 * USEC_PER_SEC),
+               INT_MAX);
+        is_int("poll_ms_until(infinity) is forever", poll_ms_until(USEC_INFINITY), -1);
+        is_int("a deadline in the past: 0", poll_ms_until(0), 0);
         int ms = poll_ms_until(deadline_in(50ULL * 86400 * USEC_PER_SEC));
-        is_int(ms, INT_MAX, "a deadline 50 days away waits INT_MAX ms at a time (callers loop until the deadline)");
+        is_int("a deadline 50 days away waits INT_MAX ms at a time (callers loop until the deadline)", ms, INT_MAX);
 }
 
 /* A starting generation's serving file names it, not yet its address (issue 24: a HOST:auto port is not published
@@ -202,16 +204,16 @@ static void test_serving_starting(void) {
         char buf[64] = "";
         pid_t pid = spawn_supervisor(dirfd, 3);
 
-        is_int(serving_write(dirfd, 3, NULL), 0, "a starting generation's serving file is written");
-        is_int(state_kv_read(dirfd, STATE_SERVING, buf, sizeof(buf)), 0, "and read back");
-        is_str(buf, "3 -", "as its generation and no address");
-        is_int(serving_read(dirfd, &sv), 0, "which serving_read takes");
-        ok(sv.generation == 3 && sv.address.sa.sa_family == AF_UNSPEC, "as generation 3, no address");
-        is_int(app_supervisor_find(dirfd, NULL), 1, "its supervisor is found alive through it");
+        is_int("a starting generation's serving file is written", serving_write(dirfd, 3, NULL), 0);
+        is_int("and read back", state_kv_read(dirfd, STATE_SERVING, buf, sizeof(buf)), 0);
+        is_str("as its generation and no address", buf, "3 -");
+        is_int("which serving_read takes", serving_read(dirfd, &sv), 0);
+        ok("as generation 3, no address", sv.generation == 3 && sv.address.sa.sa_family == AF_UNSPEC);
+        is_int("its supervisor is found alive through it", app_supervisor_find(dirfd, NULL), 1);
         (void) parse_addr("127.0.0.1:4321", &a);
-        is_int(serving_write(dirfd, 3, &a), 0, "once ready, the address is written");
-        ok(serving_read(dirfd, &sv) == 0 && sv.address.sa.sa_family == AF_INET && ntohs(sv.address.in.sin_port) == 4321,
-           "and read back");
+        is_int("once ready, the address is written", serving_write(dirfd, 3, &a), 0);
+        ok("and read back",
+           serving_read(dirfd, &sv) == 0 && sv.address.sa.sa_family == AF_INET && ntohs(sv.address.in.sin_port) == 4321);
         kill_supervisor(pid);
         close(dirfd);
 }

@@ -57,13 +57,13 @@ static void accepted(const uint8_t *b, size_t n, int want, const char *src, cons
         const char *why = NULL;
         int r = parse(b, n, &h, &why);
 
-        if (!is_int(r, want, "%s: accepted, %d bytes long", what, want)) {
+        if (!is_int(tap_fmt("%s: accepted, %d bytes long", what, want), r, want)) {
                 diag("     why: %s", why ? why : "(none)");
                 skip(2, "not parsed");
                 return;
         }
-        is_str(source(&h), src, "%s: source %s", what, src);
-        is_str(destination(&h), dst, "%s: destination %s", what, dst);
+        is_str(tap_fmt("%s: source %s", what, src), source(&h), src);
+        is_str(tap_fmt("%s: destination %s", what, dst), destination(&h), dst);
 }
 
 /* Refused, with a reason that contains WANT. */
@@ -72,8 +72,8 @@ static void refused(const uint8_t *b, size_t n, const char *want, const char *wh
         const char *why = NULL;
         int r = parse(b, n, &h, &why);
 
-        if (is_int(r, -EBADMSG, "%s: refused", what))
-                ok(why && strstr(why, want), "%s: because '%s'", what, why ? why : "(null)");
+        if (is_int(tap_fmt("%s: refused", what), r, -EBADMSG))
+                ok(tap_fmt("%s: because '%s'", what, why ? why : "(null)"), why && strstr(why, want));
         else
                 skip(1, "not refused");
 }
@@ -83,7 +83,7 @@ static void more(const uint8_t *b, size_t n, const char *what) {
         const char *why = NULL;
         int r = parse(b, n, &h, &why);
 
-        if (!is_int(r, 0, "%s: a prefix, read more", what) && r < 0)
+        if (!is_int(tap_fmt("%s: a prefix, read more", what), r, 0) && r < 0)
                 diag("     why: %s", why ? why : "(none)");
 }
 
@@ -96,9 +96,9 @@ static void prefixes(const uint8_t *b, size_t n, const char *what) {
 
         for (k = 0; k < n && (r = parse(b, k, &h, &why)) == 0; k++)
                 ;
-        if (!ok(k == n, "%s: each of its %zu proper prefixes asks for more", what, n))
+        if (!ok(tap_fmt("%s: each of its %zu proper prefixes asks for more", what, n), k == n))
                 diag("     prefix of %zu bytes: %d (%s)", k, r, r < 0 && why ? why : "");
-        is_int(parse(b, n, &h, &why), (long long) n, "%s: and the whole of it is the header", what);
+        is_int(tap_fmt("%s: and the whole of it is the header", what), parse(b, n, &h, &why), (long long) n);
 }
 
 static void test_v1_spec_examples(void) {
@@ -122,18 +122,18 @@ static void test_v1_spec_examples(void) {
         accepted(S(unknown_max), 107, "unknown", "unknown", "the spec's worst case, UNKNOWN with fields (107 bytes)");
 
         if (parse(S("PROXY UNKNOWN\r\n"), &h, NULL) > 0) {
-                ok(h.local, "UNKNOWN is local: use the real connection's addresses");
-                is_int(h.family, AF_UNSPEC, "UNKNOWN has family AF_UNSPEC");
-                ok(h.src_len == 0 && h.dst_len == 0, "UNKNOWN has no addresses");
-                is_int(h.version, 1, "UNKNOWN is version 1");
+                ok("UNKNOWN is local: use the real connection's addresses", h.local);
+                is_int("UNKNOWN has family AF_UNSPEC", h.family, AF_UNSPEC);
+                ok("UNKNOWN has no addresses", h.src_len == 0 && h.dst_len == 0);
+                is_int("UNKNOWN is version 1", h.version, 1);
         } else
                 skip(4, "not parsed");
         if (parse(S(tcp4), &h, NULL) > 0) {
-                ok(!h.local, "TCP4 is not local");
-                is_int(h.family, AF_INET, "TCP4 has family AF_INET");
-                ok(h.src_len == sizeof(struct sockaddr_in) && h.dst_len == sizeof(struct sockaddr_in),
-                   "TCP4 addresses are sockaddr_in long");
-                is_int(h.src.ss_family, AF_INET, "TCP4 source is an AF_INET sockaddr");
+                ok("TCP4 is not local", !h.local);
+                is_int("TCP4 has family AF_INET", h.family, AF_INET);
+                ok("TCP4 addresses are sockaddr_in long",
+                   h.src_len == sizeof(struct sockaddr_in) && h.dst_len == sizeof(struct sockaddr_in));
+                is_int("TCP4 source is an AF_INET sockaddr", h.src.ss_family, AF_INET);
         } else
                 skip(4, "not parsed");
 
@@ -239,10 +239,10 @@ static void test_v2_spec_examples(void) {
         n = v2(b, 0x20, 0x00, 0, NULL, 0);
         accepted(b, n, 16, "unknown", "unknown", "HAProxy's health check: LOCAL, UNSPEC, no addresses (16 bytes)");
         if (parse(b, n, &h, NULL) == 16) {
-                ok(h.local, "the health check is local");
-                is_int(h.version, 2, "the health check is version 2");
-                is_int(h.family, AF_UNSPEC, "the health check has family AF_UNSPEC");
-                ok(h.src_len == 0 && h.dst_len == 0, "the health check has no addresses");
+                ok("the health check is local", h.local);
+                is_int("the health check is version 2", h.version, 2);
+                is_int("the health check has family AF_UNSPEC", h.family, AF_UNSPEC);
+                ok("the health check has no addresses", h.src_len == 0 && h.dst_len == 0);
         } else
                 skip(4, "not parsed");
 
@@ -255,8 +255,8 @@ static void test_v2_spec_examples(void) {
         n = v2(b, 0x21, 0x31, 216, un, sizeof(un));
         accepted(b, n, 232, "/run/client.sock", "/run/ember/app.sock", "v2 PROXY UNIX stream (\\x31, 216 bytes)");
         if (parse(b, n, &h, NULL) == 232)
-                is_int(h.dst_len, offsetof(struct sockaddr_un, sun_path) + strlen("/run/ember/app.sock") + 1,
-                       "a v2 unix path's length counts its NUL, as getpeername() does");
+                is_int("a v2 unix path's length counts its NUL, as getpeername() does", h.dst_len,
+                       offsetof(struct sockaddr_un, sun_path) + strlen("/run/ember/app.sock") + 1);
         else
                 skip(1, "not parsed");
         memset(un, 0, sizeof(un));
@@ -281,8 +281,8 @@ static void test_v2_spec_examples(void) {
         accepted(b, n, 16, "unknown", "unknown", "v2 LOCAL over DGRAM: the family is ignored");
 
         n = v2(b, 0x21, 0x00, 0, NULL, 0);
-        if (is_int(parse(b, n, &h, NULL), 16, "v2 PROXY with family UNSPEC: accepted"))
-                ok(!h.local && h.family == AF_UNSPEC && h.src_len == 0, "not local, no addresses");
+        if (is_int("v2 PROXY with family UNSPEC: accepted", parse(b, n, &h, NULL), 16))
+                ok("not local, no addresses", !h.local && h.family == AF_UNSPEC && h.src_len == 0);
         else
                 skip(1, "not parsed");
 
@@ -420,24 +420,25 @@ static void round_trip(const proxy_header *hdr, int version, const char *what, c
         proxy_header back;
         int n = proxy_encode(hdr, version, b, sizeof(b)), r;
 
-        if (!ok(n > 0, "v%d %s: encodes (%d bytes)", version, what, n)) {
+        if (!ok(tap_fmt("v%d %s: encodes (%d bytes)", version, what, n), n > 0)) {
                 skip(4, "not encoded");
                 return;
         }
         r = parse(b, (size_t) n, &back, NULL);
-        is_int(r, n, "v%d %s: parses back to its whole length", version, what);
+        is_int(tap_fmt("v%d %s: parses back to its whole length", version, what), r, n);
         if (r != n) {
                 skip(3, "not parsed");
                 return;
         }
-        is_int(back.version, version, "v%d %s: of version %d", version, what, version);
-        is_str(source(&back), want_src, "v%d %s: source %s", version, what, want_src);
+        is_int(tap_fmt("v%d %s: of version %d", version, what, version), back.version, version);
+        is_str(tap_fmt("v%d %s: source %s", version, what, want_src), source(&back), want_src);
         if (strcmp(want_src, "unknown") == 0)
-                ok(back.local && back.src_len == 0 && back.dst_len == 0, "v%d %s: local, no addresses", version, what);
+                ok(tap_fmt("v%d %s: local, no addresses", version, what),
+                   back.local && back.src_len == 0 && back.dst_len == 0);
         else
-                ok(!back.local && back.family == hdr->family && same_addr(&back.src, back.src_len, &hdr->src, hdr->src_len) &&
-                           same_addr(&back.dst, back.dst_len, &hdr->dst, hdr->dst_len),
-                   "v%d %s: the same addresses", version, what);
+                ok(tap_fmt("v%d %s: the same addresses", version, what),
+                   !back.local && back.family == hdr->family && same_addr(&back.src, back.src_len, &hdr->src, hdr->src_len) &&
+                           same_addr(&back.dst, back.dst_len, &hdr->dst, hdr->dst_len));
 }
 
 static void test_encode(void) {
@@ -462,46 +463,46 @@ static void test_encode(void) {
         round_trip(&hu, 1, "UNIX (becomes UNKNOWN)", "unknown");
 
         n = proxy_encode(&h4, 1, b, sizeof(b));
-        ok(n == 47 && memcmp(b, "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n", 47) == 0,
-           "v1 TCP4 is the spec's example line");
+        ok("v1 TCP4 is the spec's example line",
+           n == 47 && memcmp(b, "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n", 47) == 0);
         n = proxy_encode(&hu, 1, b, sizeof(b));
-        ok(n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0, "v1 cannot carry AF_UNIX: 'PROXY UNKNOWN\\r\\n'");
+        ok("v1 cannot carry AF_UNIX: 'PROXY UNKNOWN\\r\\n'", n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0);
         n = proxy_encode(&local, 1, b, sizeof(b));
-        ok(n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0, "v1 LOCAL: 'PROXY UNKNOWN\\r\\n'");
+        ok("v1 LOCAL: 'PROXY UNKNOWN\\r\\n'", n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0);
         v2(health, 0x20, 0x00, 0, NULL, 0);
         n = proxy_encode(&local, 2, b, sizeof(b));
-        ok(n == 16 && memcmp(b, health, 16) == 0, "v2 LOCAL is HAProxy's 16-byte health check");
+        ok("v2 LOCAL is HAProxy's 16-byte health check", n == 16 && memcmp(b, health, 16) == 0);
         bad = h4;
         bad.local = true;
         n = proxy_encode(&bad, 2, b, sizeof(b));
-        ok(n == 16 && memcmp(b, health, 16) == 0, "v2 LOCAL with addresses leaves them out");
+        ok("v2 LOCAL with addresses leaves them out", n == 16 && memcmp(b, health, 16) == 0);
         n = proxy_encode(&unspec, 2, b, sizeof(b));
-        ok(n == 16 && b[12] == 0x21 && b[13] == 0x00, "v2 not LOCAL, AF_UNSPEC: PROXY of family UNSPEC");
+        ok("v2 not LOCAL, AF_UNSPEC: PROXY of family UNSPEC", n == 16 && b[12] == 0x21 && b[13] == 0x00);
         if (parse(b, 16, &back, NULL) == 16)
-                ok(!back.local && back.family == AF_UNSPEC, "and it parses back as such");
+                ok("and it parses back as such", !back.local && back.family == AF_UNSPEC);
         else
                 skip(1, "not parsed");
         n = proxy_encode(&unspec, 1, b, sizeof(b));
-        ok(n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0, "v1 AF_UNSPEC: 'PROXY UNKNOWN\\r\\n'");
+        ok("v1 AF_UNSPEC: 'PROXY UNKNOWN\\r\\n'", n == 15 && memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0);
 
-        is_int(proxy_encode(&h4, 1, b, 46), -ENOBUFS, "v1 TCP4 into one byte less than it needs: -ENOBUFS");
-        is_int(proxy_encode(&h4, 1, b, 47), 47, "v1 TCP4 into exactly what it needs");
-        is_int(proxy_encode(&h6, 2, b, 51), -ENOBUFS, "v2 TCP6 into 51 bytes: -ENOBUFS");
-        is_int(proxy_encode(&h6, 2, b, 52), 52, "v2 TCP6 into 52");
-        is_int(proxy_encode(&local, 2, b, 15), -ENOBUFS, "v2 LOCAL into 15 bytes: -ENOBUFS");
-        is_int(proxy_encode(&h4, 3, b, sizeof(b)), -EINVAL, "version 3: -EINVAL");
-        is_int(proxy_encode(&h4, 0, b, sizeof(b)), -EINVAL, "version 0: -EINVAL");
+        is_int("v1 TCP4 into one byte less than it needs: -ENOBUFS", proxy_encode(&h4, 1, b, 46), -ENOBUFS);
+        is_int("v1 TCP4 into exactly what it needs", proxy_encode(&h4, 1, b, 47), 47);
+        is_int("v2 TCP6 into 51 bytes: -ENOBUFS", proxy_encode(&h6, 2, b, 51), -ENOBUFS);
+        is_int("v2 TCP6 into 52", proxy_encode(&h6, 2, b, 52), 52);
+        is_int("v2 LOCAL into 15 bytes: -ENOBUFS", proxy_encode(&local, 2, b, 15), -ENOBUFS);
+        is_int("version 3: -EINVAL", proxy_encode(&h4, 3, b, sizeof(b)), -EINVAL);
+        is_int("version 0: -EINVAL", proxy_encode(&h4, 0, b, sizeof(b)), -EINVAL);
         bad = h4;
         bad.family = AF_PACKET;
-        is_int(proxy_encode(&bad, 2, b, sizeof(b)), -EAFNOSUPPORT, "v2 AF_PACKET: -EAFNOSUPPORT");
-        is_int(proxy_encode(&bad, 1, b, sizeof(b)), -EAFNOSUPPORT, "v1 AF_PACKET: -EAFNOSUPPORT");
+        is_int("v2 AF_PACKET: -EAFNOSUPPORT", proxy_encode(&bad, 2, b, sizeof(b)), -EAFNOSUPPORT);
+        is_int("v1 AF_PACKET: -EAFNOSUPPORT", proxy_encode(&bad, 1, b, sizeof(b)), -EAFNOSUPPORT);
         bad = h4;
         bad.dst = h6.dst;
         bad.dst_len = h6.dst_len;
-        is_int(proxy_encode(&bad, 1, b, sizeof(b)), -EINVAL, "a TCP4 header with an IPv6 destination: -EINVAL");
+        is_int("a TCP4 header with an IPv6 destination: -EINVAL", proxy_encode(&bad, 1, b, sizeof(b)), -EINVAL);
         bad = h4;
         bad.src_len = 0;
-        is_int(proxy_encode(&bad, 2, b, sizeof(b)), -EINVAL, "a TCP4 header without a source: -EINVAL");
+        is_int("a TCP4 header without a source: -EINVAL", proxy_encode(&bad, 2, b, sizeof(b)), -EINVAL);
 }
 
 static void test_format_source(void) {
@@ -509,29 +510,29 @@ static void test_format_source(void) {
         char buf[32];
 
         set4(&h.src, &h.src_len, "1.2.3.4", 5678);
-        is_int(proxy_format_source(&h, buf, sizeof(buf)), 12, "IPv4 source: its length");
-        is_str(buf, "1.2.3.4:5678", "IPv4 source: HOST:PORT");
-        is_int(proxy_format_source(&h, buf, 12), -ENOBUFS, "IPv4 source without room for its NUL: -ENOBUFS");
+        is_int("IPv4 source: its length", proxy_format_source(&h, buf, sizeof(buf)), 12);
+        is_str("IPv4 source: HOST:PORT", buf, "1.2.3.4:5678");
+        is_int("IPv4 source without room for its NUL: -ENOBUFS", proxy_format_source(&h, buf, 12), -ENOBUFS);
         h.family = AF_INET6;
         set6(&h.src, &h.src_len, "::1", 80);
         proxy_format_source(&h, buf, sizeof(buf));
-        is_str(buf, "[::1]:80", "IPv6 source: [V6]:PORT");
+        is_str("IPv6 source: [V6]:PORT", buf, "[::1]:80");
         h.family = AF_UNIX;
         setun(&h.src, &h.src_len, "/path");
         proxy_format_source(&h, buf, sizeof(buf));
-        is_str(buf, "/path", "unix source: its path");
+        is_str("unix source: its path", buf, "/path");
         setun(&h.src, &h.src_len, "/a\\b");
         proxy_format_source(&h, buf, sizeof(buf));
-        is_str(buf, "/a\\x5cb", "a backslash in a unix path is escaped");
+        is_str("a backslash in a unix path is escaped", buf, "/a\\x5cb");
         h.local = true;
         proxy_format_source(&h, buf, sizeof(buf));
-        is_str(buf, "unknown", "local: unknown");
+        is_str("local: unknown", buf, "unknown");
         h.local = false;
         h.family = AF_UNSPEC;
         h.src_len = 0;
         proxy_format_source(&h, buf, sizeof(buf));
-        is_str(buf, "unknown", "AF_UNSPEC: unknown");
-        is_int(proxy_format_source(&h, buf, 7), -ENOBUFS, "'unknown' into 7 bytes: -ENOBUFS");
+        is_str("AF_UNSPEC: unknown", buf, "unknown");
+        is_int("'unknown' into 7 bytes: -ENOBUFS", proxy_format_source(&h, buf, 7), -ENOBUFS);
 }
 
 int main(void) {

@@ -61,22 +61,22 @@ static void test_open(void) {
 
         umask(022);
         fd = -1;
-        is_int(state_open("nope", false, &fd), -ENOENT, "state_open without create on a missing dir is -ENOENT");
+        is_int("state_open without create on a missing dir is -ENOENT", state_open("nope", false, &fd), -ENOENT);
 
         fd = open_app("a", true);
-        ok(fd >= 0, "state_open creates the app dir");
+        ok("state_open creates the app dir", fd >= 0);
         path_of(p, sizeof(p), "a", NULL);
-        ok(lstat(p, &st) == 0 && S_ISDIR(st.st_mode), "app dir exists at $EMBER_RUNTIME_DIR/a");
-        is_int(st.st_mode & 07777, 0755, "app dir has mode 0755");
-        ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "the dir fd is O_CLOEXEC");
+        ok("app dir exists at $EMBER_RUNTIME_DIR/a", lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
+        is_int("app dir has mode 0755", st.st_mode & 07777, 0755);
+        ok("the dir fd is O_CLOEXEC", fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
         if (fd >= 0)
                 close(fd);
         fd = open_app("a", true);
-        ok(fd >= 0, "state_open on an existing dir succeeds");
+        ok("state_open on an existing dir succeeds", fd >= 0);
         if (fd >= 0)
                 close(fd);
         fd = open_app("a", false);
-        ok(fd >= 0, "state_open without create on an existing dir succeeds");
+        ok("state_open without create on an existing dir succeeds", fd >= 0);
         if (fd >= 0)
                 close(fd);
 
@@ -87,11 +87,11 @@ static void test_open(void) {
         if (symlink(p, q) < 0)
                 bail_out("symlink");
         r = open_app("sym", true);
-        ok(r == -ELOOP || r == -ENOTDIR, "symlinked app dir is refused with -ELOOP/-ENOTDIR (create)");
+        ok("symlinked app dir is refused with -ELOOP/-ENOTDIR (create)", r == -ELOOP || r == -ENOTDIR);
         if (r >= 0)
                 close(r);
         r = open_app("sym", false);
-        ok(r == -ELOOP || r == -ENOTDIR, "symlinked app dir is refused with -ELOOP/-ENOTDIR (no create)");
+        ok("symlinked app dir is refused with -ELOOP/-ENOTDIR (no create)", r == -ELOOP || r == -ENOTDIR);
         if (r >= 0)
                 close(r);
 
@@ -99,7 +99,7 @@ static void test_open(void) {
         path_of(p, sizeof(p), "file", NULL);
         close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
         r = open_app("file", true);
-        is_int(r, -ENOTDIR, "a regular file in place of the app dir is -ENOTDIR");
+        is_int("a regular file in place of the app dir is -ENOTDIR", r, -ENOTDIR);
         if (r >= 0)
                 close(r);
 
@@ -109,12 +109,13 @@ static void test_open(void) {
         if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
                 /* handed over: only the runtime dir's owner (us) could have made it or given it away */
                 r = open_app("other", true);
-                ok(r >= 0, "an app dir root handed to another uid is accepted (the runtime dir is root's alone)");
+                ok("an app dir root handed to another uid is accepted (the runtime dir is root's alone)", r >= 0);
                 if (r >= 0)
                         close(r);
                 chmod(root, 0777);
                 r = open_app("other", true);
-                is_int(r, -EPERM, "an app dir owned by another uid in a world-writable runtime dir is refused with -EPERM");
+                is_int("an app dir owned by another uid in a world-writable runtime dir is refused with -EPERM", r,
+                       -EPERM);
                 if (r >= 0)
                         close(r);
                 chmod(root, 0755);
@@ -126,14 +127,14 @@ static void test_open(void) {
         mkdir(p, 0755);
         chmod(p, 0775);
         r = open_app("gw", true);
-        is_int(r, -EACCES, "a group-writable app dir is refused with -EACCES");
+        is_int("a group-writable app dir is refused with -EACCES", r, -EACCES);
         if (r >= 0)
                 close(r);
         path_of(p, sizeof(p), "ow", NULL);
         mkdir(p, 0755);
         chmod(p, 0757);
         r = open_app("ow", false);
-        is_int(r, -EACCES, "a world-writable app dir is refused with -EACCES");
+        is_int("a world-writable app dir is refused with -EACCES", r, -EACCES);
         if (r >= 0)
                 close(r);
 }
@@ -156,17 +157,17 @@ static void test_handed_over(void) {
                 skip(6, "cannot hand a dir over");
                 return;
         }
-        ok(state_write_u64(dfd, STATE_REFCOUNT, 2) == 0, "root writes a launcher's file in a handed-over dir");
+        ok("root writes a launcher's file in a handed-over dir", state_write_u64(dfd, STATE_REFCOUNT, 2) == 0);
         path_of(p, sizeof(p), "handed", STATE_REFCOUNT);
-        ok(stat(p, &st) == 0 && st.st_uid == 0, "and it stays root's: nothing is given away by name or by fd");
-        ok(chown(p, 65534, 65534) == 0 && state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 2,
-           "a file of the dir's owner there is trusted");
-        ok(state_write_u64(dfd, STATE_BACKEND_PID, 42) == 0, "root writes a file of its own there");
+        ok("and it stays root's: nothing is given away by name or by fd", stat(p, &st) == 0 && st.st_uid == 0);
+        ok("a file of the dir's owner there is trusted",
+           chown(p, 65534, 65534) == 0 && state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 2);
+        ok("root writes a file of its own there", state_write_u64(dfd, STATE_BACKEND_PID, 42) == 0);
         path_of(p, sizeof(p), "handed", STATE_BACKEND_PID);
-        ok(stat(p, &st) == 0 && st.st_uid == 0, "which stays root's");
+        ok("which stays root's", stat(p, &st) == 0 && st.st_uid == 0);
         path_of(q, sizeof(q), "handed", STATE_STATE);
         fd = link(p, q) == 0 ? state_open_file(dfd, STATE_STATE, O_RDONLY, 0) : -ENOSYS;
-        is_int(fd, -EPERM, "a file with a second name (a hard link) is refused with -EPERM");
+        is_int("a file with a second name (a hard link) is refused with -EPERM", fd, -EPERM);
         if (fd >= 0)
                 close(fd);
         close(dfd);
@@ -188,28 +189,29 @@ static void test_prepare_launchers(void) {
         dfd = open_app("prep", true);
         if (dfd < 0)
                 bail_out("cannot make the app dir");
-        ok(state_prepare_launchers(dfd, 65534, 65534, &failed) == 0, "root makes the launchers' files another user's");
+        ok("root makes the launchers' files another user's", state_prepare_launchers(dfd, 65534, 65534, &failed) == 0);
         path_of(p, sizeof(p), "prep", STATE_LEASES);
-        ok(stat(p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534 && (st.st_mode & 07777) == 0600,
-           "leases: that user's, 0600");
-        ok(state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 0, "refcount starts at 0, and root trusts it there");
-        ok(state_read(dfd, STATE_STATE, buf, sizeof(buf)) == 0 && strcmp(buf, "cold") == 0, "state starts cold");
-        ok(state_launchers_prepared(dfd), "a launcher can tell they are made");
+        ok("leases: that user's, 0600",
+           stat(p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534 && (st.st_mode & 07777) == 0600);
+        ok("refcount starts at 0, and root trusts it there", state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 0);
+        ok("state starts cold", state_read(dfd, STATE_STATE, buf, sizeof(buf)) == 0 && strcmp(buf, "cold") == 0);
+        ok("a launcher can tell they are made", state_launchers_prepared(dfd));
         path_of(p, sizeof(p), "prep", STATE_SUPERVISOR_LOCK);
-        ok(stat(p, &st) == 0 && st.st_uid == 0 && st.st_gid == 65534 && (st.st_mode & 07777) == 0640,
-           "supervisor.lock: root's, readable by that user's group");
-        ok(state_write_u64(dfd, STATE_REFCOUNT, 3) == 0 && state_prepare_launchers(dfd, 65534, 65534, NULL) == 0 &&
-           state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 3, "made again, a file keeps its value");
+        ok("supervisor.lock: root's, readable by that user's group",
+           stat(p, &st) == 0 && st.st_uid == 0 && st.st_gid == 65534 && (st.st_mode & 07777) == 0640);
+        ok("made again, a file keeps its value",
+           state_write_u64(dfd, STATE_REFCOUNT, 3) == 0 && state_prepare_launchers(dfd, 65534, 65534, NULL) == 0 &&
+           state_read_u64(dfd, STATE_REFCOUNT, &v) == 0 && v == 3);
         path_of(p, sizeof(p), "prep", NULL);
         chmod(p, 0757);
         fd = state_open_file(dfd, STATE_REFCOUNT, O_RDONLY, 0);
-        is_int(fd, -EPERM, "that user's file in a directory others may write is refused with -EPERM");
+        is_int("that user's file in a directory others may write is refused with -EPERM", fd, -EPERM);
         if (fd >= 0)
                 close(fd);
         chmod(p, 0755);
         path_of(p, sizeof(p), "prep", STATE_LEASES);
-        ok(state_prepare_launchers(dfd, 0, 0, NULL) == 0 && stat(p, &st) == 0 && st.st_uid == 0,
-           "and they can be made root's again");
+        ok("and they can be made root's again",
+           state_prepare_launchers(dfd, 0, 0, NULL) == 0 && stat(p, &st) == 0 && st.st_uid == 0);
         close(dfd);
 }
 
@@ -222,62 +224,62 @@ static void test_read_write(void) {
         if (dfd < 0)
                 bail_out("cannot open state dir rw");
 
-        is_int(state_write(dfd, STATE_STATE, "warm"), 0, "state_write succeeds");
+        is_int("state_write succeeds", state_write(dfd, STATE_STATE, "warm"), 0);
         get_raw("rw", STATE_STATE, raw, sizeof(raw));
-        is_str(raw, "warm\n", "the file holds the value and a newline");
-        is_int(state_read(dfd, STATE_STATE, buf, sizeof(buf)), 0, "state_read succeeds");
-        is_str(buf, "warm", "state_read returns the value without the newline");
-        is_int(state_write(dfd, STATE_STATE, "cold"), 0, "state_write overwrites");
+        is_str("the file holds the value and a newline", raw, "warm\n");
+        is_int("state_read succeeds", state_read(dfd, STATE_STATE, buf, sizeof(buf)), 0);
+        is_str("state_read returns the value without the newline", buf, "warm");
+        is_int("state_write overwrites", state_write(dfd, STATE_STATE, "cold"), 0);
         state_read(dfd, STATE_STATE, buf, sizeof(buf));
-        is_str(buf, "cold", "an overwritten value reads back");
-        is_int(state_write(dfd, STATE_STATE, "x"), 0, "state_write of a shorter value");
+        is_str("an overwritten value reads back", buf, "cold");
+        is_int("state_write of a shorter value", state_write(dfd, STATE_STATE, "x"), 0);
         get_raw("rw", STATE_STATE, raw, sizeof(raw));
-        is_str(raw, "x\n", "a shorter value truncates the old one");
+        is_str("a shorter value truncates the old one", raw, "x\n");
 
-        is_int(state_write_u64(dfd, STATE_REFCOUNT, 42), 0, "state_write_u64 succeeds");
+        is_int("state_write_u64 succeeds", state_write_u64(dfd, STATE_REFCOUNT, 42), 0);
         get_raw("rw", STATE_REFCOUNT, raw, sizeof(raw));
-        is_str(raw, "42\n", "refcount is decimal + newline");
+        is_str("refcount is decimal + newline", raw, "42\n");
         v = 0;
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), 0, "state_read_u64 succeeds");
-        is_u64(v, 42, "state_read_u64 reads back 42");
-        is_int(state_write_u64(dfd, STATE_COLD_STARTS, UINT64_MAX), 0, "state_write_u64 of UINT64_MAX");
+        is_int("state_read_u64 succeeds", state_read_u64(dfd, STATE_REFCOUNT, &v), 0);
+        is_u64("state_read_u64 reads back 42", v, 42);
+        is_int("state_write_u64 of UINT64_MAX", state_write_u64(dfd, STATE_COLD_STARTS, UINT64_MAX), 0);
         state_read_u64(dfd, STATE_COLD_STARTS, &v);
-        is_u64(v, UINT64_MAX, "UINT64_MAX round-trips");
+        is_u64("UINT64_MAX round-trips", v, UINT64_MAX);
 
         v = 7;
-        is_int(state_read_u64(dfd, "missing", &v), -ENOENT, "reading a missing file is -ENOENT");
-        is_int(state_read(dfd, STATE_STATE, buf, 1), -ENOBUFS, "state_read into a too small buffer is -ENOBUFS");
+        is_int("reading a missing file is -ENOENT", state_read_u64(dfd, "missing", &v), -ENOENT);
+        is_int("state_read into a too small buffer is -ENOBUFS", state_read(dfd, STATE_STATE, buf, 1), -ENOBUFS);
 
         /* bad contents */
         put_raw("rw", STATE_REFCOUNT, "garbage\n", 8);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a garbage counter is -EBADMSG");
+        is_int("a garbage counter is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "-1\n", 3);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a negative counter is -EBADMSG");
+        is_int("a negative counter is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "99999999999999999999999\n", 24);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "an overflowing counter is -EBADMSG");
+        is_int("an overflowing counter is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "12", 2);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a truncated file (no newline) is -EBADMSG");
+        is_int("a truncated file (no newline) is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_STATE, "warm", 4);
-        is_int(state_read(dfd, STATE_STATE, buf, sizeof(buf)), -EBADMSG, "a truncated string value is -EBADMSG");
+        is_int("a truncated string value is -EBADMSG", state_read(dfd, STATE_STATE, buf, sizeof(buf)), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "", 0);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "an empty file is -EBADMSG");
+        is_int("an empty file is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "\n", 1);
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG, "a lone newline is -EBADMSG");
+        is_int("a lone newline is -EBADMSG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EBADMSG);
         put_raw("rw", STATE_REFCOUNT, "1\0002\n", 4);
         r = state_read_u64(dfd, STATE_REFCOUNT, &v);
-        ok(r == -EBADMSG, "an embedded NUL is -EBADMSG");
+        ok("an embedded NUL is -EBADMSG", r == -EBADMSG);
         if (r != -EBADMSG)
                 diag("     got: %d, value %" PRIu64, r, v);
         memset(big, '7', sizeof(big));
         big[sizeof(big) - 1] = '\n';
         put_raw("rw", STATE_REFCOUNT, big, sizeof(big));
-        is_int(state_read_u64(dfd, STATE_REFCOUNT, &v), -EFBIG, "a huge file is -EFBIG");
-        is_int(state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG, "state_read of a huge file is -EFBIG");
+        is_int("a huge file is -EFBIG", state_read_u64(dfd, STATE_REFCOUNT, &v), -EFBIG);
+        is_int("state_read of a huge file is -EFBIG", state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG);
         put_raw("rw", STATE_REFCOUNT, big, 100);
-        is_int(state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG, "a 100-byte file is -EFBIG");
+        is_int("a 100-byte file is -EFBIG", state_read(dfd, STATE_REFCOUNT, buf, sizeof(buf)), -EFBIG);
         memset(big, 'v', 100);
         big[100] = '\0';
-        ok(state_write(dfd, STATE_STATE, big) < 0, "state_write refuses a 100-byte value");
+        ok("state_write refuses a 100-byte value", state_write(dfd, STATE_STATE, big) < 0);
 
         close(dfd);
 }
@@ -300,11 +302,11 @@ static void test_symlinks(void) {
                 bail_out("symlink");
 
         r = state_read_u64(dfd, STATE_REFCOUNT, &v);
-        ok(r == -ELOOP, "state_read_u64 refuses a symlinked state file with -ELOOP");
+        ok("state_read_u64 refuses a symlinked state file with -ELOOP", r == -ELOOP);
         if (r != -ELOOP)
                 diag("     got: %d", r);
         r = state_write_u64(dfd, STATE_REFCOUNT, 9);
-        ok(r < 0, "state_write refuses a symlinked state file");
+        ok("state_write refuses a symlinked state file", r < 0);
         path_of(p, sizeof(p), "victim", NULL);
         fd = open(p, O_RDONLY | O_CLOEXEC);
         raw[0] = '\0';
@@ -313,15 +315,15 @@ static void test_symlinks(void) {
                 raw[n > 0 ? n : 0] = '\0';
                 close(fd);
         }
-        is_str(raw, "5\n", "the symlink's target is untouched");
-        ok(state_add_u64(dfd, STATE_REFCOUNT, 1, &v) < 0, "state_add_u64 refuses a symlinked counter");
+        is_str("the symlink's target is untouched", raw, "5\n");
+        ok("state_add_u64 refuses a symlinked counter", state_add_u64(dfd, STATE_REFCOUNT, 1, &v) < 0);
 
         path_of(p, sizeof(p), "ln", STATE_LOCK);
         symlink(target, p);
         r = -1;
         fd = -1;
         r = state_lock(dfd, &fd);
-        ok(r < 0, "state_lock refuses a symlinked lock file");
+        ok("state_lock refuses a symlinked lock file", r < 0);
         if (fd >= 0 && r >= 0)
                 close(fd);
 
@@ -329,15 +331,15 @@ static void test_symlinks(void) {
         symlink(target, p);
         fd = -1;
         r = lease_take(dfd, &fd);
-        ok(r < 0, "lease_take refuses a symlinked leases file");
+        ok("lease_take refuses a symlinked leases file", r < 0);
         if (r >= 0)
                 close(fd);
 
         /* a directory in place of a state file */
         path_of(p, sizeof(p), "ln", STATE_STATE);
         mkdir(p, 0755);
-        ok(state_read(dfd, STATE_STATE, buf, sizeof(buf)) < 0, "state_read refuses a directory");
-        ok(state_write(dfd, STATE_STATE, "warm") < 0, "state_write refuses a directory");
+        ok("state_read refuses a directory", state_read(dfd, STATE_STATE, buf, sizeof(buf)) < 0);
+        ok("state_write refuses a directory", state_write(dfd, STATE_STATE, "warm") < 0);
 
         /* a state file owned by someone else */
         path_of(p, sizeof(p), "ln", STATE_CONNECTIONS);
@@ -349,8 +351,8 @@ static void test_symlinks(void) {
         if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
                 path_of(target, sizeof(target), "ln", NULL);
                 chmod(target, 0757);
-                is_int(state_read_u64(dfd, STATE_CONNECTIONS, &v), -EPERM,
-                       "a state file owned by another uid, in a directory others may write, is refused with -EPERM");
+                is_int("a state file owned by another uid, in a directory others may write, is refused with -EPERM",
+                       state_read_u64(dfd, STATE_CONNECTIONS, &v), -EPERM);
                 chmod(target, 0755);
         } else
                 skip(1, "changing a file's owner needs root");
@@ -377,7 +379,8 @@ static void test_fifo(void) {
                 _exit(state_read_u64(dfd, STATE_REFCOUNT, &v) < 0 ? 0 : 1);
         }
         waitpid(pid, &status, 0);
-        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "state_read_u64 refuses a FIFO without blocking (bounded 3s)");
+        ok("state_read_u64 refuses a FIFO without blocking (bounded 3s)",
+           WIFEXITED(status) && WEXITSTATUS(status) == 0);
         if (!WIFEXITED(status))
                 diag("     reader was killed by signal %d (SIGALRM=%d: it blocked)", WTERMSIG(status), SIGALRM);
         close(dfd);
@@ -391,27 +394,27 @@ static void test_add(void) {
         dfd = open_app("add", true);
         if (dfd < 0)
                 bail_out("cannot open state dir add");
-        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 3, &v), 0, "state_add_u64 on a missing counter succeeds");
-        is_u64(v, 3, "a missing counter counts as 0");
+        is_int("state_add_u64 on a missing counter succeeds", state_add_u64(dfd, STATE_CONNECTIONS, 3, &v), 0);
+        is_u64("a missing counter counts as 0", v, 3);
         state_add_u64(dfd, STATE_CONNECTIONS, 2, &v);
-        is_u64(v, 5, "state_add_u64 adds");
+        is_u64("state_add_u64 adds", v, 5);
         state_add_u64(dfd, STATE_CONNECTIONS, -1, &v);
-        is_u64(v, 4, "state_add_u64 subtracts");
+        is_u64("state_add_u64 subtracts", v, 4);
         state_read_u64(dfd, STATE_CONNECTIONS, &v);
-        is_u64(v, 4, "the sum is stored");
+        is_u64("the sum is stored", v, 4);
         put_raw("add", STATE_CONNECTIONS, "zzz\n", 4);
-        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0, "state_add_u64 on a garbage counter succeeds");
-        is_u64(v, 1, "a garbage counter counts as 0");
+        is_int("state_add_u64 on a garbage counter succeeds", state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0);
+        is_u64("a garbage counter counts as 0", v, 1);
         put_raw("add", STATE_CONNECTIONS, "12", 2);
         state_add_u64(dfd, STATE_CONNECTIONS, 1, &v);
-        is_u64(v, 1, "a truncated counter counts as 0");
+        is_u64("a truncated counter counts as 0", v, 1);
         memset(big, '9', sizeof(big));
         put_raw("add", STATE_CONNECTIONS, big, sizeof(big));
-        is_int(state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0, "state_add_u64 on a huge counter succeeds");
-        is_u64(v, 1, "a huge counter counts as 0");
+        is_int("state_add_u64 on a huge counter succeeds", state_add_u64(dfd, STATE_CONNECTIONS, 1, &v), 0);
+        is_u64("a huge counter counts as 0", v, 1);
         state_write_u64(dfd, STATE_REFCOUNT, 1);
         state_add_u64(dfd, STATE_REFCOUNT, -5, &v);
-        is_u64(v, 0, "a counter never goes below 0");
+        is_u64("a counter never goes below 0", v, 0);
         close(dfd);
 }
 
@@ -454,17 +457,17 @@ static void test_leases(void) {
         if (dfd < 0)
                 bail_out("cannot open state dir lease");
 
-        is_int(lease_count(dfd, &n), 0, "lease_count with no leases succeeds");
-        is_u64(n, 0, "no leases counted when nobody holds one");
+        is_int("lease_count with no leases succeeds", lease_count(dfd, &n), 0);
+        is_u64("no leases counted when nobody holds one", n, 0);
 
         spawn_holders(dfd, pids, 8);
-        is_int(lease_count(dfd, &n), 0, "lease_count succeeds");
-        is_u64(n, 8, "8 live children hold 8 leases");
+        is_int("lease_count succeeds", lease_count(dfd, &n), 0);
+        is_u64("8 live children hold 8 leases", n, 8);
 
-        is_int(lease_take(dfd, &mine), 0, "lease_take in the test process succeeds");
-        ok(mine >= 0 && (fcntl(mine, F_GETFD) & FD_CLOEXEC), "the lease fd is O_CLOEXEC");
+        is_int("lease_take in the test process succeeds", lease_take(dfd, &mine), 0);
+        ok("the lease fd is O_CLOEXEC", mine >= 0 && (fcntl(mine, F_GETFD) & FD_CLOEXEC));
         lease_count(dfd, &n);
-        is_u64(n, 9, "our own lease is counted too");
+        is_u64("our own lease is counted too", n, 9);
 
         /* SIGKILL 5 of them: the kernel drops their leases */
         for (int i = 0; i < 5; i++)
@@ -472,51 +475,51 @@ static void test_leases(void) {
         for (int i = 0; i < 5; i++)
                 waitpid(pids[i], NULL, 0);
         lease_count(dfd, &n);
-        is_u64(n, 4, "after SIGKILLing 5 children, the count equals the 4 survivors (3 children + us)");
+        is_u64("after SIGKILLing 5 children, the count equals the 4 survivors (3 children + us)", n, 4);
 
         /* the refcount claims 7; heal makes it the truth */
         state_write_u64(dfd, STATE_REFCOUNT, 7);
         r = refcount_heal(dfd, &c);
-        is_int(r, 1, "refcount_heal fixes a wrong refcount and returns 1");
-        is_u64(c, 4, "refcount_heal reports the live count");
+        is_int("refcount_heal fixes a wrong refcount and returns 1", r, 1);
+        is_u64("refcount_heal reports the live count", c, 4);
         get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
-        is_str(raw, "4\n", "the refcount file now holds the live count");
-        is_int(refcount_heal(dfd, &c), 0, "refcount_heal on a correct refcount returns 0");
+        is_str("the refcount file now holds the live count", raw, "4\n");
+        is_int("refcount_heal on a correct refcount returns 0", refcount_heal(dfd, &c), 0);
         get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
-        is_str(raw, "4\n", "a correct refcount is left alone");
+        is_str("a correct refcount is left alone", raw, "4\n");
 
         put_raw("lease", STATE_REFCOUNT, "junk\n", 5);
-        is_int(refcount_heal(dfd, &c), 1, "refcount_heal fixes a garbage refcount");
+        is_int("refcount_heal fixes a garbage refcount", refcount_heal(dfd, &c), 1);
         get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
-        is_str(raw, "4\n", "the garbage refcount is replaced by the live count");
+        is_str("the garbage refcount is replaced by the live count", raw, "4\n");
 
         /* closing the lease fd releases it */
         close(mine);
         lease_count(dfd, &n);
-        is_u64(n, 3, "closing a lease fd releases the lease");
+        is_u64("closing a lease fd releases the lease", n, 3);
 
         for (int i = 5; i < 8; i++)
                 kill(pids[i], SIGKILL);
         for (int i = 5; i < 8; i++)
                 waitpid(pids[i], NULL, 0);
         lease_count(dfd, &n);
-        is_u64(n, 0, "all holders killed: no leases left");
-        is_int(refcount_heal(dfd, &c), 1, "refcount_heal brings the count down to 0");
+        is_u64("all holders killed: no leases left", n, 0);
+        is_int("refcount_heal brings the count down to 0", refcount_heal(dfd, &c), 1);
         get_raw("lease", STATE_REFCOUNT, raw, sizeof(raw));
-        is_str(raw, "0\n", "refcount is 0 once every holder is dead");
+        is_str("refcount is 0 once every holder is dead", raw, "0\n");
 
         /* many leases at once (more than fit in a trivial scan) */
         {
                 pid_t many[40];
                 spawn_holders(dfd, many, 40);
                 lease_count(dfd, &n);
-                is_u64(n, 40, "40 concurrent leases are all counted");
+                is_u64("40 concurrent leases are all counted", n, 40);
                 for (int i = 0; i < 40; i += 2)
                         kill(many[i], SIGKILL);
                 for (int i = 0; i < 40; i += 2)
                         waitpid(many[i], NULL, 0);
                 lease_count(dfd, &n);
-                is_u64(n, 20, "every other one killed: 20 counted");
+                is_u64("every other one killed: 20 counted", n, 20);
                 for (int i = 1; i < 40; i += 2)
                         kill(many[i], SIGKILL);
                 for (int i = 1; i < 40; i += 2)
@@ -533,7 +536,7 @@ static void test_lock(void) {
         dfd = open_app("lock", true);
         if (dfd < 0)
                 bail_out("cannot open state dir lock");
-        is_int(state_lock(dfd, &fd), 0, "state_lock takes the lock");
+        is_int("state_lock takes the lock", state_lock(dfd, &fd), 0);
         if (pipe2(p, O_CLOEXEC) < 0)
                 bail_out("pipe");
         pid = fork();
@@ -554,12 +557,12 @@ static void test_lock(void) {
                 fd_set set;
                 FD_ZERO(&set);
                 FD_SET(p[0], &set);
-                ok(select(p[0] + 1, &set, NULL, NULL, &tv) == 0, "a second process blocks while the lock is held");
+                ok("a second process blocks while the lock is held", select(p[0] + 1, &set, NULL, NULL, &tv) == 0);
         }
         close(fd);
-        ok(read(p[0], &c, 1) == 1 && c == 'L', "it gets the lock once released");
+        ok("it gets the lock once released", read(p[0], &c, 1) == 1 && c == 'L');
         waitpid(pid, &status, 0);
-        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second locker exits cleanly");
+        ok("the second locker exits cleanly", WIFEXITED(status) && WEXITSTATUS(status) == 0);
         close(p[0]);
         close(dfd);
 }
@@ -569,26 +572,26 @@ static void test_kv(void) {
         char kv[STATE_KV_MAX + 1];
         uint64_t v = 7;
 
-        is_int(state_kv_read(fd, "ends", kv, sizeof(kv)), 0, "kv: a missing file reads");
-        is_str(kv, "", "kv: as empty");
-        is_int(kv_get_u64(kv, "crash", &v), -ENOENT, "kv: an absent key is ENOENT");
-        is_u64(v, 0, "kv: and 0");
-        is_int(state_kv_add(fd, "ends", "crash", 1), 0, "kv: add to a new file");
+        is_int("kv: a missing file reads", state_kv_read(fd, "ends", kv, sizeof(kv)), 0);
+        is_str("kv: as empty", kv, "");
+        is_int("kv: an absent key is ENOENT", kv_get_u64(kv, "crash", &v), -ENOENT);
+        is_u64("kv: and 0", v, 0);
+        is_int("kv: add to a new file", state_kv_add(fd, "ends", "crash", 1), 0);
         state_kv_add(fd, "ends", "idle-stop", 2);
         state_kv_add(fd, "ends", "crash", 1);
         get_raw("kv", "ends", kv, sizeof(kv));
-        is_str(kv, "crash=2 idle-stop=2\n", "kv: keys keep their order, values add up");
+        is_str("kv: keys keep their order, values add up", kv, "crash=2 idle-stop=2\n");
         state_kv_read(fd, "ends", kv, sizeof(kv));
-        is_int(kv_get_u64(kv, "idle-stop", &v) == 0 ? (long long) v : -1, 2, "kv: a key reads back");
-        is_int(kv_get_u64(kv, "idle", &v), -ENOENT, "kv: a key's prefix is another key");
+        is_int("kv: a key reads back", kv_get_u64(kv, "idle-stop", &v) == 0 ? (long long) v : -1, 2);
+        is_int("kv: a key's prefix is another key", kv_get_u64(kv, "idle", &v), -ENOENT);
         put_raw("kv", "ends", "crash=zz idle\n", 14);
-        is_int(state_kv_add(fd, "ends", "crash", 1), 0, "kv: a garbled value is counted over");
+        is_int("kv: a garbled value is counted over", state_kv_add(fd, "ends", "crash", 1), 0);
         get_raw("kv", "ends", kv, sizeof(kv));
-        is_str(kv, "crash=1 idle\n", "kv: from 0, the rest kept");
+        is_str("kv: from 0, the rest kept", kv, "crash=1 idle\n");
         put_raw("kv", "ends", "x", 1);
-        is_int(state_kv_add(fd, "ends", "stop", 1), 0, "kv: a torn file starts again");
+        is_int("kv: a torn file starts again", state_kv_add(fd, "ends", "stop", 1), 0);
         get_raw("kv", "ends", kv, sizeof(kv));
-        is_str(kv, "stop=1\n", "kv: as a new one");
+        is_str("kv: as a new one", kv, "stop=1\n");
         close(fd);
 }
 

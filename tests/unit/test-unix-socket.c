@@ -54,12 +54,11 @@ static int listening_at(const char *name) {
 static void check_listening(void) {
         _cleanup_close_ int l = bound("listening.sock", true), b = bound("bound.sock", false);
 
-        is_int(listening_at("listening.sock"), 1, "a listening socket is seen listening");
-        is_int(listening_at("bound.sock"), 0, "a socket bound but not listening (yet) is seen so");
+        is_int("a listening socket is seen listening", listening_at("listening.sock"), 1);
+        is_int("a socket bound but not listening (yet) is seen so", listening_at("bound.sock"), 0);
         close(bound("stale.sock", true));
-        is_int(listening_at("stale.sock"), -ESRCH, "a file whose socket was closed is no socket of ours");
-        ok(accept4(l, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN,
-           "looking made no connection to the listener");
+        is_int("a file whose socket was closed is no socket of ours", listening_at("stale.sock"), -ESRCH);
+        ok("looking made no connection to the listener", accept4(l, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN);
 }
 
 static void check_open(void) {
@@ -72,18 +71,18 @@ static void check_open(void) {
                 exit(99);
         close(open(at("file"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
         fd = unix_socket_open(at("real.sock"), &st);
-        ok(fd >= 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid(), "a socket opens, with its owner");
+        ok("a socket opens, with its owner", fd >= 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid());
         closep(&fd);
-        is_int(unix_socket_open(at("link.sock"), NULL), -ELOOP, "a symlink to a socket is refused");
-        is_int(unix_socket_open(at("dlink/in.sock"), NULL), -ELOOP, "a symlink among the directories is refused");
+        is_int("a symlink to a socket is refused", unix_socket_open(at("link.sock"), NULL), -ELOOP);
+        is_int("a symlink among the directories is refused", unix_socket_open(at("dlink/in.sock"), NULL), -ELOOP);
         char magic[64];
         snprintf(magic, sizeof(magic), "/proc/%d/cwd/real.sock", (int) getpid());
         if (chdir(dir) < 0)
                 exit(99);
-        is_int(unix_socket_open(magic, NULL), -ELOOP, "a /proc magic link (%s) is refused", magic);
-        is_int(unix_socket_open(at("file"), NULL), -ENOTSOCK, "a regular file is not a socket");
-        is_int(unix_socket_open(at("none.sock"), NULL), -ENOENT, "a missing path is ENOENT");
-        is_int(unix_socket_open("relative.sock", NULL), -EINVAL, "a relative path is refused");
+        is_int(tap_fmt("a /proc magic link (%s) is refused", magic), unix_socket_open(magic, NULL), -ELOOP);
+        is_int("a regular file is not a socket", unix_socket_open(at("file"), NULL), -ENOTSOCK);
+        is_int("a missing path is ENOENT", unix_socket_open(at("none.sock"), NULL), -ENOENT);
+        is_int("a relative path is refused", unix_socket_open("relative.sock", NULL), -EINVAL);
 }
 
 /* The inode opened is the one connected to, even once another socket has taken its name. */
@@ -94,11 +93,10 @@ static void check_connect_fd(void) {
         if (path_fd < 0 || rename(at("second.sock"), at("first.sock")) < 0)
                 exit(99);
         c = unix_socket_connect_fd(path_fd, 0);
-        ok(c >= 0, "connected through /proc/self/fd");
+        ok("connected through /proc/self/fd", c >= 0);
         a = accept4(first, NULL, NULL, SOCK_CLOEXEC);
-        ok(a >= 0, "to the socket that was opened");
-        ok(accept4(second, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN,
-           "not to the one that took its name since");
+        ok("to the socket that was opened", a >= 0);
+        ok("not to the one that took its name since", accept4(second, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN);
 }
 
 /* openat2() refused as a kernel before 5.6 (or an outer filter) would: the walk one component at a time holds the
@@ -125,9 +123,9 @@ static void check_open_without_openat2(void) {
                       unix_socket_open(at("dlink/in.sock"), NULL) == -ELOOP &&
                       unix_socket_open(at("file"), NULL) == -ENOTSOCK ? 0 : 1);
         }
-        ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-           "without openat2(): a socket opens and connects, symlinks are refused (child exit status %d)",
-           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        ok(tap_fmt("without openat2(): a socket opens and connects, symlinks are refused (child exit status %d)",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : -1),
+           pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 int main(void) {

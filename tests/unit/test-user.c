@@ -38,18 +38,18 @@ int main(void) {
         record("not-a-number", "63516x");
         record("root-uid", "0");
 
-        is_int(dynamic_user_lookup("/nonexistent", "app-backend", &uid), -ESRCH, "no records at all: no such user");
-        is_int(dynamic_user_lookup(dir, "other-backend", &uid), -ESRCH, "a name PID 1 did not allocate: no such user");
-        is_int(dynamic_user_lookup(dir, "../app-backend", &uid), -ESRCH, "a name with a slash is no name");
-        is_int(dynamic_user_lookup(dir, "", &uid), -ESRCH, "the empty name is no name");
+        is_int("no records at all: no such user", dynamic_user_lookup("/nonexistent", "app-backend", &uid), -ESRCH);
+        is_int("a name PID 1 did not allocate: no such user", dynamic_user_lookup(dir, "other-backend", &uid), -ESRCH);
+        is_int("a name with a slash is no name", dynamic_user_lookup(dir, "../app-backend", &uid), -ESRCH);
+        is_int("the empty name is no name", dynamic_user_lookup(dir, "", &uid), -ESRCH);
         if (geteuid() == 0) {
-                is_int(dynamic_user_lookup(dir, "app-backend", &uid), 0, "an allocated user resolves");
-                is_int(uid, 63516, "to the uid PID 1 recorded");
-                is_int(dynamic_user_lookup(dir, "too-low", &uid), -EPERM, "a uid outside the dynamic range is refused");
-                is_int(dynamic_user_lookup(dir, "not-a-number", &uid), -EPERM, "a record that is no number is refused");
-                is_int(dynamic_user_lookup(dir, "root-uid", &uid), -EPERM, "uid 0 is refused");
+                is_int("an allocated user resolves", dynamic_user_lookup(dir, "app-backend", &uid), 0);
+                is_int("to the uid PID 1 recorded", uid, 63516);
+                is_int("a uid outside the dynamic range is refused", dynamic_user_lookup(dir, "too-low", &uid), -EPERM);
+                is_int("a record that is no number is refused", dynamic_user_lookup(dir, "not-a-number", &uid), -EPERM);
+                is_int("uid 0 is refused", dynamic_user_lookup(dir, "root-uid", &uid), -EPERM);
         } else {
-                is_int(dynamic_user_lookup(dir, "app-backend", &uid), -EPERM, "a record not root's is refused");
+                is_int("a record not root's is refused", dynamic_user_lookup(dir, "app-backend", &uid), -EPERM);
                 skip(4, "the records are root's only when made by root");
         }
         return done();
