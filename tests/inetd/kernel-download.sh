@@ -37,9 +37,12 @@ PY
 BACKEND_CMD=(python3 "$TEST_DIR/backend.py" "{port}" "$TEST_DIR/sent")
 ember_start
 
+# client.py PORT BYTES SLOW [PROGRESS AHEAD]: reads slowly for SLOW seconds, then as fast as it can; as its slow start
+# ends it copies PROGRESS (how many bytes the backend has sent) into AHEAD
 cat >"$TEST_DIR/client.py" <<'PY'
-import socket, struct, sys, time
+import shutil, socket, struct, sys, time
 port, total, slow = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+progress, ahead = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 BLOCK = 65536
 s = socket.create_connection(("127.0.0.1", port))
 s.sendall(b"%d\n" % total)
@@ -48,8 +51,14 @@ t0 = time.monotonic()
 while True:
     try:
         if time.monotonic() - t0 < slow:
-            time.sleep(0.01); d = s.recv(16384)      # about 1.6 MB/s
+            time.sleep(0.01); d = s.recv(16384)      # the slow reader itself: about 1.6 MB/s
         else:
+            if ahead:
+                try:
+                    shutil.copyfile(progress, ahead)
+                except OSError:
+                    pass  # no AHEAD: the check on it fails and says so
+                ahead = None
             d = s.recv(1 << 20)
     except ConnectionResetError:
         print("reset after %d" % got); sys.exit(4)
@@ -75,11 +84,10 @@ is "none was taken out of the kernel's hands" "$(grep -c 'The backend sends fast
 # The slow reader is detached, and a detach can lose an skb (the kernel race above, made rare by quieting the
 # sender): the launcher then resets the connection, never ends it as whole. Up to 3 tries for one that comes whole.
 slow_try() {
-        python3 "$TEST_DIR/client.py" "$PORT" $((256 << 20)) 3 >"$TEST_DIR/slow.out" 2>&1 &
-        local pid=$!
-        sleep 2.5
-        ahead=$(cat "$TEST_DIR/sent.progress" 2>/dev/null)
-        wait "$pid"
+        rm -f "$TEST_DIR/ahead"
+        python3 "$TEST_DIR/client.py" "$PORT" $((256 << 20)) 3 "$TEST_DIR/sent.progress" "$TEST_DIR/ahead" \
+                >"$TEST_DIR/slow.out" 2>&1
+        ahead=$(cat "$TEST_DIR/ahead" 2>/dev/null)
 }
 resets=0
 for try in 1 2 3; do
@@ -92,7 +100,7 @@ for try in 1 2 3; do
 done
 is "a slow reader's download arrives whole and in order ($resets of the tries reset)" "$(cat "$TEST_DIR/slow.out")" \
         "received=$((256 << 20)) verdict=in order"
-ok "while it read about 4 MB, the backend got only ${ahead:-?} bytes sent (at most 160 MiB of 256)" \
+ok "while it read about 5 MB, the backend got only ${ahead:-?} bytes sent (at most 160 MiB of 256)" \
         test "${ahead:-999999999999}" -le $((160 << 20))
 is "the launcher took the backend out of the kernel's hands for it" \
         "$(($(grep -c 'The backend sends faster than the client takes' "$LOG") - detached0))" 1

@@ -8,17 +8,22 @@ need_kernel_relay
 plan 5
 SANDBOX=$top_builddir/sandbox/ember-sandbox-test
 [ -x "$SANDBOX" ] || bail "$SANDBOX is not built (make check builds it)"
-SOCKMAP=$top_builddir/tests/tools/ember-test-sockmap
 kernel_relay_setup
 export EMBER_TEST_RELAY_FLOWS=8
 SA_ENV=(-E EMBER_TEST_RELAY_FLOWS)
 ember_start
 
-# --hold: open while the launcher hands the sockets over (a FIN before that and the connection is spliced)
-out=$(client --send='x\n' --hold=300ms "$ADDR")
-grep -q "In-kernel relay unavailable" "$LOG" && skip_all "BPF sockmap unavailable here: $(grep -m1 "In-kernel relay" "$LOG")"
-is "a first echo through the in-kernel relay" "$out" x
+# held open until the launcher has handed the sockets over (a FIN before that and the connection is spliced), then
+# released (SIGUSR1)
+bg_client "$TEST_DIR/first.out" --send='x\n' --hold=infinity "$ADDR"
+first=${BG_PIDS[-1]}
+wait_until 10 run_begun
 spid=$(st supervisor.pid)
+grep -q "In-kernel relay unavailable" "$LOG" && skip_all "BPF sockmap unavailable here: $(grep -m1 "In-kernel relay" "$LOG")"
+wait_until 10 relay_entries_are 4
+kill -USR1 "$first"
+wait "$first"
+is "a first echo through the in-kernel relay" "$(cat "$TEST_DIR/first.out")" x
 flows() { "$SOCKMAP" --flows "$spid" | sed -n 's/.*entries=//p'; }
 is "its two sockets made two entries in the flows map" "$(flows)" 2
 

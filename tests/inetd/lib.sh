@@ -285,6 +285,14 @@ _ember_watchdog() {
         kill -TERM $$ 2>/dev/null
 }
 
+# run_begun: a wait_until condition, true once a supervisor began its run (with --relay=kernel it said first whether
+# the in-kernel relay is available). relay_entries: how many sockets its socket maps hold (ember-test-sockmap, root);
+# relay_entries_are N: e.g. 4 once a connection's two sockets are in both maps, handed over to the kernel.
+SOCKMAP=$top_builddir/tests/tools/ember-test-sockmap
+run_begun() { [ -n "$(st supervisor.pid)" ]; }
+relay_entries() { "$SOCKMAP" "$(st supervisor.pid)" | awk -F'entries=' '{ s += $2 } END { print s + 0 }'; }
+relay_entries_are() { [ "$(relay_entries)" = "$1" ]; }
+
 # kernel_relay_setup: ember_setup for a test of the in-kernel relay (root only: CAP_BPF, CAP_NET_ADMIN), with a
 # supervisor that outlives the test's pauses.
 kernel_relay_setup() {

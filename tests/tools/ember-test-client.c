@@ -6,7 +6,8 @@
  *     --interval=DUR       send the --send bytes one line at a time, DUR apart (a slow, steady talker)
  *     --delay=DUR          wait DUR after connecting before the first byte (a client slow to start talking)
  *     --chunk=N            with --interval: N bytes at a time instead of a line (--chunk=1: a byte every DUR)
- *     --hold=DUR           after sending, keep the connection fully open for DUR ("infinity": until killed)
+ *     --hold=DUR           after sending, keep the connection fully open for DUR ("infinity": until killed), or
+ *                          until a SIGUSR1 ends the hold (a test's "now": e.g. once the sockets are where it wants)
  *     --no-shutdown        never half-close; wait for the server to end the connection
  *     --close              after sending (and --hold), close at once instead of reading until EOF
  *     --connect-only       connect and close at once, sending nothing
@@ -49,6 +50,11 @@ static char *arg_send;
 static size_t arg_send_len;
 static const char *arg_send_file;
 static uint64_t arg_hold, arg_interval, arg_chunk, arg_delay;
+static volatile sig_atomic_t hold_released; /* SIGUSR1: --hold ends now */
+
+static void release_hold(int sig) {
+        hold_released = 1;
+}
 static bool arg_no_shutdown, arg_close, arg_connect_only, arg_report, arg_expect_echo;
 static unsigned arg_repeat = 1;
 static const char *arg_output = "-";
@@ -185,7 +191,7 @@ static int run_one(int out, bool buffer_out) {
                                 hold_end = arg_hold == USEC_INFINITY ? UINT64_MAX : t + arg_hold;
                         }
                 }
-                if (holding && t >= hold_end)
+                if (holding && (t >= hold_end || hold_released))
                         holding = false;
                 if (!sending && !holding && wr_open) {
                         if (arg_close) {
@@ -386,6 +392,8 @@ int main(int argc, char **argv) {
         int c, out;
 
         signal(SIGPIPE, SIG_IGN);
+        /* no SA_RESTART: the poll() of a hold returns EINTR, and the loop sees the flag */
+        sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = release_hold }, NULL);
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
