@@ -35,7 +35,8 @@ typedef enum frozen_how {
 } frozen_how;
 
 /* Where a generation's supervisor is in its run (doc/ARCHITECTURE.md draws them; supervisor-states.c holds the
- * transitions). The run's end is no state: the step that ends it returns RUN_OVER or -errno (exit-status.h). */
+ * transitions). The run's end is no state: the step that ends it returns RUN_OVER or -errno (exit-status.h), and
+ * what follows is end_of_run()'s: SUP_ANCHORING for the unit's main process, else the exit. */
 typedef enum supervisor_state {
         SUP_STARTING,          /* serving: its backend started, not ready yet (probed, or waiting for READY=1) */
         SUP_UPGRADING,         /* an upgrade's, pending: its backend started on a port of its own, not ready yet */
