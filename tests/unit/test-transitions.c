@@ -76,7 +76,7 @@ static void test_run(void) {
         is_str(g.event, "crash", "its event");
         is_str(g.reason, "exited with status 1", "its reason, spaces and all");
 
-        run_ready(dirfd_, 7);
+        run_ready(dirfd_, 7, false);
         is_int((long long) u64(STATE_READY_MS), 7, "ready: ready-ms");
         is_int((long long) u64(STATE_CRASHES), 0, "the crash loop is over");
         is_int(last_failure_read(dirfd_, &g), -ENOENT, "and so is the last failure");
@@ -85,6 +85,19 @@ static void test_run(void) {
                 uint64_t n = 0;
                 ok(state_kv_read(dirfd_, STATE_COLD_START_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "10", &n) >= 0 &&
                    n == 1, "7 ms counted in the histogram's 10 ms bucket");
+        }
+        ok(!exists(STATE_RESTORES), "a cold start counts no restore");
+        run_ready(dirfd_, 1200, true);
+        is_int((long long) u64(STATE_READY_MS), 1200, "ready from a checkpoint: ready-ms");
+        is_int((long long) u64(STATE_RESTORES), 1, "one restore counted");
+        {
+                char kv[STATE_KV_MAX + 1];
+                uint64_t n = 0, sum = 0;
+                ok(state_kv_read(dirfd_, STATE_RESTORE_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "2500", &n) >= 0 &&
+                   n == 1 && kv_get_u64(kv, "sum", &sum) >= 0 && sum == 1200,
+                   "1200 ms counted in the restore histogram's 2500 ms bucket, and its sum");
+                ok(state_kv_read(dirfd_, STATE_COLD_START_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "2500", &n) < 0 &&
+                   kv_get_u64(kv, "sum", &sum) >= 0 && sum == 7, "and not in the cold-start histogram");
         }
 
         run_billed(dirfd_, 1500, 2048);
