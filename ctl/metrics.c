@@ -153,7 +153,8 @@ static int print_histogram_of(buf *b, const app_metrics *apps, size_t n, const c
 
 static int print_histogram(buf *b, const app_metrics *apps, size_t n) {
         return print_histogram_of(b, apps, n, "ember_cold_start_seconds",
-                                  "Time from a cold start to the backend being ready (restores apart).",
+                                  ENABLE_CHECKPOINT ? "Time from a cold start to the backend being ready (restores apart)."
+                                                    : "Time from a cold start to the backend being ready.",
                                   offsetof(app_metrics, hist));
 }
 

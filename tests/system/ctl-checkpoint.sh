@@ -9,6 +9,10 @@
 # Where criu is missing new refuses (64) naming the package. Where the checkpoint is not built (the default build,
 # without ./configure --enable-checkpoint) --idle-action=checkpoint is a usage error (64) of emberctl new and of
 # ember-sandbox that names the switch, and nothing is written.
+# What a checkpoint costs is shown from a stand-in state directory and checkpoint (EMBER_RUNTIME_DIR,
+# EMBER_CHECKPOINT_ROOT; tests/vm/checkpoint.sh shows them from real ones): emberctl status says checkpointed with
+# its size, emberctl metrics has the restores, their histogram and the checkpoint's disk, emberctl report the
+# largest checkpoint of the runs in the journal. The default build shows none of it.
 . "$(dirname "$0")/lib.sh"
 
 EMBERCTL_BIN=$top_builddir/ctl/emberctl
@@ -29,13 +33,13 @@ criu_installed() {
 }
 if [ "${EMBER_CHECKPOINT:-no}" != yes ]; then
         case_=not-built
-        plan 11
+        plan 13
 elif criu_installed && [ -e /proc/self/map_files ]; then
         case_=built
-        plan 26
+        plan 31
 else
         case_=no-criu
-        plan 8
+        plan 13
 fi
 
 # expect_exit DESCRIPTION CODE CMD...: CMD exits with CODE and says why on stderr ($T_TMP/err).
@@ -123,4 +127,33 @@ built)
         is "and writes no unit" "$(ls "$UNITS" | grep -c '^ck')" 0
         ;;
 esac
+
+# ---- status and metrics of a checkpointed app, from a stand-in state directory and checkpoint ---------------------
+export EMBER_RUNTIME_DIR=$T_TMP/run EMBER_CHECKPOINT_ROOT=$T_TMP/lib
+mkdir -p "$EMBER_RUNTIME_DIR/ck" && mkdir -p -m 0700 "$EMBER_CHECKPOINT_ROOT/ck/checkpoint"
+for kv in state=cold refcount=0 cold-starts=3 restores=2 'cold-start-ms=5000=1 sum=4100' 'restore-ms=1000=1 2500=1 sum=2900'; do
+        echo "${kv#*=}" >"$EMBER_RUNTIME_DIR/ck/${kv%%=*}"
+done
+head -c 10000 /dev/zero >"$EMBER_CHECKPOINT_ROOT/ck/checkpoint/pages-1.img"
+head -c 240 /dev/zero >"$EMBER_CHECKPOINT_ROOT/ck/checkpoint/ember-checkpoint"
+metrics=$(ectl metrics ck 2>&1)
+# sample NAME: its value for app ck
+sample() { awk -v n="$1" '$1 == n {print $2}' <<<"$metrics"; }
+if [ "$case_" = not-built ]; then
+        is "status: cold, and no checkpoint is looked for" "$(ectl status --json ck | grep -o '"state":"[a-z]*","checkpoint_bytes":[a-z0-9]*')" \
+                '"state":"cold","checkpoint_bytes":null'
+        is "metrics: nothing of the checkpoint" "$(grep -c -i -e restore -e checkpoint <<<"$metrics")" 0
+else
+        like "status: cold, checkpointed, with the checkpoint's size (10240 bytes: 10 KiB)" "$(ectl status ck)" \
+                '^ck +cold \(checkpointed, 10 KiB\) '
+        is "status --json: its bytes" "$(ectl status --json ck | grep -o '"checkpoint_bytes":[0-9]*')" '"checkpoint_bytes":10240'
+        is "metrics: the restores, counted apart, and the checkpoint's disk" \
+                "$(sample 'ember_restores_total{app="ck"}') $(sample 'ember_cold_starts_total{app="ck"}') $(sample 'ember_checkpoint_bytes{app="ck"}')" \
+                "2 3 10240"
+        is "metrics: the restores' histogram, its buckets cumulative, its sum in seconds" \
+                "$(sample 'ember_restore_seconds_bucket{app="ck",le="0.5"}') $(sample 'ember_restore_seconds_bucket{app="ck",le="1"}') $(sample 'ember_restore_seconds_bucket{app="ck",le="2.5"}') $(sample 'ember_restore_seconds_bucket{app="ck",le="+Inf"}') $(sample 'ember_restore_seconds_sum{app="ck"}') $(sample 'ember_restore_seconds_count{app="ck"}')" \
+                "0 1 2 2 2.900 2"
+        is "and the cold starts' histogram is the cold starts' alone" \
+                "$(sample 'ember_cold_start_seconds_count{app="ck"}') $(sample 'ember_cold_start_seconds_sum{app="ck"}')" "1 4.100"
+fi
 finish
