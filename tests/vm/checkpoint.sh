@@ -158,6 +158,7 @@ restored=${restored% }
 ok "idle again: checkpointed a fifth time" wait_until 120 checkpointed 5
 criu_log_diag dump fifth
 HOLD=/usr/local/lib/ember-vm/hold-restore FIFO=/run/ember-vm-hold-restore
+HOLD_RE=ember-vm/hold-restor[e] # matches the hook, not the pgrep (or its shell) that looks for it
 rm -f "$FIFO" && mkfifo -m 0600 "$FIFO"
 printf '#!/bin/sh\n# tests/vm/checkpoint.sh: hold criu restore half done\n[ "$CRTOOLS_SCRIPT_ACTION" = post-restore ] || exit 0\nread -r _ <%s\n' \
         "$FIFO" >"$HOLD" && chmod 0755 "$HOLD"
@@ -169,7 +170,7 @@ held_client=$!
 restore_held() {
         local sup
         sup=$(unit_prop $APP-backend.service MainPID)
-        [ "${sup:-0}" != 0 ] && pgrep -x criu -P "$sup" >/dev/null && pgrep -f "$HOLD" >/dev/null && [ -d "/proc/$restored" ]
+        [ "${sup:-0}" != 0 ] && pgrep -x criu -P "$sup" >/dev/null && pgrep -f "$HOLD_RE" >/dev/null && [ -d "/proc/$restored" ]
 }
 ok "a connection: the supervisor's criu restore is held half done (pid $restored back, not resumed)" wait_until 120 restore_held
 rm -f /etc/criu/default.conf
@@ -181,7 +182,7 @@ like "which says the restore was cut short" \
         "$(journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=restore-failed | tail -n 1)" \
         "starting it cold instead: the last restore from the checkpoint was cut short"
 ok "no criu, no hook and nothing of the half-restored backend is left" \
-        sh -c "! pgrep -x criu && ! pgrep -f $HOLD && [ ! -d /proc/$restored ]"
+        sh -c "! pgrep -x criu && ! pgrep -f '$HOLD_RE' && [ ! -d /proc/$restored ]"
 after_restore_kill="$(backend_pids)/$(state $APP backend.pid) "
 is "one backend process, the app's" "${after_restore_kill%%/*}" "${after_restore_kill#*/}"
 ok "no checkpoint is left, whole, half-made or half-used ($dir, .new, .restoring)" \
