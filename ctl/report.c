@@ -22,6 +22,7 @@ typedef struct app_report {
         char name[APP_NAME_MAX + 1];
         uint64_t runs, run_sec, cpu_usec, memory_peak, connections, crashes;
         uint64_t checkpoint_peak; /* the largest checkpoint a run left on disk (--idle-action=checkpoint) */
+        uint64_t restores;        /* runs restored from one: their time to ready is not a cold start's */
         uint64_t *ready_ms; /* every cold start's time to ready */
         size_t n_ready, allocated;
 } app_report;
@@ -34,8 +35,8 @@ typedef struct report {
 /* One journal entry, the fields report reads. */
 typedef struct entry {
         char app[APP_NAME_MAX + 1], event[32];
-        uint64_t run_sec, cpu_usec, memory_peak, connections, ready_ms, checkpoint_bytes;
-        bool have_ready_ms;
+        uint64_t run_sec, cpu_usec, memory_peak, connections, ready_ms, checkpoint_bytes, restore_ms;
+        bool have_ready_ms, have_restore_ms;
 } entry;
 
 static bool is_run_end(const char *event) {
@@ -76,6 +77,12 @@ static void account(report *rep, const entry *e) {
                 return;
         if (strcmp(e->event, "ready") == 0 && e->have_ready_ms)
                 add_ready(a, e->ready_ms);
+        /* a restored run's supervisor says "ready", then at once "restore" with the same time: not a cold start's */
+        if (strcmp(e->event, "restore") == 0 && e->have_restore_ms) {
+                a->restores++;
+                if (a->n_ready > 0 && a->ready_ms[a->n_ready - 1] == e->restore_ms)
+                        a->n_ready--;
+        }
         if (!is_run_end(e->event))
                 return;
         a->runs++;
@@ -108,6 +115,8 @@ static void parse_field(entry *e, const char *line) {
                 snprintf(e->event, sizeof(e->event), "%s", line + 12);
         else if (strncmp(line, "EMBER_READY_MS=", 15) == 0)
                 e->have_ready_ms = parse_uint64(line + 15, &e->ready_ms) >= 0;
+        else if (strncmp(line, "EMBER_RESTORE_MS=", 17) == 0)
+                e->have_restore_ms = parse_uint64(line + 17, &e->restore_ms) >= 0;
         else
                 for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
                         if (strncmp(line, numbers[i].name, strlen(numbers[i].name)) == 0)
@@ -214,7 +223,7 @@ static void print_checkpoint_cell(const app_report *a) {
                 printf(" %10s", "-");
 }
 static void print_checkpoint_json(const app_report *a) {
-        printf(",\"checkpoint_peak_bytes\":%" PRIu64, a->checkpoint_peak);
+        printf(",\"restores\":%" PRIu64 ",\"checkpoint_peak_bytes\":%" PRIu64, a->restores, a->checkpoint_peak);
 }
 #else
 #define CHECKPOINT_HEADER

@@ -12,7 +12,7 @@
 $EMBERCTL new ckprobe --listen=127.0.0.1:1 --backend=127.0.0.1:2 --idle-action=checkpoint --unit-dir="$T_TMP" \
         -- /bin/true 2>&1 | grep -q 'cannot checkpoint' &&
         skip_all "--idle-action=checkpoint is not built into this .deb (experimental: EMBER_VM_CONFIGURE_FLAGS=--enable-checkpoint make check-vm)"
-plan 49
+plan 50
 
 APP=ckpt PORT=18311 BPORT=18312 STORM=8
 dir=/var/lib/ember/$APP/checkpoint
@@ -188,6 +188,10 @@ is "one backend process, the app's" "${after_restore_kill%%/*}" "${after_restore
 ok "no checkpoint is left, whole, half-made or half-used ($dir, .new, .restoring)" \
         test ! -e "$dir" -a ! -e "$dir.new" -a ! -e "$dir.restoring"
 counts_exact "after the kill during the restore" $APP
+report=$("$EMBERCTL" report --json $APP 2>&1)
+is "emberctl report: the restores, and the cold starts without them (those whose backend became ready)" \
+        "$(grep -o '"cold_starts":[0-9]*,"restores":[0-9]*' <<<"$report")" \
+        "\"cold_starts\":$(($(journal_events $APP ready) - $(journal_events $APP restore))),\"restores\":$(journal_events $APP restore)"
 criu_log_diag restore held
 rm -f "$FIFO" "$HOLD"
 finish
