@@ -363,8 +363,10 @@ int checkpoint_restore(supervisor *s, char *why, size_t size) {
                 closep(&s->output_fd);
         }
         (void) remove_dir(dir); /* used once: the restored backend goes on from it, and a failed one is no better */
+        if (r != 0)
+                return -EIO; /* said by the caller, with criu's reason */
         /* where a restore's time goes (bench/README.md): criu's own, and ours before the backend is probed */
-        log_info("criu restore %s after %" PRIu64 " ms; the checkpoint removed in %" PRIu64 " ms", r == 0 ? "done" : "failed",
+        log_info("criu restore done after %" PRIu64 " ms; the checkpoint removed in %" PRIu64 " ms",
                  (t1 - t0) / USEC_PER_MSEC, (now_usec(CLOCK_MONOTONIC) - t1) / USEC_PER_MSEC);
-        return r == 0 ? 1 : -EIO;
+        return 1;
 }
