@@ -48,6 +48,37 @@ idle_done() { # APP ACTION: its idle action has happened
         esac
 }
 
+# restore_breakdown APP: where the last restore's time went, from the journal's monotonic timestamps, in ms from PID 1
+# starting the backend unit (at the connection: the instance Wants= it, so the launcher's "Waking the backend" comes
+# later): the supervisor beginning criu restore (the unit's set-up, systemd's sandbox, the supervisor's start), criu
+# restore (its own time, and the checkpoint's removal, as the supervisor measured them), the backend ready
+restore_breakdown() {
+        journalctl --sync >/dev/null 2>&1
+        journalctl -q --no-pager -o json --since=-15min 2>/dev/null | python3 -c '
+import json, re, sys
+app = sys.argv[1]
+es = []
+for l in sys.stdin:
+    e = json.loads(l)
+    u = e.get("_SYSTEMD_UNIT", "")
+    if u == app + "-backend.service" or (e.get("_PID") == "1" and e.get("UNIT") == app + "-backend.service") \
+            or u.startswith(app + "@"):
+        es.append(e)
+def t(e): return int(e["__MONOTONIC_TIMESTAMP"]) / 1000
+def m(e): return e.get("MESSAGE", "") if isinstance(e.get("MESSAGE"), str) else ""
+restoring = [e for e in es if m(e).startswith("Restoring the backend from")]
+if not restoring: print("no restore in the journal"); sys.exit()
+r = restoring[-1]
+wake = [e for e in es if m(e) == "Waking the backend" and t(e) <= t(r) + 5000]
+start = [e for e in es if e.get("_PID") == "1" and m(e).startswith("Starting") and t(e) <= t(r)]
+done = [e for e in es if m(e).startswith("criu restore done") and t(e) >= t(r)]
+ready = [e for e in es if e.get("EMBER_EVENT") == "ready" and t(e) >= t(r)]
+if not (wake and start and done and ready): print("incomplete journal"); sys.exit()
+u = t(start[-1]); c = re.search(r"after (\d+) ms; the checkpoint removed in (\d+) ms", m(done[0]))
+print("from PID 1 starting the unit: the launcher waking it %+d ms, criu restore begins %d ms, criu restore %s ms, "
+      "checkpoint removal %s ms, ready %d ms" % (t(wake[-1]) - u, t(r) - u, c.group(1), c.group(2), t(ready[0]) - u))' "$1"
+}
+
 port=18400
 for kind in "${kinds[@]}"; do
         for action in stop checkpoint freeze; do
@@ -74,6 +105,7 @@ for kind in "${kinds[@]}"; do
         done
         diag "$kind checkpoint: $(journal_field ${kind:0:2}chec checkpoint EMBER_CHECKPOINT_BYTES) bytes, dumped in $(journal_field ${kind:0:2}chec checkpoint EMBER_CHECKPOINT_MS) ms; restore ready after $(journal_field ${kind:0:2}chec restore EMBER_RESTORE_MS) ms"
         diag "$kind restore-failed: $(journal_events ${kind:0:2}chec restore-failed)"
+        diag "$kind restore, the last round: $(restore_breakdown ${kind:0:2}chec)"
 done
 sort "$T_TMP/figures" | awk '{ k = $1 " " $2; n[k]++; v[k] = v[k] " " $3 } END { for (k in n) print "# figure " k ":" v[k] }'
 finish

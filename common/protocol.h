@@ -213,8 +213,9 @@ void run_begins(int dirfd, bool reset_memory_peak);
 void run_taken_over(int dirfd, pid_t backend);
 /* The serving backend was forked (or restored). */
 void run_backend_started(int dirfd, pid_t backend);
-/* It became ready after MS: ready-ms, the cold-start histogram; the crash loop and the last failure are over. */
-void run_ready(int dirfd, uint64_t ms);
+/* It became ready after MS: ready-ms, the cold-start histogram (or, RESTORED from a checkpoint, the restores and
+ * their histogram); the crash loop and the last failure are over. */
+void run_ready(int dirfd, uint64_t ms, bool restored);
 /* The run is over: no backend or supervisor pid, and wake.sock gone if we made it (inetd mode). */
 void run_ended(int dirfd, bool owns_wake);
 /* The live run's bill so far (every second, for emberctl metrics). */

@@ -13,7 +13,8 @@
 #include "protocol.h"
 #include "state.h"
 
-/* The cold-start histogram's buckets, upper bounds in ms (ember_cold_start_seconds in emberctl metrics). */
+/* The cold-start and restore histograms' buckets, upper bounds in ms (ember_cold_start_seconds and
+ * ember_restore_seconds in emberctl metrics). */
 static const char *const cold_start_buckets[] = { "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000",
                                                   "2500", "5000", "10000", "30000", "60000" };
 
@@ -37,17 +38,26 @@ void run_backend_started(int dirfd, pid_t backend) {
         (void) state_write_u64(dirfd, STATE_BACKEND_PID, (uint64_t) backend);
 }
 
-void run_ready(int dirfd, uint64_t ms) {
+static void histogram_add(int dirfd, const char *name, uint64_t ms) {
         const char *bucket = "+Inf";
 
-        (void) state_write_u64(dirfd, STATE_READY_MS, ms);
         for (size_t i = 0; i < ELEMENTSOF(cold_start_buckets); i++)
                 if ((double) ms <= strtod(cold_start_buckets[i], NULL)) {
                         bucket = cold_start_buckets[i];
                         break;
                 }
-        (void) state_kv_add(dirfd, STATE_COLD_START_HIST, bucket, 1);
-        (void) state_kv_add(dirfd, STATE_COLD_START_HIST, "sum", ms);
+        (void) state_kv_add(dirfd, name, bucket, 1);
+        (void) state_kv_add(dirfd, name, "sum", ms);
+}
+
+void run_ready(int dirfd, uint64_t ms, bool restored) {
+        (void) state_write_u64(dirfd, STATE_READY_MS, ms);
+        /* apart: a restore's time is not a cold start's, and would hide how long the real ones take */
+        if (restored) {
+                (void) state_add_u64(dirfd, STATE_RESTORES, 1, NULL);
+                histogram_add(dirfd, STATE_RESTORE_HIST, ms);
+        } else
+                histogram_add(dirfd, STATE_COLD_START_HIST, ms);
         /* a run that became ready ends the crash loop, and what emberctl says of the last failure */
         (void) state_write_u64(dirfd, STATE_CRASHES, 0);
         (void) unlinkat(dirfd, STATE_LAST_FAILURE, 0);

@@ -33,6 +33,10 @@
 /* Counters of ended backend runs, for emberctl metrics: */
 #define STATE_ENDS "ends"                   /* how runs ended: "idle-stop=N stop=N crash=N ..." */
 #define STATE_COLD_START_HIST "cold-start-ms" /* time to ready: "1=N 2.5=N ... 60000=N +Inf=N sum=MS" */
+/* --idle-action=checkpoint: backend runs restored from a checkpoint (counted in cold-starts too), and their time to
+ * ready in buckets as cold-start-ms's (a restored run's is counted here, not there) */
+#define STATE_RESTORES "restores"
+#define STATE_RESTORE_HIST "restore-ms"
 #define STATE_RUN_USEC_TOTAL "run-usec-total"
 #define STATE_CPU_USEC_TOTAL "cpu-usec-total"
 /* The current (or last) run's bill, updated every second while it runs: */

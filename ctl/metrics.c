@@ -20,7 +20,7 @@
 #include "state.h"
 #include "template.h"
 
-/* The cold-start buckets the supervisor counts in cold-start-ms (upper bounds in ms), and as Prometheus's le. */
+/* The buckets the supervisor counts in cold-start-ms and restore-ms (upper bounds in ms), and as Prometheus's le. */
 static const struct {
         const char *ms, *le;
 } buckets[] = {
@@ -41,8 +41,8 @@ static const struct {
 typedef struct app_metrics {
         char name[APP_NAME_MAX + 1];
         app_status st;
-        char ends[STATE_KV_MAX + 1], hist[STATE_KV_MAX + 1];
-        uint64_t run_usec_total, cpu_usec_total, run_cpu_usec, memory_peak;
+        char ends[STATE_KV_MAX + 1], hist[STATE_KV_MAX + 1], restore_hist[STATE_KV_MAX + 1];
+        uint64_t run_usec_total, cpu_usec_total, run_cpu_usec, memory_peak, restores, checkpoint_bytes;
 } app_metrics;
 
 static int app_metrics_read(const char *app, app_metrics *m) {
@@ -62,6 +62,11 @@ static int app_metrics_read(const char *app, app_metrics *m) {
         (void) state_read_u64(dirfd, STATE_CPU_USEC_TOTAL, &m->cpu_usec_total);
         (void) state_read_u64(dirfd, STATE_RUN_CPU_USEC, &m->run_cpu_usec);
         (void) state_read_u64(dirfd, STATE_MEMORY_PEAK, &m->memory_peak);
+#if ENABLE_CHECKPOINT
+        (void) state_read_u64(dirfd, STATE_RESTORES, &m->restores);
+        (void) state_kv_read(dirfd, STATE_RESTORE_HIST, m->restore_hist, sizeof(m->restore_hist));
+        (void) checkpoint_size(app, &m->checkpoint_bytes); /* root only: the directory is 0700 */
+#endif
         return 0;
 }
 
@@ -83,6 +88,10 @@ static uint64_t v_cold_starts(const app_metrics *m, uint64_t now) { return m->st
 static uint64_t v_up(const app_metrics *m, uint64_t now) { return app_status_is_up(&m->st); }
 static uint64_t v_generation(const app_metrics *m, uint64_t now) { return m->st.generation; }
 static uint64_t v_memory_peak(const app_metrics *m, uint64_t now) { return m->memory_peak; }
+#if ENABLE_CHECKPOINT
+static uint64_t v_restores(const app_metrics *m, uint64_t now) { return m->restores; }
+static uint64_t v_checkpoint_bytes(const app_metrics *m, uint64_t now) { return m->checkpoint_bytes; }
+#endif
 static uint64_t v_crashes(const app_metrics *m, uint64_t now) {
         return kv(m->ends, "crash") + kv(m->ends, "seccomp-kill");
 }
@@ -121,24 +130,41 @@ static int print_stops(buf *b, const app_metrics *apps, size_t n) {
         return r;
 }
 
-static int print_histogram(buf *b, const app_metrics *apps, size_t n) {
-        int r = family(b, "ember_cold_start_seconds", "histogram", "Time from a cold start to the backend being ready.");
+/* NAME's samples, one histogram per app, from the buckets the supervisor counted in the state file read into the
+ * app_metrics member at HIST (hist, restore_hist). */
+static int print_histogram_of(buf *b, const app_metrics *apps, size_t n, const char *name, const char *help, size_t hist) {
+        int r = family(b, name, "histogram", help);
 
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                uint64_t cumulative = 0, sum_ms = kv(apps[i].hist, "sum");
+                const char *h = (const char *) &apps[i] + hist;
+                uint64_t cumulative = 0, sum_ms = kv(h, "sum");
 
                 for (size_t k = 0; r >= 0 && k < ELEMENTSOF(buckets); k++) {
-                        cumulative += kv(apps[i].hist, buckets[k].ms);
-                        r = buf_printf(b, "ember_cold_start_seconds_bucket{app=\"%s\",le=\"%s\"} %" PRIu64 "\n",
-                                       apps[i].name, buckets[k].le, cumulative);
+                        cumulative += kv(h, buckets[k].ms);
+                        r = buf_printf(b, "%s_bucket{app=\"%s\",le=\"%s\"} %" PRIu64 "\n", name, apps[i].name,
+                                       buckets[k].le, cumulative);
                 }
                 if (r >= 0)
-                        r = buf_printf(b, "ember_cold_start_seconds_sum{app=\"%s\"} %" PRIu64 ".%03" PRIu64 "\n"
-                                          "ember_cold_start_seconds_count{app=\"%s\"} %" PRIu64 "\n",
-                                       apps[i].name, sum_ms / 1000, sum_ms % 1000, apps[i].name, cumulative);
+                        r = buf_printf(b, "%s_sum{app=\"%s\"} %" PRIu64 ".%03" PRIu64 "\n%s_count{app=\"%s\"} %" PRIu64 "\n",
+                                       name, apps[i].name, sum_ms / 1000, sum_ms % 1000, name, apps[i].name, cumulative);
         }
         return r;
 }
+
+static int print_histogram(buf *b, const app_metrics *apps, size_t n) {
+        return print_histogram_of(b, apps, n, "ember_cold_start_seconds",
+                                  ENABLE_CHECKPOINT ? "Time from a cold start to the backend being ready (restores apart)."
+                                                    : "Time from a cold start to the backend being ready.",
+                                  offsetof(app_metrics, hist));
+}
+
+#if ENABLE_CHECKPOINT
+static int print_restore_histogram(buf *b, const app_metrics *apps, size_t n) {
+        return print_histogram_of(b, apps, n, "ember_restore_seconds",
+                                  "Time from a restore from a checkpoint to the backend being ready.",
+                                  offsetof(app_metrics, restore_hist));
+}
+#endif
 
 /* The families with one sample per app, in the order printed, each followed by the richer family that belongs
  * next to it, if any. */
@@ -161,6 +187,12 @@ static const struct {
         { "ember_backend_memory_peak_bytes", "gauge", "Peak memory of the live or last backend run.", v_memory_peak,
           false, NULL },
         { "ember_backend_generation", "gauge", "Number of the live or last backend run.", v_generation, false, NULL },
+#if ENABLE_CHECKPOINT /* --idle-action=checkpoint, experimental: nothing of it in the default build */
+        { "ember_restores_total", "counter", "Backend runs restored from a checkpoint (counted in ember_cold_starts_total "
+          "too).", v_restores, false, print_restore_histogram },
+        { "ember_checkpoint_bytes", "gauge", "Disk used by the app's checkpoint now (0 without one).",
+          v_checkpoint_bytes, false, NULL },
+#endif
 };
 
 static int render_metrics(buf *b, const app_metrics *apps, size_t n, uint64_t now) {

@@ -21,6 +21,8 @@
 typedef struct app_report {
         char name[APP_NAME_MAX + 1];
         uint64_t runs, run_sec, cpu_usec, memory_peak, connections, crashes;
+        uint64_t checkpoint_peak; /* the largest checkpoint a run left on disk (--idle-action=checkpoint) */
+        uint64_t restores;        /* runs restored from one: their time to ready is not a cold start's */
         uint64_t *ready_ms; /* every cold start's time to ready */
         size_t n_ready, allocated;
 } app_report;
@@ -33,8 +35,8 @@ typedef struct report {
 /* One journal entry, the fields report reads. */
 typedef struct entry {
         char app[APP_NAME_MAX + 1], event[32];
-        uint64_t run_sec, cpu_usec, memory_peak, connections, ready_ms;
-        bool have_ready_ms;
+        uint64_t run_sec, cpu_usec, memory_peak, connections, ready_ms, checkpoint_bytes, restore_ms;
+        bool have_ready_ms, have_restore_ms;
 } entry;
 
 static bool is_run_end(const char *event) {
@@ -75,6 +77,12 @@ static void account(report *rep, const entry *e) {
                 return;
         if (strcmp(e->event, "ready") == 0 && e->have_ready_ms)
                 add_ready(a, e->ready_ms);
+        /* a restored run's supervisor says "ready", then at once "restore" with the same time: not a cold start's */
+        if (strcmp(e->event, "restore") == 0 && e->have_restore_ms) {
+                a->restores++;
+                if (a->n_ready > 0 && a->ready_ms[a->n_ready - 1] == e->restore_ms)
+                        a->n_ready--;
+        }
         if (!is_run_end(e->event))
                 return;
         a->runs++;
@@ -83,6 +91,8 @@ static void account(report *rep, const entry *e) {
         a->connections += e->connections;
         if (e->memory_peak > a->memory_peak)
                 a->memory_peak = e->memory_peak;
+        if (e->checkpoint_bytes > a->checkpoint_peak)
+                a->checkpoint_peak = e->checkpoint_bytes;
         if (strcmp(e->event, "crash") == 0 || strcmp(e->event, "seccomp-kill") == 0)
                 a->crashes++;
 }
@@ -97,6 +107,7 @@ static void parse_field(entry *e, const char *line) {
                 { "EMBER_CPU_USEC=", offsetof(entry, cpu_usec) },
                 { "EMBER_MEMORY_PEAK_BYTES=", offsetof(entry, memory_peak) },
                 { "EMBER_CONNECTIONS=", offsetof(entry, connections) },
+                { "EMBER_CHECKPOINT_BYTES=", offsetof(entry, checkpoint_bytes) },
         };
         if (strncmp(line, "EMBER_APP=", 10) == 0 && app_name_is_valid(line + 10))
                 snprintf(e->app, sizeof(e->app), "%s", line + 10);
@@ -104,6 +115,8 @@ static void parse_field(entry *e, const char *line) {
                 snprintf(e->event, sizeof(e->event), "%s", line + 12);
         else if (strncmp(line, "EMBER_READY_MS=", 15) == 0)
                 e->have_ready_ms = parse_uint64(line + 15, &e->ready_ms) >= 0;
+        else if (strncmp(line, "EMBER_RESTORE_MS=", 17) == 0)
+                e->have_restore_ms = parse_uint64(line + 17, &e->restore_ms) >= 0;
         else
                 for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
                         if (strncmp(line, numbers[i].name, strlen(numbers[i].name)) == 0)
@@ -199,9 +212,31 @@ static void ms_or_dash(long long v, char *out, size_t size) {
                 snprintf(out, size, "%lldms", v);
 }
 
+/* --idle-action=checkpoint, experimental: the default build prints nothing of it */
+#if ENABLE_CHECKPOINT
+#define CHECKPOINT_HEADER " %10s"
+#define CHECKPOINT_COLUMN , "CHECKPOINT"
+static void print_checkpoint_cell(const app_report *a) {
+        if (a->checkpoint_peak > 0)
+                printf(" %7" PRIu64 "KiB", (a->checkpoint_peak + 1023) / 1024);
+        else
+                printf(" %10s", "-");
+}
+static void print_checkpoint_json(const app_report *a) {
+        printf(",\"restores\":%" PRIu64 ",\"checkpoint_peak_bytes\":%" PRIu64, a->restores, a->checkpoint_peak);
+}
+#else
+#define CHECKPOINT_HEADER
+#define CHECKPOINT_COLUMN
+static void print_checkpoint_cell(const app_report *a) {
+}
+static void print_checkpoint_json(const app_report *a) {
+}
+#endif
+
 static void print_table(const report *rep) {
-        printf("%-20s %6s %10s %10s %12s %11s %7s %9s %9s\n", "APP", "RUNS", "UP", "CPU", "PEAK-MEMORY",
-               "CONNECTIONS", "CRASHES", "READY-P50", "READY-P99");
+        printf("%-20s %6s %10s %10s %12s %11s %7s %9s %9s" CHECKPOINT_HEADER "\n", "APP", "RUNS", "UP", "CPU",
+               "PEAK-MEMORY", "CONNECTIONS", "CRASHES", "READY-P50", "READY-P99" CHECKPOINT_COLUMN);
         for (size_t i = 0; i < rep->n; i++) {
                 const app_report *a = &rep->apps[i];
                 char up[32], p50[32], p99[32];
@@ -210,8 +245,10 @@ static void print_table(const report *rep) {
                 ms_or_dash(percentile(a, 50), p50, sizeof(p50));
                 ms_or_dash(percentile(a, 99), p99, sizeof(p99));
                 printf("%-20s %6" PRIu64 " %10s %8" PRIu64 ".%01" PRIu64 "s %9" PRIu64 "KiB %11" PRIu64 " %7" PRIu64
-                       " %9s %9s\n", a->name, a->runs, up, a->cpu_usec / 1000000, a->cpu_usec / 100000 % 10,
+                       " %9s %9s", a->name, a->runs, up, a->cpu_usec / 1000000, a->cpu_usec / 100000 % 10,
                        a->memory_peak / 1024, a->connections, a->crashes, p50, p99);
+                print_checkpoint_cell(a);
+                putchar('\n');
         }
 }
 
@@ -223,8 +260,10 @@ static void print_json(const report *rep) {
 
                 printf("%s{\"app\":\"%s\",\"runs\":%" PRIu64 ",\"up_sec\":%" PRIu64 ",\"cpu_usec\":%" PRIu64
                        ",\"memory_peak_bytes\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"crashes\":%" PRIu64
-                       ",\"cold_starts\":%zu,", i ? "," : "", a->name, a->runs, a->run_sec, a->cpu_usec, a->memory_peak,
+                       ",\"cold_starts\":%zu", i ? "," : "", a->name, a->runs, a->run_sec, a->cpu_usec, a->memory_peak,
                        a->connections, a->crashes, a->n_ready);
+                print_checkpoint_json(a);
+                printf(",");
                 if (p50 < 0)
                         printf("\"cold_start_ms_p50\":null,\"cold_start_ms_p99\":null}");
                 else

@@ -36,7 +36,7 @@ void record_bill(supervisor *s) {
 /* The end of a run, under the lock: counted by how it ended, billed, and logged once with the bill. */
 void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
         uint64_t served = 0, run_usec = now_usec(CLOCK_MONOTONIC) - s->started, conns;
-        char e[48], sec[48], cn[48], cpu[48], mem[64];
+        char e[48], sec[48], cn[48], cpu[48], mem[64], disk[64];
         bill b = run_bill(s);
 
         (void) state_read_u64(s->dirfd, STATE_CONNECTIONS, &served);
@@ -47,9 +47,11 @@ void log_run_end(supervisor *s, const char *event, int prio, const char *why) {
         snprintf(cn, sizeof(cn), "EMBER_CONNECTIONS=%" PRIu64, conns);
         snprintf(cpu, sizeof(cpu), "EMBER_CPU_USEC=%" PRIu64, b.cpu_usec);
         snprintf(mem, sizeof(mem), "EMBER_MEMORY_PEAK_BYTES=%" PRIu64, b.memory_peak_bytes);
+        /* a run that ends checkpointed leaves the disk its checkpoint takes until the next start: billed too */
+        snprintf(disk, sizeof(disk), "EMBER_CHECKPOINT_BYTES=%" PRIu64, s->checkpoint_bytes);
         if (prio <= LOG_ERR)
                 record_failure(s, event, why);
-        log_event(prio, FIELDS(e, sec, cn, cpu, mem),
+        log_event(prio, FIELDS(e, sec, cn, cpu, mem, s->checkpoint_bytes > 0 ? disk : NULL),
                   "Backend %s after %" PRIu64 " s and %" PRIu64 " connections (CPU %" PRIu64 " ms, peak memory %" PRIu64
                   " KiB): %s", event, run_usec / USEC_PER_SEC, conns, b.cpu_usec / 1000, b.memory_peak_bytes / 1024, why);
 }

@@ -107,7 +107,7 @@ static int became_ready(supervisor *s, const event_arg *arg) {
                         log_warning("Failed to write %s: launchers of a HOST:auto backend cannot find it",
                                     STATE_SERVING);
                 set_state(s, APP_WARM);
-                run_ready(s->dirfd, ms);
+                run_ready(s->dirfd, ms, s->restored);
         }
         snprintf(f, sizeof(f), "EMBER_READY_MS=%" PRIu64, ms);
         log_event(LOG_INFO, FIELDS("EMBER_EVENT=ready", f), "Backend ready after %" PRIu64 " ms", ms);

@@ -1,8 +1,9 @@
 # System layer: ember under a real systemd as PID 1, booted in a throwaway container with systemd-nspawn
 # (tests/system/lib.sh). They SKIP, with the reason, where not root or systemd-nspawn is missing.
-# ctl-new.sh needs neither: it checks emberctl's validation and the units it writes, on this machine.
+# ctl-new.sh and ctl-checkpoint.sh need neither: they check emberctl's validation and the units it writes, on this machine.
 system_tests = \
 	tests/system/ctl-new.sh \
+	tests/system/ctl-checkpoint.sh \
 	tests/system/own-cgroup.sh \
 	tests/system/security.sh \
 	tests/system/backend-pid1.sh \

@@ -3,13 +3,15 @@
 # tests/vm/checkpoint.sh has one that can): the idle backend is stopped instead, said once with criu's reason, and
 # the next connection is served by a cold start. A checkpoint that is not this run's (another command line) is
 # discarded and said so; one without its ember-checkpoint file (a dump cut short) falls back to a cold start and
-# says so. The backend's output still reaches the supervisor's (through the pipe a checkpoint needs).
+# says so; one whose restore was cut short (checkpoint.restoring, what a supervisor killed during a restore leaves:
+# tests/vm/checkpoint.sh kills one) is not tried again: removed, said, and a cold start serves. The backend's output
+# still reaches the supervisor's (through the pipe a checkpoint needs).
 . "$(dirname "$0")/lib.sh"
 [ "${EMBER_CHECKPOINT:-no}" = yes ] || skip_all "--idle-action=checkpoint is not built (experimental: ./configure --enable-checkpoint)"
 [ "$(id -u)" -eq 0 ] || skip_all "criu needs root"
 command -v criu >/dev/null || PATH=$PATH:/usr/sbin command -v criu >/dev/null || skip_all "criu not installed"
 export PATH=$PATH:/usr/sbin
-plan 13
+plan 16
 ember_setup
 export EMBER_CHECKPOINT_ROOT=$TEST_DIR/lib
 SA_ENV+=(-E EMBER_CHECKPOINT_ROOT)
@@ -46,4 +48,12 @@ is "a checkpoint without its ember-checkpoint file: a cold start serves" "$(clie
 4"
 is "said once" "$(grep -c 'Restoring the backend from its checkpoint failed, starting it cold instead: .* has no readable ember-checkpoint' "$LOG")" 1
 ok "and it is gone" test ! -e "$dir"
+
+# One whose restore was cut short: restore-failed, and a cold start serves.
+wait_until 60 st_is state cold
+mkdir -p -m 0700 "$dir.restoring" && echo "fingerprint=0123456789abcdef pipe=1" >"$dir.restoring/ember-checkpoint"
+is "a checkpoint whose restore was cut short: a cold start serves" "$(client --send='five\n' "$ADDR"; st cold-starts)" "five
+5"
+is "said once, why" "$(grep -c 'Restoring the backend from its checkpoint failed, starting it cold instead: the last restore from the checkpoint was cut short' "$LOG")" 1
+ok "and it is gone" test ! -e "$dir.restoring"
 finish

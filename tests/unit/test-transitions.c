@@ -76,7 +76,7 @@ static void test_run(void) {
         is_str("its event", g.event, "crash");
         is_str("its reason, spaces and all", g.reason, "exited with status 1");
 
-        run_ready(dirfd_, 7);
+        run_ready(dirfd_, 7, false);
         is_int("ready: ready-ms", (long long) u64(STATE_READY_MS), 7);
         is_int("the crash loop is over", (long long) u64(STATE_CRASHES), 0);
         is_int("and so is the last failure", last_failure_read(dirfd_, &g), -ENOENT);
@@ -86,6 +86,20 @@ static void test_run(void) {
                 ok("7 ms counted in the histogram's 10 ms bucket",
                    state_kv_read(dirfd_, STATE_COLD_START_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "10", &n) >= 0 &&
                    n == 1);
+        }
+        ok("a cold start counts no restore", !exists(STATE_RESTORES));
+        run_ready(dirfd_, 1200, true);
+        is_int("ready from a checkpoint: ready-ms", (long long) u64(STATE_READY_MS), 1200);
+        is_int("one restore counted", (long long) u64(STATE_RESTORES), 1);
+        {
+                char kv[STATE_KV_MAX + 1];
+                uint64_t n = 0, sum = 0;
+                ok("1200 ms counted in the restore histogram's 2500 ms bucket, and its sum",
+                   state_kv_read(dirfd_, STATE_RESTORE_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "2500", &n) >= 0 &&
+                   n == 1 && kv_get_u64(kv, "sum", &sum) >= 0 && sum == 1200);
+                ok("and not in the cold-start histogram",
+                   state_kv_read(dirfd_, STATE_COLD_START_HIST, kv, sizeof(kv)) >= 0 && kv_get_u64(kv, "2500", &n) < 0 &&
+                   kv_get_u64(kv, "sum", &sum) >= 0 && sum == 7);
         }
 
         run_billed(dirfd_, 1500, 2048);

@@ -4,12 +4,15 @@
 # request counter goes on where it stopped), its confinement (user, no_new_privs, seccomp, the unit's cgroup). A
 # damaged checkpoint falls back to a cold start and says so; a changed executable discards the checkpoint. A storm
 # of connections on a checkpointed app makes one restore and is answered whole; a supervisor killed (SIGKILL) while
-# it dumps heals like any other kill: the next connection is served, the count is right, no backend is left over.
+# it dumps, or while it restores, heals like any other kill: the next connection is served, the count is right, no
+# backend is left over, nor any half-made or half-used checkpoint. What a checkpoint costs and saves is visible:
+# emberctl status says checkpointed with its size, the bill (the run's end in the journal, emberctl report) counts
+# its disk, emberctl metrics its disk, the restores and their time to ready.
 . "$(dirname "$0")/lib.sh"
 $EMBERCTL new ckprobe --listen=127.0.0.1:1 --backend=127.0.0.1:2 --idle-action=checkpoint --unit-dir="$T_TMP" \
         -- /bin/true 2>&1 | grep -q 'cannot checkpoint' &&
         skip_all "--idle-action=checkpoint is not built into this .deb (experimental: EMBER_VM_CONFIGURE_FLAGS=--enable-checkpoint make check-vm)"
-plan 33
+plan 50
 
 APP=ckpt PORT=18311 BPORT=18312 STORM=8
 dir=/var/lib/ember/$APP/checkpoint
@@ -58,6 +61,21 @@ diag "checkpoint: $(journal_field $APP checkpoint EMBER_CHECKPOINT_BYTES) bytes 
 ok "no backend process is left while checkpointed" no_backend_left
 is "the backend unit is inactive" "$(unit_prop $APP-backend.service ActiveState)" inactive
 
+# ---- what the checkpoint costs, seen: status, the bill, metrics -------------------------------------------------
+bytes=$(journal_field $APP checkpoint EMBER_CHECKPOINT_BYTES)
+is "the checkpoint event's size is the directory's" "${bytes:-none}" "$(find "$dir" -maxdepth 1 -type f -printf '%s\n' | awk '{n += $1} END {print n}')"
+like "emberctl status: cold, checkpointed, with its size" "$("$EMBERCTL" status $APP 2>&1)" \
+        "cold \(checkpointed, $(((${bytes:-0} + 1023) / 1024)) KiB\)"
+like "emberctl status --json: its bytes" "$("$EMBERCTL" status --json $APP 2>&1)" "\"checkpoint_bytes\": ?${bytes:-none}[,}]"
+is "the bill: the run's end (idle-stop) counts the checkpoint's disk" \
+        "$(journal_field $APP idle-stop EMBER_CHECKPOINT_BYTES)" "${bytes:-none}"
+like "emberctl report --json: the largest checkpoint" "$("$EMBERCTL" report --json $APP 2>&1)" \
+        "\"checkpoint_peak_bytes\":${bytes:-none}[,}]"
+# metric NAME: its sample for the app in emberctl metrics ("" if none)
+metric() { "$EMBERCTL" metrics $APP 2>/dev/null | awk -v n="$1{app=\"$APP\"}" '$1 == n {print $2}'; }
+is "emberctl metrics: ember_checkpoint_bytes is its size, no restore yet" \
+        "$(metric ember_checkpoint_bytes)/$(metric ember_restores_total)" "${bytes:-none}/0"
+
 is "the next connection is served by the restored backend: the counter goes on" "$(line_client $PORT count)" 3
 is "one restore, no failure" "$(events)" 1/1/0
 criu_log_diag restore first
@@ -68,7 +86,11 @@ is "its confinement: user, groups, no_new_privs, seccomp filters, capabilities" 
 like "the backend unit's cgroup of this run" "$(cat /proc/$bpid/cgroup 2>&1)" "^0::/system.slice/$APP-backend.service\$"
 is "its output still reaches the journal (its pipe was given back)" \
         "$(line_client $PORT "say restored-$bpid" >/dev/null; wait_until 30 sh -c "journalctl -q -o cat -u $APP-backend.service | grep -qx 'said restored-$bpid'" && echo yes)" yes
-ok "the checkpoint was used up" test ! -e "$dir"
+ok "the checkpoint was used up" test ! -e "$dir" -a ! -e "$dir.restoring"
+restore_ms=$(journal_field $APP restore EMBER_RESTORE_MS)
+is "emberctl metrics: one restore, in the restore histogram with its time, not in the cold start's; no disk" \
+        "$(metric ember_restores_total) $(metric ember_restore_seconds_count) $(metric ember_restore_seconds_sum) $(metric ember_cold_start_seconds_count) $(metric ember_checkpoint_bytes)" \
+        "1 1 $(printf '%d.%03d' $((${restore_ms:-0} / 1000)) $((${restore_ms:-0} % 1000))) 1 0"
 
 # ---- a damaged checkpoint -------------------------------------------------------------------------------------
 ok "idle again: checkpointed again" wait_until 120 checkpointed 2
@@ -126,4 +148,50 @@ counts_exact "after the kill" $APP
 ok "the dump cut short is not kept ($dir.new)" test ! -e "$dir.new"
 criu_log_diag dump killed
 criu_log_diag restore killed
+
+# ---- the supervisor killed (SIGKILL) while it restores ------------------------------------------------------
+# criu's own hook holds the restore half done: its action script (from /etc/criu/default.conf, there for this part
+# only) waits at post-restore, when the backend's processes are back (with their old pid) but not yet resumed, for
+# a FIFO nobody writes: until the kill ends it with the unit.
+restored=${after_kill#*/}
+restored=${restored% }
+ok "idle again: checkpointed a fifth time" wait_until 120 checkpointed 5
+criu_log_diag dump fifth
+HOLD=/usr/local/lib/ember-vm/hold-restore FIFO=/run/ember-vm-hold-restore
+HOLD_RE=ember-vm/hold-restor[e] # matches the hook, not the pgrep (or its shell) that looks for it
+rm -f "$FIFO" && mkfifo -m 0600 "$FIFO"
+printf '#!/bin/sh\n# tests/vm/checkpoint.sh: hold criu restore half done\n[ "$CRTOOLS_SCRIPT_ACTION" = post-restore ] || exit 0\nread -r _ <%s\n' \
+        "$FIFO" >"$HOLD" && chmod 0755 "$HOLD"
+mkdir -p /etc/criu && printf 'action-script %s\n' "$HOLD" >/etc/criu/default.conf
+IFS=/ read -r restores failed colds <<<"$(starts)"
+line_client $PORT count >"$T_TMP/held" &
+held_client=$!
+# restore_held: the backend unit's supervisor runs criu, which holds at post-restore, and pid $restored is back
+restore_held() {
+        local sup
+        sup=$(unit_prop $APP-backend.service MainPID)
+        [ "${sup:-0}" != 0 ] && pgrep -x criu -P "$sup" >/dev/null && pgrep -f "$HOLD_RE" >/dev/null && [ -d "/proc/$restored" ]
+}
+ok "a connection: the supervisor's criu restore is held half done (pid $restored back, not resumed)" wait_until 120 restore_held
+rm -f /etc/criu/default.conf
+systemctl kill -s KILL --kill-whom=main $APP-backend.service
+wait "$held_client"
+is "the connection that waited is served, by a cold start (a fresh counter)" "$(cat "$T_TMP/held")" 1
+is "no restore, one restore-failed, one cold start more" "$(starts)" "$restores/$((failed + 1))/$((colds + 1))"
+like "which says the restore was cut short" \
+        "$(journalctl -q --no-pager -o cat EMBER_APP=$APP EMBER_EVENT=restore-failed | tail -n 1)" \
+        "starting it cold instead: the last restore from the checkpoint was cut short"
+ok "no criu, no hook and nothing of the half-restored backend is left" \
+        sh -c "! pgrep -x criu && ! pgrep -f '$HOLD_RE' && [ ! -d /proc/$restored ]"
+after_restore_kill="$(backend_pids)/$(state $APP backend.pid) "
+is "one backend process, the app's" "${after_restore_kill%%/*}" "${after_restore_kill#*/}"
+ok "no checkpoint is left, whole, half-made or half-used ($dir, .new, .restoring)" \
+        test ! -e "$dir" -a ! -e "$dir.new" -a ! -e "$dir.restoring"
+counts_exact "after the kill during the restore" $APP
+report=$("$EMBERCTL" report --json $APP 2>&1)
+is "emberctl report: the restores, and the cold starts without them (those whose backend became ready)" \
+        "$(grep -o '"cold_starts":[0-9]*,"restores":[0-9]*' <<<"$report")" \
+        "\"cold_starts\":$(($(journal_events $APP ready) - $(journal_events $APP restore))),\"restores\":$(journal_events $APP restore)"
+criu_log_diag restore held
+rm -f "$FIFO" "$HOLD"
 finish
