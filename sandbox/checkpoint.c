@@ -301,24 +301,23 @@ static int restore_cut_short(const supervisor *s, char *why, size_t size) {
  * there is none (or it was discarded), -errno if restoring failed (said in WHY; the checkpoint is gone).
  * It is restored from DIR.restoring, where it is moved first: what a kill during the restore leaves behind is then
  * told apart from a checkpoint not yet tried (restore_cut_short()). */
-int checkpoint_restore(supervisor *s, char *why, size_t size) {
-        char saved[PATH_MAX], dir[PATH_MAX], pidfile[PATH_MAX + 32], inherit[64], buf[24];
-        uint64_t fp, pipe_ino;
+/* The checkpoint to restore, if there is one that may be: moved to DIR (checkpoint.restoring), so that a restore cut
+ * short is never tried again. Returns 1 with *pipe_ino its output pipe's inode, 0 if there is none to restore, or
+ * -errno with WHY filled. */
+static int checkpoint_take(supervisor *s, char dir[static PATH_MAX], uint64_t *pipe_ino, char *why, size_t size) {
+        char saved[PATH_MAX];
+        uint64_t fp;
         struct stat st;
-        int r, wr = -1;
+        int r;
 
-        remove_cut_short(s);
-        r = restore_cut_short(s, why, size);
-        if (r < 0)
-                return r;
-        if (dir_path(s, "", saved, sizeof(saved)) < 0 || dir_path(s, ".restoring", dir, sizeof(dir)) < 0 ||
+        if (dir_path(s, "", saved, sizeof(saved)) < 0 || dir_path(s, ".restoring", dir, PATH_MAX) < 0 ||
             lstat(saved, &st) < 0)
                 return 0;
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
                 snprintf(why, size, "%s is not a directory of ours alone (mode 0700)", saved);
                 return -EPERM; /* not ours to remove either */
         }
-        r = read_meta(saved, &fp, &pipe_ino);
+        r = read_meta(saved, &fp, pipe_ino);
         if (r < 0) {
                 snprintf(why, size, "%s has no readable " META " (a dump cut short?)", saved);
                 (void) remove_dir(saved);
@@ -334,6 +333,36 @@ int checkpoint_restore(supervisor *s, char *why, size_t size) {
                 (void) remove_dir(saved);
                 return r;
         }
+        return 1;
+}
+
+/* The restored backend's pid, as criu wrote it to PIDFILE; -ESRCH without one. */
+static pid_t restored_pid(const char *pidfile) {
+        _cleanup_close_ int fd = open(pidfile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char buf[24];
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        pid_t pid;
+
+        if (n <= 0)
+                return -ESRCH;
+        buf[n] = '\0';
+        pid = (pid_t) strtol(buf, NULL, 10);
+        return pid > 0 ? pid : -ESRCH;
+}
+
+int checkpoint_restore(supervisor *s, char *why, size_t size) {
+        char dir[PATH_MAX], pidfile[PATH_MAX + 32], inherit[64];
+        uint64_t pipe_ino, t0, t1;
+        pid_t pid;
+        int r, wr = -1;
+
+        remove_cut_short(s);
+        r = restore_cut_short(s, why, size);
+        if (r < 0)
+                return r;
+        r = checkpoint_take(s, dir, &pipe_ino, why, size);
+        if (r <= 0)
+                return r;
         r = checkpoint_output_pipe(s, &wr);
         if (r < 0)
                 return snprintf(why, size, "pipe: %s", strerror(-r)), (void) remove_dir(dir), r;
@@ -341,22 +370,17 @@ int checkpoint_restore(supervisor *s, char *why, size_t size) {
         snprintf(inherit, sizeof(inherit), "fd[%d]:pipe:[%" PRIu64 "]", CRIU_FD, pipe_ino);
         char *argv[] = { "criu", "restore", "-D", dir, "-o", "restore.log", "-d", "--restore-sibling",
                          "--manage-cgroups=ignore", "--inherit-fd", inherit, "--pidfile", pidfile, NULL };
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC), t1;
+        t0 = now_usec(CLOCK_MONOTONIC);
         log_info("Restoring the backend from %s with criu", dir);
         r = run_criu(argv, wr);
         close(wr);
         t1 = now_usec(CLOCK_MONOTONIC);
-        if (r == 0) {
-                _cleanup_close_ int fd = open(pidfile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-                if (n > 0) {
-                        buf[n] = '\0';
-                        s->backend = (pid_t) strtol(buf, NULL, 10);
-                }
-                if (s->backend <= 0)
+        pid = r == 0 ? restored_pid(pidfile) : -ESRCH;
+        if (r == 0 && pid > 0)
+                s->backend = pid;
+        else {
+                if (r == 0)
                         r = -ESRCH;
-        }
-        if (r != 0) {
                 snprintf(why, size, "criu restore %s", r == 127 ? "could not be executed (is criu installed?)" : "failed");
                 criu_error(dir, "restore.log", why, size);
                 keep_log(s, dir, "restore.log");
