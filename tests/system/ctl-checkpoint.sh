@@ -42,20 +42,6 @@ else
         plan 13
 fi
 
-# expect_exit DESCRIPTION CODE CMD...: CMD exits with CODE and says why on stderr ($T_TMP/err).
-expect_exit() {
-        local desc=$1 want=$2 got
-        shift 2
-        "$@" >"$T_TMP/out" 2>"$T_TMP/err"
-        got=$?
-        if [ "$got" = "$want" ] && { [ "$want" = 0 ] || [ -s "$T_TMP/err" ]; }; then
-                pass "$desc"
-        else
-                not_ok "$desc"
-                diag "command: $*" "exit $got, want $want"
-                diag_file "$T_TMP/err"
-        fi
-}
 # last KEY UNIT: the last KEY= line of UNIT, the one systemd keeps
 last() { grep "^$1=" "$UNITS/$2" | tail -n 1; }
 new_app() { # NAME PORT ARGS...: emberctl new NAME, backend on PORT+1

@@ -11,21 +11,6 @@ UNITS=$T_TMP/units
 mkdir -p "$UNITS"
 ectl() { "$EMBERCTL_BIN" "$@"; }
 
-# expect_exit DESCRIPTION CODE CMD...: CMD exits with CODE and says why on stderr.
-expect_exit() {
-        local desc=$1 want=$2 got
-        shift 2
-        "$@" >"$T_TMP/out" 2>"$T_TMP/err"
-        got=$?
-        if [ "$got" = "$want" ] && { [ "$want" = 0 ] || [ -s "$T_TMP/err" ]; }; then
-                pass "$desc"
-        else
-                not_ok "$desc"
-                diag "command: $*" "exit $got, want $want"
-                diag_file "$T_TMP/err"
-        fi
-}
-
 no_units_written() { [ -z "$(ls -A "$UNITS")" ]; }
 
 new_ok=(--listen=127.0.0.1:18001 --backend=127.0.0.1:18002 --unit-dir="$UNITS")

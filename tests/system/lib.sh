@@ -57,6 +57,22 @@ wait_until() {
         return 0
 }
 
+# expect_exit DESCRIPTION CODE CMD...: CMD exits with CODE and, unless CODE is 0, says why on stderr ($T_TMP/err;
+# its stdout in $T_TMP/out).
+expect_exit() {
+        local desc=$1 want=$2 got
+        shift 2
+        "$@" >"$T_TMP/out" 2>"$T_TMP/err"
+        got=$?
+        if [ "$got" = "$want" ] && { [ "$want" = 0 ] || [ -s "$T_TMP/err" ]; }; then
+                pass "$desc"
+        else
+                not_ok "$desc"
+                diag "command: $*" "exit $got, want $want"
+                diag_file "$T_TMP/err"
+        fi
+}
+
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- the staged install ---------------------------------------------------------------------------------------
